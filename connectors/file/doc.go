@@ -1,0 +1,21 @@
+// Package file holds weir's FileStreamSource and FileStreamSink
+// connectors, the equivalents of Kafka's
+// org.apache.kafka.connect.file.FileStreamSourceConnector and
+// …FileStreamSinkConnector, with the same configuration keys and source
+// offsets, so Kafka quickstart configs run unchanged. Importing the package
+// registers both under Kafka's class names (and the aliases
+// FileStreamSource, FileStreamSink, file-source, file-sink).
+//
+// Source: one task tails "file" (standard input when empty), emitting each
+// complete line as a STRING value to "topic", at most "batch.size" lines
+// per Poll. Lines end at \n, \r\n or \r; a line without its terminator is
+// held back until the terminator arrives, so a writer appending slowly
+// never produces torn records. The source partition is
+// {"filename": <file>} and the offset {"position": <byte offset after the
+// line>}; a restarted task seeks there (a stored offset beyond the end of
+// the file — truncation — restarts from 0). Rotation is not followed.
+//
+// Sink: every task appends each record's value, rendered as text, plus a
+// newline to "file" (standard output when empty); PreCommit flushes and
+// fsyncs, so committed offsets never run ahead of the file.
+package file

@@ -1,0 +1,1041 @@
+package plugins
+
+import (
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/big"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// JSONConverter is Kafka Connect's JsonConverter: with schemas.enable=true
+// (the default) every message is an envelope {"schema":…,"payload":…};
+// with false it is the bare JSON payload. The bytes it writes are those
+// Kafka's converter writes for the same data (see jsonenc.go), with two
+// documented differences: map entries are written in sorted key order
+// (Java's HashMap order is unspecified anyway) and schema parameters are
+// written "scale" first, then sorted by key (Kafka keeps insertion order,
+// which a Go map does not have).
+//
+// A JSONConverter is configured once and then used from one goroutine at a
+// time (the runtime creates one per task and side).
+type JSONConverter struct {
+	schemasEnable  bool
+	decimalNumeric bool
+	keepNull       bool // replace.null.with.default=false
+	cacheSize      int
+	// schemaCache maps the JSON text of envelope schemas to parsed
+	// schemas: every message of a stream repeats the same schema.
+	schemaCache map[string]*Schema
+}
+
+// JSON converter configuration keys (Kafka's JsonConverterConfig).
+const (
+	JSONSchemasEnable   = "schemas.enable"
+	JSONDecimalFormat   = "decimal.format"
+	JSONSchemasCacheSz  = "schemas.cache.size"
+	JSONReplaceNullDflt = "replace.null.with.default"
+)
+
+var jsonConverterDef = NewConfigDef().
+	Define(ConfigKey{Name: JSONSchemasEnable, Type: ConfigBoolean, Default: true, Importance: High, Group: "Schemas", OrderInGroup: 1,
+		Documentation: "Include schemas within each of the serialized values and keys.", DisplayName: "Enable Schemas"}).
+	Define(ConfigKey{Name: JSONSchemasCacheSz, Type: ConfigInt, Default: 1000, Importance: High, Group: "Schemas", OrderInGroup: 2,
+		Documentation: "The maximum number of schemas that can be cached in this converter instance.", DisplayName: "Schema Cache Size"}).
+	Define(ConfigKey{Name: JSONDecimalFormat, Type: ConfigString, Default: "BASE64", Validator: OneOfIgnoreCase("BASE64", "NUMERIC"), Importance: Low, Group: "Serialization", OrderInGroup: 1,
+		Documentation: "Controls which format this converter will serialize decimals in: BASE64 (the unscaled value as base64-encoded bytes) or NUMERIC (a JSON number).", DisplayName: "Decimal Format"}).
+	Define(ConfigKey{Name: JSONReplaceNullDflt, Type: ConfigBoolean, Default: true, Importance: Low, Group: "Serialization", OrderInGroup: 2,
+		Documentation: "Whether to replace fields that have a default value and that are null to the default value. When set to true, the default value is used, otherwise null is used.", DisplayName: "Replace null with default"})
+
+// ConfigDef implements ConfigDefProvider.
+func (c *JSONConverter) ConfigDef() *ConfigDef { return jsonConverterDef }
+
+// NewJSONConverter returns a converter with Kafka's defaults
+// (schemas.enable=true, decimal.format=BASE64).
+func NewJSONConverter() *JSONConverter { return &JSONConverter{schemasEnable: true, cacheSize: 1000} }
+
+// Configure implements Converter.
+func (c *JSONConverter) Configure(cfg Config, isKey bool) error {
+	p, err := jsonConverterDef.Parse(cfg)
+	if err != nil {
+		return fmt.Errorf("configure JsonConverter: %w", err)
+	}
+	c.schemasEnable = p.Bool(JSONSchemasEnable)
+	c.decimalNumeric = strings.EqualFold(p.String(JSONDecimalFormat), "NUMERIC")
+	c.keepNull = !p.Bool(JSONReplaceNullDflt)
+	c.cacheSize = p.Int(JSONSchemasCacheSz)
+	c.schemaCache = nil
+	return nil
+}
+
+// FromConnect implements Converter. A nil schema and nil value give nil
+// bytes (a tombstone), as in Kafka.
+func (c *JSONConverter) FromConnect(topic string, schema *Schema, value any) ([]byte, error) {
+	if schema == nil && value == nil {
+		return nil, nil
+	}
+	var b []byte
+	var err error
+	if c.schemasEnable {
+		b = append(b, `{"schema":`...)
+		if b, err = c.appendSchema(b, schema); err != nil {
+			return nil, err
+		}
+		b = append(b, `,"payload":`...)
+		if b, err = c.appendValue(b, schema, value); err != nil {
+			return nil, err
+		}
+		b = append(b, '}')
+		return b, nil
+	}
+	if b, err = c.appendValue(b, schema, value); err != nil {
+		return nil, err
+	}
+	return b, nil
+}
+
+var jsonTypeNames = map[Type]string{
+	TypeBoolean: "boolean", TypeInt8: "int8", TypeInt16: "int16", TypeInt32: "int32", TypeInt64: "int64",
+	TypeFloat32: "float", TypeFloat64: "double", TypeBytes: "bytes", TypeString: "string",
+	TypeArray: "array", TypeMap: "map", TypeStruct: "struct",
+}
+
+// appendSchema writes s as Kafka's asJsonSchema does: type, then
+// items/keys+values/fields, optional, name, version, doc, parameters,
+// default.
+func (c *JSONConverter) appendSchema(b []byte, s *Schema) ([]byte, error) {
+	return c.appendSchemaField(b, s, nil)
+}
+
+// appendSchemaField writes s; field, when non-nil, is the struct field
+// name Kafka appends as "field" (it may be empty).
+func (c *JSONConverter) appendSchemaField(b []byte, s *Schema, field *string) ([]byte, error) {
+	if s == nil {
+		return append(b, "null"...), nil
+	}
+	tn, ok := jsonTypeNames[s.Type]
+	if !ok {
+		return nil, fmt.Errorf("cannot translate unsupported schema type %s", s.Type)
+	}
+	var err error
+	b = append(b, `{"type":`...)
+	b = appendJSONString(b, tn)
+	switch s.Type {
+	case TypeArray:
+		b = append(b, `,"items":`...)
+		if b, err = c.appendSchema(b, s.ValueSchema); err != nil {
+			return nil, err
+		}
+	case TypeMap:
+		b = append(b, `,"keys":`...)
+		if b, err = c.appendSchema(b, s.KeySchema); err != nil {
+			return nil, err
+		}
+		b = append(b, `,"values":`...)
+		if b, err = c.appendSchema(b, s.ValueSchema); err != nil {
+			return nil, err
+		}
+	case TypeStruct:
+		b = append(b, `,"fields":[`...)
+		for i, f := range s.Fields {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = c.appendSchemaField(b, f.Schema, &f.Name); err != nil {
+				return nil, err
+			}
+		}
+		b = append(b, ']')
+	}
+	b = append(b, `,"optional":`...)
+	b = strconv.AppendBool(b, s.Optional)
+	if s.Name != "" {
+		b = append(b, `,"name":`...)
+		b = appendJSONString(b, s.Name)
+	}
+	if s.Version != 0 {
+		b = append(b, `,"version":`...)
+		b = strconv.AppendInt(b, int64(s.Version), 10)
+	}
+	if s.Doc != "" {
+		b = append(b, `,"doc":`...)
+		b = appendJSONString(b, s.Doc)
+	}
+	if s.Parameters != nil {
+		b = append(b, `,"parameters":{`...)
+		keys := make([]string, 0, len(s.Parameters))
+		for k := range s.Parameters {
+			keys = append(keys, k)
+		}
+		// Go maps forget insertion order; Kafka's Decimal builder puts
+		// "scale" first (Debezium then adds connect.decimal.precision), so
+		// write it first and the rest sorted.
+		slices.SortFunc(keys, func(x, y string) int {
+			switch {
+			case x == y:
+				return 0
+			case x == DecimalScaleParam:
+				return -1
+			case y == DecimalScaleParam:
+				return 1
+			}
+			return strings.Compare(x, y)
+		})
+		for i, k := range keys {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, k)
+			b = append(b, ':')
+			b = appendJSONString(b, s.Parameters[k])
+		}
+		b = append(b, '}')
+	}
+	if s.Default != nil {
+		b = append(b, `,"default":`...)
+		if b, err = c.appendValue(b, s, s.Default); err != nil {
+			return nil, fmt.Errorf("schema default: %w", err)
+		}
+	}
+	if field != nil {
+		b = append(b, `,"field":`...)
+		b = appendJSONString(b, *field)
+	}
+	return append(b, '}'), nil
+}
+
+// appendValue is Kafka's convertToJson.
+func (c *JSONConverter) appendValue(b []byte, s *Schema, v any) ([]byte, error) {
+	if v == nil {
+		switch {
+		case s == nil:
+			return append(b, "null"...), nil
+		case s.Default != nil && !c.keepNull:
+			return c.appendValue(b, s, s.Default)
+		case s.Optional || s.Default != nil:
+			return append(b, "null"...), nil
+		}
+		return nil, errors.New("conversion error: null value for field that is required and has no default value")
+	}
+	if s != nil {
+		switch s.Name {
+		case DecimalName:
+			r, ok := v.(*big.Rat)
+			if !ok {
+				return nil, fmt.Errorf("invalid type for Decimal, expected *big.Rat but was %T", v)
+			}
+			scale, err := s.DecimalScale()
+			if err != nil {
+				return nil, err
+			}
+			if c.decimalNumeric {
+				str, err := DecimalString(r, scale)
+				if err != nil {
+					return nil, err
+				}
+				return append(b, str...), nil
+			}
+			raw, err := DecimalToBytes(r, scale)
+			if err != nil {
+				return nil, err
+			}
+			return appendJSONString(b, base64.StdEncoding.EncodeToString(raw)), nil
+		case DateName, TimeName, TimestampName:
+			t, ok := v.(time.Time)
+			if !ok {
+				return nil, fmt.Errorf("invalid type for %s, expected time.Time but was %T", s.Name, v)
+			}
+			n, err := logicalTimeToInt(s.Name, t)
+			if err != nil {
+				return nil, err
+			}
+			return strconv.AppendInt(b, n, 10), nil
+		}
+	}
+	var t Type
+	if s != nil {
+		t = s.Type
+	} else if is := InferSchema(v); is != nil {
+		t = is.Type
+	} else {
+		switch v.(type) {
+		case []any:
+			t = TypeArray
+		case map[string]any, map[any]any:
+			t = TypeMap
+		default:
+			return nil, fmt.Errorf("Go type %T does not have a corresponding schema type", v)
+		}
+	}
+	bad := func() ([]byte, error) {
+		return nil, fmt.Errorf("invalid type for %s: %T", t, v)
+	}
+	switch t {
+	case TypeInt8:
+		x, ok := v.(int8)
+		if !ok {
+			return bad()
+		}
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case TypeInt16:
+		x, ok := v.(int16)
+		if !ok {
+			return bad()
+		}
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case TypeInt32:
+		x, ok := v.(int32)
+		if !ok {
+			return bad()
+		}
+		return strconv.AppendInt(b, int64(x), 10), nil
+	case TypeInt64:
+		x, ok := v.(int64)
+		if !ok {
+			return bad()
+		}
+		return strconv.AppendInt(b, x, 10), nil
+	case TypeFloat32:
+		x, ok := v.(float32)
+		if !ok {
+			return bad()
+		}
+		return appendJSONFloat(b, float64(x), 32), nil
+	case TypeFloat64:
+		x, ok := v.(float64)
+		if !ok {
+			return bad()
+		}
+		return appendJSONFloat(b, x, 64), nil
+	case TypeBoolean:
+		x, ok := v.(bool)
+		if !ok {
+			return bad()
+		}
+		return strconv.AppendBool(b, x), nil
+	case TypeString:
+		x, ok := v.(string)
+		if !ok {
+			return bad()
+		}
+		return appendJSONString(b, x), nil
+	case TypeBytes:
+		x, ok := v.([]byte)
+		if !ok {
+			return bad()
+		}
+		return appendJSONString(b, base64.StdEncoding.EncodeToString(x)), nil
+	case TypeArray:
+		x, ok := v.([]any)
+		if !ok {
+			return bad()
+		}
+		var items *Schema
+		if s != nil {
+			items = s.ValueSchema
+		}
+		b = append(b, '[')
+		var err error
+		for i, e := range x {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			if b, err = c.appendValue(b, items, e); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, ']'), nil
+	case TypeMap:
+		return c.appendMap(b, s, v)
+	case TypeStruct:
+		x, ok := v.(*Struct)
+		if !ok {
+			return bad()
+		}
+		if !x.schema.Equal(s) {
+			return nil, errors.New("mismatching schema")
+		}
+		b = append(b, '{')
+		var err error
+		for i := range s.Fields {
+			f := &s.Fields[i]
+			if i > 0 {
+				b = append(b, ',')
+			}
+			b = appendJSONString(b, f.Name)
+			b = append(b, ':')
+			if b, err = c.appendValue(b, f.Schema, x.values[f.Index]); err != nil {
+				return nil, fmt.Errorf("field %q: %w", f.Name, err)
+			}
+		}
+		return append(b, '}'), nil
+	}
+	return bad()
+}
+
+type mapEntry struct {
+	k, v any
+	ks   string // sort key
+}
+
+func (c *JSONConverter) appendMap(b []byte, s *Schema, v any) ([]byte, error) {
+	var entries []mapEntry
+	switch m := v.(type) {
+	case map[string]any:
+		for k, e := range m {
+			entries = append(entries, mapEntry{k, e, k})
+		}
+	case map[any]any:
+		for k, e := range m {
+			entries = append(entries, mapEntry{k, e, fmt.Sprint(k)})
+		}
+	default:
+		return nil, fmt.Errorf("invalid type for MAP: %T", v)
+	}
+	slices.SortFunc(entries, func(a, b mapEntry) int { return strings.Compare(a.ks, b.ks) })
+	var ks, vs *Schema
+	objectMode := true
+	if s != nil {
+		ks, vs = s.KeySchema, s.ValueSchema
+		objectMode = ks != nil && ks.Type == TypeString
+	} else {
+		for _, e := range entries {
+			if _, ok := e.k.(string); !ok {
+				objectMode = false
+				break
+			}
+		}
+	}
+	var err error
+	if objectMode {
+		b = append(b, '{')
+		for i, e := range entries {
+			if i > 0 {
+				b = append(b, ',')
+			}
+			var kb []byte
+			if kb, err = c.appendValue(nil, ks, e.k); err != nil {
+				return nil, err
+			}
+			// Kafka uses the key node's text: strings unquoted.
+			if k, ok := e.k.(string); ok {
+				b = appendJSONString(b, k)
+			} else {
+				b = appendJSONString(b, string(kb))
+			}
+			b = append(b, ':')
+			if b, err = c.appendValue(b, vs, e.v); err != nil {
+				return nil, err
+			}
+		}
+		return append(b, '}'), nil
+	}
+	b = append(b, '[')
+	for i, e := range entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = append(b, '[')
+		if b, err = c.appendValue(b, ks, e.k); err != nil {
+			return nil, err
+		}
+		b = append(b, ',')
+		if b, err = c.appendValue(b, vs, e.v); err != nil {
+			return nil, err
+		}
+		b = append(b, ']')
+	}
+	return append(b, ']'), nil
+}
+
+// ToConnect implements Converter. data may be untrusted: malformed input
+// yields an error, never a panic. Nil or empty data is a null value with
+// no schema.
+func (c *JSONConverter) ToConnect(topic string, data []byte) (*Schema, any, error) {
+	if len(data) == 0 {
+		return nil, nil, nil
+	}
+	if !c.schemasEnable {
+		node, err := decodeJSON(data)
+		if err != nil {
+			return nil, nil, fmt.Errorf("converting byte[] to Kafka Connect data failed due to serialization error: %w", err)
+		}
+		v, err := c.toConnectValue(nil, node, 0)
+		return nil, v, err
+	}
+	rawSchema, payload, err := splitEnvelope(data)
+	if err != nil {
+		return nil, nil, err
+	}
+	schema, err := c.cachedSchema(rawSchema)
+	if err != nil {
+		return nil, nil, err
+	}
+	v, err := c.toConnectValue(schema, payload, 0)
+	if err != nil {
+		return nil, nil, err
+	}
+	return schema, v, nil
+}
+
+var errEnvelope = errors.New(`JsonConverter with schemas.enable requires "schema" and "payload" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.`)
+
+// splitEnvelope parses {"schema":…,"payload":…}, returning the schema's
+// raw bytes (parsed later, through the cache) and the decoded payload.
+func splitEnvelope(data []byte) (rawSchema []byte, payload any, err error) {
+	serr := func(err error) ([]byte, any, error) {
+		return nil, nil, fmt.Errorf("converting byte[] to Kafka Connect data failed due to serialization error: %w", err)
+	}
+	p := &jsonParser{data: data}
+	p.skipSpace()
+	if p.pos >= len(data) || data[p.pos] != '{' {
+		if _, err := parseJSON(data); err != nil {
+			return serr(err)
+		}
+		return nil, nil, errEnvelope
+	}
+	p.pos++
+	p.depth++
+	keys := map[string]bool{}
+	for first := true; ; first = false {
+		p.skipSpace()
+		if p.pos >= len(data) {
+			return serr(errJSONEnd)
+		}
+		if first && data[p.pos] == '}' {
+			p.pos++
+			break
+		}
+		if data[p.pos] != '"' {
+			return serr(p.errAt("looking for beginning of object key string"))
+		}
+		k, err := p.str()
+		if err != nil {
+			return serr(err)
+		}
+		key := k.(string)
+		keys[key] = true
+		p.skipSpace()
+		if p.pos >= len(data) {
+			return serr(errJSONEnd)
+		}
+		if data[p.pos] != ':' {
+			return serr(p.errAt("after object key"))
+		}
+		p.pos++
+		switch key {
+		case "schema":
+			if rawSchema, err = p.skipValue(); err != nil {
+				return serr(err)
+			}
+		case "payload":
+			if payload, err = p.value(); err != nil {
+				return serr(err)
+			}
+		default:
+			if _, err := p.skipValue(); err != nil {
+				return serr(err)
+			}
+		}
+		p.skipSpace()
+		if p.pos >= len(data) {
+			return serr(errJSONEnd)
+		}
+		if data[p.pos] == ',' {
+			p.pos++
+			continue
+		}
+		if data[p.pos] != '}' {
+			return serr(p.errAt("after object key:value pair"))
+		}
+		p.pos++
+		break
+	}
+	p.skipSpace()
+	if p.pos != len(data) {
+		return serr(fmt.Errorf("invalid character %q after top-level value", data[p.pos]))
+	}
+	if len(keys) != 2 || !keys["schema"] || !keys["payload"] {
+		return nil, nil, errEnvelope
+	}
+	return rawSchema, payload, nil
+}
+
+// cachedSchema parses an envelope schema, reusing the result for
+// byte-identical schema text. Cached schemas are shared between records,
+// which is safe because schemas are immutable by convention.
+func (c *JSONConverter) cachedSchema(raw []byte) (*Schema, error) {
+	if s, ok := c.schemaCache[string(raw)]; ok {
+		return s, nil
+	}
+	node, err := parseJSON(raw)
+	if err != nil {
+		return nil, err
+	}
+	s, err := c.toConnectSchema(node, 0)
+	if err != nil {
+		return nil, err
+	}
+	if c.cacheSize > 0 {
+		if c.schemaCache == nil || len(c.schemaCache) >= c.cacheSize {
+			c.schemaCache = make(map[string]*Schema)
+		}
+		c.schemaCache[string(raw)] = s
+	}
+	return s, nil
+}
+
+// maxJSONDepth bounds recursion on untrusted input.
+const maxJSONDepth = 256
+
+// jsonObject is a parsed JSON object that remembers its key order, so
+// schemaless maps and schema parameters are read in document order.
+type jsonObject struct {
+	keys []string
+	vals map[string]any
+}
+
+func (o *jsonObject) get(k string) (any, bool) {
+	if o == nil {
+		return nil, false
+	}
+	v, ok := o.vals[k]
+	return v, ok
+}
+
+// decodeJSON parses one JSON document into nil, bool, json.Number, string,
+// []any and *jsonObject.
+func decodeJSON(data []byte) (any, error) { return parseJSON(data) }
+
+func jsonKind(n any) string {
+	switch n.(type) {
+	case nil:
+		return "NULL"
+	case bool:
+		return "BOOLEAN"
+	case json.Number:
+		return "NUMBER"
+	case string:
+		return "STRING"
+	case []any:
+		return "ARRAY"
+	case *jsonObject:
+		return "OBJECT"
+	}
+	return "UNKNOWN"
+}
+
+// toConnectSchema is Kafka's asConnectSchema.
+func (c *JSONConverter) toConnectSchema(n any, depth int) (*Schema, error) {
+	if n == nil {
+		return nil, nil
+	}
+	if depth > maxJSONDepth {
+		return nil, errors.New("schema nested too deeply")
+	}
+	o, ok := n.(*jsonObject)
+	if !ok {
+		return nil, fmt.Errorf("schema must be a JSON object, found %s", jsonKind(n))
+	}
+	tn, _ := o.get("type")
+	ts, ok := tn.(string)
+	if !ok {
+		return nil, errors.New("schema must contain 'type' field")
+	}
+	s := &Schema{}
+	switch ts {
+	case "boolean":
+		s.Type = TypeBoolean
+	case "int8":
+		s.Type = TypeInt8
+	case "int16":
+		s.Type = TypeInt16
+	case "int32":
+		s.Type = TypeInt32
+	case "int64":
+		s.Type = TypeInt64
+	case "float":
+		s.Type = TypeFloat32
+	case "double":
+		s.Type = TypeFloat64
+	case "bytes":
+		s.Type = TypeBytes
+	case "string":
+		s.Type = TypeString
+	case "array":
+		s.Type = TypeArray
+		items, _ := o.get("items")
+		if items == nil {
+			return nil, errors.New("array schema did not specify the element type")
+		}
+		is, err := c.toConnectSchema(items, depth+1)
+		if err != nil {
+			return nil, err
+		}
+		s.ValueSchema = is
+	case "map":
+		s.Type = TypeMap
+		kn, okK := o.get("keys")
+		vn, okV := o.get("values")
+		if !okK || kn == nil {
+			return nil, errors.New("map schema did not specify the key type")
+		}
+		if !okV || vn == nil {
+			return nil, errors.New("map schema did not specify the value type")
+		}
+		var err error
+		if s.KeySchema, err = c.toConnectSchema(kn, depth+1); err != nil {
+			return nil, err
+		}
+		if s.ValueSchema, err = c.toConnectSchema(vn, depth+1); err != nil {
+			return nil, err
+		}
+	case "struct":
+		s.Type = TypeStruct
+		fn, _ := o.get("fields")
+		fields, ok := fn.([]any)
+		if !ok {
+			return nil, errors.New(`struct schema's "fields" argument is not an array`)
+		}
+		for _, f := range fields {
+			fo, _ := f.(*jsonObject)
+			nameN, _ := fo.get("field")
+			name, ok := nameN.(string)
+			if !ok {
+				return nil, errors.New("struct schema's field name not specified properly")
+			}
+			if s.Field(name) != nil {
+				return nil, fmt.Errorf("duplicate field %q in struct schema", name)
+			}
+			fs, err := c.toConnectSchema(f, depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("field %q: %w", name, err)
+			}
+			s.Fields = append(s.Fields, Field{Name: name, Index: len(s.Fields), Schema: fs})
+		}
+	default:
+		return nil, fmt.Errorf("unknown schema type: %s", ts)
+	}
+	if opt, _ := o.get("optional"); opt == true {
+		s.Optional = true
+	}
+	if name, ok := o.vals["name"].(string); ok {
+		s.Name = name
+	}
+	if vn, ok := o.vals["version"].(json.Number); ok {
+		if v, err := strconv.ParseInt(string(vn), 10, 32); err == nil {
+			s.Version = int(v)
+		}
+	}
+	if doc, ok := o.vals["doc"].(string); ok {
+		s.Doc = doc
+	}
+	if pn, ok := o.vals["parameters"].(*jsonObject); ok {
+		s.Parameters = map[string]string{}
+		for _, k := range pn.keys {
+			pv, ok := pn.vals[k].(string)
+			if !ok {
+				return nil, errors.New("schema parameters must have string values")
+			}
+			s.Parameters[k] = pv
+		}
+	}
+	if s.Name == DecimalName {
+		if _, err := s.DecimalScale(); err != nil {
+			return nil, err
+		}
+	}
+	if dn, ok := o.vals["default"]; ok && dn != nil {
+		d, err := c.toConnectValue(s, dn, depth+1)
+		if err != nil {
+			return nil, fmt.Errorf("schema default: %w", err)
+		}
+		if st, ok := d.(*Struct); ok {
+			// The default was built against s before it had a default;
+			// make it refer to the final schema so it validates.
+			st.schema = s
+		}
+		s.Default = d
+	}
+	return s, nil
+}
+
+// toConnectValue is Kafka's convertToConnect.
+func (c *JSONConverter) toConnectValue(s *Schema, n any, depth int) (any, error) {
+	if depth > maxJSONDepth {
+		return nil, errors.New("value nested too deeply")
+	}
+	var t Type
+	if s != nil {
+		t = s.Type
+		if n == nil {
+			if s.Default != nil && !c.keepNull {
+				return s.Default, nil
+			}
+			if s.Optional || s.Default != nil {
+				return nil, nil
+			}
+			return nil, fmt.Errorf("invalid null value for required %s field", t)
+		}
+	} else {
+		switch x := n.(type) {
+		case nil:
+			return nil, nil
+		case bool:
+			t = TypeBoolean
+		case json.Number:
+			if isIntegral(x) {
+				t = TypeInt64
+			} else {
+				t = TypeFloat64
+			}
+		case []any:
+			t = TypeArray
+		case *jsonObject:
+			t = TypeMap
+		case string:
+			t = TypeString
+		}
+	}
+	mismatch := func() (any, error) {
+		return nil, fmt.Errorf("expected JSON %s for %s, found %s", expectedKind(t), t, jsonKind(n))
+	}
+	var v any
+	switch t {
+	case TypeBoolean:
+		b, ok := n.(bool)
+		if !ok {
+			return mismatch()
+		}
+		v = b
+	case TypeInt8, TypeInt16, TypeInt32, TypeInt64:
+		num, ok := n.(json.Number)
+		if !ok {
+			return mismatch()
+		}
+		i, err := jsonInt(num)
+		if err != nil {
+			return nil, err
+		}
+		switch t {
+		case TypeInt8:
+			v = int8(i)
+		case TypeInt16:
+			v = int16(i)
+		case TypeInt32:
+			v = int32(i)
+		default:
+			v = i
+		}
+	case TypeFloat32, TypeFloat64:
+		var f float64
+		switch x := n.(type) {
+		case json.Number:
+			var err error
+			if f, err = strconv.ParseFloat(string(x), 64); err != nil && !errors.Is(err, strconv.ErrRange) {
+				return nil, fmt.Errorf("invalid number %s: %w", x, err)
+			}
+		case string: // Jackson writes NaN/Infinity as strings
+			switch x {
+			case "NaN":
+				f = math.NaN()
+			case "Infinity":
+				f = math.Inf(1)
+			case "-Infinity":
+				f = math.Inf(-1)
+			default:
+				return mismatch()
+			}
+		default:
+			return mismatch()
+		}
+		if t == TypeFloat32 {
+			v = float32(f)
+		} else {
+			v = f
+		}
+	case TypeBytes:
+		switch x := n.(type) {
+		case string:
+			b, err := base64.StdEncoding.DecodeString(x)
+			if err != nil {
+				return nil, fmt.Errorf("invalid bytes field: %w", err)
+			}
+			v = b
+		case json.Number:
+			if s != nil && s.Name == DecimalName { // decimal.format=NUMERIC
+				scale, err := s.DecimalScale()
+				if err != nil {
+					return nil, err
+				}
+				r, ok := parseDecimalNumber(string(x))
+				if !ok {
+					return nil, fmt.Errorf("invalid decimal %s", x)
+				}
+				return roundRat(r, scale), nil
+			}
+			return mismatch()
+		default:
+			return mismatch()
+		}
+	case TypeString:
+		str, ok := n.(string)
+		if !ok {
+			return mismatch()
+		}
+		v = str
+	case TypeArray:
+		arr, ok := n.([]any)
+		if !ok {
+			return mismatch()
+		}
+		var items *Schema
+		if s != nil {
+			items = s.ValueSchema
+		}
+		out := make([]any, 0, len(arr))
+		for _, e := range arr {
+			ev, err := c.toConnectValue(items, e, depth+1)
+			if err != nil {
+				return nil, err
+			}
+			out = append(out, ev)
+		}
+		v = out
+	case TypeMap:
+		var ks, vs *Schema
+		if s != nil {
+			ks, vs = s.KeySchema, s.ValueSchema
+		}
+		if s == nil || ks.Type == TypeString {
+			o, ok := n.(*jsonObject)
+			if !ok {
+				return nil, fmt.Errorf("maps with string fields should be encoded as JSON objects, but found %s", jsonKind(n))
+			}
+			out := make(map[string]any, len(o.keys))
+			for _, k := range o.keys {
+				ev, err := c.toConnectValue(vs, o.vals[k], depth+1)
+				if err != nil {
+					return nil, err
+				}
+				out[k] = ev
+			}
+			v = out
+		} else {
+			arr, ok := n.([]any)
+			if !ok {
+				return nil, fmt.Errorf("maps with non-string fields should be encoded as JSON array of tuples, but found %s", jsonKind(n))
+			}
+			out := make(map[any]any, len(arr))
+			for _, e := range arr {
+				pair, ok := e.([]any)
+				if !ok || len(pair) != 2 {
+					return nil, errors.New("found invalid map entry, expected an array of length 2")
+				}
+				kv, err := c.toConnectValue(ks, pair[0], depth+1)
+				if err != nil {
+					return nil, err
+				}
+				if !isComparable(kv) {
+					return nil, fmt.Errorf("map key of type %T is not supported", kv)
+				}
+				ev, err := c.toConnectValue(vs, pair[1], depth+1)
+				if err != nil {
+					return nil, err
+				}
+				out[kv] = ev
+			}
+			v = out
+		}
+	case TypeStruct:
+		o, ok := n.(*jsonObject)
+		if !ok {
+			return nil, fmt.Errorf("structs should be encoded as JSON objects, but found %s", jsonKind(n))
+		}
+		st := NewStruct(s)
+		for i := range s.Fields {
+			f := &s.Fields[i]
+			fv, err := c.toConnectValue(f.Schema, o.vals[f.Name], depth+1)
+			if err != nil {
+				return nil, fmt.Errorf("field %q: %w", f.Name, err)
+			}
+			st.values[f.Index] = fv
+		}
+		v = st
+	default:
+		return nil, fmt.Errorf("unknown schema type: %s", t)
+	}
+	if s != nil {
+		switch s.Name {
+		case DecimalName:
+			b, ok := v.([]byte)
+			if !ok {
+				return nil, fmt.Errorf("invalid type for Decimal, underlying representation should be bytes but was %T", v)
+			}
+			scale, err := s.DecimalScale()
+			if err != nil {
+				return nil, err
+			}
+			return DecimalFromBytes(b, scale), nil
+		case DateName, TimeName, TimestampName:
+			return intToLogicalTime(s.Name, v)
+		}
+	}
+	return v, nil
+}
+
+func expectedKind(t Type) string {
+	switch t {
+	case TypeBoolean:
+		return "BOOLEAN"
+	case TypeString, TypeBytes:
+		return "STRING"
+	case TypeArray:
+		return "ARRAY"
+	case TypeMap, TypeStruct:
+		return "OBJECT"
+	}
+	return "NUMBER"
+}
+
+func isComparable(v any) bool {
+	switch v.(type) {
+	case []byte, []any, map[string]any, map[any]any:
+		return false
+	}
+	return true
+}
+
+func isIntegral(n json.Number) bool {
+	return !strings.ContainsAny(string(n), ".eE")
+}
+
+// jsonInt converts a JSON number to int64 like Jackson's longValue
+// (fractions truncated).
+func jsonInt(n json.Number) (int64, error) {
+	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
+		return i, nil
+	}
+	f, err := strconv.ParseFloat(string(n), 64)
+	if err != nil || math.IsInf(f, 0) || f >= math.MaxInt64 || f <= math.MinInt64 {
+		return 0, fmt.Errorf("number %s out of range for an integer", n)
+	}
+	return int64(f), nil
+}
+
+// parseDecimalNumber parses a JSON number exactly, refusing exponents that
+// would make big.Rat build enormous powers of ten.
+func parseDecimalNumber(s string) (*big.Rat, bool) {
+	if i := strings.IndexAny(s, "eE"); i >= 0 {
+		e, err := strconv.Atoi(s[i+1:])
+		if err != nil || e < -MaxDecimalScale || e > MaxDecimalScale {
+			return nil, false
+		}
+	}
+	return new(big.Rat).SetString(s)
+}

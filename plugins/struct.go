@@ -1,0 +1,117 @@
+package plugins
+
+import (
+	"fmt"
+	"strings"
+)
+
+// Struct is a STRUCT value: field values ordered by its schema's fields
+// (Kafka Connect's Struct). Put validates each value against the field's
+// schema, so a Struct is always well-typed; Validate additionally checks
+// that every required field is set.
+type Struct struct {
+	schema *Schema
+	values []any
+}
+
+// NewStruct returns an empty Struct of schema s, which must be a STRUCT.
+func NewStruct(s *Schema) *Struct {
+	if s == nil || s.Type != TypeStruct {
+		panic(fmt.Sprintf("plugins.NewStruct: %s is not a STRUCT schema", s))
+	}
+	return &Struct{schema: s, values: make([]any, len(s.Fields))}
+}
+
+// Schema returns the struct's schema.
+func (s *Struct) Schema() *Schema { return s.schema }
+
+// Put sets the named field to v after validating v against the field's
+// schema.
+func (s *Struct) Put(name string, v any) error {
+	f := s.schema.Field(name)
+	if f == nil {
+		return fmt.Errorf("%q is not a valid field name", name)
+	}
+	if err := ValidateValue(f.Schema, v); err != nil {
+		return fmt.Errorf("field %q: %w", name, err)
+	}
+	s.values[f.Index] = v
+	return nil
+}
+
+// MustPut is Put for values known to be valid; it panics on error and
+// returns s for chaining.
+func (s *Struct) MustPut(name string, v any) *Struct {
+	if err := s.Put(name, v); err != nil {
+		panic(err)
+	}
+	return s
+}
+
+// Get returns the named field's value, or its schema default when unset.
+// Unknown names yield nil; use Has to tell them apart.
+func (s *Struct) Get(name string) any {
+	f := s.schema.Field(name)
+	if f == nil {
+		return nil
+	}
+	return s.GetField(f)
+}
+
+// GetField returns the value of f (from this struct's schema), defaulted.
+func (s *Struct) GetField(f *Field) any {
+	v := s.values[f.Index]
+	if v == nil {
+		return f.Schema.Default
+	}
+	return v
+}
+
+// Has reports whether name is a field of the struct's schema.
+func (s *Struct) Has(name string) bool { return s.schema.Field(name) != nil }
+
+// Validate checks every field (required fields must be set or defaulted).
+func (s *Struct) Validate() error {
+	for i := range s.schema.Fields {
+		f := &s.schema.Fields[i]
+		if err := ValidateValue(f.Schema, s.values[f.Index]); err != nil {
+			return fmt.Errorf("field %q: %w", f.Name, err)
+		}
+	}
+	return nil
+}
+
+// Equal compares schema and values deeply.
+func (s *Struct) Equal(o *Struct) bool {
+	if s == o {
+		return true
+	}
+	if s == nil || o == nil || !s.schema.Equal(o.schema) {
+		return false
+	}
+	for i := range s.values {
+		if !ValuesEqual(s.values[i], o.values[i]) {
+			return false
+		}
+	}
+	return true
+}
+
+// String renders Struct{a=1,b=x} like Kafka's Struct.toString.
+func (s *Struct) String() string {
+	var b strings.Builder
+	b.WriteString("Struct{")
+	first := true
+	for i, f := range s.schema.Fields {
+		if s.values[i] == nil {
+			continue
+		}
+		if !first {
+			b.WriteByte(',')
+		}
+		first = false
+		fmt.Fprintf(&b, "%s=%v", f.Name, s.values[i])
+	}
+	b.WriteByte('}')
+	return b.String()
+}
