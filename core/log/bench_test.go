@@ -1,0 +1,230 @@
+package log
+
+import (
+	"io"
+	"net"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+)
+
+// Benchmarks (MB/s is per op's bytes):
+//
+//	go test -run '^$' -bench . -benchtime 2s ./core/log/
+//	go test -run '^$' -bench Recovery -benchtime 3x ./core/log/
+//
+// Compare the fsync benchmark with `dd if=/dev/zero of=<dir>/f bs=1M
+// count=1024 conv=fdatasync` on the same disk.
+
+const benchBatch = 16 << 10
+
+// batch16K is one 16 KiB batch of 16 records of ~1 KiB.
+func batch16K(b testing.TB) []byte {
+	var rs []rec
+	val := make([]byte, 1000)
+	for i := range val {
+		val[i] = byte(i * 7)
+	}
+	for len(rs) < 16 {
+		rs = append(rs, rec{key: []byte("key"), value: val, ts: time.Now().UnixMilli()})
+	}
+	out := buildBatch(b, batchSpec{records: rs})
+	// Pad the last value so the batch is exactly 16 KiB.
+	pad := benchBatch - len(out)
+	rs[15].value = make([]byte, len(val)+pad)
+	out = buildBatch(b, batchSpec{records: rs})
+	if len(out) != benchBatch {
+		b.Fatalf("batch is %d bytes", len(out))
+	}
+	return out
+}
+
+func benchDir(b *testing.B) string {
+	// Benchmarks must hit the real disk, not tmpfs; WEIR_BENCH_DIR picks it.
+	if d := os.Getenv("WEIR_BENCH_DIR"); d != "" {
+		dir, err := os.MkdirTemp(d, "bench")
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.Cleanup(func() { os.RemoveAll(dir) })
+		return dir
+	}
+	return b.TempDir()
+}
+
+// BenchmarkAppend16KiB appends without fsync, as Kafka's default. Old
+// segments are deleted as it goes (retention) so the dirty page-cache
+// working set stays under 1 GiB: this measures the log, not how fast the
+// kernel can write back gigabytes; see ...Sustained for that.
+func BenchmarkAppend16KiB(b *testing.B) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes = 128 << 20
+	l := mustOpen(b, benchDir(b), cfg, Options{Logger: discardLogger()})
+	defer l.Close()
+	buf := batch16K(b)
+	b.SetBytes(benchBatch)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := l.Append(buf, AppendOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if (i+1)%(32<<10) == 0 { // every 512 MiB keep the newest 512 MiB
+			if _, err := l.DeleteRecordsBefore(l.EndOffset() - 16*(32<<10)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	b.StopTimer()
+}
+
+// BenchmarkAppend16KiBSustained appends without fsync and keeps everything:
+// past a few GiB the kernel throttles writers to the disk's write-back rate.
+func BenchmarkAppend16KiBSustained(b *testing.B) {
+	l := mustOpen(b, benchDir(b), DefaultConfig(), Options{Logger: discardLogger()})
+	defer l.Close()
+	buf := batch16K(b)
+	b.SetBytes(benchBatch)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := l.Append(buf, AppendOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+}
+
+func BenchmarkAppend16KiBFsyncPerMiB(b *testing.B) {
+	l := mustOpen(b, benchDir(b), DefaultConfig(), Options{Logger: discardLogger()})
+	defer l.Close()
+	buf := batch16K(b)
+	b.SetBytes(benchBatch)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		if _, err := l.Append(buf, AppendOptions{}); err != nil {
+			b.Fatal(err)
+		}
+		if (i+1)%64 == 0 {
+			if err := l.Flush(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+	if err := l.Flush(); err != nil {
+		b.Fatal(err)
+	}
+	b.StopTimer()
+}
+
+// fillLog writes size bytes of 16 KiB batches.
+func fillLog(b *testing.B, l *Log, size int64) {
+	buf := batch16K(b)
+	for n := int64(0); n < size; n += benchBatch {
+		if _, err := l.Append(buf, AppendOptions{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkReadSequential reads a 256 MiB log front to back in 1 MiB
+// fetches, sending each with WriteTo (sendfile) over a loopback TCP
+// connection whose other end discards, as a fetch to a consumer would.
+// (/dev/null would be no test: sendfile to it copies nothing.)
+func BenchmarkReadSequential(b *testing.B) {
+	l := mustOpen(b, benchDir(b), DefaultConfig(), Options{Logger: discardLogger()})
+	defer l.Close()
+	const size = 256 << 20
+	fillLog(b, l, size)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err == nil {
+			io.Copy(io.Discard, c)
+			c.Close()
+		}
+	}()
+	conn, err := net.Dial("tcp", ln.Addr().String())
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer conn.Close()
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		var n int64
+		for off := int64(0); off < l.EndOffset(); {
+			r, err := l.Read(off, 1<<20, -1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			m, err := r.WriteTo(conn)
+			r.Release()
+			if err != nil {
+				b.Fatal(err)
+			}
+			n += m
+			off += 16 * (m / benchBatch) // 16 records per batch
+		}
+		if n != size {
+			b.Fatalf("read %d bytes", n)
+		}
+	}
+}
+
+// BenchmarkReadSequentialCopy is the same through Bytes (a copy into
+// memory), the path for non-socket readers.
+func BenchmarkReadSequentialCopy(b *testing.B) {
+	l := mustOpen(b, benchDir(b), DefaultConfig(), Options{Logger: discardLogger()})
+	defer l.Close()
+	const size = 256 << 20
+	fillLog(b, l, size)
+	b.SetBytes(size)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		for off := int64(0); off < l.EndOffset(); {
+			r, err := l.Read(off, 1<<20, -1)
+			if err != nil {
+				b.Fatal(err)
+			}
+			buf, err := r.Bytes()
+			r.Release()
+			if err != nil {
+				b.Fatal(err)
+			}
+			off += 16 * int64(len(buf)/benchBatch)
+		}
+	}
+}
+
+// BenchmarkRecovery1GiB measures Open of a 1 GiB partition after kill -9
+// with no recovery point (the worst case: every byte CRC-checked, indexes
+// and producer state rebuilt). The data is in the page cache, as after a
+// process crash.
+func BenchmarkRecovery1GiB(b *testing.B) {
+	dir := benchDir(b)
+	cfg := DefaultConfig()
+	l := mustOpen(b, dir, cfg, Options{Logger: discardLogger()})
+	fillLog(b, l, 1<<30)
+	crash(l)
+	b.SetBytes(1 << 30)
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		b.StopTimer()
+		os.Remove(filepath.Join(dir, metaCheckpointName))
+		b.StartTimer()
+		l, err := Open(dir, cfg, Options{Logger: discardLogger()})
+		if err != nil {
+			b.Fatal(err)
+		}
+		b.StopTimer()
+		if l.EndOffset() != 16*(1<<30)/benchBatch {
+			b.Fatalf("recovered end %d", l.EndOffset())
+		}
+		crash(l)
+		b.StartTimer()
+	}
+}

@@ -1,0 +1,260 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// latestValues reads the whole log and returns key -> (offset, value-or-nil)
+// of the newest record per key, and the number of records.
+func latestValues(t *testing.T, l *Log) (map[string]string, int) {
+	t.Helper()
+	out := map[string]string{}
+	n := 0
+	off := l.StartOffset()
+	for off < l.EndOffset() {
+		r, err := l.Read(off, 1<<20, -1)
+		if err != nil {
+			t.Fatal(err)
+		}
+		b, _ := r.Bytes()
+		r.Release()
+		if len(b) == 0 {
+			break
+		}
+		for len(b) > 0 {
+			h, _ := parseHeader(b)
+			if err := verifyBatch(b[:h.size()]); err != nil {
+				t.Fatal(err)
+			}
+			if !h.control() {
+				err := forEachRecord(b[:h.size()], func(r *decodedRecord) bool {
+					n++
+					if r.valueNull {
+						out[string(r.key)] = "<tombstone>"
+					} else {
+						out[string(r.key)] = "present"
+					}
+					return true
+				})
+				if err != nil {
+					t.Fatal(err)
+				}
+			}
+			b = b[h.size():]
+			off = h.nextOffset()
+		}
+	}
+	return out, n
+}
+
+func TestCompaction(t *testing.T) {
+	for _, gz := range []bool{false, true} {
+		t.Run(fmt.Sprintf("gzip=%v", gz), func(t *testing.T) {
+			dir := t.TempDir()
+			c := newClock()
+			cfg := smallSegments()
+			cfg.CleanupPolicy = CleanupCompact
+			cfg.DeleteRetentionMs = time.Hour
+			l := mustOpen(t, dir, cfg, testOpts(c))
+			if _, err := l.Append(buildBatch(t, batchSpec{records: []rec{{value: []byte("x"), ts: 1}}}), AppendOptions{}); !errors.Is(err, kerr.InvalidRecord) {
+				t.Fatalf("null key on compacted topic: %v", err)
+			}
+			// 20 keys, each written 10 times; key 0..4 deleted at the end.
+			want := map[int64]string{} // offset -> "k=v" for the newest per key
+			latest := map[string]int64{}
+			for round := 0; round < 10; round++ {
+				var rs []rec
+				for k := 0; k < 20; k++ {
+					rs = append(rs, rec{key: []byte(fmt.Sprintf("key-%02d", k)), value: []byte(fmt.Sprintf("v%d", round)), ts: c.ms()})
+				}
+				res := mustAppend(t, l, buildBatch(t, batchSpec{records: rs[:10], gzip: gz}))
+				for i := 0; i < 10; i++ {
+					latest[string(rs[i].key)] = res.BaseOffset + int64(i)
+				}
+				res = mustAppend(t, l, buildBatch(t, batchSpec{records: rs[10:], gzip: gz}))
+				for i := 0; i < 10; i++ {
+					latest[string(rs[10+i].key)] = res.BaseOffset + int64(i)
+				}
+			}
+			var ts []rec
+			for k := 0; k < 5; k++ {
+				ts = append(ts, rec{key: []byte(fmt.Sprintf("key-%02d", k)), ts: c.ms()})
+			}
+			mustAppend(t, l, buildBatch(t, batchSpec{records: ts, gzip: gz}))
+			for i := 0; i < 80; i++ { // push the tombstones out of the active segment
+				mustAppend(t, l, buildBatch(t, batchSpec{records: []rec{{key: []byte("filler"), value: []byte("f"), ts: c.ms()}}}))
+			}
+			_ = want
+			end := l.EndOffset()
+			before := l.Size()
+			reclaimed, err := l.Compact()
+			if err != nil {
+				t.Fatal(err)
+			}
+			if reclaimed <= 0 || l.Size() >= before {
+				t.Fatalf("nothing reclaimed: %d, size %d -> %d", reclaimed, before, l.Size())
+			}
+			if l.EndOffset() != end {
+				t.Fatalf("end moved %d -> %d", end, l.EndOffset())
+			}
+			vals, _ := latestValues(t, l)
+			for k := 0; k < 20; k++ {
+				key := fmt.Sprintf("key-%02d", k)
+				if k < 5 && vals[key] != "<tombstone>" {
+					t.Fatalf("%s: %q, want tombstone kept within delete.retention.ms", key, vals[key])
+				}
+				if k >= 5 && vals[key] != "present" {
+					t.Fatalf("%s lost", key)
+				}
+			}
+			// Every record still in the log is the newest for its key
+			// (offsets kept), except in the active segment.
+			readAll(t, l, l.StartOffset())
+
+			// After delete.retention.ms the tombstones go too.
+			c.Advance(2 * time.Hour)
+			l.mu.Lock()
+			l.cleanerPoint = 0 // force a full pass
+			l.mu.Unlock()
+			cfg.MinCleanableRatio = 0.01
+			l.SetConfig(cfg)
+			if _, err := l.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			vals, _ = latestValues(t, l)
+			for k := 0; k < 5; k++ {
+				if _, ok := vals[fmt.Sprintf("key-%02d", k)]; ok {
+					t.Fatalf("tombstone for key-%02d survived delete.retention.ms", k)
+				}
+			}
+			l.Close()
+			l = mustOpen(t, dir, cfg, testOpts(c))
+			defer l.Close()
+			vals2, _ := latestValues(t, l)
+			if len(vals2) != len(vals) || l.EndOffset() != end {
+				t.Fatalf("after reopen %d keys (want %d), end %d", len(vals2), len(vals), l.EndOffset())
+			}
+		})
+	}
+}
+
+// TestCompactionCrashSafety interrupts a pass at each step (through the
+// fault FS) and checks the reopened log has exactly the same latest values.
+func TestCompactionCrashSafety(t *testing.T) {
+	steps := []string{"create-cleaned", "rename-swap", "remove-old", "rename-log"}
+	for _, step := range steps {
+		t.Run(step, func(t *testing.T) {
+			dir := t.TempDir()
+			c := newClock()
+			ffs := newFaultFS()
+			cfg := smallSegments()
+			cfg.CleanupPolicy = CleanupCompact
+			o := testOpts(c)
+			o.FS = ffs
+			l := mustOpen(t, dir, cfg, o)
+			for round := 0; round < 30; round++ {
+				var rs []rec
+				for k := 0; k < 8; k++ {
+					rs = append(rs, rec{key: []byte(fmt.Sprintf("key-%d", k)), value: []byte(fmt.Sprintf("round-%d", round)), ts: c.ms()})
+				}
+				mustAppend(t, l, buildBatch(t, batchSpec{records: rs}))
+			}
+			want, _ := latestValues(t, l)
+			end := l.EndOffset()
+			switch step {
+			case "create-cleaned":
+				ffs.failOn(func(op, path string) bool { return op == "open" && strings.HasSuffix(path, cleanedSuffix) })
+			case "rename-swap":
+				ffs.failOn(func(op, path string) bool { return op == "rename" && strings.HasSuffix(path, swapSuffix) })
+			case "remove-old":
+				n := 0
+				ffs.failOn(func(op, path string) bool {
+					if op == "remove" && strings.HasSuffix(path, logSuffix) {
+						n++
+						return n > 1
+					}
+					return false
+				})
+			case "rename-log":
+				ffs.failOn(func(op, path string) bool {
+					return op == "rename" && strings.HasSuffix(path, logSuffix) && strings.Contains(path, "swap") == false
+				})
+			}
+			l.Compact() // may fail: that is the point
+			crash(l)
+			ffs.failOn(nil)
+			l = mustOpen(t, dir, cfg, o)
+			defer l.Close()
+			got, _ := latestValues(t, l)
+			if l.EndOffset() != end || len(got) != len(want) {
+				t.Fatalf("after crash at %s: end %d (want %d), %d keys (want %d)", step, l.EndOffset(), end, len(got), len(want))
+			}
+			ents, _ := os.ReadDir(dir)
+			for _, e := range ents {
+				if strings.HasSuffix(e.Name(), swapSuffix) || strings.HasSuffix(e.Name(), cleanedSuffix) {
+					t.Fatalf("left over %s", filepath.Join(dir, e.Name()))
+				}
+			}
+			// A later pass completes.
+			if _, err := l.Compact(); err != nil {
+				t.Fatal(err)
+			}
+			got, _ = latestValues(t, l)
+			if len(got) != len(want) {
+				t.Fatalf("after a later pass %d keys", len(got))
+			}
+		})
+	}
+}
+
+// With a key map smaller than the dirty key set, a pass maps only a prefix
+// of the dirty segments (bounded memory) and later passes finish the job.
+func TestCompactionBoundedMemory(t *testing.T) {
+	c := newClock()
+	cfg := smallSegments()
+	cfg.CleanupPolicy = CleanupCompact
+	cfg.MinCleanableRatio = 0.01
+	o := testOpts(c)
+	o.CleanerMaxKeys = 8
+	l := mustOpen(t, t.TempDir(), cfg, o)
+	defer l.Close()
+	latest := map[string]string{}
+	for i := 0; i < 400; i++ {
+		k := fmt.Sprintf("key-%d", (i*7)%60)
+		v := fmt.Sprintf("v%d", i)
+		latest[k] = v
+		mustAppend(t, l, buildBatch(t, batchSpec{records: []rec{{key: []byte(k), value: []byte(v), ts: c.ms()}}}))
+	}
+	activeBase := l.active().base
+	if _, err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if l.cleanerPoint >= activeBase {
+		t.Fatalf("one pass mapped everything (cleaner point %d, active %d) despite an 8-key map", l.cleanerPoint, activeBase)
+	}
+	for pass := 0; pass < 50 && l.cleanerPoint < l.active().base; pass++ {
+		if _, err := l.Compact(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got := map[string]string{}
+	for _, r := range logRecords(t, l) {
+		got[r.key] = r.value
+	}
+	for k, v := range latest {
+		if got[k] != v {
+			t.Fatalf("%s = %q, want %q", k, got[k], v)
+		}
+	}
+	if n := len(logRecords(t, l)); n >= 400 {
+		t.Fatalf("nothing compacted: %d records", n)
+	}
+}

@@ -1,0 +1,163 @@
+// Package log is weir's durable partition log: one append-only log per
+// topic partition, in Kafka's on-disk layout, that the broker appends
+// produce requests to and serves fetches from with zero copies.
+//
+// # Directory layout
+//
+// A Manager owns a data directory with one directory per partition, named
+// <topic>-<partition> as Kafka names them:
+//
+//	weir-data/
+//	  orders-0/
+//	    00000000000000000000.log         segment: record batches, as sent
+//	    00000000000000000000.index       sparse offset index of that segment
+//	    00000000000000000000.timeindex   sparse time index of that segment
+//	    00000000000000170412.log         ...next segment, named by its base offset
+//	    00000000000000170412.index
+//	    00000000000000170412.timeindex
+//	    00000000000000170412.snapshot    producer state as of offset 170412
+//	    leader-epoch-checkpoint          epoch -> start offset
+//	    weir-log-checkpoint              log start, recovery point, cleaner point
+//	    weir-log-config.json             the log's Config, for the next NewManager
+//	    .kafka_cleanshutdown             present only between Close and Open
+//
+// # Segment file (.log)
+//
+// A segment is a concatenation of Kafka v2 record batches exactly as the
+// producer encoded them (compressed or not). Append rewrites only the base
+// offset and partition leader epoch (both outside the CRC) and, for
+// message.timestamp.type=LogAppendTime, the attributes and max timestamp
+// (then the CRC is recomputed). Records are never re-encoded on the hot
+// path, so a fetch is a sendfile(2) of a file range.
+//
+//	segment:  | batch | batch | batch | ... | batch |   (no header, no padding)
+//
+//	batch (big-endian; CRC-32C covers Attributes..end):
+//	+------------+-------------+----------------------+-------+-------+
+//	| BaseOffset | BatchLength | PartitionLeaderEpoch | Magic |  CRC  |
+//	|   int64    |    int32    |        int32         | int8=2| uint32|
+//	+------------+-------------+----------------------+-------+-------+
+//	| Attributes | LastOffsetDelta | FirstTimestamp | MaxTimestamp |
+//	|   int16    |      int32      |     int64      |    int64     |
+//	+------------+-----------------+----------------+--------------+
+//	| ProducerID | ProducerEpoch | BaseSequence | NumRecords | Records... |
+//	|   int64    |     int16     |    int32     |   int32    | (codec'd)  |
+//	+------------+---------------+--------------+------------+------------+
+//	  0          8            12                 16      17      21
+//	  21 attrs, 23 last delta, 27 first ts, 35 max ts, 43 pid, 51 epoch,
+//	  53 base seq, 57 count, 61 records.   Batch size = 12 + BatchLength.
+//
+// Offsets only grow through a log, across segments too, but need not be
+// contiguous inside a segment: compaction keeps offsets and leaves gaps. A
+// segment's name is its base offset; its first batch may start later after
+// compaction. Segments tile the offsets: each one's base is exactly the end
+// (last offset + 1) of the one before, because rolls happen at the log end
+// and compaction keeps the last batch of what it rewrites (emptied, with
+// zero records, if all its records are obsolete, as Kafka does). Recovery
+// relies on this to recognise a middle segment whose tail a crash tore.
+//
+// # Offset index (.index) and time index (.timeindex)
+//
+// Both are sparse: one entry per index.interval.bytes of batches, as Kafka.
+// Offsets are stored relative to the segment base, so a segment spans at
+// most 2^32 offsets and 2^32 bytes (segments roll before either overflows).
+//
+//	.index entry (8 bytes):       .timeindex entry (12 bytes):
+//	+-------------+----------+    +-----------+-------------+
+//	| relOffset   | position |    | timestamp | relOffset   |
+//	| uint32      | uint32   |    | int64     | uint32      |
+//	+-------------+----------+    +-----------+-------------+
+//	 the batch with base offset    every batch before the batch at
+//	 base+relOffset starts at      relOffset has MaxTimestamp <= timestamp;
+//	 byte position                 the last entry is the segment's max
+//
+// A look-up finds the last entry at or below the target and walks batch
+// headers forward from there. The in-memory index is the truth while a log
+// is open; the files are written when a segment rolls, at checkpoints and at
+// Close (atomically, via a temp file and rename). On Open an index file is
+// validated (sizes, monotonic entries, positions inside the file, the
+// batch at the last entry's position starts at exactly that offset, the
+// tail after it walks to the end of the file); one that fails any check is
+// rebuilt from the segment, with every CRC checked. A Read whose index
+// entry does not land on a batch boundary discards the index and rebuilds
+// it in the background: an index is a hint, never trusted.
+//
+// # Producer snapshot (.snapshot)
+//
+//	+-------+--------+-------+---------------------------------------------+
+//	| "WPS1"| crc32c | count | count x entry                                |
+//	+-------+--------+-------+---------------------------------------------+
+//	entry: pid int64 | epoch int16 | txnFirstOffset int64 | coordEpoch int32
+//	       | lastTimestamp int64 | n uint8 | n x (firstSeq int32 | lastSeq
+//	       int32 | firstOffset int64 | lastOffset int64 | maxTs int64)
+//
+// Written at every roll (state as of the new segment's base) and at Close
+// (as of the log end). The three newest are kept. Recovery loads the newest
+// one that is at or below the log end and passes its CRC, then replays the
+// batch headers after it; duplicate detection (the last five batches per
+// producer, as Kafka) therefore survives restarts.
+//
+// # Checkpoints
+//
+// Small text files in Kafka's checkpoint format (version, count, entries),
+// replaced with write-temp, fsync, rename, fsync-dir:
+//
+//	leader-epoch-checkpoint      weir-log-checkpoint
+//	0                            0
+//	2                            1
+//	4 0                          <logStart> <recoveryPoint> <cleanerPoint> <crc32c>
+//	6 1200
+//
+// The recovery point is the offset below which everything was fsynced; the
+// log start only moves forward after the checkpoint holding it is durable,
+// and only then are the segments below it unlinked.
+//
+// # Durability and recovery
+//
+// Appends go to the page cache and are fsynced by flush.messages, flush.ms
+// (Manager), Flush, or, with Config.SyncOnAppend, before Append returns. A
+// clean Close fsyncs, writes indexes, a producer snapshot and the
+// checkpoints, then the clean-shutdown marker; Open removes the marker
+// (durably) before accepting appends. Without the marker, Open CRC-checks
+// every segment from the one holding the recovery point to the end,
+// truncates at the first batch that is torn, fails its CRC, or does not
+// continue the offsets, drops any later segment, and rebuilds the indexes,
+// producer state and (from the batches' leader epochs) the epoch cache. Nothing below the recovery point is rescanned, so
+// nothing that was fsynced is lost, and recovery costs about one CRC pass
+// over the unflushed tail (measured: 1 GiB in ~0.4 s). Recovery does not
+// fsync what it scanned (that would cost writing the whole dirty tail to
+// disk); the recovery point stays put until the next flush, so a second
+// crash merely repeats the scan.
+// An I/O error during recovery fails Open: only bytes that are not a valid
+// batch are truncated, never bytes that could not be read.
+//
+// # Reads
+//
+// Read returns whole batches from one segment as a file range; the
+// ReadResult holds a reference on the segment so retention can unlink it
+// while a fetch is still sending from it (the fd closes on Release).
+// WriteTo uses positional sendfile(2) on a syscall.Conn, so any number of
+// fetches share one fd without touching its file offset.
+//
+// # Locking
+//
+// appendMu serialises every mutation (Append, roll, truncation, retention,
+// the compaction swap); mu guards what readers look at and is held only to
+// publish a mutation's result, never across I/O. Order: appendMu, mu.
+//
+// # Not yet, and limits
+//
+// BaseOffset and PartitionLeaderEpoch are outside the CRC in Kafka's v2
+// format: a flipped bit that moves an unflushed batch's base offset forward
+// into a plausible gap, or raises its epoch, cannot be told from compaction
+// or a new leader by any v2 reader (Kafka included); the recovery fuzz
+// target therefore spares those 12 bytes from bit flips (truncations and
+// zeroed pages still hit them).
+//
+// No aborted-transaction index (.txnindex): LastStableOffset is exact but
+// READ_COMMITTED fetches cannot be given the aborted list, and compaction
+// treats aborted records like committed ones. Producer ids expire after 24 h
+// idle (Kafka's producer.id.expiration.ms default; not configurable yet).
+// file.delete.delay.ms is not applied: files are unlinked at once (open
+// readers keep them alive).
+package log

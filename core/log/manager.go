@@ -1,0 +1,273 @@
+package log
+
+import (
+	"errors"
+	"fmt"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// TopicPartition names one partition log.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// Dir is the partition's directory name, <topic>-<partition>, as Kafka.
+func (tp TopicPartition) Dir() string { return fmt.Sprintf("%s-%d", tp.Topic, tp.Partition) }
+
+// parseTopicPartition parses a directory name; topics may contain '-', the
+// partition is after the last one.
+func parseTopicPartition(name string) (TopicPartition, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 || i == len(name)-1 {
+		return TopicPartition{}, false
+	}
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if err != nil || p < 0 {
+		return TopicPartition{}, false
+	}
+	return TopicPartition{Topic: name[:i], Partition: int32(p)}, true
+}
+
+// Manager owns every log under one data directory. Background work runs on
+// one goroutine, one log at a time, so it is bounded by design: retention,
+// segment.ms rolls, compaction and checkpoints every MaintenanceInterval,
+// and flush.ms checks every second. Tests call RunMaintenance instead.
+type Manager struct {
+	dir  string
+	opts Options
+
+	mu     sync.Mutex
+	logs   map[TopicPartition]*Log
+	closed bool
+
+	stop chan struct{}
+	done chan struct{}
+}
+
+// Default background cadences (Kafka: log.retention.check.interval.ms 5 min,
+// log.flush.offset.checkpoint.interval.ms 60 s, cleaner backoff 15 s; one
+// interval serves all here).
+const (
+	defaultMaintenanceInterval = 30 * time.Second
+	flushCheckInterval         = time.Second
+)
+
+// NewManager opens every <topic>-<partition> directory under dataDir with
+// the Config stored in it (DefaultConfig if none; cluster metadata stays the
+// source of truth and the broker re-applies it with Create or SetConfig)
+// and starts the background goroutine.
+func NewManager(dataDir string, opts Options) (*Manager, error) {
+	opts = opts.withDefaults()
+	if err := opts.FS.MkdirAll(dataDir, 0o755); err != nil {
+		return nil, storageErr("create data dir", err)
+	}
+	ents, err := opts.FS.ReadDir(dataDir)
+	if err != nil {
+		return nil, storageErr("list data dir", err)
+	}
+	m := &Manager{dir: dataDir, opts: opts, logs: map[TopicPartition]*Log{}, stop: make(chan struct{}), done: make(chan struct{})}
+	for _, e := range ents {
+		if !e.IsDir() {
+			continue
+		}
+		tp, ok := parseTopicPartition(e.Name())
+		if !ok {
+			continue
+		}
+		dir := filepath.Join(dataDir, e.Name())
+		cfg, ok := readConfig(opts.FS, dir)
+		if !ok {
+			cfg = DefaultConfig()
+		}
+		l, err := Open(dir, cfg, opts)
+		if err != nil {
+			m.closeLogs()
+			return nil, fmt.Errorf("open %s: %w", e.Name(), err)
+		}
+		m.logs[tp] = l
+	}
+	go m.loop()
+	return m, nil
+}
+
+// Get returns an open log.
+func (m *Manager) Get(topic string, partition int32) (*Log, bool) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	l, ok := m.logs[TopicPartition{topic, partition}]
+	return l, ok
+}
+
+// Create opens or creates a partition's log. It is idempotent: an existing
+// log is returned with cfg applied.
+func (m *Manager) Create(topic string, partition int32, cfg Config) (*Log, error) {
+	if topic == "" || strings.ContainsAny(topic, "/\\") || topic == "." || topic == ".." || partition < 0 {
+		return nil, fmt.Errorf("invalid topic partition %q/%d: %w", topic, partition, kerr.InvalidTopicException)
+	}
+	tp := TopicPartition{topic, partition}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed {
+		return nil, storageErr("create log", errClosed)
+	}
+	if l, ok := m.logs[tp]; ok {
+		l.SetConfig(cfg)
+		return l, nil
+	}
+	l, err := Open(filepath.Join(m.dir, tp.Dir()), cfg, m.opts)
+	if err != nil {
+		return nil, err
+	}
+	m.logs[tp] = l
+	return l, nil
+}
+
+// Remove closes the partition's log and deletes its data.
+func (m *Manager) Remove(topic string, partition int32) error {
+	tp := TopicPartition{topic, partition}
+	m.mu.Lock()
+	l, ok := m.logs[tp]
+	delete(m.logs, tp)
+	m.mu.Unlock()
+	if !ok {
+		return nil
+	}
+	return l.Delete()
+}
+
+// Logs returns a snapshot of the open logs.
+func (m *Manager) Logs() map[TopicPartition]*Log {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make(map[TopicPartition]*Log, len(m.logs))
+	for k, v := range m.logs {
+		out[k] = v
+	}
+	return out
+}
+
+// Close stops background work and closes every log cleanly (flush, indexes,
+// producer snapshot, checkpoints, clean-shutdown marker).
+func (m *Manager) Close() error {
+	m.mu.Lock()
+	if m.closed {
+		m.mu.Unlock()
+		return nil
+	}
+	m.closed = true
+	m.mu.Unlock()
+	close(m.stop)
+	<-m.done
+	return m.closeLogs()
+}
+
+func (m *Manager) closeLogs() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for tp, l := range m.logs {
+		if err := l.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close %s: %w", tp.Dir(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+func (m *Manager) loop() {
+	defer close(m.done)
+	interval := m.opts.MaintenanceInterval
+	if interval <= 0 {
+		interval = defaultMaintenanceInterval
+	}
+	flushT := time.NewTicker(flushCheckInterval)
+	defer flushT.Stop()
+	maintT := time.NewTicker(interval)
+	defer maintT.Stop()
+	for {
+		select {
+		case <-m.stop:
+			return
+		case <-flushT.C:
+			for tp, l := range m.Logs() {
+				if err := l.MaybeFlush(); err != nil {
+					m.opts.Logger.Error("flush", "log", tp.Dir(), "err", err)
+				}
+			}
+		case <-maintT.C:
+			if err := m.RunMaintenance(); err != nil {
+				m.opts.Logger.Error("log maintenance", "err", err)
+			}
+		}
+	}
+}
+
+// RunMaintenance runs every background task once, synchronously, for every
+// log: flush.ms, segment.ms rolls, retention, compaction, checkpoints.
+func (m *Manager) RunMaintenance() error {
+	var errs []error
+	for tp, l := range m.Logs() {
+		if err := l.Maintain(); err != nil {
+			errs = append(errs, fmt.Errorf("%s: %w", tp.Dir(), err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// Maintain runs the background tasks for this log once.
+func (l *Log) Maintain() error {
+	var errs []error
+	if err := l.MaybeFlush(); err != nil {
+		errs = append(errs, err)
+	}
+	if n, err := l.EnforceRetention(); err != nil {
+		errs = append(errs, err)
+	} else if n > 0 {
+		l.logger.Debug("retention deleted segments", "count", n)
+	}
+	l.expireProducers()
+	if l.Config().CleanupPolicy&CleanupCompact != 0 {
+		if _, err := l.Compact(); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if err := l.Checkpoint(); err != nil {
+		errs = append(errs, err)
+	}
+	return errors.Join(errs...)
+}
+
+// MaybeFlush fsyncs the log if flush.ms has passed since the last flush and
+// there is something to flush.
+func (l *Log) MaybeFlush() error {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	if l.closed || l.cfg.FlushMs <= 0 || l.now().Sub(l.lastFlush) < l.cfg.FlushMs {
+		return nil
+	}
+	l.mu.RLock()
+	dirty := l.recoveryPoint < l.endOffsetLocked()
+	l.mu.RUnlock()
+	if !dirty {
+		l.lastFlush = l.now()
+		return nil
+	}
+	return l.syncUnflushed()
+}
+
+// expireProducers drops producer state idle past producer.id.expiration.ms.
+func (l *Log) expireProducers() {
+	l.appendMu.Lock()
+	defer l.appendMu.Unlock()
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if n := l.producers.expire(l.now().UnixMilli()); n > 0 {
+		l.logger.Debug("expired producer ids", "count", n)
+	}
+}
