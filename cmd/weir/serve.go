@@ -1,0 +1,321 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/pprof"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/goccy/go-yaml"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/spf13/cobra"
+	"github.com/spf13/pflag"
+
+	"github.com/weirlog/weir/core/broker"
+	"github.com/weirlog/weir/core/cluster"
+)
+
+// serveEnv is what `weir serve` hands each serve extension once the broker
+// is up.
+type serveEnv struct {
+	Broker     *broker.Broker
+	KafkaAddr  string // where Kafka clients reach this node (the advertised address)
+	HTTPAddr   string // the HTTP server's bound address ("" when --http-addr is empty)
+	DataDir    string
+	Logger     *slog.Logger
+	Registerer prometheus.Registerer // the /metrics registry
+}
+
+// serveExtension adds a component to `weir serve` — the connector runtime
+// is the first. It starts after the broker; the handler it returns (nil for
+// none) serves every HTTP path other than /metrics and /health (at most one
+// extension may return one); stop is called on shutdown, before the broker
+// closes, with a deadline.
+type serveExtension func(ctx context.Context, env serveEnv) (handler http.Handler, stop func(context.Context) error, err error)
+
+var serveExtensions []serveExtension
+
+// registerServeExtension is called from an init() in another cmd/weir file.
+func registerServeExtension(e serveExtension) { serveExtensions = append(serveExtensions, e) }
+
+type serveOptions struct {
+	configFile       string
+	dataDir          string
+	kafkaAddr        string
+	advertisedAddr   string
+	httpAddr         string
+	nodeID           int32
+	autoCreate       bool
+	numPartitions    int32
+	offsetsParts     int32
+	maxRequestBytes  int32
+	fsync            bool
+	controllerVoters string
+	raftAddr         string
+	logLevel         string
+	logFormat        string
+	shutdownTimeout  time.Duration
+}
+
+func newServeCmd() *cobra.Command {
+	o := &serveOptions{}
+	cmd := &cobra.Command{
+		Use:   "serve",
+		Short: "Run a weir node: Kafka protocol broker, metadata controller and HTTP endpoints",
+		Long: `Run a weir node with embedded defaults: a Kafka-compatible broker on
+--kafka-addr, its metadata in a single-voter Raft group in --data-dir, and an
+HTTP server on --http-addr with /metrics (Prometheus) and /health.
+
+Every flag can also be set in a YAML config file (--config; keys are the flag
+names, e.g. "data-dir: /var/lib/weir") or by an environment variable named
+WEIR_ plus the flag name in upper case with dashes as underscores (e.g.
+WEIR_DATA_DIR). Precedence: command line, then environment, then config file,
+then the default.
+
+weir serve shuts down cleanly on SIGTERM or SIGINT.`,
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := applyServeSources(cmd.Flags(), o.configFile); err != nil {
+				return err
+			}
+			return runServe(cmd.Context(), o, cmd.OutOrStdout())
+		},
+	}
+	f := cmd.Flags()
+	f.StringVar(&o.configFile, "config", "", "YAML file with flag values (keys are flag names)")
+	f.StringVar(&o.dataDir, "data-dir", "./weir-data", "directory for partition logs and metadata")
+	f.StringVar(&o.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address the Kafka protocol listener binds")
+	f.StringVar(&o.advertisedAddr, "advertised-kafka-addr", "", "host:port clients are told to connect to (default: the listener's address)")
+	f.StringVar(&o.httpAddr, "http-addr", "127.0.0.1:8083", "address of the HTTP server (/metrics, /health, REST API); empty disables it")
+	f.Int32Var(&o.nodeID, "node-id", 1, "this node's broker and controller ID")
+	f.BoolVar(&o.autoCreate, "auto-create-topics", true, "create unknown topics on metadata requests that allow it (auto.create.topics.enable)")
+	f.Int32Var(&o.numPartitions, "num-partitions", 1, "partitions of auto-created topics (num.partitions)")
+	f.Int32Var(&o.offsetsParts, "offsets-topic-partitions", 50, "partitions of __consumer_offsets when first created (offsets.topic.num.partitions)")
+	f.Int32Var(&o.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted; larger ones close the connection (socket.request.max.bytes)")
+	f.BoolVar(&o.fsync, "fsync", false, "fsync every append before acknowledging it (default: page cache, like Kafka)")
+	f.StringVar(&o.controllerVoters, "controller-voters", "", "metadata quorum as id@host:port,... (empty: this node alone)")
+	f.StringVar(&o.raftAddr, "raft-addr", "", "this node's Raft address when --controller-voters is set")
+	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
+	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
+	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take before giving up on open HTTP requests")
+	return cmd
+}
+
+func init() { rootCmd.AddCommand(newServeCmd()) }
+
+// applyServeSources fills every flag not given on the command line from
+// WEIR_* environment variables, then from the config file.
+func applyServeSources(fs *pflag.FlagSet, configFile string) error {
+	if configFile == "" {
+		configFile = os.Getenv("WEIR_CONFIG")
+	}
+	fileVals := map[string]any{}
+	if configFile != "" {
+		data, err := os.ReadFile(configFile)
+		if err != nil {
+			return fmt.Errorf("read config file: %w", err)
+		}
+		if err := yaml.Unmarshal(data, &fileVals); err != nil {
+			return fmt.Errorf("parse config file %s: %w", configFile, err)
+		}
+		for k := range fileVals {
+			if fs.Lookup(k) == nil || k == "config" {
+				return fmt.Errorf("config file %s: unknown setting %q", configFile, k)
+			}
+		}
+	}
+	var errs []error
+	fs.VisitAll(func(f *pflag.Flag) {
+		if f.Changed || f.Name == "config" {
+			return
+		}
+		env := "WEIR_" + strings.ToUpper(strings.ReplaceAll(f.Name, "-", "_"))
+		if v, ok := os.LookupEnv(env); ok {
+			if err := f.Value.Set(v); err != nil {
+				errs = append(errs, fmt.Errorf("%s=%q: %w", env, v, err))
+			}
+			return
+		}
+		if v, ok := fileVals[f.Name]; ok {
+			if err := f.Value.Set(fmt.Sprint(v)); err != nil {
+				errs = append(errs, fmt.Errorf("config file %s: %q: %w", f.Name, v, err))
+			}
+		}
+	})
+	return errors.Join(errs...)
+}
+
+func newServeLogger(o *serveOptions, w io.Writer) (*slog.Logger, error) {
+	var level slog.Level
+	if err := level.UnmarshalText([]byte(o.logLevel)); err != nil {
+		return nil, fmt.Errorf("--log-level: %w", err)
+	}
+	opts := &slog.HandlerOptions{Level: level}
+	switch o.logFormat {
+	case "text":
+		return slog.New(slog.NewTextHandler(w, opts)), nil
+	case "json":
+		return slog.New(slog.NewJSONHandler(w, opts)), nil
+	}
+	return nil, fmt.Errorf("--log-format %q: want text or json", o.logFormat)
+}
+
+func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
+	if ctx == nil {
+		ctx = context.Background()
+	}
+	logger, err := newServeLogger(o, os.Stderr)
+	if err != nil {
+		return err
+	}
+	voters, err := cluster.ParseVoters(o.controllerVoters)
+	if err != nil {
+		return err
+	}
+	if len(voters) > 1 {
+		return errors.New("--controller-voters with several voters needs replication, which is not implemented yet")
+	}
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
+	defer stop()
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	dataDir, _ := filepath.Abs(o.dataDir)
+	b, err := broker.New(broker.Config{
+		DataDir:                dataDir,
+		KafkaAddr:              o.kafkaAddr,
+		AdvertisedAddr:         o.advertisedAddr,
+		NodeID:                 o.nodeID,
+		AutoCreateTopics:       o.autoCreate,
+		DefaultPartitions:      o.numPartitions,
+		OffsetsTopicPartitions: o.offsetsParts,
+		MaxRequestBytes:        o.maxRequestBytes,
+		SyncOnAppend:           o.fsync,
+		ControllerVoters:       voters,
+		RaftAddr:               o.raftAddr,
+		Registerer:             reg,
+	}, logger)
+	if err != nil {
+		return err
+	}
+	if err := b.Start(ctx); err != nil {
+		b.Close()
+		return err
+	}
+	defer b.Close()
+	kafkaAddr := o.advertisedAddr
+	if kafkaAddr == "" {
+		kafkaAddr = b.Addr()
+	}
+
+	// Bind HTTP before starting extensions so they know its address; it
+	// serves once they are up (early clients wait in the listen backlog).
+	var httpLn net.Listener
+	if o.httpAddr != "" {
+		httpLn, err = net.Listen("tcp", o.httpAddr)
+		if err != nil {
+			return fmt.Errorf("http listen %s: %w", o.httpAddr, err)
+		}
+		defer httpLn.Close()
+	}
+	env := serveEnv{Broker: b, KafkaAddr: kafkaAddr, DataDir: dataDir, Logger: logger, Registerer: reg}
+	if httpLn != nil {
+		env.HTTPAddr = httpLn.Addr().String()
+	}
+	var fallback http.Handler
+	var stops []func(context.Context) error
+	for _, ext := range serveExtensions {
+		h, stopExt, err := ext(ctx, env)
+		if err != nil {
+			shutdownServe(o, logger, nil, stops)
+			return fmt.Errorf("start serve extension: %w", err)
+		}
+		if stopExt != nil {
+			stops = append(stops, stopExt)
+		}
+		if h != nil {
+			if fallback != nil {
+				shutdownServe(o, logger, nil, stops)
+				return errors.New("two serve extensions both want the HTTP root")
+			}
+			fallback = h
+		}
+	}
+
+	var srv *http.Server
+	httpErr := make(chan error, 1)
+	if httpLn != nil {
+		srv = &http.Server{Handler: serveHTTPHandler(b, reg, fallback), ReadHeaderTimeout: 10 * time.Second}
+		go func() { httpErr <- srv.Serve(httpLn) }()
+		logger.Info("http listening", "http_addr", env.HTTPAddr)
+		fmt.Fprintf(stdout, "weir serve: kafka on %s, http on %s, data in %s\n", kafkaAddr, env.HTTPAddr, dataDir)
+	} else {
+		fmt.Fprintf(stdout, "weir serve: kafka on %s, data in %s\n", kafkaAddr, dataDir)
+	}
+
+	select {
+	case <-ctx.Done():
+		logger.Info("shutting down", "cause", context.Cause(ctx))
+	case err := <-httpErr:
+		logger.Error("http server failed", "err", err)
+		shutdownServe(o, logger, srv, stops)
+		return err
+	}
+	shutdownServe(o, logger, srv, stops)
+	if err := b.Close(); err != nil {
+		return fmt.Errorf("close broker: %w", err)
+	}
+	logger.Info("stopped")
+	return nil
+}
+
+func shutdownServe(o *serveOptions, logger *slog.Logger, srv *http.Server, stops []func(context.Context) error) {
+	ctx, cancel := context.WithTimeout(context.Background(), o.shutdownTimeout)
+	defer cancel()
+	if srv != nil {
+		if err := srv.Shutdown(ctx); err != nil {
+			logger.Warn("http shutdown", "err", err)
+		}
+	}
+	for i := len(stops) - 1; i >= 0; i-- {
+		if err := stops[i](ctx); err != nil {
+			logger.Warn("stop serve extension", "err", err)
+		}
+	}
+}
+
+// serveHTTPHandler routes /metrics, /health and /debug/pprof (on the
+// loopback default address only an operator reaches it); every other path goes to
+// fallback (the connector runtime's REST API) or 404.
+func serveHTTPHandler(b *broker.Broker, g prometheus.Gatherer, fallback http.Handler) http.Handler {
+	mux := http.NewServeMux()
+	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Content-Type", "application/json")
+		if err := b.Healthy(); err != nil {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			fmt.Fprintf(w, "{\"status\":\"unavailable\",\"reason\":%q}\n", err.Error())
+			return
+		}
+		fmt.Fprintf(w, "{\"status\":\"ok\",\"cluster_id\":%q,\"kafka_addr\":%q}\n", b.ClusterID(), b.Addr())
+	})
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	if fallback != nil {
+		mux.Handle("/", fallback)
+	}
+	return mux
+}

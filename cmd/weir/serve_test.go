@@ -1,0 +1,140 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+func TestServeSourcesPrecedence(t *testing.T) {
+	dir := t.TempDir()
+	cfgFile := filepath.Join(dir, "weir.yaml")
+	if err := os.WriteFile(cfgFile, []byte("data-dir: /from/file\nnum-partitions: 7\nhttp-addr: 127.0.0.1:1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	t.Setenv("WEIR_NUM_PARTITIONS", "5")
+	cmd := newServeCmd()
+	if err := cmd.Flags().Parse([]string{"--http-addr", "127.0.0.1:2"}); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyServeSources(cmd.Flags(), cfgFile); err != nil {
+		t.Fatal(err)
+	}
+	get := func(name string) string { return cmd.Flags().Lookup(name).Value.String() }
+	if got := get("data-dir"); got != "/from/file" {
+		t.Errorf("data-dir = %q, want the config file's", got)
+	}
+	if got := get("num-partitions"); got != "5" {
+		t.Errorf("num-partitions = %q, want the environment's 5 over the file's 7", got)
+	}
+	if got := get("http-addr"); got != "127.0.0.1:2" {
+		t.Errorf("http-addr = %q, want the command line's", got)
+	}
+	if got := get("kafka-addr"); got != "127.0.0.1:9092" {
+		t.Errorf("kafka-addr = %q, want the default", got)
+	}
+
+	if err := os.WriteFile(cfgFile, []byte("no-such-flag: 1\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := applyServeSources(newServeCmd().Flags(), cfgFile); err == nil {
+		t.Error("unknown config file key accepted")
+	}
+}
+
+func TestServeStartsServesAndStops(t *testing.T) {
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	o := &serveOptions{
+		dataDir: t.TempDir(), kafkaAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", nodeID: 1,
+		autoCreate: true, numPartitions: 1, offsetsParts: 2, maxRequestBytes: 1 << 20,
+		logLevel: "warn", logFormat: "text", shutdownTimeout: 5 * time.Second,
+	}
+	// The seam the connector runtime mounts through.
+	saved := serveExtensions
+	defer func() { serveExtensions = saved }()
+	var extEnv serveEnv
+	stopped := false
+	registerServeExtension(func(ctx context.Context, env serveEnv) (http.Handler, func(context.Context) error, error) {
+		extEnv = env
+		h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { io.WriteString(w, "ext:"+r.URL.Path) })
+		return h, func(context.Context) error { stopped = true; return nil }, nil
+	})
+
+	pr, pw := io.Pipe()
+	done := make(chan error, 1)
+	go func() {
+		err := runServe(ctx, o, pw)
+		pw.Close()
+		done <- err
+	}()
+	line, err := bufio.NewReader(pr).ReadString('\n')
+	if err != nil {
+		t.Fatalf("no startup line: %v (serve: %v)", err, <-done)
+	}
+	go io.Copy(io.Discard, pr)
+	m := regexp.MustCompile(`kafka on (\S+), http on (\S+),`).FindStringSubmatch(line)
+	if m == nil {
+		t.Fatalf("startup line %q does not say where weir listens", line)
+	}
+	kafkaAddr, httpAddr := m[1], m[2]
+
+	for _, path := range []string{"/health", "/metrics"} {
+		resp, err := http.Get("http://" + httpAddr + path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		body, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s: %d %s", path, resp.StatusCode, body)
+		}
+		if path == "/metrics" && !strings.Contains(string(body), "weir_broker_connections") {
+			t.Fatalf("/metrics lacks broker metrics")
+		}
+	}
+	if extEnv.HTTPAddr != httpAddr || extEnv.KafkaAddr != kafkaAddr || extEnv.Broker == nil {
+		t.Fatalf("extension saw %+v", extEnv)
+	}
+	resp, err := http.Get("http://" + httpAddr + "/connectors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if string(body) != "ext:/connectors" {
+		t.Fatalf("/connectors served %q, not by the extension", body)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafkaAddr), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	pctx, pcancel := context.WithTimeout(ctx, 20*time.Second)
+	defer pcancel()
+	if err := cl.ProduceSync(pctx, &kgo.Record{Topic: "served", Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatalf("produce to weir serve: %v", err)
+	}
+	cl.Close()
+
+	cancel() // what SIGTERM does
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("serve returned %v", err)
+		}
+		if !stopped {
+			t.Fatal("extension not stopped on shutdown")
+		}
+	case <-time.After(15 * time.Second):
+		t.Fatal("serve did not stop")
+	}
+}

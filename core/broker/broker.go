@@ -1,0 +1,431 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+
+	"github.com/weirlog/weir/core/cluster"
+	"github.com/weirlog/weir/core/group"
+	wlog "github.com/weirlog/weir/core/log"
+)
+
+// OffsetsTopic is the compacted internal topic holding committed offsets
+// and group metadata.
+const OffsetsTopic = "__consumer_offsets"
+
+// Config configures a Broker. The zero value of every field but DataDir
+// means the default written next to it.
+type Config struct {
+	DataDir        string // required: logs in DataDir, raft state in DataDir/__raft
+	KafkaAddr      string // listen address; default 127.0.0.1:9092 ("127.0.0.1:0" picks a port)
+	AdvertisedAddr string // host:port clients are told to use; default: the listener's address
+	NodeID         int32  // default 1
+
+	// AutoCreateTopics is auto.create.topics.enable: Metadata requests
+	// that allow it create missing topics. `weir serve` and brokertest
+	// turn it on by default, as Kafka does.
+	AutoCreateTopics bool
+
+	DefaultPartitions      int32             // num.partitions for auto-created topics; default 1
+	MaxPartitionsPerTopic  int32             // CreateTopics/CreatePartitions above this are INVALID_PARTITIONS; default 10000
+	OffsetsTopicPartitions int32             // offsets.topic.num.partitions; default 50
+	TopicDefaults          map[string]string // broker-wide overrides of topic config defaults
+	MaxRequestBytes        int32             // socket.request.max.bytes; default 100 MiB
+	SyncOnAppend           bool              // fsync every append before acknowledging
+	ZeroCopyMinBytes       int               // fetch responses with fewer record bytes are copied; default 64 KiB
+
+	// ControllerVoters and RaftAddr configure a multi-node metadata quorum
+	// (not yet used by the single-node broker: leave empty).
+	ControllerVoters []cluster.Voter
+	RaftAddr         string
+
+	// Registerer receives the broker's metrics; nil means a private registry
+	// (see (*Broker).Gatherer).
+	Registerer prometheus.Registerer
+}
+
+func (c *Config) setDefaults() {
+	if c.KafkaAddr == "" {
+		c.KafkaAddr = "127.0.0.1:9092"
+	}
+	if c.NodeID == 0 {
+		c.NodeID = 1
+	}
+	if c.DefaultPartitions <= 0 {
+		c.DefaultPartitions = 1
+	}
+	if c.MaxPartitionsPerTopic <= 0 {
+		c.MaxPartitionsPerTopic = 10000
+	}
+	if c.OffsetsTopicPartitions <= 0 {
+		c.OffsetsTopicPartitions = 50
+	}
+	if c.MaxRequestBytes <= 0 {
+		c.MaxRequestBytes = 100 << 20
+	}
+	if c.ZeroCopyMinBytes <= 0 {
+		c.ZeroCopyMinBytes = 64 << 10
+	}
+}
+
+// Broker is one weir broker: the Kafka listener, the partition logs, the
+// metadata controller and the group coordinator.
+type Broker struct {
+	cfg    Config
+	logger *slog.Logger
+
+	logs   *wlog.Manager
+	ctl    *cluster.Controller
+	groups *group.Coordinator
+	ln     net.Listener
+	host   string
+	port   int32
+
+	// topics maps a topic name to its partitions; replaced (never mutated)
+	// by reconcile, read lock-free by the handlers.
+	topics          atomic.Pointer[map[string]*topicParts]
+	replayed        atomic.Bool // the metadata log has been replayed at start
+	reconcileMu     sync.Mutex  // Start's reconcile vs the FSM's
+	reconciledIndex uint64      // guarded by reconcileMu
+
+	sessions *fetchSessions
+	pids     producerIDs
+	metrics  *metrics
+	gatherer prometheus.Gatherer
+
+	ctx    context.Context
+	cancel context.CancelFunc
+
+	connMu sync.Mutex
+	conns  map[*conn]struct{}
+	wg     sync.WaitGroup
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// topicParts is one topic as the broker serves it.
+type topicParts struct {
+	meta  *cluster.Topic
+	parts []*partition
+}
+
+// New opens the data directory (recovering the logs) but does not listen.
+func New(cfg Config, logger *slog.Logger) (*Broker, error) {
+	if cfg.DataDir == "" {
+		return nil, errors.New("broker: DataDir is required")
+	}
+	cfg.setDefaults()
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if err := validateConfigs(cfg.TopicDefaults); err != nil {
+		return nil, fmt.Errorf("broker: topic defaults: %w", err)
+	}
+	b := &Broker{cfg: cfg, logger: logger, conns: map[*conn]struct{}{}}
+	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.sessions = newFetchSessions(1000)
+	b.pids.b = b
+	empty := map[string]*topicParts{}
+	b.topics.Store(&empty)
+
+	reg := cfg.Registerer
+	if reg == nil {
+		r := prometheus.NewRegistry()
+		reg, b.gatherer = r, r
+	} else if g, ok := reg.(prometheus.Gatherer); ok {
+		b.gatherer = g
+	}
+	b.metrics = newMetrics(reg, b)
+
+	logs, err := wlog.NewManager(cfg.DataDir, wlog.Options{Logger: logger.With("component", "log")})
+	if err != nil {
+		return nil, fmt.Errorf("broker: open logs: %w", err)
+	}
+	b.logs = logs
+	return b, nil
+}
+
+// Start listens, brings up the metadata controller, creates the offsets
+// topic and loads the group coordinator. It returns once clients can be
+// served.
+func (b *Broker) Start(ctx context.Context) error {
+	start := time.Now()
+	ln, err := net.Listen("tcp", b.cfg.KafkaAddr)
+	if err != nil {
+		return fmt.Errorf("broker: listen %s: %w", b.cfg.KafkaAddr, err)
+	}
+	b.ln = ln
+	adv := b.cfg.AdvertisedAddr
+	if adv == "" {
+		adv = ln.Addr().String()
+	}
+	host, portStr, err := net.SplitHostPort(adv)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("broker: advertised address %q: %w", adv, err)
+	}
+	port, err := strconv.ParseInt(portStr, 10, 32)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("broker: advertised port %q: %w", portStr, err)
+	}
+	b.host, b.port = host, int32(port)
+
+	ctl, err := cluster.Open(cluster.Config{
+		NodeID:   b.cfg.NodeID,
+		Dir:      filepath.Join(b.cfg.DataDir, "__raft"),
+		RaftAddr: b.cfg.RaftAddr,
+		Voters:   b.cfg.ControllerVoters,
+		Logger:   b.logger.With("component", "metadata"),
+		OnChange: b.reconcile,
+	})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("broker: %w", err)
+	}
+	b.ctl = ctl
+	if err := ctl.WaitReady(ctx); err != nil {
+		b.Close()
+		return fmt.Errorf("broker: %w", err)
+	}
+	// Replaying the metadata log only rebuilt State; now make the logs
+	// match it once, instead of creating and deleting every topic the
+	// history ever had.
+	b.replayed.Store(true)
+	b.reconcile(nil, ctl.State(), nil)
+	b.reportStrays()
+	metadataReady := time.Since(start)
+	self := cluster.Broker{NodeID: b.cfg.NodeID, Host: b.host, Port: b.port}
+	if cur, ok := ctl.State().Brokers[self.NodeID]; !ok || cur.Host != self.Host || cur.Port != self.Port {
+		if _, err := ctl.Propose(ctx, &cluster.Command{Op: cluster.OpRegisterBroker, Broker: &self}); err != nil {
+			b.Close()
+			return fmt.Errorf("broker: register: %w", err)
+		}
+	}
+	if _, ok := ctl.State().Topics[OffsetsTopic]; !ok {
+		cfgs := map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600"}
+		if errc := b.createTopic(ctx, OffsetsTopic, b.cfg.OffsetsTopicPartitions, cfgs, true); errc != nil {
+			b.Close()
+			return fmt.Errorf("broker: create %s: %w", OffsetsTopic, errc)
+		}
+	}
+	b.groups = group.New(group.DefaultConfig(), &offsetsStore{b: b}, b.logger)
+	groupsStart := time.Now()
+	if err := b.groups.Load(ctx); err != nil {
+		b.Close()
+		return fmt.Errorf("broker: load groups: %w", err)
+	}
+	groupsLoad := time.Since(groupsStart)
+
+	b.wg.Add(1)
+	go b.acceptLoop()
+	b.logger.Info("broker listening", "kafka_addr", ln.Addr().String(), "advertised", adv,
+		"node_id", b.cfg.NodeID, "cluster_id", ctl.State().ClusterID, "startup", time.Since(start).Round(time.Microsecond),
+		"metadata_ready", metadataReady.Round(time.Microsecond), "groups_load", groupsLoad.Round(time.Microsecond))
+	return nil
+}
+
+// Addr is the listener's address (useful with port 0).
+func (b *Broker) Addr() string {
+	if b.ln == nil {
+		return ""
+	}
+	return b.ln.Addr().String()
+}
+
+// ClusterID is the cluster's ID (empty before Start).
+func (b *Broker) ClusterID() string {
+	if b.ctl == nil {
+		return ""
+	}
+	return b.ctl.State().ClusterID
+}
+
+// Gatherer exposes the broker's metrics for a /metrics handler.
+func (b *Broker) Gatherer() prometheus.Gatherer { return b.gatherer }
+
+// Healthy reports whether the broker is serving: listening and with a
+// metadata leader.
+func (b *Broker) Healthy() error {
+	if b.ln == nil || b.ctl == nil {
+		return errors.New("not started")
+	}
+	if b.ctx.Err() != nil {
+		return errors.New("shutting down")
+	}
+	if !b.ctl.IsLeader() {
+		return errors.New("no metadata leader")
+	}
+	return nil
+}
+
+// Close stops listening, closes every connection, and closes the group
+// coordinator, the metadata controller and the logs, in that order.
+func (b *Broker) Close() error {
+	b.closeOnce.Do(func() {
+		b.cancel()
+		if b.ln != nil {
+			b.ln.Close()
+		}
+		b.connMu.Lock()
+		for c := range b.conns {
+			c.nc.Close()
+		}
+		b.connMu.Unlock()
+		b.wg.Wait()
+		if b.groups != nil {
+			b.groups.Close()
+		}
+		var errs []error
+		if b.ctl != nil {
+			errs = append(errs, b.ctl.Close())
+		}
+		b.sessions.closeAll()
+		errs = append(errs, b.logs.Close())
+		b.closeErr = errors.Join(errs...)
+	})
+	return b.closeErr
+}
+
+func (b *Broker) acceptLoop() {
+	defer b.wg.Done()
+	var delay time.Duration
+	for {
+		nc, err := b.ln.Accept()
+		if err != nil {
+			if b.ctx.Err() != nil || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			// Out of file descriptors and the like: back off, as net/http does.
+			delay = min(max(2*delay, 5*time.Millisecond), time.Second)
+			b.logger.Warn("accept failed", "err", err, "retry_in", delay)
+			time.Sleep(delay)
+			continue
+		}
+		delay = 0
+		c := newConn(b, nc)
+		b.connMu.Lock()
+		if b.ctx.Err() != nil {
+			b.connMu.Unlock()
+			nc.Close()
+			return
+		}
+		b.conns[c] = struct{}{}
+		b.connMu.Unlock()
+		b.wg.Add(1)
+		go func() {
+			defer b.wg.Done()
+			c.serve()
+			b.connMu.Lock()
+			delete(b.conns, c)
+			b.connMu.Unlock()
+		}()
+	}
+}
+
+// lookup returns a topic's partitions.
+func (b *Broker) lookup(topic string) (*topicParts, bool) {
+	t, ok := (*b.topics.Load())[topic]
+	return t, ok
+}
+
+func (b *Broker) partition(topic string, idx int32) (*partition, bool) {
+	t, ok := b.lookup(topic)
+	if !ok || idx < 0 || int(idx) >= len(t.parts) {
+		return nil, false
+	}
+	return t.parts[idx], true
+}
+
+// reconcile makes the served partitions match the metadata state: it runs
+// on raft's apply goroutine (cluster.Config.OnChange), so by the time a
+// CreateTopics proposal returns its logs exist.
+func (b *Broker) reconcile(prev, next *cluster.State, _ *cluster.Command) {
+	if !b.replayed.Load() {
+		return // startup replay: Start reconciles once at the end
+	}
+	b.reconcileMu.Lock()
+	defer b.reconcileMu.Unlock()
+	if next.Index < b.reconciledIndex {
+		return // a newer state was already reconciled
+	}
+	b.reconciledIndex = next.Index
+	cur := *b.topics.Load()
+	out := make(map[string]*topicParts, len(next.Topics))
+	for name, t := range next.Topics {
+		old, had := cur[name]
+		if had && old.meta == t {
+			out[name] = old
+			continue
+		}
+		if had && old.meta.ID != t.ID { // deleted and recreated between two states
+			b.dropTopic(old)
+			had = false
+		}
+		tp := &topicParts{meta: t}
+		lcfg := b.logConfig(t.Configs)
+		for i, pm := range t.Partitions {
+			if had && i < len(old.parts) && old.parts[i] != nil {
+				p := old.parts[i]
+				if !maps.Equal(old.meta.Configs, t.Configs) {
+					p.log.SetConfig(lcfg)
+				}
+				p.setLeaderEpoch(pm.LeaderEpoch)
+				tp.parts = append(tp.parts, p)
+				continue
+			}
+			l, err := b.logs.Create(name, int32(i), lcfg)
+			if err != nil {
+				b.logger.Error("create partition log", "topic", name, "partition", i, "err", err)
+				tp.parts = append(tp.parts, nil)
+				continue
+			}
+			p := newPartition(name, int32(i), t.ID, l)
+			p.setLeaderEpoch(pm.LeaderEpoch)
+			tp.parts = append(tp.parts, p)
+		}
+		out[name] = tp
+	}
+	for name, old := range cur {
+		if _, ok := out[name]; !ok {
+			b.dropTopic(old)
+		}
+	}
+	b.topics.Store(&out)
+	b.metrics.setPartitions(out)
+}
+
+// reportStrays warns about partition logs on disk that no topic owns (a
+// topic deleted while the broker was down, or a lost metadata directory).
+// They are left alone: deleting data on a guess is worse than a warning.
+func (b *Broker) reportStrays() {
+	for tp := range b.logs.Logs() {
+		if _, ok := b.partition(tp.Topic, tp.Partition); !ok {
+			b.logger.Warn("partition log on disk is not in the metadata; leaving it alone", "topic", tp.Topic, "partition", tp.Partition)
+		}
+	}
+}
+
+func (b *Broker) dropTopic(t *topicParts) {
+	for i, p := range t.parts {
+		if p == nil {
+			continue
+		}
+		p.markDeleted()
+		if err := b.logs.Remove(t.meta.Name, int32(i)); err != nil {
+			b.logger.Error("remove partition log", "topic", t.meta.Name, "partition", i, "err", err)
+		}
+	}
+}

@@ -1,0 +1,130 @@
+package broker
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// CreateTopics: v0-7
+//
+// Behavior:
+// * NumPartitions -1 (v4+) means DefaultPartitions; ReplicationFactor must
+//   be -1 or at most the number of brokers (1 here): INVALID_REPLICATION_FACTOR.
+// * Manual ReplicaAssignment is accepted when every replica list names
+//   existing brokers.
+// * Configs are validated against the supported topic configs
+//   (configs.go): unknown names or bad values are INVALID_CONFIG.
+// * Names differing only by '.' versus '_' collide (INVALID_TOPIC_EXCEPTION),
+//   as in Kafka.
+// * ValidateOnly (v1+) validates and creates nothing.
+// * v5+ returns the topic's configs, partitions and replication factor;
+//   v7 its topic ID.
+
+func init() { register(kmsg.CreateTopics, 0, 7, handleCreateTopics) }
+
+func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.CreateTopicsRequest)
+	resp := req.ResponseKind().(*kmsg.CreateTopicsResponse)
+	seen := map[string]int{}
+	for _, rt := range req.Topics {
+		seen[rt.Topic]++
+	}
+	for _, rt := range req.Topics {
+		st := kmsg.NewCreateTopicsResponseTopic()
+		st.Topic = rt.Topic
+		st.NumPartitions, st.ReplicationFactor = -1, -1
+		fail := func(e *kerr.Error, msg string) {
+			st.ErrorCode = e.Code
+			if msg != "" {
+				st.ErrorMessage = &msg
+			}
+		}
+		configs := map[string]string{}
+		for _, c := range rt.Configs {
+			if c.Value != nil {
+				configs[c.Name] = *c.Value
+			}
+		}
+		n := rt.NumPartitions
+		if n == -1 {
+			n = b.cfg.DefaultPartitions
+		}
+		brokers := b.ctl.State().Brokers
+		switch {
+		case seen[rt.Topic] > 1:
+			fail(kerr.InvalidRequest, "topic named more than once in the request")
+		case validTopicName(rt.Topic) != nil:
+			fail(kerr.InvalidTopicException, validTopicName(rt.Topic).Error())
+		case len(rt.ReplicaAssignment) > 0 && (rt.NumPartitions != -1 || rt.ReplicationFactor != -1):
+			fail(kerr.InvalidRequest, "both replica assignment and partitions/replication factor given")
+		case len(rt.ReplicaAssignment) == 0 && n <= 0:
+			fail(kerr.InvalidPartitions, "partitions must be at least 1")
+		case n > b.cfg.MaxPartitionsPerTopic || len(rt.ReplicaAssignment) > int(b.cfg.MaxPartitionsPerTopic):
+			fail(kerr.InvalidPartitions, fmt.Sprintf("at most %d partitions per topic", b.cfg.MaxPartitionsPerTopic))
+		case len(rt.ReplicaAssignment) == 0 && rt.ReplicationFactor != -1 && (rt.ReplicationFactor <= 0 || int(rt.ReplicationFactor) > len(brokers)):
+			fail(kerr.InvalidReplicationFactor, "replication factor must be between 1 and the number of brokers")
+		default:
+			if err := validateConfigs(configs); err != nil {
+				fail(kerr.InvalidConfig, err.Error())
+				break
+			}
+			if len(rt.ReplicaAssignment) > 0 {
+				n = int32(len(rt.ReplicaAssignment))
+				for i, a := range rt.ReplicaAssignment {
+					ok := a.Partition == int32(i) && len(a.Replicas) == len(rt.ReplicaAssignment[0].Replicas) && len(a.Replicas) > 0
+					for _, r := range a.Replicas {
+						if _, exists := brokers[r]; !exists {
+							ok = false
+						}
+					}
+					if !ok {
+						fail(kerr.InvalidReplicaAssignment, "replica assignment must list partitions 0..n-1 on existing brokers")
+						break
+					}
+				}
+				if st.ErrorCode != 0 {
+					break
+				}
+			}
+			if _, exists := b.lookup(rt.Topic); exists {
+				fail(kerr.TopicAlreadyExists, "topic '"+rt.Topic+"' already exists")
+				break
+			}
+			if other := b.collidingTopic(rt.Topic); other != "" {
+				// Metric names replace '.' with '_', so Kafka refuses both.
+				fail(kerr.InvalidTopicException, "topic '"+rt.Topic+"' collides with existing topic '"+other+"'")
+				break
+			}
+			if req.ValidateOnly {
+				break
+			}
+			if err := b.createTopic(rc.ctx, rt.Topic, n, configs, false); err != nil {
+				var ke *kerr.Error
+				if errors.As(err, &ke) {
+					fail(ke, err.Error())
+				} else {
+					fail(kerr.UnknownServerError, err.Error())
+				}
+			}
+		}
+		if st.ErrorCode == 0 {
+			st.NumPartitions, st.ReplicationFactor = n, 1
+			if t, ok := b.ctl.State().Topics[rt.Topic]; ok {
+				st.TopicID = t.ID
+			}
+			if req.Version >= 5 {
+				for _, tc := range topicConfigs {
+					v, src := b.effectiveConfig(configs, tc.name)
+					c := kmsg.NewCreateTopicsResponseTopicConfig()
+					c.Name, c.Value, c.Source = tc.name, &v, int8(src)
+					st.Configs = append(st.Configs, c)
+				}
+			}
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	return resp
+}

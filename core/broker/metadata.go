@@ -1,0 +1,135 @@
+package broker
+
+import (
+	"cmp"
+	"errors"
+	"maps"
+	"math"
+	"slices"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirlog/weir/core/cluster"
+)
+
+// Metadata: v0-12
+//
+// Behavior:
+// * Brokers, cluster ID and controller come from the metadata state.
+// * Null topics (v1+) or an empty list (v0) mean all topics.
+// * Missing topics are auto-created with the broker's DefaultPartitions
+//   when auto.create.topics.enable is on and the request allows it
+//   (always, before v4). The new topic is served as soon as the metadata
+//   change is applied, so the answer already describes it;
+//   LEADER_NOT_AVAILABLE only if creation failed.
+// * Topics may be named by ID (v10+); an unknown ID is UNKNOWN_TOPIC_ID.
+// * Authorized operations are not computed (no ACLs): they are reported
+//   as unknown (INT32_MIN).
+
+func init() { register(kmsg.Metadata, 0, 12, handleMetadata) }
+
+const noAuthorizedOps = math.MinInt32
+
+func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.MetadataRequest)
+	resp := req.ResponseKind().(*kmsg.MetadataResponse)
+	st := b.ctl.State()
+
+	for _, br := range sortedBrokers(st) {
+		mb := kmsg.NewMetadataResponseBroker()
+		mb.NodeID, mb.Host, mb.Port, mb.Rack = br.NodeID, br.Host, br.Port, br.Rack
+		resp.Brokers = append(resp.Brokers, mb)
+	}
+	cid := st.ClusterID
+	resp.ClusterID = &cid
+	resp.ControllerID = b.cfg.NodeID
+	resp.AuthorizedOperations = noAuthorizedOps
+
+	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
+	if all {
+		for _, name := range st.TopicNames() {
+			resp.Topics = append(resp.Topics, metadataTopic(st.Topics[name]))
+		}
+		return resp
+	}
+	autoCreate := b.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+	for _, rt := range req.Topics {
+		var t *cluster.Topic
+		var ok bool
+		switch {
+		case rt.Topic != nil && *rt.Topic != "":
+			t, ok = st.Topics[*rt.Topic]
+		case rt.TopicID != [16]byte{}:
+			t, ok = st.TopicByID(rt.TopicID)
+			if !ok {
+				mt := kmsg.NewMetadataResponseTopic()
+				mt.TopicID = rt.TopicID
+				mt.ErrorCode = kerr.UnknownTopicID.Code
+				mt.AuthorizedOperations = noAuthorizedOps
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+		}
+		if !ok {
+			mt := kmsg.NewMetadataResponseTopic()
+			mt.Topic = rt.Topic
+			mt.AuthorizedOperations = noAuthorizedOps
+			name := ""
+			if rt.Topic != nil {
+				name = *rt.Topic
+			}
+			switch {
+			case validTopicName(name) != nil || b.collidingTopic(name) != "":
+				mt.ErrorCode = kerr.InvalidTopicException.Code
+			case !autoCreate:
+				mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			default:
+				err := b.createTopic(rc.ctx, name, b.cfg.DefaultPartitions, nil, false)
+				if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+					b.logger.Warn("auto-create topic", "topic", name, "err", err)
+					mt.ErrorCode = kerr.LeaderNotAvailable.Code
+					break
+				}
+				if t, ok = b.ctl.State().Topics[name]; !ok {
+					mt.ErrorCode = kerr.LeaderNotAvailable.Code
+				}
+			}
+			if !ok {
+				resp.Topics = append(resp.Topics, mt)
+				continue
+			}
+		}
+		resp.Topics = append(resp.Topics, metadataTopic(t))
+	}
+	return resp
+}
+
+func metadataTopic(t *cluster.Topic) kmsg.MetadataResponseTopic {
+	mt := kmsg.NewMetadataResponseTopic()
+	name := t.Name
+	mt.Topic = &name
+	mt.TopicID = t.ID
+	mt.IsInternal = t.Internal
+	mt.AuthorizedOperations = noAuthorizedOps
+	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(t.Partitions))
+	for i, p := range t.Partitions {
+		mp := kmsg.NewMetadataResponseTopicPartition()
+		mp.Partition = int32(i)
+		mp.Leader = p.Leader
+		mp.LeaderEpoch = p.LeaderEpoch
+		mp.Replicas = p.Replicas
+		mp.ISR = p.ISR
+		if p.Leader < 0 {
+			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		}
+		mt.Partitions = append(mt.Partitions, mp)
+	}
+	return mt
+}
+
+func sortedBrokers(st *cluster.State) []cluster.Broker {
+	out := slices.Collect(maps.Values(st.Brokers))
+	slices.SortFunc(out, func(a, b cluster.Broker) int { return cmp.Compare(a.NodeID, b.NodeID) })
+	return out
+}

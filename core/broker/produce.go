@@ -1,0 +1,106 @@
+package broker
+
+import (
+	"errors"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	wlog "github.com/weirlog/weir/core/log"
+)
+
+// Produce: v0-11 (v0-2 answered UNSUPPORTED_VERSION per partition)
+//
+// Behavior:
+// * v0-2 are advertised but refused, as Apache Kafka 4 does (KAFKA-18659:
+//   librdkafka needs v0 in the advertised range): they can only carry
+//   message formats v0/v1.
+// * acks 0, 1 and -1; anything else is INVALID_REQUIRED_ACKS. acks=0 gets
+//   no response at all.
+// * acks=-1 checks min.insync.replicas against the partition's ISR
+//   (NOT_ENOUGH_REPLICAS), then appends; the high watermark moves when
+//   the append is durable per the acks policy (partition.advanceHW).
+// * Batches are validated and appended by core/log (CRC, size against
+//   max.message.bytes, magic, idempotent sequences — a duplicate answers
+//   with the original offsets). The broker does no per-record work.
+// * Produce to an internal topic is INVALID_TOPIC_EXCEPTION.
+// * Transactions are not supported: transactional batches are refused by
+//   the log.
+//
+// Version notes:
+// * v3+: TransactionalID; v5: LogStartOffset; v8: ErrorMessage; v9 flexible.
+
+func init() { register(kmsg.Produce, 0, 11, handleProduce) }
+
+func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.ProduceRequest)
+	resp := req.ResponseKind().(*kmsg.ProduceResponse)
+	reqErr := int16(0)
+	switch {
+	case req.Version < 3:
+		reqErr = kerr.UnsupportedVersion.Code
+	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
+		reqErr = kerr.InvalidRequiredAcks.Code
+	}
+	for i := range req.Topics {
+		rt := &req.Topics[i]
+		st := kmsg.NewProduceResponseTopic()
+		st.Topic = rt.Topic
+		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
+		tp, tok := b.lookup(rt.Topic)
+		for j := range rt.Partitions {
+			rp := &rt.Partitions[j]
+			sp := kmsg.NewProduceResponseTopicPartition()
+			sp.Partition = rp.Partition
+			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			switch {
+			case reqErr != 0:
+				sp.ErrorCode = reqErr
+			case !tok || rp.Partition < 0 || int(rp.Partition) >= len(tp.parts) || tp.parts[rp.Partition] == nil:
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case tp.meta.Internal:
+				sp.ErrorCode = kerr.InvalidTopicException.Code
+			case len(rp.Records) == 0:
+				sp.ErrorCode = kerr.CorruptMessage.Code
+			case req.Acks == -1 && len(tp.meta.Partitions[rp.Partition].ISR) < b.minInsyncReplicas(tp.meta.Configs):
+				sp.ErrorCode = kerr.NotEnoughReplicas.Code
+			default:
+				b.produceTo(tp.parts[rp.Partition], rp.Records, &sp)
+			}
+			if sp.ErrorCode != 0 && req.Version >= 8 {
+				if e := kerr.ErrorForCode(sp.ErrorCode); e != nil {
+					msg := e.Error()
+					sp.ErrorMessage = &msg
+				}
+			}
+			st.Partitions = append(st.Partitions, sp)
+		}
+		resp.Topics = append(resp.Topics, st)
+	}
+	if req.Acks == 0 {
+		rc.p.noResponse = true
+	}
+	return resp
+}
+
+func (b *Broker) produceTo(p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition) {
+	res, err := p.log.Append(records, wlog.AppendOptions{LeaderEpoch: p.epoch(), Origin: wlog.OriginClient})
+	if err != nil {
+		var ke *kerr.Error
+		if !errors.As(err, &ke) {
+			b.logger.Error("append", "topic", p.topic, "partition", p.index, "err", err)
+		}
+		sp.ErrorCode = errCode(err)
+		if p.deleted.Load() {
+			sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		}
+		return
+	}
+	if !res.Duplicate {
+		b.metrics.produced.Add(float64(len(records)))
+	}
+	p.advanceHW(res.LogEndOffset)
+	sp.BaseOffset = res.BaseOffset
+	sp.LogAppendTime = res.LogAppendTime
+	sp.LogStartOffset = res.LogStartOffset
+}

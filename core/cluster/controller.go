@@ -1,0 +1,306 @@
+package cluster
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+)
+
+// Voter is one controller voter, as in --controller-voters 1@host:port.
+type Voter struct {
+	NodeID int32
+	Addr   string
+}
+
+// ParseVoters parses "1@host:port,2@host:port".
+func ParseVoters(s string) ([]Voter, error) {
+	var vs []Voter
+	for _, part := range strings.Split(s, ",") {
+		part = strings.TrimSpace(part)
+		if part == "" {
+			continue
+		}
+		id, addr, ok := strings.Cut(part, "@")
+		n, err := strconv.ParseInt(id, 10, 32)
+		if !ok || err != nil || addr == "" {
+			return nil, fmt.Errorf("controller voter %q: want id@host:port", part)
+		}
+		vs = append(vs, Voter{NodeID: int32(n), Addr: addr})
+	}
+	return vs, nil
+}
+
+// Config configures a Controller.
+type Config struct {
+	NodeID int32
+	// Dir holds raft's bolt store and snapshots; empty means in memory
+	// (tests that need no restart).
+	Dir string
+	// RaftAddr is this node's raft TCP address; used only with Voters.
+	RaftAddr string
+	// Voters lists the controller quorum. Empty means this node alone,
+	// with an in-process transport.
+	Voters []Voter
+	Logger *slog.Logger
+	// OnChange, if set, is called after every state change, on raft's
+	// apply goroutine and before Propose returns to the proposer on the
+	// leader; c is nil after a snapshot restore. It must not call Propose.
+	OnChange func(prev, next *State, c *Command)
+}
+
+// Controller owns the raft group and the metadata state machine.
+type Controller struct {
+	cfg    Config
+	fsm    *fsm
+	raft   *raft.Raft
+	closer []io.Closer
+
+	closeOnce sync.Once
+}
+
+// Open starts raft (bootstrapping a new cluster if there is no state) and
+// returns without waiting for leadership; call WaitReady.
+func Open(cfg Config) (*Controller, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	c := &Controller{cfg: cfg, fsm: newFSM(cfg.OnChange)}
+
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(strconv.Itoa(int(cfg.NodeID)))
+	rc.Logger = hclog.New(&hclog.LoggerOptions{
+		Name:   "raft",
+		Level:  hclog.Error, // elections and leadership changes are routine here
+		Output: &slogWriter{l: cfg.Logger.With("component", "raft")},
+	})
+	single := len(cfg.Voters) <= 1
+	if single {
+		// One voter: no one to wait for, so elect fast. The lease and
+		// election timeouts only matter once there are peers.
+		rc.HeartbeatTimeout = 20 * time.Millisecond
+		rc.ElectionTimeout = 20 * time.Millisecond
+		rc.LeaderLeaseTimeout = 20 * time.Millisecond
+		rc.CommitTimeout = 5 * time.Millisecond
+	}
+	rc.SnapshotThreshold = 1024
+
+	var (
+		logs   raft.LogStore
+		stable raft.StableStore
+		snaps  raft.SnapshotStore
+		trans  raft.Transport
+		addr   raft.ServerAddress
+	)
+	if cfg.Dir == "" {
+		mem := raft.NewInmemStore()
+		logs, stable, snaps = mem, mem, raft.NewInmemSnapshotStore()
+	} else {
+		if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+			return nil, fmt.Errorf("create raft dir: %w", err)
+		}
+		bolt, err := raftboltdb.New(raftboltdb.Options{Path: filepath.Join(cfg.Dir, "raft.db")})
+		if err != nil {
+			return nil, fmt.Errorf("open raft store: %w", err)
+		}
+		c.closer = append(c.closer, bolt)
+		logs, stable = bolt, bolt
+		fs, err := raft.NewFileSnapshotStoreWithLogger(cfg.Dir, 2, rc.Logger)
+		if err != nil {
+			c.closeStores()
+			return nil, fmt.Errorf("open raft snapshots: %w", err)
+		}
+		snaps = fs
+	}
+	if single {
+		addr, trans = raft.NewInmemTransport(raft.ServerAddress("node-" + strconv.Itoa(int(cfg.NodeID))))
+	} else {
+		tcpAddr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
+		if err != nil {
+			c.closeStores()
+			return nil, fmt.Errorf("raft address %q: %w", cfg.RaftAddr, err)
+		}
+		tt, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, tcpAddr, 3, 10*time.Second, rc.Logger)
+		if err != nil {
+			c.closeStores()
+			return nil, fmt.Errorf("raft transport: %w", err)
+		}
+		c.closer = append(c.closer, tt)
+		trans, addr = tt, tt.LocalAddr()
+	}
+
+	existing, err := raft.HasExistingState(logs, stable, snaps)
+	if err != nil {
+		c.closeStores()
+		return nil, fmt.Errorf("inspect raft state: %w", err)
+	}
+	if !existing {
+		var servers []raft.Server
+		if single {
+			servers = []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: addr}}
+		} else {
+			for _, v := range cfg.Voters {
+				servers = append(servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(strconv.Itoa(int(v.NodeID))), Address: raft.ServerAddress(v.Addr)})
+			}
+		}
+		if err := raft.BootstrapCluster(rc, logs, stable, snaps, trans, raft.Configuration{Servers: servers}); err != nil {
+			c.closeStores()
+			return nil, fmt.Errorf("bootstrap raft: %w", err)
+		}
+	}
+	r, err := raft.NewRaft(rc, c.fsm, logs, stable, snaps, trans)
+	if err != nil {
+		c.closeStores()
+		return nil, fmt.Errorf("start raft: %w", err)
+	}
+	c.raft = r
+	return c, nil
+}
+
+// WaitReady waits until this node's raft is leader and has applied every
+// committed command (single node), or until a leader is known (several
+// voters). Then, if the cluster has no ID yet, it proposes one.
+func (c *Controller) WaitReady(ctx context.Context) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	for {
+		if c.raft.State() == raft.Leader {
+			break
+		}
+		if len(c.cfg.Voters) > 1 {
+			if addr, _ := c.raft.LeaderWithID(); addr != "" {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait for metadata leader: %w", ctx.Err())
+		case <-t.C:
+		}
+	}
+	if err := c.raft.Barrier(timeoutOf(ctx)).Error(); err != nil {
+		return fmt.Errorf("metadata barrier: %w", err)
+	}
+	if c.State().ClusterID == "" {
+		if _, err := c.Propose(ctx, &Command{Op: OpInit, ClusterID: NewClusterID()}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// ErrNotLeader is returned by Propose on a node that is not the metadata
+// leader (it maps to kerr.NotController for clients).
+var ErrNotLeader = errors.New("not the metadata leader")
+
+// Propose replicates c and applies it; it returns when applied on this
+// (leader) node.
+func (c *Controller) Propose(ctx context.Context, cmd *Command) (Result, error) {
+	b, err := encodeCommand(cmd)
+	if err != nil {
+		return Result{}, fmt.Errorf("encode metadata command: %w", err)
+	}
+	f := c.raft.Apply(b, timeoutOf(ctx))
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return Result{}, ErrNotLeader
+		}
+		return Result{}, fmt.Errorf("apply metadata command %s: %w", cmd.Op, err)
+	}
+	switch r := f.Response().(type) {
+	case Result:
+		return r, nil
+	case error:
+		return Result{}, r
+	}
+	return Result{}, nil
+}
+
+// State returns the current immutable metadata.
+func (c *Controller) State() *State { return c.fsm.state.Load() }
+
+// IsLeader reports whether this node is the metadata leader.
+func (c *Controller) IsLeader() bool { return c.raft.State() == raft.Leader }
+
+// Close stops raft and closes its stores.
+func (c *Controller) Close() error {
+	var err error
+	c.closeOnce.Do(func() {
+		if c.raft != nil {
+			err = c.raft.Shutdown().Error()
+		}
+		if e := c.closeStores(); err == nil {
+			err = e
+		}
+	})
+	return err
+}
+
+func (c *Controller) closeStores() error {
+	var err error
+	for _, cl := range c.closer {
+		if e := cl.Close(); e != nil && err == nil {
+			err = e
+		}
+	}
+	c.closer = nil
+	return err
+}
+
+// NewClusterID returns a random Kafka-style cluster ID (22 chars base64url).
+func NewClusterID() string {
+	for {
+		var b [16]byte
+		rand.Read(b[:])
+		// Kafka never hands out an ID starting with '-': command-line
+		// tools would read it as a flag.
+		if id := base64.RawURLEncoding.EncodeToString(b[:]); id[0] != '-' {
+			return id
+		}
+	}
+}
+
+// NewTopicID returns a random non-zero topic ID.
+func NewTopicID() UUID {
+	var u UUID
+	for u == (UUID{}) {
+		rand.Read(u[:])
+	}
+	return u
+}
+
+func timeoutOf(ctx context.Context) time.Duration {
+	if d, ok := ctx.Deadline(); ok {
+		if t := time.Until(d); t > 0 {
+			return t
+		}
+		return time.Millisecond
+	}
+	return 10 * time.Second
+}
+
+// slogWriter turns hclog's lines into slog records.
+type slogWriter struct{ l *slog.Logger }
+
+func (w *slogWriter) Write(p []byte) (int, error) {
+	sc := bufio.NewScanner(strings.NewReader(string(p)))
+	for sc.Scan() {
+		w.l.Warn(sc.Text())
+	}
+	return len(p), nil
+}

@@ -1,0 +1,68 @@
+package cluster
+
+import (
+	"bytes"
+	"io"
+	"testing"
+
+	"github.com/hashicorp/raft"
+)
+
+type memSink struct{ bytes.Buffer }
+
+func (s *memSink) ID() string    { return "mem" }
+func (s *memSink) Cancel() error { return nil }
+func (s *memSink) Close() error  { return nil }
+
+func TestSnapshotRestoreRoundTrip(t *testing.T) {
+	f := newFSM(nil)
+	id := NewTopicID()
+	for i, c := range []*Command{
+		{Op: OpInit, ClusterID: "abc"},
+		{Op: OpRegisterBroker, Broker: &Broker{NodeID: 1, Host: "h", Port: 9092}},
+		{Op: OpCreateTopic, Topic: "t", TopicID: id, Assignment: [][]int32{{1}, {1}}, Configs: map[string]string{"retention.ms": "5"}},
+		{Op: OpAllocProducerIDs, Count: 1000},
+	} {
+		b, _ := encodeCommand(c)
+		if r, ok := f.Apply(&raft.Log{Index: uint64(i + 1), Type: raft.LogCommand, Data: b}).(Result); !ok || r.Err != nil {
+			t.Fatalf("apply %s: %+v", c.Op, r)
+		}
+	}
+	snap, err := f.Snapshot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var sink memSink
+	if err := snap.Persist(&sink); err != nil {
+		t.Fatal(err)
+	}
+	var restored *State
+	g := newFSM(func(prev, next *State, c *Command) { restored = next })
+	if err := g.Restore(io.NopCloser(&sink)); err != nil {
+		t.Fatal(err)
+	}
+	s := g.state.Load()
+	if restored != s || s.ClusterID != "abc" || s.NextProducerID != 1000 || s.Index != 4 || s.Brokers[1].Port != 9092 {
+		t.Fatalf("restored state: %+v", s)
+	}
+	top, ok := s.TopicByID(id)
+	if !ok || len(top.Partitions) != 2 || top.Configs["retention.ms"] != "5" {
+		t.Fatalf("restored topic: %+v", top)
+	}
+	// A garbage command is refused, not applied.
+	if _, ok := g.Apply(&raft.Log{Index: 5, Type: raft.LogCommand, Data: []byte("{")}).(error); !ok {
+		t.Fatal("undecodable command did not return an error")
+	}
+}
+
+func TestParseVoters(t *testing.T) {
+	vs, err := ParseVoters("1@a:1, 2@b:2")
+	if err != nil || len(vs) != 2 || vs[1].NodeID != 2 || vs[1].Addr != "b:2" {
+		t.Fatalf("%v %v", vs, err)
+	}
+	for _, bad := range []string{"x@a:1", "1a:1", "1@"} {
+		if _, err := ParseVoters(bad); err == nil {
+			t.Errorf("%q accepted", bad)
+		}
+	}
+}
