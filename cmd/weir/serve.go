@@ -50,6 +50,17 @@ var serveExtensions []serveExtension
 // registerServeExtension is called from an init() in another cmd/weir file.
 func registerServeExtension(e serveExtension) { serveExtensions = append(serveExtensions, e) }
 
+// serveFlagHooks let an extension add its own flags to `weir serve`, which
+// then get the same env-var and config-file handling as every other flag.
+// They must be registered during package variable initialisation (which
+// runs before any init), because the serve command is built in an init.
+var serveFlagHooks []func(*pflag.FlagSet)
+
+func addServeFlags(add func(*pflag.FlagSet)) bool {
+	serveFlagHooks = append(serveFlagHooks, add)
+	return true
+}
+
 type serveOptions struct {
 	configFile       string
 	dataDir          string
@@ -110,6 +121,9 @@ weir serve shuts down cleanly on SIGTERM or SIGINT.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take before giving up on open HTTP requests")
+	for _, add := range serveFlagHooks {
+		add(f)
+	}
 	return cmd
 }
 

@@ -62,6 +62,7 @@ func TestServeStartsServesAndStops(t *testing.T) {
 	// The seam the connector runtime mounts through.
 	saved := serveExtensions
 	defer func() { serveExtensions = saved }()
+	serveExtensions = nil // this test checks the seam alone, not the runtime behind it
 	var extEnv serveEnv
 	stopped := false
 	registerServeExtension(func(ctx context.Context, env serveEnv) (http.Handler, func(context.Context) error, error) {

@@ -1,0 +1,474 @@
+package runtime
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/weirlog/weir/plugins"
+)
+
+// sinkTask drives one SinkTask as a member of the consumer group
+// connect-<connector>: poll → converters → transforms → Put, and commits
+// the group's offsets with what PreCommit says is durable. Partition
+// assignment changes call Open/Close; all calls into the plugin are
+// serialised by mu (the group's callbacks run on kgo's goroutine).
+//
+// Backpressure: records are fetched only after Put returned, and a
+// retriable Put error redelivers the same batch after a backoff without
+// fetching more.
+type sinkTask struct {
+	w       *Worker
+	id      taskID
+	rt      *runTask
+	cc      *connectorConfig
+	connCfg map[string]string
+	cfg     map[string]string
+	task    plugins.SinkTask
+	log     *slog.Logger
+
+	conv    *converters
+	chain   *transformChain
+	eh      *errorHandler
+	cl      *kgo.Client
+	lbl     []string
+	maxPoll int
+
+	mu       sync.Mutex // serialises plugin calls and guards the fields below
+	assigned map[plugins.TopicPartition]bool
+	current  map[plugins.TopicPartition]int64 // next offset per partition, delivered to Put
+	closed   bool
+	commitRq chan struct{}
+}
+
+// GroupID is Kafka Connect's sink consumer group for a connector.
+func sinkGroup(connector string) string { return "connect-" + connector }
+
+type sinkCtx struct{ s *sinkTask }
+
+func (c sinkCtx) Assignment() []plugins.TopicPartition {
+	// Called from inside plugin methods, i.e. with mu held.
+	out := make([]plugins.TopicPartition, 0, len(c.s.assigned))
+	for tp := range c.s.assigned {
+		out = append(out, tp)
+	}
+	return out
+}
+
+func (c sinkCtx) Pause(tps ...plugins.TopicPartition) {
+	c.s.cl.PauseFetchPartitions(toKgo(tps))
+}
+
+func (c sinkCtx) Resume(tps ...plugins.TopicPartition) {
+	c.s.cl.ResumeFetchPartitions(toKgo(tps))
+}
+
+func (c sinkCtx) RequestCommit() {
+	select {
+	case c.s.commitRq <- struct{}{}:
+	default:
+	}
+}
+
+func (c sinkCtx) ErrantRecordReporter() func(rec *plugins.Record, err error) {
+	if c.s.cc.dlqTopic == "" && !c.s.cc.tolerateAll {
+		return nil
+	}
+	return func(rec *plugins.Record, err error) {
+		er := &errantRecord{topic: rec.Topic, partition: rec.Partition, offset: rec.Offset, rec: rec}
+		if b, cerr := c.s.conv.key.FromConnect(rec.Topic, rec.KeySchema, rec.Key); cerr == nil {
+			er.key = b
+		}
+		if b, cerr := c.s.conv.value.FromConnect(rec.Topic, rec.ValueSchema, rec.Value); cerr == nil {
+			er.value = b
+		}
+		if ferr := c.s.eh.fail(context.Background(), stageTaskPut, fmt.Sprintf("%T", c.s.task), er, err); ferr != nil && !errors.Is(ferr, errTolerated) {
+			c.s.log.Error("errant record reported", "err", ferr)
+		}
+	}
+}
+
+func toKgo(tps []plugins.TopicPartition) map[string][]int32 {
+	m := map[string][]int32{}
+	for _, tp := range tps {
+		m[tp.Topic] = append(m[tp.Topic], tp.Partition)
+	}
+	return m
+}
+
+func fromKgo(m map[string][]int32) []plugins.TopicPartition {
+	var out []plugins.TopicPartition
+	for t, ps := range m {
+		for _, p := range ps {
+			out = append(out, plugins.TopicPartition{Topic: t, Partition: p})
+		}
+	}
+	return out
+}
+
+func (s *sinkTask) run(ctx context.Context) (err error) {
+	s.lbl = []string{s.id.Connector, strconv.Itoa(s.id.Task)}
+	s.assigned = map[plugins.TopicPartition]bool{}
+	s.current = map[plugins.TopicPartition]int64{}
+	s.commitRq = make(chan struct{}, 1)
+	s.eh = &errorHandler{cc: s.cc, connector: s.id.Connector, task: s.id.Task, log: s.log, m: s.w.m, secrets: s.w.secrets, sleep: sleepCtx}
+	reg := s.w.cfg.Plugins
+	if len(s.cc.topics) == 0 && s.cc.topicsRegex == nil {
+		return fmt.Errorf("sink connector %s: set %s or %s", s.id.Connector, cfgTopics, cfgTopicsRegex)
+	}
+	if s.conv, err = newConverters(reg, s.w.cfg, s.connCfg); err != nil {
+		return err
+	}
+	if s.chain, err = buildChain(reg, s.connCfg); err != nil {
+		return err
+	}
+	defer s.chain.close()
+	if s.cc.dlqTopic != "" {
+		s.eh.prod = s.w.prod
+		if err := s.w.ensureDataTopic(ctx, s.cc.dlqTopic, s.cc.dlqRF); err != nil {
+			return err
+		}
+	}
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(s.w.cfg.BootstrapServers...),
+		kgo.ClientID(fmt.Sprintf("connector-consumer-%s", s.id)),
+		kgo.ConsumerGroup(sinkGroup(s.id.Connector)),
+		kgo.DisableAutoCommit(),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
+		kgo.FetchMaxWait(defaultFetchMaxWait),
+		kgo.SessionTimeout(s.w.cfg.SessionTimeout),
+		kgo.OnPartitionsAssigned(s.onAssigned),
+		kgo.OnPartitionsRevoked(s.onRevoked),
+		kgo.OnPartitionsLost(s.onLost),
+	}
+	over, maxPoll, err := clientOverrides(s.connCfg, false)
+	if err != nil {
+		return err
+	}
+	s.maxPoll = maxPoll
+	opts = append(opts, over...)
+	if s.cc.topicsRegex != nil {
+		opts = append(opts, kgo.ConsumeRegex(), kgo.ConsumeTopics(s.cc.topicsRegex.String()))
+	} else {
+		for _, t := range s.cc.topics {
+			if err := s.w.ensureDataTopic(ctx, t, -1); err != nil {
+				return err
+			}
+		}
+		opts = append(opts, kgo.ConsumeTopics(s.cc.topics...))
+	}
+	if err := s.task.Start(sinkCtx{s}, plugins.Config(s.cfg)); err != nil {
+		return fmt.Errorf("start sink task: %w", err)
+	}
+	defer func() {
+		if serr := s.task.Stop(); serr != nil && err == nil {
+			err = fmt.Errorf("stop sink task: %w", serr)
+		}
+	}()
+	if s.cl, err = kgo.NewClient(opts...); err != nil {
+		return fmt.Errorf("consumer: %w", err)
+	}
+	defer func() {
+		// Final commit and Close, then leave the group without the
+		// revoke callback touching the task again.
+		fctx, cancel := context.WithTimeout(context.Background(), s.w.cfg.OffsetFlushTimeout)
+		s.mu.Lock()
+		if err == nil {
+			if cerr := s.commitLocked(fctx, nil); cerr != nil {
+				s.log.Warn("final sink commit", "err", cerr)
+			}
+		}
+		tps := make([]plugins.TopicPartition, 0, len(s.assigned))
+		for tp := range s.assigned {
+			tps = append(tps, tp)
+		}
+		if len(tps) > 0 {
+			_ = s.task.Close(tps)
+		}
+		s.closed = true
+		s.mu.Unlock()
+		cancel()
+		s.cl.Close()
+	}()
+	state := stateRunning
+	if s.rt.paused {
+		state = statePaused
+	}
+	s.w.putTaskStatus(s.id, state, nil)
+	s.log.Info("sink task started", "group", sinkGroup(s.id.Connector))
+	lastCommit := time.Now()
+	for ctx.Err() == nil {
+		ok := s.rt.waitWhilePaused(ctx, func() {
+			s.mu.Lock()
+			_ = s.commitLocked(ctx, nil)
+			s.mu.Unlock()
+			s.w.putTaskStatus(s.id, statePaused, nil)
+		}, func() { s.w.putTaskStatus(s.id, stateRunning, nil) })
+		if !ok {
+			break
+		}
+		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
+		fs := s.cl.PollRecords(pctx, s.maxPoll)
+		cancel()
+		if ctx.Err() != nil {
+			break
+		}
+		var ferr error
+		fs.EachError(func(t string, p int32, err error) {
+			if errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled) {
+				return
+			}
+			s.log.Warn("fetch", "topic", t, "partition", p, "err", err)
+			if errors.Is(err, kgo.ErrClientClosed) {
+				ferr = err
+			}
+		})
+		if ferr != nil {
+			return ferr
+		}
+		if err := s.deliver(ctx, fs); err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			return err
+		}
+		requested := false
+		select {
+		case <-s.commitRq:
+			requested = true
+		default:
+		}
+		if requested || time.Since(lastCommit) >= s.w.cfg.OffsetFlushInterval {
+			s.mu.Lock()
+			cerr := s.commitLocked(ctx, nil)
+			s.mu.Unlock()
+			if cerr != nil && ctx.Err() == nil {
+				s.log.Warn("committing sink offsets", "err", cerr)
+			}
+			lastCommit = time.Now()
+		}
+	}
+	return nil
+}
+
+// deliver converts and transforms one poll's records and hands them to Put.
+func (s *sinkTask) deliver(ctx context.Context, fs kgo.Fetches) error {
+	var lag int64
+	fs.EachPartition(func(p kgo.FetchTopicPartition) {
+		if n := len(p.Records); n > 0 {
+			lag += p.HighWatermark - (p.Records[n-1].Offset + 1)
+		}
+	})
+	if fs.NumRecords() == 0 {
+		return nil
+	}
+	s.w.m.sinkLag.WithLabelValues(s.lbl...).Set(float64(lag))
+	s.w.m.read.WithLabelValues(s.lbl...).Add(float64(fs.NumRecords()))
+	start := time.Now()
+	batch := make([]plugins.Record, 0, fs.NumRecords())
+	next := map[plugins.TopicPartition]int64{}
+	var fatal error
+	fs.EachRecord(func(r *kgo.Record) {
+		if fatal != nil {
+			return
+		}
+		next[plugins.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
+		rec, err := s.convert(ctx, r)
+		if err != nil {
+			if !errors.Is(err, errTolerated) {
+				fatal = err
+			}
+			return
+		}
+		if rec != nil {
+			batch = append(batch, *rec)
+		}
+	})
+	if fatal != nil {
+		return fatal
+	}
+	backoff := initialBackof
+	for {
+		s.mu.Lock()
+		if s.closed {
+			s.mu.Unlock()
+			return nil
+		}
+		// Drop records of partitions revoked while we converted.
+		kept := batch[:0]
+		for _, r := range batch {
+			if s.assigned[plugins.TopicPartition{Topic: r.Topic, Partition: r.Partition}] {
+				kept = append(kept, r)
+			}
+		}
+		batch = kept
+		err := s.task.Put(ctx, batch)
+		if err == nil {
+			for tp, o := range next {
+				if s.assigned[tp] {
+					s.current[tp] = o
+				}
+			}
+		}
+		s.mu.Unlock()
+		if err == nil {
+			s.w.m.sent.WithLabelValues(s.lbl...).Add(float64(len(batch)))
+			s.w.m.batch.WithLabelValues(s.id.Connector, strconv.Itoa(s.id.Task), "sink").Observe(time.Since(start).Seconds())
+			return nil
+		}
+		s.w.m.errors.WithLabelValues(s.id.Connector, strconv.Itoa(s.id.Task), string(stageTaskPut)).Inc()
+		var re *plugins.Retriable
+		if !errors.As(err, &re) {
+			return fmt.Errorf("put: %w", err)
+		}
+		s.w.m.retries.WithLabelValues(s.lbl...).Inc()
+		s.log.Warn("retriable error from put; redelivering the batch", "err", err, "backoff", backoff)
+		if err := sleepCtx(ctx, backoff); err != nil {
+			return err
+		}
+		backoff = min(backoff*2, s.cc.retryDelayMax)
+	}
+}
+
+// convert turns a log record into a Connect record (nil: dropped by a
+// transform).
+func (s *sinkTask) convert(ctx context.Context, r *kgo.Record) (*plugins.Record, error) {
+	er := &errantRecord{topic: r.Topic, partition: r.Partition, offset: r.Offset, key: r.Key, value: r.Value, headers: r.Headers}
+	rec := &plugins.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Headers: headersFromKafka(r.Headers)}
+	er.rec = rec
+	if err := s.eh.execute(ctx, stageKeyConverter, s.conv.keyClass, er, func() (err error) {
+		rec.KeySchema, rec.Key, err = s.conv.key.ToConnect(r.Topic, r.Key)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	if err := s.eh.execute(ctx, stageValueConverter, s.conv.valClass, er, func() (err error) {
+		rec.ValueSchema, rec.Value, err = s.conv.value.ToConnect(r.Topic, r.Value)
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	var out *plugins.Record
+	var class string
+	if err := s.eh.execute(ctx, stageTransformation, "", nil, func() (err error) {
+		out, class, err = s.chain.apply(rec)
+		return err
+	}); err != nil {
+		if errors.Is(err, errTolerated) && s.eh.prod != nil {
+			if derr := s.eh.deadLetter(ctx, stageTransformation, class, er, fmt.Errorf("transformation %s failed", class)); derr != nil {
+				return nil, derr
+			}
+		}
+		return nil, err
+	}
+	return out, nil
+}
+
+// commitLocked asks the task what is durable and commits it. only, when
+// non-nil, limits the commit to those partitions (revocation).
+func (s *sinkTask) commitLocked(ctx context.Context, only []plugins.TopicPartition) error {
+	cur := maps.Clone(s.current)
+	if only != nil {
+		cur = map[plugins.TopicPartition]int64{}
+		for _, tp := range only {
+			if o, ok := s.current[tp]; ok {
+				cur[tp] = o
+			}
+		}
+	}
+	if len(cur) == 0 {
+		return nil
+	}
+	start := time.Now()
+	safe, err := s.task.PreCommit(ctx, cur)
+	if err != nil {
+		return fmt.Errorf("PreCommit: %w", err)
+	}
+	offs := map[string]map[int32]kgo.EpochOffset{}
+	for tp, o := range safe {
+		if _, ok := cur[tp]; !ok {
+			continue
+		}
+		if offs[tp.Topic] == nil {
+			offs[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		offs[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o}
+	}
+	if len(offs) == 0 {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.w.cfg.OffsetFlushTimeout)
+	defer cancel()
+	var cerr error
+	s.cl.CommitOffsetsSync(cctx, offs, func(_ *kgo.Client, _ *kmsg.OffsetCommitRequest, resp *kmsg.OffsetCommitResponse, err error) {
+		if err != nil {
+			cerr = err
+			return
+		}
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				if p.ErrorCode != 0 && cerr == nil {
+					cerr = fmt.Errorf("commit %s/%d: error code %d", t.Topic, p.Partition, p.ErrorCode)
+				}
+			}
+		}
+	})
+	if cerr == nil {
+		s.w.m.commit.WithLabelValues(s.lbl...).Observe(time.Since(start).Seconds())
+	}
+	return cerr
+}
+
+func (s *sinkTask) onAssigned(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	tps := fromKgo(m)
+	for _, tp := range tps {
+		s.assigned[tp] = true
+	}
+	if err := s.task.Open(tps); err != nil {
+		s.log.Error("sink task Open", "err", err)
+	}
+}
+
+func (s *sinkTask) onRevoked(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	tps := fromKgo(m)
+	if err := s.commitLocked(ctx, tps); err != nil {
+		s.log.Warn("commit on revocation", "err", err)
+	}
+	s.dropLocked(tps)
+}
+
+func (s *sinkTask) onLost(ctx context.Context, _ *kgo.Client, m map[string][]int32) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return
+	}
+	s.dropLocked(fromKgo(m))
+}
+
+func (s *sinkTask) dropLocked(tps []plugins.TopicPartition) {
+	if err := s.task.Close(tps); err != nil {
+		s.log.Warn("sink task Close", "err", err)
+	}
+	for _, tp := range tps {
+		delete(s.assigned, tp)
+		delete(s.current, tp)
+	}
+}

@@ -1,0 +1,503 @@
+package runtime
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/weirlog/weir/plugins"
+)
+
+// sourceTask drives one SourceTask: Poll → transforms → converters →
+// produce, and commits each source partition's offset once every record
+// of that partition submitted before it has been acknowledged by the log
+// (Kafka Connect's SubmittedRecords). Delivery is at-least-once: a crash
+// between the acknowledgement and the offset commit redelivers.
+//
+// Backpressure: the task's producer buffers a bounded number of records;
+// when the log is slower than the source, Produce blocks and so does the
+// next Poll.
+type sourceTask struct {
+	w       *Worker
+	id      taskID
+	rt      *runTask
+	cc      *connectorConfig
+	connCfg map[string]string
+	cfg     map[string]string
+	task    plugins.SourceTask
+	log     *slog.Logger
+
+	conv  *converters
+	chain *transformChain
+	eh    *errorHandler
+	prod  *kgo.Client
+	lbl   []string
+
+	// txn: exactly-once (KIP-618): each poll's records and their offsets
+	// are written in one transaction of the task's transactional producer.
+	txn bool
+	// startCalled guards the plugin's Stop: never before Start.
+	startCalled atomic.Bool
+
+	mu       sync.Mutex
+	queues   map[string]*partQueue
+	asyncErr error
+}
+
+type submitted struct {
+	acked  bool
+	offset map[string]any
+}
+
+type partQueue struct {
+	partition map[string]any
+	items     []*submitted
+}
+
+type manualPartitionKey struct{}
+
+// connectPartitioner honours a record's explicit partition and hashes keys
+// like Kafka's default partitioner otherwise.
+type connectPartitioner struct{ def kgo.Partitioner }
+
+func (p connectPartitioner) ForTopic(t string) kgo.TopicPartitioner {
+	return connectTopicPartitioner{p.def.ForTopic(t)}
+}
+
+type connectTopicPartitioner struct{ def kgo.TopicPartitioner }
+
+func (p connectTopicPartitioner) RequiresConsistency(r *kgo.Record) bool {
+	return p.def.RequiresConsistency(r)
+}
+
+func (p connectTopicPartitioner) Partition(r *kgo.Record, n int) int {
+	if r.Context != nil {
+		if v, ok := r.Context.Value(manualPartitionKey{}).(int32); ok && int(v) < n {
+			return int(v)
+		}
+	}
+	return p.def.Partition(r, n)
+}
+
+type sourceCtx struct{ s *sourceTask }
+
+func (c sourceCtx) Offsets() plugins.OffsetReader { return c }
+
+func (c sourceCtx) Offset(partition map[string]any) (map[string]any, error) {
+	o, _ := c.s.w.offsets.get(c.s.id.Connector, partition)
+	return o, nil
+}
+
+func (s *sourceTask) run(ctx context.Context) (err error) {
+	s.lbl = []string{s.id.Connector, strconv.Itoa(s.id.Task)}
+	s.queues = map[string]*partQueue{}
+	s.eh = &errorHandler{cc: s.cc, connector: s.id.Connector, task: s.id.Task, log: s.log, m: s.w.m, secrets: s.w.secrets, sleep: sleepCtx}
+	reg := s.w.cfg.Plugins
+	if s.conv, err = newConverters(reg, s.w.cfg, s.connCfg); err != nil {
+		return err
+	}
+	if s.chain, err = buildChain(reg, s.connCfg); err != nil {
+		return err
+	}
+	defer s.chain.close()
+	if s.txn, err = s.w.exactlyOnce(ctx, s.connCfg, s.log); err != nil {
+		return err
+	}
+	popts := []kgo.Opt{
+		kgo.SeedBrokers(s.w.cfg.BootstrapServers...),
+		kgo.ClientID(fmt.Sprintf("connector-producer-%s", s.id)),
+		kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.MaxBufferedRecords(8192),
+		kgo.ProducerLinger(5 * time.Millisecond),
+		kgo.AllowAutoTopicCreation(),
+		kgo.RecordPartitioner(connectPartitioner{kgo.StickyKeyPartitioner(nil)}),
+	}
+	over, _, err := clientOverrides(s.connCfg, true)
+	if err != nil {
+		return err
+	}
+	popts = append(popts, over...)
+	if s.txn {
+		// Kafka's transactional id for source tasks: <group>-<connector>-<task>;
+		// a restarted or moved task fences its zombie predecessor.
+		cluster := s.w.cfg.GroupID
+		if cluster == "" {
+			cluster = "connect-standalone"
+		}
+		popts = append(popts, kgo.TransactionalID(fmt.Sprintf("%s-%s-%d", cluster, s.id.Connector, s.id.Task)),
+			kgo.TransactionTimeout(time.Minute))
+	}
+	s.prod, err = kgo.NewClient(popts...)
+	if err != nil {
+		return fmt.Errorf("producer: %w", err)
+	}
+	defer s.prod.Close()
+	if s.cc.dlqTopic != "" {
+		s.eh.prod = s.prod
+		if err := s.w.ensureDataTopic(ctx, s.cc.dlqTopic, s.cc.dlqRF); err != nil {
+			return err
+		}
+	}
+	rctx, cancel := context.WithTimeout(ctx, stateTopicReadLimit)
+	err = s.w.offsetLog.readToEnd(rctx)
+	cancel()
+	if err != nil {
+		return fmt.Errorf("read committed offsets: %w", err)
+	}
+	s.startCalled.Store(true)
+	if err := s.task.Start(sourceCtx{s}, plugins.Config(s.cfg)); err != nil {
+		return fmt.Errorf("start source task: %w", err)
+	}
+	defer func() {
+		// Flush what is in flight and commit it, even when stopping.
+		fctx, cancel := context.WithTimeout(context.Background(), s.w.cfg.OffsetFlushTimeout)
+		defer cancel()
+		_ = s.prod.Flush(fctx)
+		if cerr := s.commit(fctx); cerr != nil && err == nil {
+			err = cerr
+		}
+	}()
+	state := stateRunning
+	if s.rt.paused {
+		state = statePaused
+	}
+	s.w.putTaskStatus(s.id, state, nil)
+	s.log.Info("source task started")
+	lastCommit := time.Now()
+	backoff := initialBackof
+	for ctx.Err() == nil {
+		ok := s.rt.waitWhilePaused(ctx, func() {
+			_ = s.commit(ctx)
+			s.w.putTaskStatus(s.id, statePaused, nil)
+		}, func() { s.w.putTaskStatus(s.id, stateRunning, nil) })
+		if !ok {
+			break
+		}
+		if err := s.failure(); err != nil {
+			return err
+		}
+		start := time.Now()
+		recs, err := s.task.Poll(ctx)
+		if ctx.Err() != nil {
+			break
+		}
+		if err != nil {
+			s.w.m.errors.WithLabelValues(s.id.Connector, strconv.Itoa(s.id.Task), string(stageTaskPoll)).Inc()
+			var re *plugins.Retriable
+			if !errors.As(err, &re) {
+				return fmt.Errorf("poll: %w", err)
+			}
+			s.w.m.retries.WithLabelValues(s.lbl...).Inc()
+			s.log.Warn("retriable error from poll", "err", err, "backoff", backoff)
+			if sleepCtx(ctx, backoff) != nil {
+				break
+			}
+			backoff = min(backoff*2, s.cc.retryDelayMax)
+			continue
+		}
+		backoff = initialBackof
+		if len(recs) > 0 {
+			s.w.m.polled.WithLabelValues(s.lbl...).Add(float64(len(recs)))
+			if s.txn {
+				if err := s.prod.BeginTransaction(); err != nil {
+					return fmt.Errorf("begin transaction: %w", err)
+				}
+			}
+			for i := range recs {
+				if err := s.send(ctx, &recs[i]); err != nil {
+					s.abort()
+					return err
+				}
+			}
+			if s.txn {
+				if err := s.commitTransaction(ctx); err != nil {
+					return err
+				}
+			}
+			s.w.m.batch.WithLabelValues(s.id.Connector, strconv.Itoa(s.id.Task), "source").Observe(time.Since(start).Seconds())
+		}
+		if !s.txn && time.Since(lastCommit) >= s.w.cfg.OffsetFlushInterval {
+			if err := s.commit(ctx); err != nil && ctx.Err() == nil {
+				s.log.Warn("committing source offsets", "err", err)
+			}
+			lastCommit = time.Now()
+		}
+	}
+	return s.failure()
+}
+
+func (s *sourceTask) failure() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.asyncErr
+}
+
+// track registers rec's source offset as submitted, not yet acknowledged.
+func (s *sourceTask) track(rec *plugins.Record) *submitted {
+	if rec.SourcePartition == nil && rec.SourceOffset == nil {
+		return nil
+	}
+	k, err := offsetKey(s.id.Connector, rec.SourcePartition)
+	if err != nil {
+		return nil
+	}
+	sub := &submitted{offset: rec.SourceOffset}
+	s.mu.Lock()
+	q := s.queues[string(k)]
+	if q == nil {
+		q = &partQueue{partition: rec.SourcePartition}
+		s.queues[string(k)] = q
+	}
+	q.items = append(q.items, sub)
+	s.mu.Unlock()
+	return sub
+}
+
+func (s *sourceTask) ack(sub *submitted) {
+	if sub == nil {
+		return
+	}
+	s.mu.Lock()
+	sub.acked = true
+	s.mu.Unlock()
+}
+
+func (s *sourceTask) errant(rec *plugins.Record) *errantRecord {
+	er := &errantRecord{topic: rec.Topic, partition: rec.Partition, offset: -1, rec: rec}
+	enc := func(c plugins.Converter, sch *plugins.Schema, v any) []byte {
+		if v == nil {
+			return nil
+		}
+		if c != nil {
+			if b, err := c.FromConnect(rec.Topic, sch, v); err == nil {
+				return b
+			}
+		}
+		if b, err := json.Marshal(v); err == nil {
+			return b
+		}
+		return []byte(fmt.Sprint(v))
+	}
+	if s.conv != nil {
+		er.key = enc(s.conv.key, rec.KeySchema, rec.Key)
+		er.value = enc(s.conv.value, rec.ValueSchema, rec.Value)
+	}
+	return er
+}
+
+// send transforms, converts and produces one record.
+func (s *sourceTask) send(ctx context.Context, rec *plugins.Record) error {
+	sub := s.track(rec)
+	orig := *rec
+	var out *plugins.Record
+	var class string
+	err := s.eh.execute(ctx, stageTransformation, "", nil, func() error {
+		var err error
+		out, class, err = s.chain.apply(rec)
+		return err
+	})
+	if err != nil && !errors.Is(err, errTolerated) {
+		return err
+	}
+	if errors.Is(err, errTolerated) {
+		// execute had no record to report before the failing class was known.
+		s.deadLetterSource(ctx, stageTransformation, class, &orig)
+		s.ack(sub)
+		return nil
+	}
+	if out == nil { // dropped by a transform: its offset still counts
+		s.ack(sub)
+		return nil
+	}
+	var key, value []byte
+	er := s.errant(out)
+	if err := s.eh.execute(ctx, stageKeyConverter, s.conv.keyClass, er, func() (err error) {
+		key, err = s.conv.key.FromConnect(out.Topic, out.KeySchema, out.Key)
+		return err
+	}); err != nil {
+		return s.tolerated(err, sub)
+	}
+	if err := s.eh.execute(ctx, stageValueConverter, s.conv.valClass, er, func() (err error) {
+		value, err = s.conv.value.FromConnect(out.Topic, out.ValueSchema, out.Value)
+		return err
+	}); err != nil {
+		return s.tolerated(err, sub)
+	}
+	var headers []kgo.RecordHeader
+	if err := s.eh.execute(ctx, stageHeaderConverter, "SimpleHeaderConverter", er, func() error {
+		for _, h := range out.Headers {
+			b, err := headerToBytes(h)
+			if err != nil {
+				return fmt.Errorf("header %s: %w", h.Key, err)
+			}
+			headers = append(headers, kgo.RecordHeader{Key: h.Key, Value: b})
+		}
+		return nil
+	}); err != nil {
+		return s.tolerated(err, sub)
+	}
+	if out.Topic == "" {
+		return fmt.Errorf("source record without a topic (connector %s)", s.id.Connector)
+	}
+	if err := s.w.ensureDataTopic(ctx, out.Topic, -1); err != nil {
+		return err
+	}
+	s.w.noteActiveTopic(s.id, out.Topic)
+	pctx := context.Background()
+	if out.Partition >= 0 {
+		pctx = context.WithValue(pctx, manualPartitionKey{}, out.Partition)
+	}
+	kr := &kgo.Record{Topic: out.Topic, Key: key, Value: value, Headers: headers, Timestamp: out.Timestamp, Context: pctx}
+	s.prod.Produce(ctx, kr, func(_ *kgo.Record, err error) {
+		if err != nil {
+			s.w.m.errors.WithLabelValues(s.id.Connector, strconv.Itoa(s.id.Task), string(stageKafkaProduce)).Inc()
+			if s.cc.tolerateAll {
+				s.log.Error("record not produced; skipped (errors.tolerance=all)", "topic", out.Topic, "err", err)
+				s.ack(sub)
+				return
+			}
+			s.mu.Lock()
+			if s.asyncErr == nil {
+				s.asyncErr = fmt.Errorf("produce to %s: %w", out.Topic, err)
+			}
+			s.mu.Unlock()
+			return
+		}
+		s.w.m.written.WithLabelValues(s.lbl...).Inc()
+		s.ack(sub)
+		if cerr := s.task.CommitRecord(&orig); cerr != nil {
+			s.log.Warn("CommitRecord", "err", cerr)
+		}
+	})
+	return nil
+}
+
+// tolerated turns a skipped record into "carry on" and anything else into
+// the task's failure.
+func (s *sourceTask) tolerated(err error, sub *submitted) error {
+	if errors.Is(err, errTolerated) {
+		s.ack(sub)
+		return nil
+	}
+	return err
+}
+
+// deadLetterSource reports a record that failed in a transformation.
+func (s *sourceTask) deadLetterSource(ctx context.Context, st stage, class string, rec *plugins.Record) {
+	if s.eh.prod == nil || s.cc.dlqTopic == "" {
+		return
+	}
+	if err := s.eh.deadLetter(ctx, st, class, s.errant(rec), fmt.Errorf("transformation %s failed", class)); err != nil {
+		s.log.Error("writing to the dead letter queue", "err", err)
+	}
+}
+
+func (s *sourceTask) abort() {
+	if !s.txn {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), s.w.cfg.OffsetFlushTimeout)
+	defer cancel()
+	_ = s.prod.AbortBufferedRecords(ctx)
+	_ = s.prod.EndTransaction(ctx, kgo.TryAbort)
+}
+
+// commitTransaction flushes this poll's records, writes their offsets into
+// the same transaction and commits it (transaction.boundary=poll).
+func (s *sourceTask) commitTransaction(ctx context.Context) error {
+	start := time.Now()
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.w.cfg.OffsetFlushTimeout)
+	defer cancel()
+	if err := s.prod.Flush(cctx); err != nil {
+		s.abort()
+		return fmt.Errorf("flush transaction: %w", err)
+	}
+	if err := s.failure(); err != nil {
+		s.abort()
+		return err
+	}
+	recs, _ := s.takeOffsets()
+	for _, r := range recs {
+		r.Context = context.Background()
+	}
+	if len(recs) > 0 {
+		if err := s.prod.ProduceSync(cctx, recs...).FirstErr(); err != nil {
+			s.abort()
+			return fmt.Errorf("write offsets in the transaction: %w", err)
+		}
+	}
+	if err := s.prod.EndTransaction(cctx, kgo.TryCommit); err != nil {
+		s.abort()
+		return fmt.Errorf("commit transaction: %w", err)
+	}
+	s.w.m.commit.WithLabelValues(s.lbl...).Observe(time.Since(start).Seconds())
+	if err := s.task.Commit(); err != nil {
+		s.log.Warn("source task Commit", "err", err)
+	}
+	return nil
+}
+
+// takeOffsets removes the acknowledged prefix of every source partition's
+// queue and returns one offsets-topic record per partition (its newest
+// acknowledged offset) with the entries taken.
+func (s *sourceTask) takeOffsets() ([]*kgo.Record, []*submitted) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var recs []*kgo.Record
+	var taken []*submitted
+	for k, q := range s.queues {
+		n := 0
+		for n < len(q.items) && q.items[n].acked {
+			n++
+		}
+		if n == 0 {
+			continue
+		}
+		last := q.items[n-1].offset
+		taken = append(taken, q.items[n-1])
+		q.items = q.items[n:]
+		var v []byte
+		if last != nil {
+			v, _ = json.Marshal(last)
+		}
+		recs = append(recs, &kgo.Record{Topic: s.w.cfg.OffsetTopic, Key: []byte(k), Value: v})
+	}
+	return recs, taken
+}
+
+// commit writes the offsets of every acknowledged prefix and tells the task.
+func (s *sourceTask) commit(ctx context.Context) error {
+	if s.txn {
+		return nil // committed with each transaction
+	}
+	start := time.Now()
+	recs, taken := s.takeOffsets()
+	if len(recs) == 0 {
+		return nil
+	}
+	cctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.w.cfg.OffsetFlushTimeout)
+	defer cancel()
+	if err := s.w.prod.ProduceSync(cctx, recs...).FirstErr(); err != nil {
+		// Put the newest committed entry back at the head of its queue so
+		// the next commit writes it again (or a newer one).
+		s.mu.Lock()
+		for i, r := range recs {
+			q := s.queues[string(r.Key)]
+			q.items = append([]*submitted{taken[i]}, q.items...)
+		}
+		s.mu.Unlock()
+		return fmt.Errorf("write source offsets: %w", err)
+	}
+	s.w.m.commit.WithLabelValues(s.lbl...).Observe(time.Since(start).Seconds())
+	if err := s.task.Commit(); err != nil {
+		s.log.Warn("source task Commit", "err", err)
+	}
+	return nil
+}
