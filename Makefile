@@ -1,0 +1,63 @@
+# weir — the targets a newcomer needs come first.
+#
+#   make run     build and start a single node with embedded defaults
+#   make test    everything CI runs: lint, unit tests (-race), the real
+#                systems (installed and started on demand), Kafka client
+#                compatibility and crash tests
+#   make bench   weir vs Apache Kafka on this machine (not a test)
+
+GO      ?= go
+BIN     := bin/weir
+PKGS    := ./...
+# Unit tests run in-process; test/compat and test/crash drive external tools
+# (kcat, Java) and subprocesses, so they run in test-compat after installs.
+UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e /test/compat -e /test/crash)
+
+.PHONY: run test test-unit test-services test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
+
+run: build
+	./$(BIN) serve
+
+test: lint services-up test-unit test-services test-runtime-kafka test-compat
+	@echo "make test: all passed"
+
+build:
+	$(GO) build -o $(BIN) ./cmd/weir
+
+test-unit:
+	$(GO) test -race -count=1 -timeout 15m $(UNIT_PKGS)
+
+services-up:
+	bash test/services/all.sh start
+
+services-down:
+	bash test/services/all.sh stop
+
+test-services: services-up
+	$(GO) test -tags services -count=1 -timeout 10m ./test/services/...
+
+# The connector runtime is a plain Kafka client: run its suite once more with
+# Apache Kafka 4.x (test/services/kafka.sh) as the log instead of weir.
+test-runtime-kafka: services-up
+	WEIR_TEST_KAFKA=127.0.0.1:$${WEIR_KAFKA_PORT:-19092} $(GO) test -race -count=1 -timeout 10m ./runtime/...
+
+test-compat: build
+	bash test/compat/run.sh
+
+bench: build
+	bash test/bench/run.sh
+
+lint:
+	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+	$(GO) vet $(PKGS)
+	$(GO) vet -tags services ./test/services/...
+
+# Short runs of every fuzz target (go test -fuzz takes one target at a time).
+FUZZTIME ?= 15s
+fuzz:
+	@grep -rl --include='*_test.go' '^func Fuzz' . | while read f; do \
+	  d=$$(dirname $$f); for t in $$(grep -ho '^func Fuzz[A-Za-z0-9_]*' $$f | sed 's/func //'); do \
+	    echo "== $$d $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$d || exit 1; done; done
+
+clean:
+	rm -rf bin weir-data
