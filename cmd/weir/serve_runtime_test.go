@@ -79,7 +79,7 @@ spec:
 		body, _ = io.ReadAll(resp.Body)
 		resp.Body.Close()
 		var st struct {
-			Connector struct{ State string } `json:"connector"`
+			Connector struct{ State string }   `json:"connector"`
 			Tasks     []struct{ State string } `json:"tasks"`
 		}
 		if resp.StatusCode == 200 && json.Unmarshal(body, &st) == nil &&
