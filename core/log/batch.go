@@ -125,10 +125,15 @@ type parsedBatch struct {
 // splitBatches validates records (the Records of a Produce request) and
 // splits it into batches. Every error wraps the kerr error a client sees.
 func splitBatches(records []byte, maxMessageBytes int) ([]parsedBatch, error) {
+	return appendBatches(nil, records, maxMessageBytes)
+}
+
+// appendBatches is splitBatches appending to out, so that Append can pass
+// a small stack array (clients send one batch per partition per request).
+func appendBatches(out []parsedBatch, records []byte, maxMessageBytes int) ([]parsedBatch, error) {
 	if len(records) == 0 {
 		return nil, fmt.Errorf("empty records: %w", kerr.InvalidRecord)
 	}
-	var out []parsedBatch
 	for len(records) > 0 {
 		if len(records) >= 17 && int8(records[magicOff]) != 2 {
 			return nil, fmt.Errorf("record batch magic %d: %w", int8(records[magicOff]), kerr.UnsupportedForMessageFormat)

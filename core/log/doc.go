@@ -108,6 +108,8 @@
 //	4 0                          <logStart> <recoveryPoint> <cleanerPoint> <crc32c>
 //	6 1200
 //
+// The periodic checkpoint (Manager maintenance) skips a weir-log-checkpoint
+// whose content would not change, so idle logs cost no fsyncs.
 // The recovery point is the offset below which everything was fsynced; the
 // log start only moves forward after the checkpoint holding it is durable,
 // and only then are the segments below it unlinked.
@@ -141,7 +143,10 @@
 //
 // # Locking
 //
-// appendMu serialises every mutation (Append, roll, truncation, retention,
+// Manager.mu guards only the map of logs: Open runs outside it, so
+// partitions are created (and NewManager opens them) concurrently; a
+// partition being created is opened once, and Remove and Close wait for it.
+// Per log, appendMu serialises every mutation (Append, roll, truncation, retention,
 // the compaction swap); mu guards what readers look at and is held only to
 // publish a mutation's result, never across I/O. Order: appendMu, mu.
 //

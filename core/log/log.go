@@ -48,6 +48,11 @@ type Log struct {
 	epochsDirty   bool
 	gen           uint64 // bumped by truncation; a compaction pass aborts if it moved
 
+	// metaOnDisk is the last log checkpoint written (writeMetaLocked);
+	// guarded by appendMu.
+	metaOnDisk   logMeta
+	metaOnDiskOK bool
+
 	cleanerMaxKeys int
 }
 
@@ -349,7 +354,7 @@ func (l *Log) recover() error {
 	if err := l.rebuildProducers(end); err != nil {
 		return err
 	}
-	if err := writeMeta(l.fs, l.dir, l.metaLocked()); err != nil {
+	if err := l.writeMetaLocked(false); err != nil {
 		return storageErr("write log checkpoint", err)
 	}
 	if l.epochsDirty {
@@ -463,6 +468,27 @@ func (l *Log) metaLocked() logMeta {
 	return logMeta{start: l.startOffset, recovery: l.recoveryPoint, cleaner: l.cleanerPoint}
 }
 
+// writeMetaLocked writes the log checkpoint (weir-log-checkpoint) with the
+// current log start, recovery point and cleaner point. Every write of that
+// file goes through here (callers hold appendMu, or own the log in Open),
+// so metaOnDisk is what the file holds. With skipSame, a checkpoint equal
+// to it is not rewritten: the periodic Checkpoint of an idle log, or of a
+// busy one whose recovery point has not moved (no flush), would otherwise
+// fsync a file and its directory while holding appendMu, stalling appends
+// every maintenance interval for nothing.
+func (l *Log) writeMetaLocked(skipSame bool) error {
+	m := l.metaLocked()
+	if skipSame && l.metaOnDiskOK && l.metaOnDisk == m {
+		return nil
+	}
+	l.metaOnDiskOK = false // unknown until this write succeeds
+	if err := writeMeta(l.fs, l.dir, m); err != nil {
+		return err
+	}
+	l.metaOnDisk, l.metaOnDiskOK = m, true
+	return nil
+}
+
 func (l *Log) active() *segment { return l.segs[len(l.segs)-1] }
 
 func (l *Log) endOffsetLocked() int64 { return l.active().next }
@@ -548,7 +574,8 @@ func (l *Log) Append(records []byte, o AppendOptions) (AppendResult, error) {
 	l.mu.RUnlock()
 	// CRC checks run before taking the append lock: they are the costly
 	// part of validation and need no log state.
-	batches, err := splitBatches(records, maxBytes)
+	var batchBuf [2]parsedBatch
+	batches, err := appendBatches(batchBuf[:0], records, maxBytes)
 	if err != nil {
 		return AppendResult{}, err
 	}
@@ -816,7 +843,7 @@ func (l *Log) Checkpoint() error {
 			return storageErr("write index", err)
 		}
 	}
-	return storageErr("write log checkpoint", writeMeta(l.fs, l.dir, l.metaLocked()))
+	return storageErr("write log checkpoint", l.writeMetaLocked(true))
 }
 
 // Close flushes, persists indexes, producer state and checkpoints, and
@@ -858,7 +885,7 @@ func (l *Log) closeLocked() error {
 	if err := writeEpochCheckpoint(l.fs, l.dir, l.epochs); err != nil {
 		return storageErr("write leader-epoch checkpoint", err)
 	}
-	if err := writeMeta(l.fs, l.dir, l.metaLocked()); err != nil {
+	if err := l.writeMetaLocked(false); err != nil {
 		return storageErr("write log checkpoint", err)
 	}
 	// The snapshot is synced through the marker's directory sync below

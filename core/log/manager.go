@@ -43,9 +43,11 @@ type Manager struct {
 	dir  string
 	opts Options
 
-	mu     sync.Mutex
-	logs   map[TopicPartition]*Log
-	closed bool
+	mu       sync.Mutex
+	logs     map[TopicPartition]*Log
+	creating map[TopicPartition]chan struct{} // Opens in progress, closed when done
+	closed   bool
+	opening  sync.WaitGroup // Creates between registering and publishing
 
 	stop chan struct{}
 	done chan struct{}
@@ -58,6 +60,9 @@ const (
 	defaultMaintenanceInterval = 30 * time.Second
 	flushCheckInterval         = time.Second
 )
+
+// openParallelism bounds the logs NewManager opens at once.
+const openParallelism = 8
 
 // NewManager opens every <topic>-<partition> directory under dataDir with
 // the Config stored in it (DefaultConfig if none; cluster metadata stays the
@@ -72,26 +77,55 @@ func NewManager(dataDir string, opts Options) (*Manager, error) {
 	if err != nil {
 		return nil, storageErr("list data dir", err)
 	}
-	m := &Manager{dir: dataDir, opts: opts, logs: map[TopicPartition]*Log{}, stop: make(chan struct{}), done: make(chan struct{})}
+	m := &Manager{dir: dataDir, opts: opts, logs: map[TopicPartition]*Log{}, creating: map[TopicPartition]chan struct{}{},
+		stop: make(chan struct{}), done: make(chan struct{})}
+	// Logs are opened concurrently: each Open is mostly waiting on the disk
+	// (an fsync to remove the clean-shutdown marker, or a recovery scan).
+	type opened struct {
+		tp  TopicPartition
+		l   *Log
+		err error
+	}
+	var todo []TopicPartition
 	for _, e := range ents {
 		if !e.IsDir() {
 			continue
 		}
-		tp, ok := parseTopicPartition(e.Name())
-		if !ok {
+		if tp, ok := parseTopicPartition(e.Name()); ok {
+			todo = append(todo, tp)
+		}
+	}
+	results := make([]opened, len(todo))
+	sem := make(chan struct{}, openParallelism)
+	var wg sync.WaitGroup
+	for i, tp := range todo {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			dir := filepath.Join(dataDir, tp.Dir())
+			cfg, ok := readConfig(opts.FS, dir)
+			if !ok {
+				cfg = DefaultConfig()
+			}
+			l, err := Open(dir, cfg, opts)
+			results[i] = opened{tp, l, err}
+		}()
+	}
+	wg.Wait()
+	var firstErr error
+	for _, r := range results {
+		if r.err != nil {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("open %s: %w", r.tp.Dir(), r.err)
+			}
 			continue
 		}
-		dir := filepath.Join(dataDir, e.Name())
-		cfg, ok := readConfig(opts.FS, dir)
-		if !ok {
-			cfg = DefaultConfig()
-		}
-		l, err := Open(dir, cfg, opts)
-		if err != nil {
-			m.closeLogs()
-			return nil, fmt.Errorf("open %s: %w", e.Name(), err)
-		}
-		m.logs[tp] = l
+		m.logs[r.tp] = r.l
+	}
+	if firstErr != nil {
+		m.closeLogs()
+		return nil, firstErr
 	}
 	go m.loop()
 	return m, nil
@@ -107,32 +141,74 @@ func (m *Manager) Get(topic string, partition int32) (*Log, bool) {
 
 // Create opens or creates a partition's log. It is idempotent: an existing
 // log is returned with cfg applied.
+//
+// The manager lock is not held across Open (which fsyncs several files for
+// a new log), so creations of different partitions run concurrently; two
+// Creates of the same partition still open it once (the second waits for
+// the first and then applies its cfg), and Remove and Close wait for a
+// creation in progress.
 func (m *Manager) Create(topic string, partition int32, cfg Config) (*Log, error) {
 	if topic == "" || strings.ContainsAny(topic, "/\\") || topic == "." || topic == ".." || partition < 0 {
 		return nil, fmt.Errorf("invalid topic partition %q/%d: %w", topic, partition, kerr.InvalidTopicException)
 	}
 	tp := TopicPartition{topic, partition}
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	if m.closed {
-		return nil, storageErr("create log", errClosed)
+	for {
+		if m.closed {
+			m.mu.Unlock()
+			return nil, storageErr("create log", errClosed)
+		}
+		if l, ok := m.logs[tp]; ok {
+			m.mu.Unlock()
+			l.SetConfig(cfg)
+			return l, nil
+		}
+		wait, ok := m.creating[tp]
+		if !ok {
+			break
+		}
+		m.mu.Unlock()
+		<-wait
+		m.mu.Lock()
 	}
-	if l, ok := m.logs[tp]; ok {
-		l.SetConfig(cfg)
-		return l, nil
-	}
+	done := make(chan struct{})
+	m.creating[tp] = done
+	m.opening.Add(1)
+	m.mu.Unlock()
+
 	l, err := Open(filepath.Join(m.dir, tp.Dir()), cfg, m.opts)
-	if err != nil {
-		return nil, err
+
+	m.mu.Lock()
+	delete(m.creating, tp)
+	closed := m.closed
+	if err == nil && !closed {
+		m.logs[tp] = l
 	}
-	m.logs[tp] = l
-	return l, nil
+	m.mu.Unlock()
+	if err == nil && closed {
+		// Close ran meanwhile and is waiting for us: close cleanly rather
+		// than leak the log.
+		_ = l.Close()
+		l, err = nil, storageErr("create log", errClosed)
+	}
+	close(done)
+	m.opening.Done()
+	return l, err
 }
 
 // Remove closes the partition's log and deletes its data.
 func (m *Manager) Remove(topic string, partition int32) error {
 	tp := TopicPartition{topic, partition}
 	m.mu.Lock()
+	for { // a creation in progress finishes first, as when Create held the lock
+		wait, ok := m.creating[tp]
+		if !ok {
+			break
+		}
+		m.mu.Unlock()
+		<-wait
+		m.mu.Lock()
+	}
 	l, ok := m.logs[tp]
 	delete(m.logs, tp)
 	m.mu.Unlock()
@@ -163,6 +239,7 @@ func (m *Manager) Close() error {
 	}
 	m.closed = true
 	m.mu.Unlock()
+	m.opening.Wait() // creations in progress publish (or close) their logs
 	close(m.stop)
 	<-m.done
 	return m.closeLogs()

@@ -95,7 +95,7 @@ func (l *Log) TruncateTo(offset int64) error {
 	if err := writeEpochCheckpoint(l.fs, l.dir, l.epochs); err != nil {
 		return storageErr("write leader-epoch checkpoint", err)
 	}
-	return storageErr("write log checkpoint", writeMeta(l.fs, l.dir, l.metaLocked()))
+	return storageErr("write log checkpoint", l.writeMetaLocked(false))
 }
 
 func (l *Log) truncateFullyLocked(offset int64) error {
@@ -112,7 +112,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	l.mu.Unlock()
 	// Write the checkpoint first: if we crash after it, recovery drops the
 	// old segments as below the log start.
-	if err := writeMeta(l.fs, l.dir, l.metaLocked()); err != nil {
+	if err := l.writeMetaLocked(false); err != nil {
 		return storageErr("write log checkpoint", err)
 	}
 	for _, o := range old {
@@ -171,7 +171,7 @@ func (l *Log) deletePrefixLocked(n int, newStart int64) error {
 	l.recoveryPoint = max(l.recoveryPoint, l.segs[0].base)
 	l.epochs = truncateEpochsFromStart(l.epochs, l.startOffset)
 	l.mu.Unlock()
-	if err := writeMeta(l.fs, l.dir, l.metaLocked()); err != nil {
+	if err := l.writeMetaLocked(false); err != nil {
 		return storageErr("write log checkpoint", err)
 	}
 	for _, s := range removed {
