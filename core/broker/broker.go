@@ -349,6 +349,9 @@ func (b *Broker) partition(topic string, idx int32) (*partition, bool) {
 	return t.parts[idx], true
 }
 
+// createParallelism bounds the partition logs reconcile opens at once.
+const createParallelism = 16
+
 // reconcile makes the served partitions match the metadata state: it runs
 // on raft's apply goroutine (cluster.Config.OnChange), so by the time a
 // CreateTopics proposal returns its logs exist.
@@ -364,6 +367,18 @@ func (b *Broker) reconcile(prev, next *cluster.State, _ *cluster.Command) {
 	b.reconciledIndex = next.Index
 	cur := *b.topics.Load()
 	out := make(map[string]*topicParts, len(next.Topics))
+	// New partition logs are opened concurrently: a fresh data directory's
+	// first state holds dozens of internal partitions (__consumer_offsets
+	// alone has 50), and opening a new log and checkpointing its leader
+	// epoch costs a few fsyncs, which the disk overlaps well.
+	type create struct {
+		name  string
+		tp    *topicParts
+		i     int
+		cfg   wlog.Config
+		epoch int32
+	}
+	var creates []create
 	for name, t := range next.Topics {
 		old, had := cur[name]
 		if had && old.meta == t {
@@ -374,7 +389,7 @@ func (b *Broker) reconcile(prev, next *cluster.State, _ *cluster.Command) {
 			b.dropTopic(old)
 			had = false
 		}
-		tp := &topicParts{meta: t}
+		tp := &topicParts{meta: t, parts: make([]*partition, len(t.Partitions))}
 		lcfg := b.logConfig(t.Configs)
 		for i, pm := range t.Partitions {
 			if had && i < len(old.parts) && old.parts[i] != nil {
@@ -383,20 +398,37 @@ func (b *Broker) reconcile(prev, next *cluster.State, _ *cluster.Command) {
 					p.log.SetConfig(lcfg)
 				}
 				p.setLeaderEpoch(pm.LeaderEpoch)
-				tp.parts = append(tp.parts, p)
+				tp.parts[i] = p
 				continue
 			}
-			l, err := b.logs.Create(name, int32(i), lcfg)
-			if err != nil {
-				b.logger.Error("create partition log", "topic", name, "partition", i, "err", err)
-				tp.parts = append(tp.parts, nil)
-				continue
-			}
-			p := newPartition(name, int32(i), t.ID, l)
-			p.setLeaderEpoch(pm.LeaderEpoch)
-			tp.parts = append(tp.parts, p)
+			creates = append(creates, create{name: name, tp: tp, i: i, cfg: lcfg, epoch: pm.LeaderEpoch})
 		}
 		out[name] = tp
+	}
+	run := func(c create) {
+		l, err := b.logs.Create(c.name, int32(c.i), c.cfg)
+		if err != nil {
+			b.logger.Error("create partition log", "topic", c.name, "partition", c.i, "err", err)
+			return // its slot stays nil
+		}
+		p := newPartition(c.name, int32(c.i), c.tp.meta.ID, l)
+		p.setLeaderEpoch(c.epoch)
+		c.tp.parts[c.i] = p
+	}
+	if len(creates) == 1 {
+		run(creates[0])
+	} else if len(creates) > 1 {
+		sem := make(chan struct{}, createParallelism)
+		var wg sync.WaitGroup
+		for _, c := range creates {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				run(c)
+			}()
+		}
+		wg.Wait()
 	}
 	for name, old := range cur {
 		if _, ok := out[name]; !ok {

@@ -28,7 +28,7 @@ type topicConfig struct {
 
 var topicConfigs = []topicConfig{
 	{"cleanup.policy", "delete", kmsg.ConfigTypeList, "delete, compact or both: how old segments are cleaned up.", checkCleanupPolicy, func(c *wlog.Config, v string) { c.CleanupPolicy = parseCleanupPolicy(v) }},
-	{"compression.type", "producer", kmsg.ConfigTypeString, "Only \"producer\" takes effect: batches are stored as the producer compressed them.", checkOneOf("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), nil},
+	{"compression.type", "producer", kmsg.ConfigTypeString, "Codec of the stored batches; \"producer\" keeps the producer's, others recompress on produce.", checkOneOf("producer", "uncompressed", "gzip", "snappy", "lz4", "zstd"), nil},
 	{"delete.retention.ms", "86400000", kmsg.ConfigTypeLong, "How long delete tombstones are kept on compacted topics.", checkInt(0, math.MaxInt64), func(c *wlog.Config, v string) { c.DeleteRetentionMs = ms(v) }},
 	{"file.delete.delay.ms", "60000", kmsg.ConfigTypeLong, "Delay before a deleted segment's files are removed.", checkInt(0, math.MaxInt64), func(c *wlog.Config, v string) { c.FileDeleteDelay = ms(v) }},
 	{"flush.messages", "9223372036854775807", kmsg.ConfigTypeLong, "fsync after this many messages.", checkInt(1, math.MaxInt64), func(c *wlog.Config, v string) { c.FlushMessages = num(v) }},

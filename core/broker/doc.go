@@ -42,6 +42,4 @@
 //     quotas, KIP-848 consumer groups, share groups, topic IDs in Produce
 //     (v13) and OffsetCommit/OffsetFetch (v10), DescribeLogDirs,
 //     DescribeProducers, ElectLeaders.
-//   - compression.type other than "producer" is accepted but not applied:
-//     batches are stored exactly as the producer compressed them.
 package broker

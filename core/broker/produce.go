@@ -7,6 +7,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	wlog "github.com/weirlog/weir/core/log"
+	"github.com/weirlog/weir/core/record"
 )
 
 // Produce: v0-11 (v0-2 answered UNSUPPORTED_VERSION per partition)
@@ -24,6 +25,8 @@ import (
 //   max.message.bytes, magic, idempotent sequences — a duplicate answers
 //   with the original offsets). The broker does no per-record work.
 // * Produce to an internal topic is INVALID_TOPIC_EXCEPTION.
+// * compression.type other than "producer" rewrites batches in a
+//   different codec before the append (compression.go).
 // * Transactions are not supported: transactional batches are refused by
 //   the log.
 //
@@ -48,6 +51,11 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
 		tp, tok := b.lookup(rt.Topic)
+		var codec record.Codec
+		recompressTo := false
+		if tok {
+			codec, recompressTo = b.topicCodec(tp.meta.Configs)
+		}
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewProduceResponseTopicPartition()
@@ -65,7 +73,15 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			case req.Acks == -1 && len(tp.meta.Partitions[rp.Partition].ISR) < b.minInsyncReplicas(tp.meta.Configs):
 				sp.ErrorCode = kerr.NotEnoughReplicas.Code
 			default:
-				b.produceTo(tp.parts[rp.Partition], rp.Records, &sp)
+				records := rp.Records
+				if recompressTo {
+					var err error
+					if records, err = recompress(records, codec); err != nil {
+						sp.ErrorCode = errCode(err)
+						break
+					}
+				}
+				b.produceTo(tp.parts[rp.Partition], records, &sp)
 			}
 			if sp.ErrorCode != 0 && req.Version >= 8 {
 				if e := kerr.ErrorForCode(sp.ErrorCode); e != nil {
