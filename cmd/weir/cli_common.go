@@ -95,6 +95,17 @@ func (o *clusterOpts) newAdmin(ctx context.Context) (*kadm.Client, error) {
 	return adm, nil
 }
 
+// admin opens an admin client and a context bounded by --timeout, the
+// preamble of every admin subcommand; done releases both.
+func (o *clusterOpts) admin(ctx context.Context) (adm *kadm.Client, opCtx context.Context, done func(), err error) {
+	adm, err = o.newAdmin(ctx)
+	if err != nil {
+		return nil, nil, nil, err
+	}
+	opCtx, cancel := o.withTimeout(ctx)
+	return adm, opCtx, func() { cancel(); adm.Close() }, nil
+}
+
 // withTimeout bounds a single admin round trip by --timeout.
 func (o *clusterOpts) withTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(ctx, o.timeout)

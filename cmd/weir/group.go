@@ -42,13 +42,11 @@ func newGroupListCmd(co *clusterOpts) *cobra.Command {
 		Short:   "List consumer groups with their state",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := co.newAdmin(cmd.Context())
+			adm, ctx, done, err := co.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := co.withTimeout(cmd.Context())
-			defer cancel()
+			defer done()
 			gs, err := adm.ListGroups(ctx)
 			if err != nil {
 				return explain("list groups", err)
@@ -75,13 +73,11 @@ func newGroupDescribeCmd(co *clusterOpts) *cobra.Command {
 		Short: "Show a group's state, members, committed offsets and lag",
 		Args:  cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := co.newAdmin(cmd.Context())
+			adm, ctx, done, err := co.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := co.withTimeout(cmd.Context())
-			defer cancel()
+			defer done()
 			lags, err := adm.Lag(ctx, args...)
 			if err != nil {
 				return explain("describe groups", err)
@@ -198,13 +194,11 @@ Offsets outside a partition's current range are clamped into it.`,
 				}
 				at, atTime = t.UnixMilli(), true
 			}
-			adm, err := co.newAdmin(cmd.Context())
+			adm, ctx, done, err := co.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := co.withTimeout(cmd.Context())
-			defer cancel()
+			defer done()
 			return resetOffsets(ctx, cmd, adm, group, topics, allTopics, spec, at, hasAt, atTime, shift, execute)
 		},
 	}
@@ -384,13 +378,11 @@ func newGroupDeleteCmd(co *clusterOpts) *cobra.Command {
 		Short:   "Delete consumer groups and their committed offsets",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := co.newAdmin(cmd.Context())
+			adm, ctx, done, err := co.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := co.withTimeout(cmd.Context())
-			defer cancel()
+			defer done()
 			resps, err := adm.DeleteGroups(ctx, args...)
 			if err != nil {
 				return explain("delete groups", err)

@@ -58,13 +58,11 @@ func newTopicCreateCmd(co *clusterOpts) *cobra.Command {
 				v := kv[1]
 				cfg[kv[0]] = &v
 			}
-			adm, err := co.newAdmin(cmd.Context())
+			adm, ctx, done, err := co.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := co.withTimeout(cmd.Context())
-			defer cancel()
+			defer done()
 			resps, err := adm.CreateTopics(ctx, partitions, rf, cfg, args...)
 			if err != nil {
 				return explain("create topics", err)
@@ -102,13 +100,11 @@ func newTopicListCmd(co *clusterOpts) *cobra.Command {
 		Short:   "List topics with their partition and replica counts",
 		Args:    cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := co.newAdmin(cmd.Context())
+			adm, ctx, done, err := co.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := co.withTimeout(cmd.Context())
-			defer cancel()
+			defer done()
 			var tds kadm.TopicDetails
 			if internal {
 				tds, err = adm.ListTopicsWithInternal(ctx)
@@ -143,13 +139,11 @@ func newTopicDescribeCmd(co *clusterOpts) *cobra.Command {
 first and next offsets, followed by the configs set on the topic (all configs,
 with their source, with --all-configs). Without arguments describes every topic.`,
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := co.newAdmin(cmd.Context())
+			adm, ctx, done, err := co.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := co.withTimeout(cmd.Context())
-			defer cancel()
+			defer done()
 			tds, err := adm.ListTopics(ctx, args...)
 			if err != nil {
 				return explain("describe topics", err)
@@ -301,13 +295,11 @@ func newTopicAlterCmd(co *clusterOpts) *cobra.Command {
 			if partitions <= 0 && len(kvs) == 0 && len(del) == 0 {
 				return errors.New("nothing to alter: give --partitions, --config or --delete-config")
 			}
-			adm, err := co.newAdmin(cmd.Context())
+			adm, ctx, done, err := co.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := co.withTimeout(cmd.Context())
-			defer cancel()
+			defer done()
 			out := cmd.OutOrStdout()
 			var errs []error
 			if partitions > 0 {
@@ -370,13 +362,11 @@ func newTopicDeleteCmd(co *clusterOpts) *cobra.Command {
 		Short:   "Delete topics and all their data",
 		Args:    cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			adm, err := co.newAdmin(cmd.Context())
+			adm, ctx, done, err := co.admin(cmd.Context())
 			if err != nil {
 				return err
 			}
-			defer adm.Close()
-			ctx, cancel := co.withTimeout(cmd.Context())
-			defer cancel()
+			defer done()
 			return deleteTopics(ctx, cmd, adm, ifExists, args)
 		},
 	}
