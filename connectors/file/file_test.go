@@ -259,6 +259,24 @@ func TestSinkAppendsAndFlushesOnPreCommit(t *testing.T) {
 	}
 }
 
+// TestSinkLinesVisibleAfterPut pins Kafka's behaviour: a reader of the
+// output file (tail -f) sees a batch's lines as soon as Put returns, not
+// only at the next offset commit.
+func TestSinkLinesVisibleAfterPut(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "out.txt")
+	task := &SinkTask{}
+	if err := task.Start(sinkCtx{}, plugins.Config{"file": path, "topics": "a"}); err != nil {
+		t.Fatal(err)
+	}
+	defer task.Stop()
+	if err := task.Put(context.Background(), []plugins.Record{{Value: "one"}, {Value: "two"}}); err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(path); string(b) != "one\ntwo\n" {
+		t.Fatalf("after Put the file holds %q", b)
+	}
+}
+
 // Source and sink together: what the source reads, the sink writes back
 // byte for byte (for \n-terminated input).
 func TestSourceToSinkRoundTrip(t *testing.T) {

@@ -73,8 +73,11 @@ func (t *SinkTask) Start(_ plugins.SinkTaskContext, cfg plugins.Config) error {
 
 func (t *SinkTask) Open([]plugins.TopicPartition) error { return nil }
 
-// Put buffers one line per record: the value as text ("null" for nil,
-// like Java's println).
+// Put writes one line per record: the value as text ("null" for nil, like
+// Java's println). The lines reach the file (the page cache) before Put
+// returns, as with Kafka's FileStreamSink, so a reader sees them at once;
+// the buffer only coalesces one batch into few writes. PreCommit adds the
+// fsync that makes them durable before offsets are committed.
 func (t *SinkTask) Put(_ context.Context, recs []plugins.Record) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -86,6 +89,9 @@ func (t *SinkTask) Put(_ context.Context, recs []plugins.Record) error {
 		if err := t.w.WriteByte('\n'); err != nil {
 			return fmt.Errorf("write %s: %w", t.name(), err)
 		}
+	}
+	if err := t.w.Flush(); err != nil {
+		return fmt.Errorf("write %s: %w", t.name(), err)
 	}
 	return nil
 }
