@@ -45,7 +45,7 @@ test-compat: build
 	bash test/compat/run.sh
 
 bench: build
-	bash test/bench/run.sh
+	bash test/bench/run.sh && bash test/bench/connect.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
