@@ -53,6 +53,9 @@ type errantRecord struct {
 	value     []byte
 	headers   []kgo.RecordHeader
 	rec       *plugins.Record
+	// fill, when set, computes key and value on first need (the source
+	// side encodes them only for a record that is actually reported).
+	fill func(*errantRecord)
 }
 
 // errorHandler is Kafka Connect's RetryWithToleranceOperator plus its
@@ -138,6 +141,10 @@ func (h *errorHandler) fail(ctx context.Context, st stage, class string, er *err
 }
 
 func (h *errorHandler) deadLetter(ctx context.Context, st stage, class string, er *errantRecord, cause error) error {
+	if er.fill != nil {
+		er.fill(er)
+		er.fill = nil
+	}
 	r := &kgo.Record{Topic: h.cc.dlqTopic, Key: er.key, Value: er.value, Headers: append([]kgo.RecordHeader(nil), er.headers...)}
 	if h.cc.dlqHeaders {
 		add := func(k, v string) { r.Headers = append(r.Headers, kgo.RecordHeader{Key: k, Value: []byte(v)}) }

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 	"github.com/weirlog/weir/plugins"
@@ -40,6 +41,12 @@ type sinkTask struct {
 	cl      *kgo.Client
 	lbl     []string
 	maxPoll int
+
+	// Metric children resolved once per run (no per-poll label lookups).
+	mRead, mSent prometheus.Counter
+	mLag         prometheus.Gauge
+	mBatch       prometheus.Observer
+	mCommit      prometheus.Observer
 
 	mu       sync.Mutex // serialises plugin calls and guards the fields below
 	assigned map[plugins.TopicPartition]bool
@@ -115,6 +122,11 @@ func fromKgo(m map[string][]int32) []plugins.TopicPartition {
 
 func (s *sinkTask) run(ctx context.Context) (err error) {
 	s.lbl = []string{s.id.Connector, strconv.Itoa(s.id.Task)}
+	s.mRead = s.w.m.read.WithLabelValues(s.lbl...)
+	s.mSent = s.w.m.sent.WithLabelValues(s.lbl...)
+	s.mLag = s.w.m.sinkLag.WithLabelValues(s.lbl...)
+	s.mBatch = s.w.m.batch.WithLabelValues(s.id.Connector, s.lbl[1], "sink")
+	s.mCommit = s.w.m.commit.WithLabelValues(s.lbl...)
 	s.assigned = map[plugins.TopicPartition]bool{}
 	s.current = map[plugins.TopicPartition]int64{}
 	s.commitRq = make(chan struct{}, 1)
@@ -261,34 +273,42 @@ func (s *sinkTask) run(ctx context.Context) (err error) {
 // deliver converts and transforms one poll's records and hands them to Put.
 func (s *sinkTask) deliver(ctx context.Context, fs kgo.Fetches) error {
 	var lag int64
+	// The next offset per partition: one past its last record in this poll.
+	next := map[plugins.TopicPartition]int64{}
 	fs.EachPartition(func(p kgo.FetchTopicPartition) {
 		if n := len(p.Records); n > 0 {
 			lag += p.HighWatermark - (p.Records[n-1].Offset + 1)
+			next[plugins.TopicPartition{Topic: p.Topic, Partition: p.Partition}] = p.Records[n-1].Offset + 1
 		}
 	})
-	if fs.NumRecords() == 0 {
+	nrec := fs.NumRecords()
+	if nrec == 0 {
 		return nil
 	}
-	s.w.m.sinkLag.WithLabelValues(s.lbl...).Set(float64(lag))
-	s.w.m.read.WithLabelValues(s.lbl...).Add(float64(fs.NumRecords()))
+	s.mLag.Set(float64(lag))
+	s.mRead.Add(float64(nrec))
 	start := time.Now()
-	batch := make([]plugins.Record, 0, fs.NumRecords())
-	next := map[plugins.TopicPartition]int64{}
+	// Records are converted in place into their slot of batch (its
+	// capacity is the poll's record count, so slots never move).
+	batch := make([]plugins.Record, 0, nrec)
 	var fatal error
 	fs.EachRecord(func(r *kgo.Record) {
 		if fatal != nil {
 			return
 		}
-		next[plugins.TopicPartition{Topic: r.Topic, Partition: r.Partition}] = r.Offset + 1
-		rec, err := s.convert(ctx, r)
-		if err != nil {
-			if !errors.Is(err, errTolerated) {
+		n := len(batch)
+		batch = batch[:n+1]
+		rec, err := s.convert(ctx, r, &batch[n])
+		if err != nil || rec == nil {
+			batch[n] = plugins.Record{}
+			batch = batch[:n]
+			if err != nil && !errors.Is(err, errTolerated) {
 				fatal = err
 			}
 			return
 		}
-		if rec != nil {
-			batch = append(batch, *rec)
+		if rec != &batch[n] {
+			batch[n] = *rec
 		}
 	})
 	if fatal != nil {
@@ -319,8 +339,8 @@ func (s *sinkTask) deliver(ctx context.Context, fs kgo.Fetches) error {
 		}
 		s.mu.Unlock()
 		if err == nil {
-			s.w.m.sent.WithLabelValues(s.lbl...).Add(float64(len(batch)))
-			s.w.m.batch.WithLabelValues(s.id.Connector, strconv.Itoa(s.id.Task), "sink").Observe(time.Since(start).Seconds())
+			s.mSent.Add(float64(len(batch)))
+			s.mBatch.Observe(time.Since(start).Seconds())
 			return nil
 		}
 		s.w.m.errors.WithLabelValues(s.id.Connector, strconv.Itoa(s.id.Task), string(stageTaskPut)).Inc()
@@ -337,11 +357,11 @@ func (s *sinkTask) deliver(ctx context.Context, fs kgo.Fetches) error {
 	}
 }
 
-// convert turns a log record into a Connect record (nil: dropped by a
-// transform).
-func (s *sinkTask) convert(ctx context.Context, r *kgo.Record) (*plugins.Record, error) {
+// convert turns a log record into a Connect record, built in *rec (nil:
+// dropped by a transform).
+func (s *sinkTask) convert(ctx context.Context, r *kgo.Record, rec *plugins.Record) (*plugins.Record, error) {
 	er := &errantRecord{topic: r.Topic, partition: r.Partition, offset: r.Offset, key: r.Key, value: r.Value, headers: r.Headers}
-	rec := &plugins.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Headers: headersFromKafka(r.Headers)}
+	*rec = plugins.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Headers: headersFromKafka(r.Headers)}
 	er.rec = rec
 	if err := s.eh.execute(ctx, stageKeyConverter, s.conv.keyClass, er, func() (err error) {
 		rec.KeySchema, rec.Key, err = s.conv.key.ToConnect(r.Topic, r.Key)
@@ -421,7 +441,7 @@ func (s *sinkTask) commitLocked(ctx context.Context, only []plugins.TopicPartiti
 		}
 	})
 	if cerr == nil {
-		s.w.m.commit.WithLabelValues(s.lbl...).Observe(time.Since(start).Seconds())
+		s.mCommit.Observe(time.Since(start).Seconds())
 	}
 	return cerr
 }

@@ -6,11 +6,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/weirlog/weir/plugins"
 )
@@ -40,6 +42,22 @@ type sourceTask struct {
 	prod  *kgo.Client
 	lbl   []string
 
+	// Metric children resolved once per run (no per-record label lookups).
+	mPolled, mWritten, mProduceErr prometheus.Counter
+	mBatch, mCommit                prometheus.Observer
+
+	// promise is the one produce callback of every record (its state is
+	// the record's *sendItem, carried in kgo.Record.Context).
+	promise func(*kgo.Record, error)
+	// fillFn encodes an errant record's key and value, only when reported.
+	fillFn func(*errantRecord)
+
+	// The offsets-topic key of the last source partition seen (the task
+	// goroutine only): consecutive records of one partition marshal it once.
+	lastPart    map[string]any
+	lastPartKey string
+	havePart    bool
+
 	// txn: exactly-once (KIP-618): each poll's records and their offsets
 	// are written in one transaction of the task's transactional producer.
 	txn bool
@@ -52,8 +70,16 @@ type sourceTask struct {
 }
 
 type submitted struct {
-	acked  bool
+	acked  atomic.Bool
 	offset map[string]any
+}
+
+// sendItem is one record in flight: the context kgo sees (it may carry the
+// record's explicit partition) plus what its acknowledgement needs.
+type sendItem struct {
+	context.Context
+	sub  *submitted
+	orig *plugins.Record // as polled, before transforms, for CommitRecord
 }
 
 type partQueue struct {
@@ -98,6 +124,13 @@ func (c sourceCtx) Offset(partition map[string]any) (map[string]any, error) {
 func (s *sourceTask) run(ctx context.Context) (err error) {
 	s.lbl = []string{s.id.Connector, strconv.Itoa(s.id.Task)}
 	s.queues = map[string]*partQueue{}
+	s.mPolled = s.w.m.polled.WithLabelValues(s.lbl...)
+	s.mWritten = s.w.m.written.WithLabelValues(s.lbl...)
+	s.mProduceErr = s.w.m.errors.WithLabelValues(s.id.Connector, s.lbl[1], string(stageKafkaProduce))
+	s.mBatch = s.w.m.batch.WithLabelValues(s.id.Connector, s.lbl[1], "source")
+	s.mCommit = s.w.m.commit.WithLabelValues(s.lbl...)
+	s.promise = s.produced
+	s.fillFn = s.fillErrant
 	s.eh = &errorHandler{cc: s.cc, connector: s.id.Connector, task: s.id.Task, log: s.log, m: s.w.m, secrets: s.w.secrets, sleep: sleepCtx}
 	reg := s.w.cfg.Plugins
 	if s.conv, err = newConverters(reg, s.w.cfg, s.connCfg); err != nil {
@@ -114,7 +147,12 @@ func (s *sourceTask) run(ctx context.Context) (err error) {
 		kgo.SeedBrokers(s.w.cfg.BootstrapServers...),
 		kgo.ClientID(fmt.Sprintf("connector-producer-%s", s.id)),
 		kgo.RequiredAcks(kgo.AllISRAcks()),
-		kgo.MaxBufferedRecords(8192),
+		// Room for several full batches (ProducerBatchMaxBytes, ~1 MB) so
+		// that produce requests pipeline; 8192 records of ~100 bytes were
+		// less than one batch, leaving one request in flight at a time.
+		// Bounded by bytes like Kafka's buffer.memory (32 MiB).
+		kgo.MaxBufferedRecords(65536),
+		kgo.MaxBufferedBytes(32 << 20),
 		kgo.ProducerLinger(5 * time.Millisecond),
 		kgo.AllowAutoTopicCreation(),
 		kgo.RecordPartitioner(connectPartitioner{kgo.StickyKeyPartitioner(nil)}),
@@ -204,24 +242,22 @@ func (s *sourceTask) run(ctx context.Context) (err error) {
 		}
 		backoff = initialBackof
 		if len(recs) > 0 {
-			s.w.m.polled.WithLabelValues(s.lbl...).Add(float64(len(recs)))
+			s.mPolled.Add(float64(len(recs)))
 			if s.txn {
 				if err := s.prod.BeginTransaction(); err != nil {
 					return fmt.Errorf("begin transaction: %w", err)
 				}
 			}
-			for i := range recs {
-				if err := s.send(ctx, &recs[i]); err != nil {
-					s.abort()
-					return err
-				}
+			if err := s.sendBatch(ctx, recs); err != nil {
+				s.abort()
+				return err
 			}
 			if s.txn {
 				if err := s.commitTransaction(ctx); err != nil {
 					return err
 				}
 			}
-			s.w.m.batch.WithLabelValues(s.id.Connector, strconv.Itoa(s.id.Task), "source").Observe(time.Since(start).Seconds())
+			s.mBatch.Observe(time.Since(start).Seconds())
 		}
 		if !s.txn && time.Since(lastCommit) >= s.w.cfg.OffsetFlushInterval {
 			if err := s.commit(ctx); err != nil && ctx.Err() == nil {
@@ -239,34 +275,98 @@ func (s *sourceTask) failure() error {
 	return s.asyncErr
 }
 
-// track registers rec's source offset as submitted, not yet acknowledged.
-func (s *sourceTask) track(rec *plugins.Record) *submitted {
-	if rec.SourcePartition == nil && rec.SourceOffset == nil {
-		return nil
+// trackBatch registers the source offsets of one poll's records as
+// submitted, not yet acknowledged, in poll order, under one lock. subs[i]
+// is nil for a record without source partition and offset, or whose
+// partition cannot be encoded.
+func (s *sourceTask) trackBatch(recs []plugins.Record) []*submitted {
+	subs := make([]*submitted, len(recs))
+	backing := make([]submitted, len(recs))
+	keys := make([]string, len(recs))
+	for i := range recs {
+		rec := &recs[i]
+		if rec.SourcePartition == nil && rec.SourceOffset == nil {
+			continue
+		}
+		k, ok := s.partitionKey(rec.SourcePartition)
+		if !ok {
+			continue
+		}
+		backing[i].offset = rec.SourceOffset
+		subs[i], keys[i] = &backing[i], k
 	}
-	k, err := offsetKey(s.id.Connector, rec.SourcePartition)
-	if err != nil {
-		return nil
-	}
-	sub := &submitted{offset: rec.SourceOffset}
 	s.mu.Lock()
-	q := s.queues[string(k)]
-	if q == nil {
-		q = &partQueue{partition: rec.SourcePartition}
-		s.queues[string(k)] = q
+	var q *partQueue
+	var qk string
+	for i, sub := range subs {
+		if sub == nil {
+			continue
+		}
+		if q == nil || keys[i] != qk {
+			qk = keys[i]
+			if q = s.queues[qk]; q == nil {
+				q = &partQueue{partition: recs[i].SourcePartition}
+				s.queues[qk] = q
+			}
+		}
+		q.items = append(q.items, sub)
 	}
-	q.items = append(q.items, sub)
 	s.mu.Unlock()
-	return sub
+	return subs
+}
+
+// partitionKey is offsetKey for this task's connector, reusing the last
+// key while consecutive records name an equal partition.
+func (s *sourceTask) partitionKey(part map[string]any) (string, bool) {
+	if s.havePart && samePartition(part, s.lastPart) {
+		return s.lastPartKey, true
+	}
+	k, err := offsetKey(s.id.Connector, part)
+	if err != nil {
+		return "", false
+	}
+	// A copy: a task may reuse and modify the map it returned.
+	s.lastPart, s.lastPartKey, s.havePart = maps.Clone(part), string(k), true
+	return s.lastPartKey, true
+}
+
+// samePartition reports whether a and b hold the same keys with equal
+// scalar values (anything else counts as different: the caller then
+// marshals the key afresh).
+func samePartition(a, b map[string]any) bool {
+	if len(a) != len(b) || (a == nil) != (b == nil) {
+		return false
+	}
+	for k, v := range a {
+		w, ok := b[k]
+		if !ok {
+			return false
+		}
+		switch x := v.(type) {
+		case nil:
+			if w != nil {
+				return false
+			}
+		case string:
+			if y, ok := w.(string); !ok || x != y {
+				return false
+			}
+		case bool, int, int32, int64, float64:
+			if v != w { // v's type is comparable: no panic
+				return false
+			}
+		default:
+			return false
+		}
+	}
+	return true
 }
 
 func (s *sourceTask) ack(sub *submitted) {
 	if sub == nil {
 		return
 	}
-	s.mu.Lock()
-	sub.acked = true
-	s.mu.Unlock()
+	sub.acked.Store(true)
 }
 
 func (s *sourceTask) errant(rec *plugins.Record) *errantRecord {
@@ -292,10 +392,36 @@ func (s *sourceTask) errant(rec *plugins.Record) *errantRecord {
 	return er
 }
 
+// sendBatch sends one poll's records in order.
+func (s *sourceTask) sendBatch(ctx context.Context, recs []plugins.Record) error {
+	subs := s.trackBatch(recs)
+	// The records as polled, for CommitRecord and the dead letter queue:
+	// transforms may change a record in place and a task may reuse the
+	// slice Poll returned, so keep copies (one allocation per poll).
+	origs := append([]plugins.Record(nil), recs...)
+	items := make([]sendItem, len(recs))
+	krs := make([]kgo.Record, len(recs))
+	var topicOK string // ensured and noted during this batch
+	for i := range recs {
+		it := &items[i]
+		it.sub, it.orig = subs[i], &origs[i]
+		if err := s.send(ctx, &recs[i], it, &krs[i], &topicOK); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// fillErrant encodes er.rec's key and value for the dead letter queue.
+func (s *sourceTask) fillErrant(er *errantRecord) {
+	e := s.errant(er.rec)
+	er.key, er.value = e.key, e.value
+}
+
 // send transforms, converts and produces one record.
-func (s *sourceTask) send(ctx context.Context, rec *plugins.Record) error {
-	sub := s.track(rec)
-	orig := *rec
+func (s *sourceTask) send(ctx context.Context, rec *plugins.Record, it *sendItem, kr *kgo.Record, topicOK *string) error {
+	sub := it.sub
+	orig := it.orig
 	var out *plugins.Record
 	var class string
 	err := s.eh.execute(ctx, stageTransformation, "", nil, func() error {
@@ -308,7 +434,7 @@ func (s *sourceTask) send(ctx context.Context, rec *plugins.Record) error {
 	}
 	if errors.Is(err, errTolerated) {
 		// execute had no record to report before the failing class was known.
-		s.deadLetterSource(ctx, stageTransformation, class, &orig)
+		s.deadLetterSource(ctx, stageTransformation, class, orig)
 		s.ack(sub)
 		return nil
 	}
@@ -317,7 +443,7 @@ func (s *sourceTask) send(ctx context.Context, rec *plugins.Record) error {
 		return nil
 	}
 	var key, value []byte
-	er := s.errant(out)
+	er := &errantRecord{topic: out.Topic, partition: out.Partition, offset: -1, rec: out, fill: s.fillFn}
 	if err := s.eh.execute(ctx, stageKeyConverter, s.conv.keyClass, er, func() (err error) {
 		key, err = s.conv.key.FromConnect(out.Topic, out.KeySchema, out.Key)
 		return err
@@ -346,37 +472,44 @@ func (s *sourceTask) send(ctx context.Context, rec *plugins.Record) error {
 	if out.Topic == "" {
 		return fmt.Errorf("source record without a topic (connector %s)", s.id.Connector)
 	}
-	if err := s.w.ensureDataTopic(ctx, out.Topic, -1); err != nil {
-		return err
+	if out.Topic != *topicOK {
+		if err := s.w.ensureDataTopic(ctx, out.Topic, -1); err != nil {
+			return err
+		}
+		s.w.noteActiveTopic(s.id, out.Topic)
+		*topicOK = out.Topic
 	}
-	s.w.noteActiveTopic(s.id, out.Topic)
-	pctx := context.Background()
+	it.Context = context.Background()
 	if out.Partition >= 0 {
-		pctx = context.WithValue(pctx, manualPartitionKey{}, out.Partition)
+		it.Context = context.WithValue(it.Context, manualPartitionKey{}, out.Partition)
 	}
-	kr := &kgo.Record{Topic: out.Topic, Key: key, Value: value, Headers: headers, Timestamp: out.Timestamp, Context: pctx}
-	s.prod.Produce(ctx, kr, func(_ *kgo.Record, err error) {
-		if err != nil {
-			s.w.m.errors.WithLabelValues(s.id.Connector, strconv.Itoa(s.id.Task), string(stageKafkaProduce)).Inc()
-			if s.cc.tolerateAll {
-				s.log.Error("record not produced; skipped (errors.tolerance=all)", "topic", out.Topic, "err", err)
-				s.ack(sub)
-				return
-			}
-			s.mu.Lock()
-			if s.asyncErr == nil {
-				s.asyncErr = fmt.Errorf("produce to %s: %w", out.Topic, err)
-			}
-			s.mu.Unlock()
+	*kr = kgo.Record{Topic: out.Topic, Key: key, Value: value, Headers: headers, Timestamp: out.Timestamp, Context: it}
+	s.prod.Produce(ctx, kr, s.promise)
+	return nil
+}
+
+// produced is the produce callback: kr.Context is the record's *sendItem.
+func (s *sourceTask) produced(kr *kgo.Record, err error) {
+	it := kr.Context.(*sendItem)
+	if err != nil {
+		s.mProduceErr.Inc()
+		if s.cc.tolerateAll {
+			s.log.Error("record not produced; skipped (errors.tolerance=all)", "topic", kr.Topic, "err", err)
+			s.ack(it.sub)
 			return
 		}
-		s.w.m.written.WithLabelValues(s.lbl...).Inc()
-		s.ack(sub)
-		if cerr := s.task.CommitRecord(&orig); cerr != nil {
-			s.log.Warn("CommitRecord", "err", cerr)
+		s.mu.Lock()
+		if s.asyncErr == nil {
+			s.asyncErr = fmt.Errorf("produce to %s: %w", kr.Topic, err)
 		}
-	})
-	return nil
+		s.mu.Unlock()
+		return
+	}
+	s.mWritten.Inc()
+	s.ack(it.sub)
+	if cerr := s.task.CommitRecord(it.orig); cerr != nil {
+		s.log.Warn("CommitRecord", "err", cerr)
+	}
 }
 
 // tolerated turns a skipped record into "carry on" and anything else into
@@ -437,7 +570,7 @@ func (s *sourceTask) commitTransaction(ctx context.Context) error {
 		s.abort()
 		return fmt.Errorf("commit transaction: %w", err)
 	}
-	s.w.m.commit.WithLabelValues(s.lbl...).Observe(time.Since(start).Seconds())
+	s.mCommit.Observe(time.Since(start).Seconds())
 	if err := s.task.Commit(); err != nil {
 		s.log.Warn("source task Commit", "err", err)
 	}
@@ -454,7 +587,7 @@ func (s *sourceTask) takeOffsets() ([]*kgo.Record, []*submitted) {
 	var taken []*submitted
 	for k, q := range s.queues {
 		n := 0
-		for n < len(q.items) && q.items[n].acked {
+		for n < len(q.items) && q.items[n].acked.Load() {
 			n++
 		}
 		if n == 0 {
@@ -495,7 +628,7 @@ func (s *sourceTask) commit(ctx context.Context) error {
 		s.mu.Unlock()
 		return fmt.Errorf("write source offsets: %w", err)
 	}
-	s.w.m.commit.WithLabelValues(s.lbl...).Observe(time.Since(start).Seconds())
+	s.mCommit.Observe(time.Since(start).Seconds())
 	if err := s.task.Commit(); err != nil {
 		s.log.Warn("source task Commit", "err", err)
 	}

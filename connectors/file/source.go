@@ -54,6 +54,7 @@ type SourceTask struct {
 	topic     string
 	batchSize int
 	offsets   plugins.OffsetReader
+	part      map[string]any // the source partition, shared by all records (never modified)
 
 	mu       sync.Mutex // guards f and r against Stop closing them
 	f        io.ReadCloser
@@ -76,6 +77,10 @@ func (t *SourceTask) Start(tctx plugins.SourceTaskContext, cfg plugins.Config) e
 	t.filename = p.String(FileConfig)
 	t.topic = p.List(TopicConfig)[0]
 	t.batchSize = p.Int(BatchSizeConfig)
+	t.part = nil
+	if t.filename != "" {
+		t.part = map[string]any{FilenameField: t.filename}
+	}
 	if tctx != nil {
 		t.offsets = tctx.Offsets()
 	}
@@ -87,7 +92,10 @@ func (t *SourceTask) partition() map[string]any {
 	if t.filename == "" {
 		return nil
 	}
-	return map[string]any{FilenameField: t.filename}
+	if t.part == nil {
+		t.part = map[string]any{FilenameField: t.filename}
+	}
+	return t.part
 }
 
 // positionOf reads a stored position, whatever numeric type the offset
@@ -216,31 +224,49 @@ func (t *SourceTask) read() ([]plugins.Record, error) {
 }
 
 // takeLines moves complete lines from pending into recs, up to
-// batch.size records.
+// batch.size records. The lines taken share one string allocation.
 func (t *SourceTask) takeLines(recs []plugins.Record) []plugins.Record {
-	for len(recs) < t.batchSize {
-		line, n, ok := nextLine(t.pending)
+	// First pass: how many bytes the complete lines to take span.
+	want := t.batchSize - len(recs)
+	end, lines := 0, 0
+	for lines < want {
+		_, n, ok := nextLine(t.pending[end:])
 		if !ok {
 			break
 		}
-		t.pending = t.pending[n:]
-		t.position += int64(n)
-		recs = append(recs, t.record(line))
+		end += n
+		lines++
 	}
+	if lines == 0 {
+		return recs
+	}
+	if recs == nil {
+		recs = make([]plugins.Record, 0, min(t.batchSize, max(lines, 1024)))
+	}
+	// Second pass over pending (not chunk: whether a trailing \r ends a
+	// line depends on the byte after it), slicing the lines out of chunk.
+	chunk := string(t.pending[:end])
+	for pos := 0; pos < end; {
+		line, n, _ := nextLine(t.pending[pos:])
+		t.position += int64(n)
+		recs = append(recs, t.record(chunk[pos:pos+len(line)]))
+		pos += n
+	}
+	t.pending = t.pending[end:]
 	return recs
 }
 
 // nextLine finds the first complete line in b. It returns the line without
 // its terminator and the number of bytes consumed. A trailing lone \r is
 // not complete: a \n may follow.
-func nextLine(b []byte) (line []byte, n int, ok bool) {
-	for i, c := range b {
-		switch c {
+func nextLine[T ~string | ~[]byte](b T) (line T, n int, ok bool) {
+	for i := 0; i < len(b); i++ {
+		switch b[i] {
 		case '\n':
 			return b[:i], i + 1, true
 		case '\r':
 			if i+1 == len(b) {
-				return nil, 0, false
+				return line, 0, false
 			}
 			if b[i+1] == '\n' {
 				return b[:i], i + 2, true
@@ -248,14 +274,14 @@ func nextLine(b []byte) (line []byte, n int, ok bool) {
 			return b[:i], i + 1, true
 		}
 	}
-	return nil, 0, false
+	return line, 0, false
 }
 
-func (t *SourceTask) record(line []byte) plugins.Record {
+func (t *SourceTask) record(line string) plugins.Record {
 	r := plugins.Record{
 		Topic:       t.topic,
 		Partition:   -1,
-		Value:       string(line),
+		Value:       line,
 		ValueSchema: plugins.StringSchema,
 	}
 	if p := t.partition(); p != nil {
