@@ -44,6 +44,17 @@ func (w *Worker) newHandler() http.Handler {
 			}
 		})
 	}
+	// Everything under /connectors needs the config topic read first (503
+	// until then). Writes are forwarded before the check, so a follower
+	// that is still starting hands them to the leader.
+	ready := func(f func(http.ResponseWriter, *http.Request) error) func(http.ResponseWriter, *http.Request) error {
+		return func(rw http.ResponseWriter, r *http.Request) error {
+			if err := w.ready(); err != nil {
+				return err
+			}
+			return f(rw, r)
+		}
+	}
 	// writes are forwarded to the leader in distributed mode.
 	wr := func(pattern string, f func(http.ResponseWriter, *http.Request) error) {
 		h(pattern, func(rw http.ResponseWriter, r *http.Request) error {
@@ -55,26 +66,26 @@ func (w *Worker) newHandler() http.Handler {
 	}
 	h("GET /{$}", w.getRoot)
 	h("GET /health", w.getHealth)
-	h("GET /connectors", w.listConnectors)
-	wr("POST /connectors", w.createConnector)
-	h("GET /connectors/{c}", w.getConnector)
-	h("GET /connectors/{c}/config", w.getConfig)
-	wr("PUT /connectors/{c}/config", w.putConfig)
-	wr("PATCH /connectors/{c}/config", w.patchConfig)
-	h("GET /connectors/{c}/status", w.getStatus)
-	h("GET /connectors/{c}/tasks", w.getTasks)
-	h("GET /connectors/{c}/tasks/{t}/status", w.getTaskStatus)
-	wr("POST /connectors/{c}/tasks/{t}/restart", w.postTaskRestart)
-	wr("POST /connectors/{c}/restart", w.postRestart)
-	wr("PUT /connectors/{c}/pause", w.targetHandler(TargetPaused, http.StatusAccepted))
-	wr("PUT /connectors/{c}/resume", w.targetHandler(TargetStarted, http.StatusAccepted))
-	wr("PUT /connectors/{c}/stop", w.targetHandler(TargetStopped, http.StatusNoContent))
-	wr("DELETE /connectors/{c}", w.deleteConnectorH)
-	h("GET /connectors/{c}/offsets", w.getOffsetsH)
-	wr("PATCH /connectors/{c}/offsets", w.patchOffsets)
-	wr("DELETE /connectors/{c}/offsets", w.deleteOffsets)
-	h("GET /connectors/{c}/topics", w.getTopics)
-	h("PUT /connectors/{c}/topics/reset", w.resetTopics)
+	h("GET /connectors", ready(w.listConnectors))
+	wr("POST /connectors", ready(w.createConnector))
+	h("GET /connectors/{c}", ready(w.getConnector))
+	h("GET /connectors/{c}/config", ready(w.getConfig))
+	wr("PUT /connectors/{c}/config", ready(w.putConfig))
+	wr("PATCH /connectors/{c}/config", ready(w.patchConfig))
+	h("GET /connectors/{c}/status", ready(w.getStatus))
+	h("GET /connectors/{c}/tasks", ready(w.getTasks))
+	h("GET /connectors/{c}/tasks/{t}/status", ready(w.getTaskStatus))
+	wr("POST /connectors/{c}/tasks/{t}/restart", ready(w.postTaskRestart))
+	wr("POST /connectors/{c}/restart", ready(w.postRestart))
+	wr("PUT /connectors/{c}/pause", ready(w.targetHandler(TargetPaused, http.StatusAccepted)))
+	wr("PUT /connectors/{c}/resume", ready(w.targetHandler(TargetStarted, http.StatusAccepted)))
+	wr("PUT /connectors/{c}/stop", ready(w.targetHandler(TargetStopped, http.StatusNoContent)))
+	wr("DELETE /connectors/{c}", ready(w.deleteConnectorH))
+	h("GET /connectors/{c}/offsets", ready(w.getOffsetsH))
+	wr("PATCH /connectors/{c}/offsets", ready(w.patchOffsets))
+	wr("DELETE /connectors/{c}/offsets", ready(w.deleteOffsets))
+	h("GET /connectors/{c}/topics", ready(w.getTopics))
+	h("PUT /connectors/{c}/topics/reset", ready(w.resetTopics))
 	h("GET /connector-plugins", w.listPlugins)
 	h("GET /connector-plugins/{p}/config", w.pluginConfig)
 	h("PUT /connector-plugins/{p}/config/validate", w.validate)
@@ -210,9 +221,6 @@ func (w *Worker) getHealth(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) listConnectors(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	snap := w.configs.snapshot()
 	names := snap.names()
 	expand := r.URL.Query()["expand"]
@@ -252,9 +260,6 @@ func parseInitialState(s string) (TargetState, error) {
 }
 
 func (w *Worker) createConnector(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	var body struct {
 		Name         *string        `json:"name"`
 		Config       map[string]any `json:"config"`
@@ -290,9 +295,6 @@ func (w *Worker) createConnector(rw http.ResponseWriter, r *http.Request) error 
 }
 
 func (w *Worker) getConnector(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	info, ok := w.info(r.PathValue("c"), w.configs.snapshot())
 	if !ok {
 		return notFound(r.PathValue("c"))
@@ -302,9 +304,6 @@ func (w *Worker) getConnector(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) getConfig(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	cfg, ok := w.configs.snapshot().connectors[r.PathValue("c")]
 	if !ok {
 		return notFound(r.PathValue("c"))
@@ -314,9 +313,6 @@ func (w *Worker) getConfig(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) putConfig(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	var body map[string]any
 	if err := decodeBody(r, &body); err != nil {
 		return err
@@ -342,9 +338,6 @@ func (w *Worker) putConfig(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) patchConfig(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	var body map[string]any
 	if err := decodeBody(r, &body); err != nil {
 		return err
@@ -364,9 +357,6 @@ func (w *Worker) patchConfig(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) getStatus(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	snap := w.configs.snapshot()
 	c := r.PathValue("c")
 	if _, ok := snap.connectors[c]; !ok {
@@ -377,9 +367,6 @@ func (w *Worker) getStatus(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) getTasks(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	snap := w.configs.snapshot()
 	c := r.PathValue("c")
 	if _, ok := snap.connectors[c]; !ok {
@@ -406,9 +393,6 @@ func taskParam(r *http.Request) (int, error) {
 }
 
 func (w *Worker) getTaskStatus(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	c := r.PathValue("c")
 	n, err := taskParam(r)
 	if err != nil {
@@ -428,9 +412,6 @@ func (w *Worker) getTaskStatus(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) postTaskRestart(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	n, err := taskParam(r)
 	if err != nil {
 		return err
@@ -457,9 +438,6 @@ func boolParam(r *http.Request, name string) (bool, error) {
 }
 
 func (w *Worker) postRestart(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	inc, err := boolParam(r, "includeTasks")
 	if err != nil {
 		return err
@@ -484,9 +462,6 @@ func (w *Worker) postRestart(rw http.ResponseWriter, r *http.Request) error {
 
 func (w *Worker) targetHandler(t TargetState, code int) func(http.ResponseWriter, *http.Request) error {
 	return func(rw http.ResponseWriter, r *http.Request) error {
-		if err := w.ready(); err != nil {
-			return err
-		}
 		ctx, cancel := context.WithTimeout(r.Context(), restWriteTimeout)
 		defer cancel()
 		if err := w.setTarget(ctx, r.PathValue("c"), t); err != nil {
@@ -498,9 +473,6 @@ func (w *Worker) targetHandler(t TargetState, code int) func(http.ResponseWriter
 }
 
 func (w *Worker) deleteConnectorH(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), restWriteTimeout)
 	defer cancel()
 	if err := w.deleteConnector(ctx, r.PathValue("c")); err != nil {
@@ -511,9 +483,6 @@ func (w *Worker) deleteConnectorH(rw http.ResponseWriter, r *http.Request) error
 }
 
 func (w *Worker) getOffsetsH(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), restWriteTimeout)
 	defer cancel()
 	offs, err := w.getOffsets(ctx, r.PathValue("c"))
@@ -525,9 +494,6 @@ func (w *Worker) getOffsetsH(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) patchOffsets(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	var raw struct {
 		Offsets []struct {
 			Partition json.RawMessage `json:"partition"`
@@ -562,9 +528,6 @@ func (w *Worker) patchOffsets(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) deleteOffsets(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	ctx, cancel := context.WithTimeout(r.Context(), restWriteTimeout)
 	defer cancel()
 	if err := w.resetOffsets(ctx, r.PathValue("c")); err != nil {
@@ -575,9 +538,6 @@ func (w *Worker) deleteOffsets(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) getTopics(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	c := r.PathValue("c")
 	if _, ok := w.configs.snapshot().connectors[c]; !ok {
 		return notFound(c)
@@ -588,9 +548,6 @@ func (w *Worker) getTopics(rw http.ResponseWriter, r *http.Request) error {
 }
 
 func (w *Worker) resetTopics(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		return err
-	}
 	if err := w.resetActiveTopics(r.PathValue("c")); err != nil {
 		return err
 	}
