@@ -512,30 +512,26 @@ func ValuesEqual(a, b any) bool {
 		return true
 	case map[string]any:
 		y, ok := b.(map[string]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !ValuesEqual(v, w) {
-				return false
-			}
-		}
-		return true
+		return ok && mapsEqual(x, y)
 	case map[any]any:
 		y, ok := b.(map[any]any)
-		if !ok || len(x) != len(y) {
-			return false
-		}
-		for k, v := range x {
-			w, ok := y[k]
-			if !ok || !ValuesEqual(v, w) {
-				return false
-			}
-		}
-		return true
+		return ok && mapsEqual(x, y)
 	}
 	return a == b
+}
+
+// mapsEqual compares Connect map values entry by entry with ValuesEqual.
+func mapsEqual[K comparable](x, y map[K]any) bool {
+	if len(x) != len(y) {
+		return false
+	}
+	for k, v := range x {
+		w, ok := y[k]
+		if !ok || !ValuesEqual(v, w) {
+			return false
+		}
+	}
+	return true
 }
 
 // defaultsEqual compares schema defaults. A STRUCT default carries the
