@@ -25,6 +25,7 @@ import (
 
 	"github.com/weirlog/weir/core/broker"
 	"github.com/weirlog/weir/core/cluster"
+	"github.com/weirlog/weir/core/group"
 )
 
 // serveEnv is what `weir serve` hands each serve extension once the broker
@@ -78,6 +79,20 @@ type serveOptions struct {
 	logLevel         string
 	logFormat        string
 	shutdownTimeout  time.Duration
+
+	// Connection limits (Kafka's socket server settings).
+	connMaxIdleMs       int64
+	maxConns            int
+	maxConnsPerIP       int
+	queuedMaxReqBytes   int64
+	socketWriteTimeout  int64
+	autoCreatePerReq    int
+	autoCreatePerSecond int
+	// Group coordinator settings.
+	groupMinSessionMs   int64
+	groupMaxSessionMs   int64
+	groupInitialDelayMs int64
+	offsetsRetentionMin int64
 }
 
 func newServeCmd() *cobra.Command {
@@ -104,7 +119,22 @@ weir serve shuts down cleanly on SIGTERM or SIGINT.`,
 			return runServe(cmd.Context(), o, cmd.OutOrStdout())
 		},
 	}
-	f := cmd.Flags()
+	bindServeFlags(cmd.Flags(), o)
+	for _, add := range serveFlagHooks {
+		add(cmd.Flags())
+	}
+	return cmd
+}
+
+// defaultServeOptions returns the options as the flags default them (for
+// tests that call runServe directly); extensions' flags are left alone.
+func defaultServeOptions() *serveOptions {
+	o := &serveOptions{}
+	bindServeFlags(pflag.NewFlagSet("serve", pflag.ContinueOnError), o)
+	return o
+}
+
+func bindServeFlags(f *pflag.FlagSet, o *serveOptions) {
 	f.StringVar(&o.configFile, "config", "", "YAML file with flag values (keys are flag names)")
 	f.StringVar(&o.dataDir, "data-dir", "./weir-data", "directory for partition logs and metadata")
 	f.StringVar(&o.kafkaAddr, "kafka-addr", "127.0.0.1:9092", "address the Kafka protocol listener binds")
@@ -121,10 +151,17 @@ weir serve shuts down cleanly on SIGTERM or SIGINT.`,
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take before giving up on open HTTP requests")
-	for _, add := range serveFlagHooks {
-		add(f)
-	}
-	return cmd
+	f.Int64Var(&o.connMaxIdleMs, "connections-max-idle-ms", 600000, "close connections idle this long (connections.max.idle.ms); -1 never")
+	f.IntVar(&o.maxConns, "max-connections", 0, "most client connections at once; 0 unlimited (max.connections)")
+	f.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", 0, "most client connections from one IP address; 0 unlimited (max.connections.per.ip)")
+	f.Int64Var(&o.queuedMaxReqBytes, "queued-max-request-bytes", 512<<20, "request bytes read but not yet handled, over all connections (queued.max.request.bytes)")
+	f.Int64Var(&o.socketWriteTimeout, "socket-write-timeout-ms", 60000, "disconnect a client that does not read a response for this long")
+	f.IntVar(&o.autoCreatePerReq, "auto-create-topics-max-per-request", 100, "most topics one Metadata request may auto-create")
+	f.IntVar(&o.autoCreatePerSecond, "auto-create-topics-per-second", 100, "most topics auto-created per second, broker-wide")
+	f.Int64Var(&o.groupMinSessionMs, "group-min-session-timeout-ms", 6000, "shortest consumer session timeout accepted (group.min.session.timeout.ms)")
+	f.Int64Var(&o.groupMaxSessionMs, "group-max-session-timeout-ms", 1800000, "longest consumer session timeout accepted (group.max.session.timeout.ms)")
+	f.Int64Var(&o.groupInitialDelayMs, "group-initial-rebalance-delay-ms", 0, "how long a new group's first rebalance waits for more members (group.initial.rebalance.delay.ms)")
+	f.Int64Var(&o.offsetsRetentionMin, "offsets-retention-minutes", 7*24*60, "how long committed offsets outlive an empty group (offsets.retention.minutes)")
 }
 
 func init() { rootCmd.AddCommand(newServeCmd()) }
@@ -207,20 +244,11 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	dataDir, _ := filepath.Abs(o.dataDir)
-	b, err := broker.New(broker.Config{
-		DataDir:                dataDir,
-		KafkaAddr:              o.kafkaAddr,
-		AdvertisedAddr:         o.advertisedAddr,
-		NodeID:                 o.nodeID,
-		AutoCreateTopics:       o.autoCreate,
-		DefaultPartitions:      o.numPartitions,
-		OffsetsTopicPartitions: o.offsetsParts,
-		MaxRequestBytes:        o.maxRequestBytes,
-		SyncOnAppend:           o.fsync,
-		ControllerVoters:       voters,
-		RaftAddr:               o.raftAddr,
-		Registerer:             reg,
-	}, logger)
+	cfg, err := o.brokerConfig(dataDir, voters, reg)
+	if err != nil {
+		return err
+	}
+	b, err := broker.New(cfg, logger)
 	if err != nil {
 		return err
 	}
@@ -293,6 +321,70 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	}
 	logger.Info("stopped")
 	return nil
+}
+
+// brokerConfig turns the flags into a broker.Config and validates it. A
+// zero where the broker would take it as "use the default" is refused here,
+// so that no flag value is ever silently replaced.
+func (o *serveOptions) brokerConfig(dataDir string, voters []cluster.Voter, reg prometheus.Registerer) (broker.Config, error) {
+	var errs []error
+	atLeast := func(flag string, v, min int64) {
+		if v < min {
+			errs = append(errs, fmt.Errorf("--%s must be at least %d, got %d", flag, min, v))
+		}
+	}
+	atLeast("node-id", int64(o.nodeID), 1)
+	atLeast("num-partitions", int64(o.numPartitions), 1)
+	atLeast("offsets-topic-partitions", int64(o.offsetsParts), 1)
+	atLeast("max-request-bytes", int64(o.maxRequestBytes), 1024)
+	atLeast("max-connections", int64(o.maxConns), 0)
+	atLeast("max-connections-per-ip", int64(o.maxConnsPerIP), 0)
+	atLeast("queued-max-request-bytes", o.queuedMaxReqBytes, 1)
+	atLeast("socket-write-timeout-ms", o.socketWriteTimeout, 1)
+	atLeast("auto-create-topics-max-per-request", int64(o.autoCreatePerReq), 1)
+	atLeast("auto-create-topics-per-second", int64(o.autoCreatePerSecond), 1)
+	atLeast("group-min-session-timeout-ms", o.groupMinSessionMs, 1)
+	atLeast("group-max-session-timeout-ms", o.groupMaxSessionMs, 1)
+	atLeast("group-initial-rebalance-delay-ms", o.groupInitialDelayMs, 0)
+	atLeast("offsets-retention-minutes", o.offsetsRetentionMin, 1)
+	if o.connMaxIdleMs == 0 || o.connMaxIdleMs < -1 {
+		errs = append(errs, fmt.Errorf("--connections-max-idle-ms must be positive or -1 (never), got %d", o.connMaxIdleMs))
+	}
+	if len(errs) > 0 {
+		return broker.Config{}, errors.Join(errs...)
+	}
+	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
+	cfg := broker.Config{
+		DataDir:                 dataDir,
+		KafkaAddr:               o.kafkaAddr,
+		AdvertisedAddr:          o.advertisedAddr,
+		NodeID:                  o.nodeID,
+		AutoCreateTopics:        o.autoCreate,
+		AutoCreateMaxPerRequest: o.autoCreatePerReq,
+		AutoCreatePerSecond:     o.autoCreatePerSecond,
+		DefaultPartitions:       o.numPartitions,
+		OffsetsTopicPartitions:  o.offsetsParts,
+		MaxRequestBytes:         o.maxRequestBytes,
+		SyncOnAppend:            o.fsync,
+		ConnectionsMaxIdle:      ms(o.connMaxIdleMs),
+		MaxConnections:          o.maxConns,
+		MaxConnectionsPerIP:     o.maxConnsPerIP,
+		QueuedMaxRequestBytes:   o.queuedMaxReqBytes,
+		WriteTimeout:            ms(o.socketWriteTimeout),
+		Group: group.Config{
+			MinSessionTimeout:     ms(o.groupMinSessionMs),
+			MaxSessionTimeout:     ms(o.groupMaxSessionMs),
+			InitialRebalanceDelay: ms(o.groupInitialDelayMs),
+			OffsetsRetention:      time.Duration(o.offsetsRetentionMin) * time.Minute,
+		},
+		ControllerVoters: voters,
+		RaftAddr:         o.raftAddr,
+		Registerer:       reg,
+	}
+	if err := cfg.Validate(); err != nil {
+		return broker.Config{}, err
+	}
+	return cfg, nil
 }
 
 func shutdownServe(o *serveOptions, logger *slog.Logger, srv *http.Server, stops []func(context.Context) error) {

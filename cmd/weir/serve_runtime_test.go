@@ -47,11 +47,18 @@ spec:
 
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o := &serveOptions{
-		dataDir: filepath.Join(dir, "data"), kafkaAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", nodeID: 1,
-		autoCreate: true, numPartitions: 1, offsetsParts: 2, maxRequestBytes: 1 << 20,
-		logLevel: "warn", logFormat: "text", shutdownTimeout: 5 * time.Second,
-	}
+	o := defaultServeOptions()
+	o.dataDir = filepath.Join(dir, "data")
+	o.kafkaAddr = "127.0.0.1:0"
+	o.httpAddr = "127.0.0.1:0"
+	o.nodeID = 1
+	o.autoCreate = true
+	o.numPartitions = 1
+	o.offsetsParts = 2
+	o.maxRequestBytes = 1 << 20
+	o.logLevel = "warn"
+	o.logFormat = "text"
+	o.shutdownTimeout = 5 * time.Second
 	pr, pw := io.Pipe()
 	done := make(chan error, 1)
 	go func() {

@@ -54,11 +54,18 @@ func TestServeSourcesPrecedence(t *testing.T) {
 func TestServeStartsServesAndStops(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	o := &serveOptions{
-		dataDir: t.TempDir(), kafkaAddr: "127.0.0.1:0", httpAddr: "127.0.0.1:0", nodeID: 1,
-		autoCreate: true, numPartitions: 1, offsetsParts: 2, maxRequestBytes: 1 << 20,
-		logLevel: "warn", logFormat: "text", shutdownTimeout: 5 * time.Second,
-	}
+	o := defaultServeOptions()
+	o.dataDir = t.TempDir()
+	o.kafkaAddr = "127.0.0.1:0"
+	o.httpAddr = "127.0.0.1:0"
+	o.nodeID = 1
+	o.autoCreate = true
+	o.numPartitions = 1
+	o.offsetsParts = 2
+	o.maxRequestBytes = 1 << 20
+	o.logLevel = "warn"
+	o.logFormat = "text"
+	o.shutdownTimeout = 5 * time.Second
 	// The seam the connector runtime mounts through.
 	saved := serveExtensions
 	defer func() { serveExtensions = saved }()
@@ -137,5 +144,32 @@ func TestServeStartsServesAndStops(t *testing.T) {
 		}
 	case <-time.After(15 * time.Second):
 		t.Fatal("serve did not stop")
+	}
+}
+
+// TestServeRefusesOutOfRangeFlags: a flag value the broker would otherwise
+// replace by its default is an error naming the flag (issue 8, item 11).
+func TestServeRefusesOutOfRangeFlags(t *testing.T) {
+	for _, tc := range []struct {
+		set  func(*serveOptions)
+		flag string
+	}{
+		{func(o *serveOptions) { o.numPartitions = 0 }, "--num-partitions"},
+		{func(o *serveOptions) { o.offsetsParts = -1 }, "--offsets-topic-partitions"},
+		{func(o *serveOptions) { o.maxRequestBytes = 0 }, "--max-request-bytes"},
+		{func(o *serveOptions) { o.connMaxIdleMs = 0 }, "--connections-max-idle-ms"},
+		{func(o *serveOptions) { o.maxConnsPerIP = -1 }, "--max-connections-per-ip"},
+		{func(o *serveOptions) { o.queuedMaxReqBytes = 1000 }, "--queued-max-request-bytes"},
+		{func(o *serveOptions) { o.groupMinSessionMs = 60000; o.groupMaxSessionMs = 1000 }, "group.min.session.timeout.ms"},
+	} {
+		o := defaultServeOptions()
+		o.dataDir = t.TempDir()
+		o.kafkaAddr, o.httpAddr = "127.0.0.1:0", ""
+		o.logLevel = "error"
+		tc.set(o)
+		err := runServe(context.Background(), o, io.Discard)
+		if err == nil || !strings.Contains(err.Error(), tc.flag) {
+			t.Errorf("runServe = %v, want an error naming %s", err, tc.flag)
+		}
 	}
 }

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"maps"
 	"net"
+	"os"
 	"path/filepath"
 	"strconv"
 	"sync"
@@ -25,7 +26,9 @@ import (
 const OffsetsTopic = "__consumer_offsets"
 
 // Config configures a Broker. The zero value of every field but DataDir
-// means the default written next to it.
+// means the default written next to it; a negative value (where -1 does
+// not mean something, as it does for ConnectionsMaxIdle) is an error from
+// Validate, never silently replaced by the default.
 type Config struct {
 	DataDir        string // required: logs in DataDir, raft state in DataDir/__raft
 	KafkaAddr      string // listen address; default 127.0.0.1:9092 ("127.0.0.1:0" picks a port)
@@ -36,6 +39,13 @@ type Config struct {
 	// that allow it create missing topics. `weir serve` and brokertest
 	// turn it on by default, as Kafka does.
 	AutoCreateTopics bool
+	// AutoCreateMaxPerRequest bounds the topics one Metadata request may
+	// auto-create; the rest get the retriable LEADER_NOT_AVAILABLE and the
+	// client asks again. Default 100.
+	AutoCreateMaxPerRequest int
+	// AutoCreatePerSecond bounds auto-creations per second, broker-wide,
+	// so one client cannot flood the metadata log; default 100.
+	AutoCreatePerSecond int
 
 	DefaultPartitions      int32             // num.partitions for auto-created topics; default 1
 	MaxPartitionsPerTopic  int32             // CreateTopics/CreatePartitions above this are INVALID_PARTITIONS; default 10000
@@ -44,6 +54,27 @@ type Config struct {
 	MaxRequestBytes        int32             // socket.request.max.bytes; default 100 MiB
 	SyncOnAppend           bool              // fsync every append before acknowledging
 	ZeroCopyMinBytes       int               // fetch responses with fewer record bytes are copied; default 64 KiB
+
+	// ConnectionsMaxIdle is connections.max.idle.ms: a connection with no
+	// request for this long is closed. Default 10 min; negative (Kafka's
+	// -1) never.
+	ConnectionsMaxIdle time.Duration
+	// MaxConnections is max.connections: connections beyond it are closed
+	// as soon as accepted. Default unlimited.
+	MaxConnections int
+	// MaxConnectionsPerIP is max.connections.per.ip. Default unlimited.
+	MaxConnectionsPerIP int
+	// QueuedMaxRequestBytes is queued.max.request.bytes: request bytes
+	// read but not yet handled, over all connections; readers wait while
+	// it is full. Default 512 MiB (at least MaxRequestBytes).
+	QueuedMaxRequestBytes int64
+	// WriteTimeout bounds one response write: a client that stops reading
+	// is disconnected after it, releasing the segments its fetch pinned.
+	// Default 60 s.
+	WriteTimeout time.Duration
+
+	// Group configures the group coordinator (zero fields: its defaults).
+	Group group.Config
 
 	// ControllerVoters and RaftAddr configure a multi-node metadata quorum
 	// (not yet used by the single-node broker: leave empty).
@@ -62,21 +93,73 @@ func (c *Config) setDefaults() {
 	if c.NodeID == 0 {
 		c.NodeID = 1
 	}
-	if c.DefaultPartitions <= 0 {
+	if c.AutoCreateMaxPerRequest == 0 {
+		c.AutoCreateMaxPerRequest = 100
+	}
+	if c.AutoCreatePerSecond == 0 {
+		c.AutoCreatePerSecond = 100
+	}
+	if c.DefaultPartitions == 0 {
 		c.DefaultPartitions = 1
 	}
-	if c.MaxPartitionsPerTopic <= 0 {
+	if c.MaxPartitionsPerTopic == 0 {
 		c.MaxPartitionsPerTopic = 10000
 	}
-	if c.OffsetsTopicPartitions <= 0 {
+	if c.OffsetsTopicPartitions == 0 {
 		c.OffsetsTopicPartitions = 50
 	}
-	if c.MaxRequestBytes <= 0 {
+	if c.MaxRequestBytes == 0 {
 		c.MaxRequestBytes = 100 << 20
 	}
-	if c.ZeroCopyMinBytes <= 0 {
+	if c.ZeroCopyMinBytes == 0 {
 		c.ZeroCopyMinBytes = 64 << 10
 	}
+	if c.ConnectionsMaxIdle == 0 {
+		c.ConnectionsMaxIdle = 10 * time.Minute
+	}
+	if c.QueuedMaxRequestBytes == 0 {
+		c.QueuedMaxRequestBytes = max(512<<20, int64(c.MaxRequestBytes))
+	}
+	if c.WriteTimeout == 0 {
+		c.WriteTimeout = 60 * time.Second
+	}
+}
+
+// Validate reports every setting out of range, each naming its Kafka
+// setting and `weir serve` flag. It is called by New; serve calls it first
+// to refuse bad flags before touching the data directory.
+func (c Config) Validate() error {
+	var errs []error
+	bad := func(cond bool, setting, flag, want string, got any) {
+		if cond {
+			errs = append(errs, fmt.Errorf("%s (--%s) %s, got %v", setting, flag, want, got))
+		}
+	}
+	bad(c.DataDir == "", "log.dirs", "data-dir", "is required", `""`)
+	bad(c.NodeID < 0, "node.id", "node-id", "must be at least 1", c.NodeID)
+	bad(c.AutoCreateMaxPerRequest < 0, "auto.create.topics.max.per.request", "auto-create-topics-max-per-request", "must be at least 1", c.AutoCreateMaxPerRequest)
+	bad(c.AutoCreatePerSecond < 0, "auto.create.topics.per.second", "auto-create-topics-per-second", "must be at least 1", c.AutoCreatePerSecond)
+	bad(c.DefaultPartitions < 0, "num.partitions", "num-partitions", "must be at least 1", c.DefaultPartitions)
+	bad(c.MaxPartitionsPerTopic < 0, "max.partitions.per.topic", "max-partitions-per-topic", "must be at least 1", c.MaxPartitionsPerTopic)
+	bad(c.OffsetsTopicPartitions < 0, "offsets.topic.num.partitions", "offsets-topic-partitions", "must be at least 1", c.OffsetsTopicPartitions)
+	bad(c.MaxRequestBytes < 0 || (c.MaxRequestBytes > 0 && c.MaxRequestBytes < 1024), "socket.request.max.bytes", "max-request-bytes", "must be at least 1024", c.MaxRequestBytes)
+	bad(c.ZeroCopyMinBytes < 0, "zero.copy.min.bytes", "zero-copy-min-bytes", "must not be negative", c.ZeroCopyMinBytes)
+	bad(c.MaxConnections < 0, "max.connections", "max-connections", "must be at least 1", c.MaxConnections)
+	bad(c.MaxConnectionsPerIP < 0, "max.connections.per.ip", "max-connections-per-ip", "must be at least 1", c.MaxConnectionsPerIP)
+	maxReq := int64(c.MaxRequestBytes)
+	if maxReq <= 0 {
+		maxReq = 100 << 20
+	}
+	bad(c.QueuedMaxRequestBytes < 0 || (c.QueuedMaxRequestBytes > 0 && c.QueuedMaxRequestBytes < maxReq), "queued.max.request.bytes", "queued-max-request-bytes",
+		fmt.Sprintf("must be at least socket.request.max.bytes (%d)", maxReq), c.QueuedMaxRequestBytes)
+	bad(c.WriteTimeout < 0, "socket.write.timeout.ms", "socket-write-timeout-ms", "must be positive", c.WriteTimeout)
+	if err := c.Group.Validate(); err != nil {
+		errs = append(errs, err)
+	}
+	if err := validateConfigs(c.TopicDefaults); err != nil {
+		errs = append(errs, fmt.Errorf("topic defaults: %w", err))
+	}
+	return errors.Join(errs...)
 }
 
 // Broker is one weir broker: the Kafka listener, the partition logs, the
@@ -99,10 +182,11 @@ type Broker struct {
 	reconcileMu     sync.Mutex  // Start's reconcile vs the FSM's
 	reconciledIndex uint64      // guarded by reconcileMu
 
-	sessions *fetchSessions
-	pids     producerIDs
-	metrics  *metrics
-	gatherer prometheus.Gatherer
+	sessions   *fetchSessions
+	pids       producerIDs
+	metrics    *metrics
+	gatherer   prometheus.Gatherer
+	registerer prometheus.Registerer
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -110,6 +194,8 @@ type Broker struct {
 	connMu sync.Mutex
 	conns  map[*conn]struct{}
 	wg     sync.WaitGroup
+
+	lock *os.File // the data directory's flock, released last by Close
 
 	closeOnce sync.Once
 	closeErr  error
@@ -123,17 +209,18 @@ type topicParts struct {
 
 // New opens the data directory (recovering the logs) but does not listen.
 func New(cfg Config, logger *slog.Logger) (*Broker, error) {
-	if cfg.DataDir == "" {
-		return nil, errors.New("broker: DataDir is required")
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
 	}
 	cfg.setDefaults()
 	if logger == nil {
 		logger = slog.Default()
 	}
-	if err := validateConfigs(cfg.TopicDefaults); err != nil {
-		return nil, fmt.Errorf("broker: topic defaults: %w", err)
+	lock, err := lockDataDir(cfg.DataDir)
+	if err != nil {
+		return nil, fmt.Errorf("broker: %w", err)
 	}
-	b := &Broker{cfg: cfg, logger: logger, conns: map[*conn]struct{}{}}
+	b := &Broker{cfg: cfg, logger: logger, conns: map[*conn]struct{}{}, lock: lock}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.sessions = newFetchSessions(1000)
 	b.pids.b = b
@@ -147,10 +234,12 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 	} else if g, ok := reg.(prometheus.Gatherer); ok {
 		b.gatherer = g
 	}
+	b.registerer = reg
 	b.metrics = newMetrics(reg, b)
 
 	logs, err := wlog.NewManager(cfg.DataDir, wlog.Options{Logger: logger.With("component", "log")})
 	if err != nil {
+		lock.Close()
 		return nil, fmt.Errorf("broker: open logs: %w", err)
 	}
 	b.logs = logs
@@ -184,12 +273,13 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.host, b.port = host, int32(port)
 
 	ctl, err := cluster.Open(cluster.Config{
-		NodeID:   b.cfg.NodeID,
-		Dir:      filepath.Join(b.cfg.DataDir, "__raft"),
-		RaftAddr: b.cfg.RaftAddr,
-		Voters:   b.cfg.ControllerVoters,
-		Logger:   b.logger.With("component", "metadata"),
-		OnChange: b.reconcile,
+		NodeID:     b.cfg.NodeID,
+		Dir:        filepath.Join(b.cfg.DataDir, "__raft"),
+		RaftAddr:   b.cfg.RaftAddr,
+		Voters:     b.cfg.ControllerVoters,
+		Logger:     b.logger.With("component", "metadata"),
+		OnChange:   b.reconcile,
+		Registerer: b.registerer,
 	})
 	if err != nil {
 		ln.Close()
@@ -221,7 +311,7 @@ func (b *Broker) Start(ctx context.Context) error {
 			return fmt.Errorf("broker: create %s: %w", OffsetsTopic, errc)
 		}
 	}
-	b.groups = group.New(group.DefaultConfig(), &offsetsStore{b: b}, b.logger)
+	b.groups = group.New(b.cfg.Group, &offsetsStore{b: b}, b.logger)
 	groupsStart := time.Now()
 	if err := b.groups.Load(ctx); err != nil {
 		b.Close()
@@ -294,6 +384,7 @@ func (b *Broker) Close() error {
 		}
 		b.sessions.closeAll()
 		errs = append(errs, b.logs.Close())
+		b.lock.Close()
 		b.closeErr = errors.Join(errs...)
 	})
 	return b.closeErr

@@ -20,6 +20,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // Voter is one controller voter, as in --controller-voters 1@host:port.
@@ -62,6 +63,9 @@ type Config struct {
 	// apply goroutine and before Propose returns to the proposer on the
 	// leader; c is nil after a snapshot restore. It must not call Propose.
 	OnChange func(prev, next *State, c *Command)
+	// Registerer receives the metadata metrics (apply failures and
+	// refusals); nil means none are registered.
+	Registerer prometheus.Registerer
 }
 
 // Controller owns the raft group and the metadata state machine.
@@ -81,6 +85,14 @@ func Open(cfg Config) (*Controller, error) {
 		cfg.Logger = slog.Default()
 	}
 	c := &Controller{cfg: cfg, fsm: newFSM(cfg.OnChange)}
+	c.fsm.logger = cfg.Logger
+	if cfg.Registerer != nil {
+		for _, m := range []prometheus.Collector{c.fsm.failed, c.fsm.rejected} {
+			if err := cfg.Registerer.Register(m); err != nil {
+				return nil, fmt.Errorf("register metadata metrics: %w", err)
+			}
+		}
+	}
 
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(strconv.Itoa(int(cfg.NodeID)))

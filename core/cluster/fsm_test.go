@@ -6,6 +6,8 @@ import (
 	"testing"
 
 	"github.com/hashicorp/raft"
+	"github.com/prometheus/client_golang/prometheus/testutil"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 type memSink struct{ bytes.Buffer }
@@ -64,5 +66,25 @@ func TestParseVoters(t *testing.T) {
 		if _, err := ParseVoters(bad); err == nil {
 			t.Errorf("%q accepted", bad)
 		}
+	}
+}
+
+// TestApplyFailuresAreCounted: a command that cannot be applied is counted
+// (and logged), not dropped silently (issue 8, item 11).
+func TestApplyFailuresAreCounted(t *testing.T) {
+	f := newFSM(nil)
+	f.Apply(&raft.Log{Index: 1, Type: raft.LogCommand, Data: []byte("{not json")})
+	if got := testutil.ToFloat64(f.failed.WithLabelValues("undecodable")); got != 1 {
+		t.Fatalf("apply failures = %v, want 1", got)
+	}
+	b, _ := encodeCommand(&Command{Op: "from_the_future"})
+	f.Apply(&raft.Log{Index: 2, Type: raft.LogCommand, Data: b})
+	b, _ = encodeCommand(&Command{Op: OpDeleteTopic, Topic: "nope"})
+	f.Apply(&raft.Log{Index: 3, Type: raft.LogCommand, Data: b})
+	if got := testutil.ToFloat64(f.rejected.WithLabelValues("from_the_future", kerr.InvalidRequest.Message)); got != 1 {
+		t.Fatalf("rejected unknown op = %v, want 1", got)
+	}
+	if got := testutil.ToFloat64(f.rejected.WithLabelValues(string(OpDeleteTopic), kerr.UnknownTopicOrPartition.Message)); got != 1 {
+		t.Fatalf("rejected delete = %v, want 1", got)
 	}
 }

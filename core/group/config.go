@@ -1,6 +1,7 @@
 package group
 
 import (
+	"errors"
 	"fmt"
 	"math"
 	"time"
@@ -47,38 +48,59 @@ func DefaultConfig() Config {
 	}
 }
 
-// withDefaults fills zero fields from DefaultConfig.
+// withDefaults fills zero fields from DefaultConfig. Negative values are
+// left as they are: Validate refuses them rather than clamping.
 func (c Config) withDefaults() Config {
 	d := DefaultConfig()
-	if c.MinSessionTimeout <= 0 {
+	if c.MinSessionTimeout == 0 {
 		c.MinSessionTimeout = d.MinSessionTimeout
 	}
-	if c.MaxSessionTimeout <= 0 {
+	if c.MaxSessionTimeout == 0 {
 		c.MaxSessionTimeout = d.MaxSessionTimeout
 	}
 	if c.InitialRebalanceDelay < 0 {
 		c.InitialRebalanceDelay = 0
 	}
-	if c.MaxSize <= 0 {
+	if c.MaxSize == 0 {
 		c.MaxSize = d.MaxSize
 	}
-	if c.OffsetsRetention <= 0 {
+	if c.OffsetsRetention == 0 {
 		c.OffsetsRetention = d.OffsetsRetention
 	}
-	if c.OffsetsRetentionCheckInterval <= 0 {
+	if c.OffsetsRetentionCheckInterval == 0 {
 		c.OffsetsRetentionCheckInterval = d.OffsetsRetentionCheckInterval
 	}
-	if c.MaxMetadataSize <= 0 {
+	if c.MaxMetadataSize == 0 {
 		c.MaxMetadataSize = d.MaxMetadataSize
 	}
 	return c
 }
 
-// Validate reports settings that cannot work together.
+// Validate reports a setting out of range or settings that cannot work
+// together. Each error names the Kafka setting (weir serve's flag is the
+// same name with dashes): a bad value is refused, never clamped.
 func (c Config) Validate() error {
+	var errs []error
+	neg := func(name string, bad bool, v any) {
+		if bad {
+			errs = append(errs, fmt.Errorf("group: %s must be positive, got %v", name, v))
+		}
+	}
+	neg("group.min.session.timeout.ms", c.MinSessionTimeout < 0, c.MinSessionTimeout)
+	neg("group.max.session.timeout.ms", c.MaxSessionTimeout < 0, c.MaxSessionTimeout)
+	neg("group.max.size", c.MaxSize < 0, c.MaxSize)
+	neg("offsets.retention.minutes", c.OffsetsRetention < 0, c.OffsetsRetention)
+	neg("offsets.retention.check.interval.ms", c.OffsetsRetentionCheckInterval < 0, c.OffsetsRetentionCheckInterval)
+	neg("offset.metadata.max.bytes", c.MaxMetadataSize < 0, c.MaxMetadataSize)
+	if c.InitialRebalanceDelay < 0 {
+		errs = append(errs, fmt.Errorf("group: group.initial.rebalance.delay.ms must not be negative, got %v", c.InitialRebalanceDelay))
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
 	c = c.withDefaults()
 	if c.MinSessionTimeout > c.MaxSessionTimeout {
-		return fmt.Errorf("group: min session timeout %v exceeds max session timeout %v", c.MinSessionTimeout, c.MaxSessionTimeout)
+		return fmt.Errorf("group: group.min.session.timeout.ms %v exceeds group.max.session.timeout.ms %v", c.MinSessionTimeout, c.MaxSessionTimeout)
 	}
 	return nil
 }

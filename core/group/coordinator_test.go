@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -544,5 +545,26 @@ func TestConfig(t *testing.T) {
 	d := Config{}.withDefaults()
 	if d != DefaultConfig() {
 		t.Fatalf("zero config %+v, want defaults %+v", d, DefaultConfig())
+	}
+}
+
+// TestConfigValidateNamesSetting: a negative value is refused with the
+// setting's name, not clamped to the default (issue 8, item 11).
+func TestConfigValidateNamesSetting(t *testing.T) {
+	for _, tc := range []struct {
+		cfg  Config
+		name string
+	}{
+		{Config{MinSessionTimeout: -time.Second}, "group.min.session.timeout.ms"},
+		{Config{MaxSessionTimeout: -time.Second}, "group.max.session.timeout.ms"},
+		{Config{MaxSize: -1}, "group.max.size"},
+		{Config{OffsetsRetention: -time.Hour}, "offsets.retention.minutes"},
+		{Config{MaxMetadataSize: -5}, "offset.metadata.max.bytes"},
+		{Config{InitialRebalanceDelay: -time.Second}, "group.initial.rebalance.delay.ms"},
+	} {
+		err := tc.cfg.Validate()
+		if err == nil || !strings.Contains(err.Error(), tc.name) {
+			t.Errorf("%+v: Validate() = %v, want an error naming %s", tc.cfg, err, tc.name)
+		}
 	}
 }
