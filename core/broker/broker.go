@@ -191,9 +191,13 @@ type Broker struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	connMu sync.Mutex
-	conns  map[*conn]struct{}
-	wg     sync.WaitGroup
+	connMu    sync.Mutex
+	conns     map[*conn]struct{}
+	connsByIP map[string]int // guarded by connMu
+	wg        sync.WaitGroup
+
+	queued    *byteBudget // queued.max.request.bytes, over every connection
+	warnLimit *rateLimiter
 
 	lock *os.File // the data directory's flock, released last by Close
 
@@ -220,7 +224,8 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	b := &Broker{cfg: cfg, logger: logger, conns: map[*conn]struct{}{}, lock: lock}
+	b := &Broker{cfg: cfg, logger: logger, conns: map[*conn]struct{}{}, connsByIP: map[string]int{}, lock: lock,
+		queued: newByteBudget(cfg.QueuedMaxRequestBytes), warnLimit: newRateLimiter(warnInterval)}
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.sessions = newFetchSessions(1000)
 	b.pids.b = b
@@ -413,7 +418,26 @@ func (b *Broker) acceptLoop() {
 			nc.Close()
 			return
 		}
+		// Kafka's max.connections and max.connections.per.ip: past either,
+		// the new connection is closed at once (the client backs off and
+		// retries), so the existing ones keep being served.
+		limit := ""
+		switch {
+		case b.cfg.MaxConnections > 0 && len(b.conns) >= b.cfg.MaxConnections:
+			limit = "max.connections"
+		case b.cfg.MaxConnectionsPerIP > 0 && b.connsByIP[c.remoteHost] >= b.cfg.MaxConnectionsPerIP:
+			limit = "max.connections.per.ip"
+		}
+		if limit != "" {
+			b.connMu.Unlock()
+			c.cancel()
+			nc.Close()
+			b.metrics.connRejected.WithLabelValues(limit).Inc()
+			b.warnLimited("connection refused: limit reached", "limit", limit, "remote", c.remote)
+			continue
+		}
 		b.conns[c] = struct{}{}
+		b.connsByIP[c.remoteHost]++
 		b.connMu.Unlock()
 		b.wg.Add(1)
 		go func() {
@@ -421,6 +445,9 @@ func (b *Broker) acceptLoop() {
 			c.serve()
 			b.connMu.Lock()
 			delete(b.conns, c)
+			if b.connsByIP[c.remoteHost]--; b.connsByIP[c.remoteHost] <= 0 {
+				delete(b.connsByIP, c.remoteHost)
+			}
 			b.connMu.Unlock()
 		}()
 	}

@@ -1,14 +1,17 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"net"
+	"os"
 	"runtime/debug"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kbin"
@@ -38,10 +41,11 @@ type conn struct {
 	ctx    context.Context
 	cancel context.CancelFunc
 
-	budget *byteBudget   // bytes of request frames read but not yet handled
-	queue  chan *pending // requests in arrival order, for the writer
-	work   chan work     // decoded requests, for the handler goroutine
-	wbuf   []byte        // writer-owned response buffer, reused
+	budget   *byteBudget   // bytes of request frames read but not yet handled
+	inflight atomic.Int32  // requests read whose responses are not yet written
+	queue    chan *pending // requests in arrival order, for the writer
+	work     chan work     // decoded requests, for the handler goroutine
+	wbuf     []byte        // writer-owned response buffer, reused
 }
 
 // pending is one request awaiting its response.
@@ -63,11 +67,14 @@ func newConn(b *Broker, nc net.Conn) *conn {
 	c.remoteHost, _, _ = net.SplitHostPort(c.remote)
 	c.budget = newByteBudget(int64(b.cfg.MaxRequestBytes))
 	c.ctx, c.cancel = context.WithCancel(b.ctx)
-	context.AfterFunc(c.ctx, c.budget.close)
 	return c
 }
 
 var errFrame = errors.New("bad frame")
+
+// errIdle closes a connection that sent nothing for connections.max.idle.ms
+// while nothing of it was in flight.
+var errIdle = errors.New("idle past connections.max.idle.ms")
 
 func (c *conn) serve() {
 	c.b.metrics.connections.Inc()
@@ -83,8 +90,17 @@ func (c *conn) serve() {
 		c.handleLoop()
 	}()
 	err := c.readLoop()
-	if err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil {
-		c.b.logger.Warn("closing client connection", "remote", c.remote, "err", err)
+	switch {
+	case errors.Is(err, errIdle):
+		c.b.metrics.idleClosed.Inc()
+		c.b.logger.Debug("closing idle client connection", "remote", c.remote)
+	case err != nil && !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && c.ctx.Err() == nil:
+		if errors.Is(err, errFrame) {
+			c.b.metrics.badFrames.Inc()
+		}
+		// Rate-limited: a client stuck in a reconnect loop with a bad
+		// request would otherwise fill the log.
+		c.b.warnLimited("closing client connection", "remote", c.remote, "err", err)
 	}
 	// The client is gone (or broke the protocol): end long polls and
 	// rebalance waits now rather than when they time out.
@@ -102,7 +118,7 @@ func (c *conn) handleLoop() {
 		p := w.p
 		switch {
 		case p.resp != nil: // answered while decoding (ApiVersions downgrade)
-			c.budget.release(p.size)
+			c.release(p.size)
 			close(p.done)
 		case isAsync(p.key):
 			go c.handle(p, w.req)
@@ -112,10 +128,109 @@ func (c *conn) handleLoop() {
 	}
 }
 
+// eagerFrameBytes is the largest frame whose buffer is taken whole from its
+// length prefix. Past it the buffer grows (doubling) as the bytes arrive,
+// so a client announcing 100 MiB and sending a few costs a few, not 100.
+const eagerFrameBytes = 1 << 20
+
+// release returns n bytes of request frames to the connection's and the
+// broker's budgets.
+func (c *conn) release(n int64) {
+	c.budget.release(n)
+	c.b.queued.release(n)
+}
+
+// acquire reserves n bytes of request frames in both budgets; false once
+// the connection is closing.
+func (c *conn) acquire(n int64) bool {
+	if !c.budget.acquire(c.ctx, n) {
+		return false
+	}
+	if !c.b.queued.acquire(c.ctx, n) {
+		c.budget.release(n)
+		return false
+	}
+	return true
+}
+
+// readFull fills buf from the socket. connections.max.idle.ms is a read
+// deadline that is pushed back while bytes keep arriving or responses are
+// still owed to the client (a JoinGroup may rightly wait minutes).
+func (c *conn) readFull(buf []byte) error {
+	idle := c.b.cfg.ConnectionsMaxIdle
+	got := 0
+	for got < len(buf) {
+		if idle > 0 {
+			c.nc.SetReadDeadline(time.Now().Add(idle))
+		}
+		start := got
+		for got < len(buf) {
+			n, err := c.nc.Read(buf[got:])
+			got += n
+			if err == nil {
+				continue
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) && idle > 0 {
+				if got > start || c.inflight.Load() > 0 {
+					break // activity: a new deadline
+				}
+				return errIdle
+			}
+			if errors.Is(err, io.EOF) && got > 0 {
+				return io.ErrUnexpectedEOF
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// readBody reads a frame of size bytes, reserving budget and growing the
+// buffer only as its bytes arrive.
+func (c *conn) readBody(size int) (*[]byte, error) {
+	n := min(size, eagerFrameBytes)
+	if !c.acquire(int64(n)) {
+		return nil, c.ctx.Err()
+	}
+	held := int64(n)
+	bufp := getBuf(n)
+	got := 0
+	for {
+		want := min(size, len(*bufp))
+		if int64(want) > held {
+			if !c.acquire(int64(want) - held) {
+				putBuf(bufp)
+				c.release(held)
+				return nil, c.ctx.Err()
+			}
+			held = int64(want)
+		}
+		if err := c.readFull((*bufp)[got:want]); err != nil {
+			putBuf(bufp)
+			c.release(held)
+			return nil, err
+		}
+		got = want
+		if got == size {
+			if held > int64(size) {
+				c.release(held - int64(size))
+			}
+			return bufp, nil
+		}
+		next := getBuf(min(size, 2*len(*bufp)))
+		copy(*next, (*bufp)[:got])
+		putBuf(bufp)
+		bufp = next
+	}
+}
+
 func (c *conn) readLoop() error {
 	var sizeBuf [4]byte
 	for {
-		if _, err := io.ReadFull(c.nc, sizeBuf[:]); err != nil {
+		if err := c.readFull(sizeBuf[:]); err != nil {
+			if errors.Is(err, io.ErrUnexpectedEOF) {
+				return fmt.Errorf("%w: connection closed inside a frame's size", errFrame)
+			}
 			return err
 		}
 		size := int32(binary.BigEndian.Uint32(sizeBuf[:]))
@@ -123,22 +238,18 @@ func (c *conn) readLoop() error {
 			return fmt.Errorf("%w: size %d outside [8, %d]", errFrame, size, c.b.cfg.MaxRequestBytes)
 		}
 		// Pipelined requests are read ahead of their handling, but never
-		// more than MaxRequestBytes of them at once per connection.
-		if !c.budget.acquire(int64(size)) {
-			return c.ctx.Err()
-		}
-		bufp := getBuf(int(size))
-		body := (*bufp)[:size]
-		if _, err := io.ReadFull(c.nc, body); err != nil {
-			putBuf(bufp)
-			c.budget.release(int64(size))
+		// more than MaxRequestBytes of them at once per connection, nor
+		// QueuedMaxRequestBytes over the broker.
+		bufp, err := c.readBody(int(size))
+		if err != nil {
 			return err
 		}
+		body := (*bufp)[:size]
 		c.b.metrics.bytesIn.Add(float64(size + 4))
 		p, kreq, err := c.decode(body)
 		if err != nil {
 			putBuf(bufp)
-			c.budget.release(int64(size))
+			c.release(int64(size))
 			return err
 		}
 		p.size = int64(size)
@@ -153,26 +264,28 @@ func (c *conn) readLoop() error {
 		}
 		// The writer learns the order first; the bounded queue is what
 		// limits the requests in flight on one connection.
+		c.inflight.Add(1)
 		select {
 		case c.queue <- p:
 		case <-c.ctx.Done():
+			c.inflight.Add(-1)
 			if p.buf != nil {
 				putBuf(p.buf)
 			}
-			c.budget.release(p.size)
+			c.release(p.size)
 			return c.ctx.Err()
 		}
 		c.work <- work{p: p, req: kreq}
 	}
 }
 
-// byteBudget bounds the bytes of request frames a connection holds.
+// byteBudget bounds bytes of request frames: one connection's, or (the
+// same type) the whole broker's queued.max.request.bytes.
 type byteBudget struct {
-	mu     sync.Mutex
-	cond   sync.Cond
-	used   int64
-	max    int64
-	closed bool
+	mu   sync.Mutex
+	cond sync.Cond
+	used int64
+	max  int64
 }
 
 func newByteBudget(max int64) *byteBudget {
@@ -181,16 +294,27 @@ func newByteBudget(max int64) *byteBudget {
 	return b
 }
 
-// acquire waits until n more bytes fit (one frame always fits when nothing
-// is held); false once closed.
-func (b *byteBudget) acquire(n int64) bool {
+// acquire waits until n more bytes fit (n always fits when nothing is
+// held); false, with nothing taken, once ctx is done.
+func (b *byteBudget) acquire(ctx context.Context, n int64) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for b.used > 0 && b.used+n > b.max && !b.closed {
-		b.cond.Wait()
+	if b.used > 0 && b.used+n > b.max {
+		stop := context.AfterFunc(ctx, func() {
+			b.mu.Lock()
+			b.cond.Broadcast()
+			b.mu.Unlock()
+		})
+		defer stop()
+		for b.used > 0 && b.used+n > b.max && ctx.Err() == nil {
+			b.cond.Wait()
+		}
+		if ctx.Err() != nil {
+			return false
+		}
 	}
 	b.used += n
-	return !b.closed
+	return true
 }
 
 func (b *byteBudget) release(n int64) {
@@ -200,11 +324,10 @@ func (b *byteBudget) release(n int64) {
 	b.cond.Broadcast()
 }
 
-func (b *byteBudget) close() {
+func (b *byteBudget) inUse() int64 {
 	b.mu.Lock()
-	b.closed = true
-	b.mu.Unlock()
-	b.cond.Broadcast()
+	defer b.mu.Unlock()
+	return b.used
 }
 
 type work struct {
@@ -248,12 +371,37 @@ func (c *conn) decode(body []byte) (p *pending, kreq kmsg.Request, err error) {
 	if err := kreq.ReadFrom(r.Src); err != nil {
 		return nil, nil, fmt.Errorf("%w: %s v%d: %v", errFrame, kmsg.NameForKey(key), version, err)
 	}
+	if strictKeys[key] {
+		if err := checkCanonical(kreq, r.Src); err != nil {
+			return nil, nil, fmt.Errorf("%w: %s v%d: %v", errFrame, kmsg.NameForKey(key), version, err)
+		}
+	}
 	return p, kreq, nil
+}
+
+// strictKeys are the requests with a nullable array whose null means
+// "everything" (Metadata's topics, OffsetFetch's topics, DescribeConfigs'
+// config names). kmsg decodes any negative array length as null, so a
+// length of -2 would read as "every topic"; Kafka refuses every negative
+// length but -1 as a malformed request. These are low-rate control
+// requests, so the check is exact and simple: the request must encode back
+// to the bytes it was read from (null is always -1).
+var strictKeys = map[int16]bool{
+	kmsg.Metadata.Int16():        true,
+	kmsg.OffsetFetch.Int16():     true,
+	kmsg.DescribeConfigs.Int16(): true,
+}
+
+func checkCanonical(kreq kmsg.Request, src []byte) error {
+	if re := kreq.AppendTo(nil); !bytes.Equal(re, src) {
+		return errors.New("malformed request: a negative array or string length other than -1, or trailing bytes")
+	}
+	return nil
 }
 
 func (c *conn) handle(p *pending, kreq kmsg.Request) {
 	defer close(p.done)
-	defer c.budget.release(p.size)
+	defer c.release(p.size)
 	defer func() {
 		if p.buf != nil {
 			putBuf(p.buf)
@@ -290,17 +438,25 @@ func (c *conn) writeLoop() {
 		<-p.done
 		if broken || p.noResponse || p.resp == nil {
 			p.zc.release()
+			c.inflight.Add(-1)
 			continue
 		}
+		// A client that stops reading must not hold this goroutine, and
+		// the segments a zero-copy fetch pinned, forever.
+		c.nc.SetWriteDeadline(time.Now().Add(c.b.cfg.WriteTimeout))
 		if err := c.write(p); err != nil {
 			broken = true
-			if c.ctx.Err() == nil {
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				c.b.metrics.writeTimeouts.Inc()
+				c.b.warnLimited("client stopped reading responses; closing its connection", "remote", c.remote, "timeout", c.b.cfg.WriteTimeout)
+			} else if c.ctx.Err() == nil {
 				c.b.logger.Debug("write response", "remote", c.remote, "err", err)
 			}
 			c.cancel()
 			c.nc.Close() // unblocks the reader
 		}
 		p.zc.release()
+		c.inflight.Add(-1)
 	}
 }
 

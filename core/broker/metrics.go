@@ -20,6 +20,11 @@ type metrics struct {
 	fetched     prometheus.Counter
 	zeroCopy    prometheus.Counter
 
+	badFrames     prometheus.Counter
+	idleClosed    prometheus.Counter
+	writeTimeouts prometheus.Counter
+	connRejected  *prometheus.CounterVec
+
 	// per-key children resolved once: no label lookup per request.
 	reqByKey map[int16]prometheus.Counter
 	latByKey map[int16]prometheus.Observer
@@ -35,13 +40,22 @@ func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
 		requests:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "requests_total", Help: "Requests handled, by API."}, []string{"api", "key"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "weir", Subsystem: "broker", Name: "request_duration_seconds", Help: "Time from a request's arrival to its response being ready, by API.",
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2.5, 14)}, []string{"api"}),
-		produced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "produce_bytes_total", Help: "Record batch bytes appended by producers."}),
-		fetched:  prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "fetch_bytes_total", Help: "Record batch bytes served to fetchers."}),
-		zeroCopy: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "fetch_zero_copy_responses_total", Help: "Fetch responses whose record bytes were sent with sendfile."}),
+		produced:      prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "produce_bytes_total", Help: "Record batch bytes appended by producers."}),
+		fetched:       prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "fetch_bytes_total", Help: "Record batch bytes served to fetchers."}),
+		zeroCopy:      prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "fetch_zero_copy_responses_total", Help: "Fetch responses whose record bytes were sent with sendfile."}),
+		badFrames:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "bad_frames_total", Help: "Connections closed for a malformed, oversized or unsupported request."}),
+		idleClosed:    prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "connections_idle_closed_total", Help: "Connections closed after connections.max.idle.ms without a request."}),
+		writeTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "connections_write_timeouts_total", Help: "Connections closed because the client stopped reading responses."}),
+		connRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "connections_rejected_total",
+			Help: "Connections closed on accept, by the limit they hit (max.connections, max.connections.per.ip)."}, []string{"limit"}),
 		reqByKey: map[int16]prometheus.Counter{},
 		latByKey: map[int16]prometheus.Observer{},
 	}
-	for _, c := range []prometheus.Collector{m.bytesIn, m.bytesOut, m.connections, m.partitions, m.topics, m.requests, m.latency, m.produced, m.fetched, m.zeroCopy} {
+	for _, c := range []prometheus.Collector{m.bytesIn, m.bytesOut, m.connections, m.partitions, m.topics, m.requests, m.latency, m.produced, m.fetched, m.zeroCopy,
+		m.badFrames, m.idleClosed, m.writeTimeouts, m.connRejected,
+		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "weir", Subsystem: "broker", Name: "queued_request_bytes",
+			Help: "Bytes of request frames read but not yet handled, over all connections (bounded by queued.max.request.bytes)."},
+			func() float64 { return float64(b.queued.inUse()) })} {
 		reg.MustRegister(c)
 	}
 	for k := range apiKeys {

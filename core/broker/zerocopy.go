@@ -99,8 +99,15 @@ func (c *conn) writeZeroCopy(prefix []byte, p *pending) error {
 
 	for _, pc := range pieces {
 		if pc.rr != nil {
-			if _, err := pc.rr.WriteTo(c.nc); err != nil {
+			// The frame's length prefix promised Size bytes: a short
+			// copy (the file shrank under us, a partial sendfile) would
+			// desynchronise the client, so it closes the connection.
+			n, err := pc.rr.WriteTo(c.nc)
+			if err != nil {
 				return err
+			}
+			if n != pc.rr.Size() {
+				return fmt.Errorf("zero-copy fetch sent %d of %d record bytes", n, pc.rr.Size())
 			}
 			continue
 		}
