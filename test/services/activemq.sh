@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
-# Apache ActiveMQ 5.17 (Debian package 'activemq'), a private non-persistent
-# broker with STOMP and openwire on loopback.
-#   test/services/activemq.sh start|stop|status
+# Apache ActiveMQ 5.17 (Debian package 'activemq'), a private persistent
+# broker (KahaDB under $WEIR_SERVICES_DIR/activemq/data/kahadb, kept across
+# restarts) with STOMP and openwire on loopback. connectors/stomp's tests
+# stop and restart it to prove that nothing queued is lost.
+#   test/services/activemq.sh start|stop|restart|status
 # Endpoints: STOMP 127.0.0.1:${WEIR_STOMP_PORT:-61613}, openwire 127.0.0.1:${WEIR_OPENWIRE_PORT:-61616}
 SVC=activemq
 SVC_VARS=(WEIR_STOMP_PORT WEIR_OPENWIRE_PORT WEIR_ACTIVEMQ_HEAP)
@@ -42,11 +44,17 @@ LOG4J
   xsi:schemaLocation="http://www.springframework.org/schema/beans http://www.springframework.org/schema/beans/spring-beans.xsd
   http://activemq.apache.org/schema/core http://activemq.apache.org/schema/core/activemq-core.xsd">
   <broker xmlns="http://activemq.apache.org/schema/core" brokerName="weir-test"
-          persistent="false" useJmx="false" schedulerSupport="false"
+          persistent="true" useJmx="false" schedulerSupport="false"
           dataDirectory="$SVC_DIR/data">
+    <!-- Persistent so that a broker restart loses nothing it acknowledged
+         (a RECEIPT for a persistent SEND means "in the journal"). -->
+    <persistenceAdapter>
+      <kahaDB directory="$SVC_DIR/data/kahadb" journalMaxFileLength="64mb"/>
+    </persistenceAdapter>
     <systemUsage>
       <systemUsage>
         <memoryUsage><memoryUsage percentOfJvmHeap="60"/></memoryUsage>
+        <storeUsage><storeUsage limit="4 gb"/></storeUsage>
         <tempUsage><tempUsage limit="1 gb"/></tempUsage>
       </systemUsage>
     </systemUsage>
@@ -78,4 +86,7 @@ do_start() {
 
 do_stop() { stop_pid 30; }
 
+if [[ ${1:-} == restart ]]; then
+  "$0" stop && exec "$0" start
+fi
 service_main do_start do_stop probe "$ENDPOINT" "$@"
