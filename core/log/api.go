@@ -64,6 +64,25 @@ type Options struct {
 	// CleanerMaxKeys bounds the compaction key map (about 40 bytes each);
 	// 0 means 1<<20.
 	CleanerMaxKeys int
+	// CleanerMaxBatchBytes caps how large one batch may grow when the
+	// cleaner decompresses it; a batch that would inflate past it is kept
+	// as it is (not compacted) and the reason logged. 0 means the log's
+	// max.message.bytes times 64, at least 64 MiB, at most 256 MiB.
+	CleanerMaxBatchBytes int
+
+	// OnStorageError, if set, is called once for every storage operation
+	// that failed (a write, fsync, truncate, checkpoint or directory
+	// operation), with the log's directory, what was being done and the
+	// error. A failed write, fsync or truncate also takes the log offline
+	// (see (*Log).Offline). The broker wires it to a rate-limited ERROR log
+	// line and weir_log_storage_errors_total{topic,partition}. It may be
+	// called with the log's locks held, from any goroutine: it must be
+	// quick and must not call back into the Log.
+	OnStorageError func(dir, op string, err error)
+
+	// commit is the group committer shared by the logs of one Manager
+	// (withDefaults creates it).
+	commit *committer
 }
 
 // AppendOrigin says who appends: only client appends are validated for

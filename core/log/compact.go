@@ -101,7 +101,7 @@ func (l *Log) Compact() (int64, error) {
 	closed := append([]*segment(nil), l.segs[:len(l.segs)-1]...)
 	nextBase := l.segs[len(l.segs)-1].base
 	cleanerPoint := l.cleanerPoint
-	gen := l.gen
+	gen := l.gen.Load()
 	startOffset := l.startOffset
 	var total, dirty int64
 	firstDirty := len(closed)
@@ -347,7 +347,7 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 			break
 		}
 	}
-	if l.closed || l.gen != gen || idx < 0 || idx+len(group) >= len(l.segs) {
+	if l.closed || l.gen.Load() != gen || idx < 0 || idx+len(group) >= len(l.segs) {
 		return fail(nil)
 	}
 	for i, s := range group {

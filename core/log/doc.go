@@ -117,8 +117,29 @@
 // # Durability and recovery
 //
 // Appends go to the page cache and are fsynced by flush.messages, flush.ms
-// (Manager), Flush, or, with Config.SyncOnAppend, before Append returns. A
-// clean Close fsyncs, writes indexes, a producer snapshot and the
+// (Manager), Flush, or, with Config.SyncOnAppend, before Append returns.
+// A roll fsyncs the segment it closes, and the directory, in the
+// background (as Kafka schedules a flush at every roll), so the recovery
+// point follows the rolls without any flush.* setting and the next
+// checkpoint (Manager maintenance) records it. The recovery point only
+// moves over a prefix of segments whose bytes and directory entries are
+// both durable.
+//
+// Group commit (SyncOnAppend, weir serve --fsync): an Append writes and
+// publishes its batches, releases the append lock and waits for a commit
+// round; one committer per Manager (per data directory; a log opened
+// alone has its own) runs rounds back to back while work arrives, and a
+// round fsyncs every log enqueued since the previous one began, the logs
+// of a round in parallel. So one fdatasync per file covers every batch
+// that arrived meanwhile, from any producer, and concurrent fsyncs of a
+// round's files share the file system's journal commit. A new segment's
+// directory entry is synced in the round before the first append in it is
+// acknowledged. An Append returns only once the recovery point is past
+// its last offset; readers may see the batches earlier, but the broker's
+// high watermark moves only when Append returns. A duplicate (an
+// idempotent retry) waits for the original's round too.
+//
+// A clean Close fsyncs, writes indexes, a producer snapshot and the
 // checkpoints, then the clean-shutdown marker; Open removes the marker
 // (durably) before accepting appends. Without the marker, Open CRC-checks
 // every segment from the one holding the recovery point to the end,
@@ -132,6 +153,42 @@
 // crash merely repeats the scan.
 // An I/O error during recovery fails Open: only bytes that are not a valid
 // batch are truncated, never bytes that could not be read.
+//
+// # Storage failures
+//
+// A failed write, truncate or fsync (EIO, ENOSPC, ...) takes the log
+// offline, as Kafka takes a log directory offline: after a failed fsync
+// the kernel may have dropped the dirty pages, so a retry that succeeds
+// proves nothing, and after a failed write the file may hold a partial
+// batch. From then on every Append, Read, Flush, truncation, DeleteRecords
+// and AssignEpoch returns an error wrapping kerr.KafkaStorageError and the
+// cause; maintenance skips the log; the recovery point never moves again
+// (so it never covers bytes whose fsync failed); Close writes nothing (no
+// checkpoint, no clean-shutdown marker), so the next Open recovers from
+// the recovery point with every CRC checked, and the reopened log is
+// healthy. A group commit whose fsync fails fails every append waiting on
+// it. On a full disk an append fails with a storage error naming ENOSPC
+// and nothing acknowledged is lost; once space returns the reopened log
+// works (TestDiskFullOnTmpfs runs this on a 4 MiB tmpfs).
+//
+// Failures that leave the files as the log believes them (no descriptor to
+// create a segment, a failed index or producer-snapshot replace: those are
+// caches, validated on open) fail the operation but keep the log online.
+// A failed leader-epoch or log checkpoint write takes it offline.
+//
+// For operators: (*Log).Offline returns nil while healthy and the error
+// that took the log offline after; Options.OnStorageError is called once
+// per failed storage operation with the log directory, the operation and
+// the cause. The broker turns the hook into a rate-limited ERROR line and
+// weir_log_storage_errors_total{topic,partition}, and reports offline
+// logs in /health.
+//
+// # Configuration
+//
+// Config.Validate and Options.Validate return an error naming the first
+// setting out of range (by its Kafka topic-config name and its field);
+// zero values mean the default. Open refuses an invalid Config and
+// SetConfig logs and ignores one; nothing is silently clamped.
 //
 // # Reads
 //
@@ -149,6 +206,9 @@
 // Per log, appendMu serialises every mutation (Append, roll, truncation, retention,
 // the compaction swap); mu guards what readers look at and is held only to
 // publish a mutation's result, never across I/O. Order: appendMu, mu.
+// Syncs (group commit rounds, background flushes of rolled segments) run
+// without appendMu and publish the recovery point under mu; the
+// committer's own mutex is taken with neither held.
 //
 // # Not yet, and limits
 //

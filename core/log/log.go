@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -36,24 +37,33 @@ type Log struct {
 	cfg           Config
 	segs          []*segment // ascending base offset; the last is active
 	startOffset   int64
-	recoveryPoint int64 // every batch below is fsynced
+	recoveryPoint int64 // every batch below is fsynced; written with mu held (syncs run without appendMu)
 	cleanerPoint  int64 // compaction has cleaned everything below
 	epochs        []epochEntry
 	producers     producerState
 	closed        bool
+	dirSeq        uint64 // bumped (with mu) when a segment file is created
+	dirSynced     uint64 // dirSeq as of the last durable directory sync (mu)
 
 	unflushedMsgs int64
 	lastFlush     time.Time
 	snapshotAt    int64 // offset of the newest producer snapshot written
 	epochsDirty   bool
-	gen           uint64 // bumped by truncation; a compaction pass aborts if it moved
+	gen           atomic.Uint64 // bumped by truncation; syncs and compaction passes planned before it do not apply
+
+	offline        atomic.Pointer[offlineError] // set once by a failed write, truncate or fsync
+	onStorageError func(dir, op string, err error)
+	commit         *committer     // group commit for SyncOnAppend, shared by a Manager's logs
+	commitSeq      uint64         // round this log is enqueued in; guarded by commit.mu
+	bg             sync.WaitGroup // background flushes of rolled segments
 
 	// metaOnDisk is the last log checkpoint written (writeMetaLocked);
 	// guarded by appendMu.
 	metaOnDisk   logMeta
 	metaOnDiskOK bool
 
-	cleanerMaxKeys int
+	cleanerMaxKeys  int
+	cleanerMaxBatch int
 }
 
 var errClosed = errors.New("log closed")
@@ -130,6 +140,12 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.commit == nil {
+		// A Manager calls withDefaults once and hands the result to every
+		// Open, so its logs share one committer (group commit per data
+		// directory); a log opened alone gets its own.
+		o.commit = newCommitter()
+	}
 	return o
 }
 
@@ -139,6 +155,12 @@ func (o Options) withDefaults() Options {
 // scanned with CRC checks, the log is truncated at the first invalid batch,
 // and indexes and producer state are rebuilt from the data.
 func Open(dir string, cfg Config, opts Options) (*Log, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, fmt.Errorf("open log %s: %w", filepath.Base(dir), err)
+	}
+	if err := opts.Validate(); err != nil {
+		return nil, fmt.Errorf("open log %s: %w", filepath.Base(dir), err)
+	}
 	opts = opts.withDefaults()
 	l := &Log{
 		dir:       dir,
@@ -148,12 +170,16 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		cfg:       cfg.normalize(),
 		lastFlush: opts.Now(),
 
-		cleanerMaxKeys: opts.CleanerMaxKeys,
+		cleanerMaxKeys:  opts.CleanerMaxKeys,
+		cleanerMaxBatch: opts.CleanerMaxBatchBytes,
+		onStorageError:  opts.OnStorageError,
+		commit:          opts.commit,
 	}
 	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
-		return nil, storageErr("create log dir", err)
+		return nil, l.ioErr("create log dir", err)
 	}
 	if err := l.recover(); err != nil {
+		err = l.ioErr("recover log", err)
 		for _, s := range l.segs {
 			s.file.Close()
 		}
@@ -163,7 +189,7 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		for _, s := range l.segs {
 			s.file.Close()
 		}
-		return nil, storageErr("write log config", err)
+		return nil, l.ioErr("write log config", err)
 	}
 	return l, nil
 }
@@ -182,6 +208,13 @@ func (l *Log) openSegment(base int64, create bool) (*segment, error) {
 	s.refs.Store(1)
 	s.resetIndexes()
 	s.indexDirty = false
+	s.flushedNext = base
+	if create {
+		l.mu.Lock()
+		l.dirSeq++
+		s.dirSeq = l.dirSeq
+		l.mu.Unlock()
+	}
 	return s, nil
 }
 
@@ -280,8 +313,12 @@ func (l *Log) recover() error {
 				return storageErr("load index of segment "+segmentName(s.base, logSuffix), err)
 			}
 			// The index does not match the data: rebuild it, checking
-			// every CRC on the way since something on this disk lied.
-			l.logger.Warn("rebuilding index", "segment", s.base, "reason", err)
+			// every CRC on the way since something on this disk lied. An
+			// empty segment has nothing to index (a segment rolled and
+			// never written to has no index files): nothing to warn about.
+			if st.Size() > 0 {
+				l.logger.Warn("rebuilding index", "segment", s.base, "reason", err)
+			}
 		}
 		// Untrusted: CRC-scan it. A corrupt batch ends the log there.
 		if err := l.rebuildSegment(s, st.Size(), true); err != nil {
@@ -339,7 +376,7 @@ func (l *Log) recover() error {
 	}
 	for _, s := range l.segs {
 		if clean || s.next <= l.recoveryPoint {
-			s.flushedSize = s.size
+			s.flushedSize, s.flushedNext = s.size, s.next
 		}
 	}
 	l.cleanerPoint = meta.cleaner
@@ -355,11 +392,11 @@ func (l *Log) recover() error {
 		return err
 	}
 	if err := l.writeMetaLocked(false); err != nil {
-		return storageErr("write log checkpoint", err)
+		return l.ioErr("write log checkpoint", err)
 	}
 	if l.epochsDirty {
 		if err := writeEpochCheckpoint(l.fs, l.dir, l.epochs); err != nil {
-			return storageErr("write leader-epoch checkpoint", err)
+			return l.ioErr("write leader-epoch checkpoint", err)
 		}
 		l.epochsDirty = false
 	}
@@ -373,10 +410,16 @@ func isShortRead(err error) bool {
 func (l *Log) removeCleanMarker() error {
 	p := filepath.Join(l.dir, cleanShutdownName)
 	if err := l.fs.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return storageErr("remove clean-shutdown marker", err)
+		return l.ioErr("remove clean-shutdown marker", err)
 	}
 	// Durable before any append: a crash must not find a stale marker.
-	return storageErr("sync log dir", l.fs.SyncDir(l.dir))
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		return l.ioErr("sync log dir", err)
+	}
+	l.mu.Lock()
+	l.dirSynced = l.dirSeq
+	l.mu.Unlock()
+	return nil
 }
 
 // rebuildSegment rebuilds s's indexes by walking its batches from position
@@ -465,6 +508,8 @@ func (l *Log) rebuildProducers(end int64) error {
 }
 
 func (l *Log) metaLocked() logMeta {
+	l.mu.RLock() // the recovery point moves under mu alone (syncs run without appendMu)
+	defer l.mu.RUnlock()
 	return logMeta{start: l.startOffset, recovery: l.recoveryPoint, cleaner: l.cleanerPoint}
 }
 
@@ -542,6 +587,12 @@ func (l *Log) Config() Config {
 // or maintenance run, and is stored in the log directory so the next
 // NewManager reopens the log with it.
 func (l *Log) SetConfig(cfg Config) {
+	if err := cfg.Validate(); err != nil {
+		// The broker validates topic configs before they reach a log; an
+		// invalid one here is a bug, and is refused rather than clamped.
+		l.logger.Error("refusing invalid log config", "err", err)
+		return
+	}
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.mu.Lock()
@@ -569,6 +620,9 @@ func (l *Log) Size() int64 {
 // rewritten in place (base offset, leader epoch, LogAppendTime), as Kafka
 // does with a produce request's buffer, and is not retained.
 func (l *Log) Append(records []byte, o AppendOptions) (AppendResult, error) {
+	if err := l.offlineErr("append"); err != nil {
+		return AppendResult{}, err
+	}
 	l.mu.RLock()
 	maxBytes := l.cfg.MaxMessageBytes
 	l.mu.RUnlock()
@@ -580,9 +634,27 @@ func (l *Log) Append(records []byte, o AppendOptions) (AppendResult, error) {
 		return AppendResult{}, err
 	}
 	l.appendMu.Lock()
-	defer l.appendMu.Unlock()
+	res, durable, err := l.appendLocked(records, batches, o)
+	l.appendMu.Unlock()
+	if err != nil || durable {
+		return res, err
+	}
+	// SyncOnAppend: wait, without the append lock, for the group commit
+	// that covers these batches, so other producers' appends join it.
+	if err := l.awaitDurable(res.LogEndOffset); err != nil {
+		return AppendResult{}, err
+	}
+	return res, nil
+}
+
+// appendLocked is Append under appendMu. durable is false when the caller
+// must still wait for a group commit (SyncOnAppend) before acknowledging.
+func (l *Log) appendLocked(records []byte, batches []parsedBatch, o AppendOptions) (res AppendResult, durable bool, err error) {
 	if l.closed {
-		return AppendResult{}, storageErr("append", errClosed)
+		return AppendResult{}, true, storageErr("append", errClosed)
+	}
+	if err := l.offlineErr("append"); err != nil {
+		return AppendResult{}, true, err
 	}
 	cfg := l.cfg
 	end := l.endOffsetLocked()
@@ -594,16 +666,16 @@ func (l *Log) Append(records []byte, o AppendOptions) (AppendResult, error) {
 	for i := range batches {
 		h := &batches[i].h
 		if h.control() && o.Origin == OriginClient {
-			return AppendResult{}, fmt.Errorf("clients may not write control batches: %w", kerr.InvalidRecord)
+			return AppendResult{}, true, fmt.Errorf("clients may not write control batches: %w", kerr.InvalidRecord)
 		}
 		if cfg.CleanupPolicy&CleanupCompact != 0 && !h.control() && o.Origin != OriginReplication {
 			if err := checkKeys(batches[i].buf); err != nil {
-				return AppendResult{}, err
+				return AppendResult{}, true, err
 			}
 		}
 		if o.Origin == OriginReplication {
 			if h.BaseOffset < end {
-				return AppendResult{}, fmt.Errorf("replicated batch at %d below log end %d: %w", h.BaseOffset, end, kerr.OffsetOutOfRange)
+				return AppendResult{}, true, fmt.Errorf("replicated batch at %d below log end %d: %w", h.BaseOffset, end, kerr.OffsetOutOfRange)
 			}
 			end = h.nextOffset()
 			continue
@@ -613,15 +685,17 @@ func (l *Log) Append(records []byte, o AppendOptions) (AppendResult, error) {
 				var dup *errDuplicate
 				if errors.As(err, &dup) {
 					if len(batches) > 1 {
-						return AppendResult{}, fmt.Errorf("duplicate batch inside a multi-batch append: %w", kerr.DuplicateSequenceNumber)
+						return AppendResult{}, true, fmt.Errorf("duplicate batch inside a multi-batch append: %w", kerr.DuplicateSequenceNumber)
 					}
+					// With SyncOnAppend the original may still be waiting
+					// for its fsync: the duplicate waits for it too.
 					return AppendResult{
 						BaseOffset: dup.orig.firstOffset, LastOffset: dup.orig.lastOffset,
 						LogAppendTime: -1, LogStartOffset: l.startOffset,
 						LogEndOffset: l.endOffsetLocked(), Duplicate: true,
-					}, nil
+					}, !cfg.SyncOnAppend, nil
 				}
-				return AppendResult{}, err
+				return AppendResult{}, true, err
 			}
 			if len(batches) > 1 {
 				if scratch == nil {
@@ -671,7 +745,7 @@ func (l *Log) Append(records []byte, o AppendOptions) (AppendResult, error) {
 		// batch may start after a gap, and segments must tile the offsets
 		// (recovery relies on it to spot a torn middle segment).
 		if err := l.rollLocked(l.endOffsetLocked()); err != nil {
-			return AppendResult{}, err
+			return AppendResult{}, true, err
 		}
 		seg = l.active()
 	}
@@ -680,15 +754,13 @@ func (l *Log) Append(records []byte, o AppendOptions) (AppendResult, error) {
 	pos := seg.size
 	if err := writeFull(seg.file, records[:total], pos); err != nil {
 		// Undo a partial write so the file never holds a torn batch that
-		// a later append would bury mid-file.
-		_ = seg.file.Truncate(pos)
-		return AppendResult{}, storageErr("write segment", err)
-	}
-	if cfg.SyncOnAppend {
-		if err := l.syncUnflushed(); err != nil {
-			_ = seg.file.Truncate(pos)
-			return AppendResult{}, err
+		// a later append would bury mid-file; the log goes offline anyway
+		// (recovery would cut a torn tail too).
+		err = l.fail("write segment", err)
+		if terr := seg.file.Truncate(pos); terr != nil {
+			l.fail("truncate after failed write", terr)
 		}
+		return AppendResult{}, true, err
 	}
 
 	l.mu.Lock()
@@ -705,30 +777,33 @@ func (l *Log) Append(records []byte, o AppendOptions) (AppendResult, error) {
 			l.epochsDirty = true
 		}
 	}
-	if cfg.SyncOnAppend {
-		seg.flushedSize = seg.size
-		l.recoveryPoint = seg.next
-	}
-	res := AppendResult{
+	res = AppendResult{
 		BaseOffset: first, LastOffset: last, LogAppendTime: appendTime,
 		LogStartOffset: l.startOffset, LogEndOffset: seg.next,
 	}
 	epochsDirty := l.epochsDirty
 	l.epochsDirty = false
+	epochs := l.epochs
 	l.mu.Unlock()
 
 	if epochsDirty {
-		if err := writeEpochCheckpoint(l.fs, l.dir, l.epochs); err != nil {
-			return res, storageErr("write leader-epoch checkpoint", err)
+		// The epoch cache must be durable before the batches that start
+		// the epoch are acknowledged: a failed write fails the append and
+		// takes the log offline (recovery relearns epochs from batches).
+		if err := writeEpochCheckpoint(l.fs, l.dir, epochs); err != nil {
+			return AppendResult{}, true, l.fail("write leader-epoch checkpoint", err)
 		}
 	}
 	l.unflushedMsgs += msgs
-	if !cfg.SyncOnAppend && l.unflushedMsgs >= cfg.FlushMessages {
+	if cfg.SyncOnAppend {
+		return res, false, nil
+	}
+	if l.unflushedMsgs >= cfg.FlushMessages {
 		if err := l.syncUnflushed(); err != nil {
-			return res, err
+			return AppendResult{}, true, err
 		}
 	}
-	return res, nil
+	return res, true, nil
 }
 
 func writeFull(f File, b []byte, pos int64) error {
@@ -760,13 +835,20 @@ func (l *Log) rollDue(s *segment, cfg Config, nowMs int64) bool {
 // appendMu. The old segment's indexes are written and a producer snapshot
 // is taken at base, so recovery replays at most the new active segment.
 func (l *Log) rollLocked(base int64) error {
+	if err := l.offlineErr("roll segment"); err != nil {
+		return err
+	}
 	old := l.active()
 	if err := old.writeIndexes(false); err != nil {
-		return storageErr("write index", err)
+		// An index is a cache (validated on open, rebuilt if wrong), and a
+		// failed atomic replace leaves the old file: the log stays online.
+		return l.ioErr("write index", err)
 	}
 	s, err := l.openSegment(base, true)
 	if err != nil {
-		return err
+		// Nothing was changed: the log stays online (out of descriptors
+		// heals by itself), but the operator hears of it.
+		return l.ioErr("roll segment", err)
 	}
 	if err := l.writeSnapshot(base); err != nil {
 		s.file.Close()
@@ -775,6 +857,10 @@ func (l *Log) rollLocked(base int64) error {
 	l.mu.Lock()
 	l.segs = append(l.segs, s)
 	l.mu.Unlock()
+	// The closed segment is flushed, and the new one's directory entry
+	// synced, in the background; with SyncOnAppend the group commit of the
+	// first append here syncs the directory before acknowledging it.
+	l.flushRolled(old)
 	return nil
 }
 
@@ -783,7 +869,8 @@ func (l *Log) rollLocked(base int64) error {
 // fails its CRC on open and an older one is replayed from instead.
 func (l *Log) writeSnapshot(offset int64) error {
 	if err := writeFileAtomic(l.fs, l.dir, segmentName(offset, snapshotSuffix), l.producers.marshal(), false); err != nil {
-		return storageErr("write producer snapshot", err)
+		// A snapshot is a cache too (recovery replays from an older one).
+		return l.ioErr("write producer snapshot", err)
 	}
 	l.snapshotAt = offset
 	offs, _ := snapshotOffsets(l.fs, l.dir)
@@ -793,28 +880,13 @@ func (l *Log) writeSnapshot(offset int64) error {
 	return nil
 }
 
-// syncUnflushed fsyncs every segment with unflushed bytes. Called with
-// appendMu held.
+// syncUnflushed fsyncs every segment with unflushed bytes, and the
+// directory if a segment was created since its last sync. Called with
+// appendMu held, so it covers the whole log.
 func (l *Log) syncUnflushed() error {
-	l.mu.RLock()
-	var todo []*segment
-	for _, s := range l.segs {
-		if s.flushedSize < s.size || s == l.active() {
-			todo = append(todo, s)
-		}
+	if err := l.syncSegments("fsync segment"); err != nil {
+		return err
 	}
-	l.mu.RUnlock()
-	for _, s := range todo {
-		if err := syncData(s.file); err != nil {
-			return storageErr("fsync segment", err)
-		}
-	}
-	l.mu.Lock()
-	for _, s := range todo {
-		s.flushedSize = s.size
-	}
-	l.recoveryPoint = l.endOffsetLocked()
-	l.mu.Unlock()
 	l.unflushedMsgs = 0
 	l.lastFlush = l.now()
 	return nil
@@ -835,15 +907,15 @@ func (l *Log) Flush() error {
 func (l *Log) Checkpoint() error {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
-	if l.closed {
+	if l.closed || l.offline.Load() != nil {
 		return nil
 	}
 	for _, s := range l.segs[:len(l.segs)-1] {
 		if err := s.writeIndexes(false); err != nil {
-			return storageErr("write index", err)
+			return l.ioErr("write index", err)
 		}
 	}
-	return storageErr("write log checkpoint", l.writeMetaLocked(true))
+	return l.fail("write log checkpoint", l.writeMetaLocked(true))
 }
 
 // Close flushes, persists indexes, producer state and checkpoints, and
@@ -854,11 +926,19 @@ func (l *Log) Close() error {
 	if l.closed {
 		return nil
 	}
-	err := l.closeLocked()
+	var err error
+	if l.offline.Load() == nil {
+		err = l.closeLocked()
+	} else {
+		// An offline log writes nothing more: no checkpoint, no marker,
+		// so the next Open recovers it from its recovery point.
+		err = l.Offline()
+	}
 	l.mu.Lock()
 	l.closed = true
 	segs := l.segs
 	l.mu.Unlock()
+	l.bg.Wait() // background flushes of rolled segments (they take mu only) end first
 	for _, s := range segs {
 		if s.removed.CompareAndSwap(false, true) {
 			s.release()
@@ -871,9 +951,14 @@ func (l *Log) closeLocked() error {
 	if err := l.syncUnflushed(); err != nil {
 		return err
 	}
+	// An index that cannot be written is rebuilt on the next Open; it is
+	// logged (the disk is failing) and the shutdown is not called clean.
+	var idxErr error
 	for _, s := range l.segs {
 		if err := s.writeIndexes(true); err != nil {
-			return storageErr("write index", err)
+			err = l.ioErr("write index", err)
+			l.logger.Error("write index at close", "segment", s.base, "err", err)
+			idxErr = errors.Join(idxErr, err)
 		}
 	}
 	end := l.endOffsetLocked()
@@ -883,17 +968,20 @@ func (l *Log) closeLocked() error {
 		}
 	}
 	if err := writeEpochCheckpoint(l.fs, l.dir, l.epochs); err != nil {
-		return storageErr("write leader-epoch checkpoint", err)
+		return l.fail("write leader-epoch checkpoint", err)
 	}
 	if err := l.writeMetaLocked(false); err != nil {
-		return storageErr("write log checkpoint", err)
+		return l.fail("write log checkpoint", err)
+	}
+	if idxErr != nil {
+		return idxErr
 	}
 	// The snapshot is synced through the marker's directory sync below
 	// only as far as the rename; sync its data explicitly.
 	if err := writeFileAtomic(l.fs, l.dir, segmentName(end, snapshotSuffix), l.producers.marshal(), true); err != nil {
-		return storageErr("write producer snapshot", err)
+		return l.fail("write producer snapshot", err)
 	}
-	return storageErr("write clean-shutdown marker", writeFileAtomic(l.fs, l.dir, cleanShutdownName, nil, true))
+	return l.fail("write clean-shutdown marker", writeFileAtomic(l.fs, l.dir, cleanShutdownName, nil, true))
 }
 
 // Delete closes the log and removes its directory.
@@ -904,10 +992,11 @@ func (l *Log) Delete() error {
 	segs := l.segs
 	l.mu.Unlock()
 	l.appendMu.Unlock()
+	l.bg.Wait()
 	for _, s := range segs {
 		if s.removed.CompareAndSwap(false, true) {
 			s.release()
 		}
 	}
-	return storageErr("remove log dir", l.fs.RemoveAll(l.dir))
+	return l.ioErr("remove log dir", l.fs.RemoveAll(l.dir))
 }

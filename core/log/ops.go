@@ -19,13 +19,16 @@ func (l *Log) TruncateTo(offset int64) error {
 	if l.closed {
 		return storageErr("truncate", errClosed)
 	}
+	if err := l.offlineErr("truncate"); err != nil {
+		return err
+	}
 	if offset >= l.endOffsetLocked() {
 		return nil
 	}
 	if offset < 0 {
 		return fmt.Errorf("truncate to %d: %w", offset, kerr.OffsetOutOfRange)
 	}
-	l.gen++
+	l.gen.Add(1)
 	if offset <= l.startOffset {
 		return l.truncateFullyLocked(offset)
 	}
@@ -59,10 +62,10 @@ func (l *Log) TruncateTo(offset int64) error {
 	newEnd := s.next
 	if rebuilt {
 		if err := s.file.Truncate(pos); err != nil {
-			return storageErr("truncate segment", err)
+			return l.fail("truncate segment", err)
 		}
 		if err := l.rebuildSegment(tmp, pos, false); err != nil {
-			return storageErr("rebuild truncated segment", err)
+			return l.fail("rebuild truncated segment", err)
 		}
 		newEnd = tmp.next
 	}
@@ -71,6 +74,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		return l.truncateFullyLocked(offset)
 	}
 	l.mu.Lock()
+	l.gen.Add(1) // again under mu: a sync planned since the first bump must not apply
 	removed := append([]*segment(nil), l.segs[i+1:]...)
 	l.segs = l.segs[:i+1]
 	if rebuilt {
@@ -81,6 +85,7 @@ func (l *Log) TruncateTo(offset int64) error {
 		s.indexDirty = true
 	}
 	s.flushedSize = min(s.flushedSize, s.size)
+	s.flushedNext = min(s.flushedNext, s.next)
 	end := s.next
 	l.recoveryPoint = min(l.recoveryPoint, end)
 	l.cleanerPoint = min(l.cleanerPoint, end)
@@ -90,20 +95,21 @@ func (l *Log) TruncateTo(offset int64) error {
 		l.removeSegmentFiles(r)
 	}
 	if err := l.rebuildProducers(end); err != nil {
-		return err
+		return l.fail("truncate", err)
 	}
 	if err := writeEpochCheckpoint(l.fs, l.dir, l.epochs); err != nil {
-		return storageErr("write leader-epoch checkpoint", err)
+		return l.fail("write leader-epoch checkpoint", err)
 	}
-	return storageErr("write log checkpoint", l.writeMetaLocked(false))
+	return l.fail("write log checkpoint", l.writeMetaLocked(false))
 }
 
 func (l *Log) truncateFullyLocked(offset int64) error {
 	s, err := l.openSegment(offset, true)
 	if err != nil {
-		return err
+		return l.ioErr("truncate fully", err)
 	}
 	l.mu.Lock()
+	l.gen.Add(1)
 	old := l.segs
 	l.segs = []*segment{s}
 	l.startOffset, l.recoveryPoint, l.cleanerPoint = offset, offset, offset
@@ -113,7 +119,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 	// Write the checkpoint first: if we crash after it, recovery drops the
 	// old segments as below the log start.
 	if err := l.writeMetaLocked(false); err != nil {
-		return storageErr("write log checkpoint", err)
+		return l.fail("write log checkpoint", err)
 	}
 	for _, o := range old {
 		if o.base != offset {
@@ -127,7 +133,7 @@ func (l *Log) truncateFullyLocked(offset int64) error {
 		_ = l.fs.Remove(filepath.Join(l.dir, segmentName(o, snapshotSuffix)))
 	}
 	l.snapshotAt = -1
-	return storageErr("write leader-epoch checkpoint", writeEpochCheckpoint(l.fs, l.dir, l.epochs))
+	return l.fail("write leader-epoch checkpoint", writeEpochCheckpoint(l.fs, l.dir, l.epochs))
 }
 
 // DeleteRecordsBefore advances the log start offset to offset (DeleteRecords)
@@ -137,6 +143,9 @@ func (l *Log) DeleteRecordsBefore(offset int64) (int64, error) {
 	defer l.appendMu.Unlock()
 	if l.closed {
 		return 0, storageErr("delete records", errClosed)
+	}
+	if err := l.offlineErr("delete records"); err != nil {
+		return 0, err
 	}
 	end := l.endOffsetLocked()
 	if offset > end || offset < 0 {
@@ -172,14 +181,14 @@ func (l *Log) deletePrefixLocked(n int, newStart int64) error {
 	l.epochs = truncateEpochsFromStart(l.epochs, l.startOffset)
 	l.mu.Unlock()
 	if err := l.writeMetaLocked(false); err != nil {
-		return storageErr("write log checkpoint", err)
+		return l.fail("write log checkpoint", err)
 	}
 	for _, s := range removed {
 		l.removeSegmentFiles(s)
 	}
 	if len(removed) > 0 {
 		if err := writeEpochCheckpoint(l.fs, l.dir, l.epochs); err != nil {
-			return storageErr("write leader-epoch checkpoint", err)
+			return l.fail("write leader-epoch checkpoint", err)
 		}
 	}
 	return nil
@@ -192,7 +201,7 @@ func (l *Log) deletePrefixLocked(n int, newStart int64) error {
 func (l *Log) EnforceRetention() (int, error) {
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
-	if l.closed {
+	if l.closed || l.offline.Load() != nil {
 		return 0, nil
 	}
 	cfg := l.cfg
@@ -272,6 +281,9 @@ func (l *Log) AssignEpoch(epoch int32, startOffset int64) error {
 	if l.closed {
 		return storageErr("assign epoch", errClosed)
 	}
+	if err := l.offlineErr("assign epoch"); err != nil {
+		return err
+	}
 	if epoch < 0 || startOffset < 0 {
 		return fmt.Errorf("assign epoch %d at %d: %w", epoch, startOffset, kerr.InvalidRequest)
 	}
@@ -289,7 +301,9 @@ func (l *Log) AssignEpoch(epoch int32, startOffset int64) error {
 	l.epochs = append(kept, epochEntry{epoch: epoch, start: startOffset})
 	epochs := l.epochs
 	l.mu.Unlock()
-	return storageErr("write leader-epoch checkpoint", writeEpochCheckpoint(l.fs, l.dir, epochs))
+	// A new leader's epoch must be durable before it serves: a failed
+	// write fails the assignment and takes the log offline.
+	return l.fail("write leader-epoch checkpoint", writeEpochCheckpoint(l.fs, l.dir, epochs))
 }
 
 // LatestEpoch is the newest leader epoch, -1 if none.

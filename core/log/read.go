@@ -149,6 +149,9 @@ func (l *Log) segmentFor(off int64) int {
 
 // Read returns whole batches from the batch containing offset; see api.go.
 func (l *Log) Read(offset int64, maxBytes int, maxOffset int64) (ReadResult, error) {
+	if err := l.offlineErr("read"); err != nil {
+		return nil, err
+	}
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()
@@ -305,6 +308,9 @@ func (l *Log) rebuildIndexAsync(s *segment) {
 // OffsetForTimestamp returns the offset and timestamp of the first record
 // with timestamp >= ts (ListOffsets by time); ok is false if there is none.
 func (l *Log) OffsetForTimestamp(ts int64) (offset, timestamp int64, ok bool, err error) {
+	if err := l.offlineErr("read"); err != nil {
+		return 0, 0, false, err
+	}
 	l.mu.RLock()
 	if l.closed {
 		l.mu.RUnlock()

@@ -80,8 +80,10 @@ type segment struct {
 	rollTs   int64 // MaxTimestamp of the first batch, noTimestamp if empty
 	created  int64 // wall clock ms of the first append here; segment.ms counts from it
 
-	flushedSize int64 // bytes known durable
-	indexDirty  bool  // in-memory index differs from the files
+	flushedSize int64  // bytes known durable (written with the log's mu held)
+	flushedNext int64  // offset after the last batch known durable (mu)
+	dirSeq      uint64 // the log's dirSeq when this file was created; 0 if it was found on disk
+	indexDirty  bool   // in-memory index differs from the files
 
 	refs    atomic.Int32 // 1 for the log plus 1 per outstanding ReadResult
 	removed atomic.Bool  // files removed; close the fd when refs reaches 0
