@@ -171,9 +171,12 @@ type Broker struct {
 	logs   *wlog.Manager
 	ctl    *cluster.Controller
 	groups *group.Coordinator
-	ln     net.Listener
-	host   string
-	port   int32
+	// groupsLoaded is groups once loaded, for readers outside requests
+	// (metrics scrapes) that may run before Start set groups.
+	groupsLoaded atomic.Pointer[group.Coordinator]
+	ln           net.Listener
+	host         string
+	port         int32
 
 	// topics maps a topic name to its partitions; replaced (never mutated)
 	// by reconcile, read lock-free by the handlers.
@@ -323,6 +326,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		return fmt.Errorf("broker: load groups: %w", err)
 	}
 	groupsLoad := time.Since(groupsStart)
+	b.groupsLoaded.Store(b.groups)
 
 	b.wg.Add(1)
 	go b.acceptLoop()

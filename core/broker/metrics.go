@@ -2,6 +2,7 @@ package broker
 
 import (
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -25,9 +26,17 @@ type metrics struct {
 	writeTimeouts prometheus.Counter
 	connRejected  *prometheus.CounterVec
 
-	// per-key children resolved once: no label lookup per request.
-	reqByKey map[int16]prometheus.Counter
-	latByKey map[int16]prometheus.Observer
+	// per-key children, resolved on a key's first request (so only APIs
+	// that were called have series) and then without a label lookup.
+	byKey [maxAPIKey]atomic.Pointer[keyMetrics]
+}
+
+// maxAPIKey bounds the API keys (Kafka's are below 100).
+const maxAPIKey = 128
+
+type keyMetrics struct {
+	requests prometheus.Counter
+	latency  prometheus.Observer
 }
 
 func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
@@ -48,8 +57,6 @@ func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
 		writeTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "connections_write_timeouts_total", Help: "Connections closed because the client stopped reading responses."}),
 		connRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "connections_rejected_total",
 			Help: "Connections closed on accept, by the limit they hit (max.connections, max.connections.per.ip)."}, []string{"limit"}),
-		reqByKey: map[int16]prometheus.Counter{},
-		latByKey: map[int16]prometheus.Observer{},
 	}
 	for _, c := range []prometheus.Collector{m.bytesIn, m.bytesOut, m.connections, m.partitions, m.topics, m.requests, m.latency, m.produced, m.fetched, m.zeroCopy,
 		m.badFrames, m.idleClosed, m.writeTimeouts, m.connRejected,
@@ -58,17 +65,79 @@ func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
 			func() float64 { return float64(b.queued.inUse()) })} {
 		reg.MustRegister(c)
 	}
-	for k := range apiKeys {
-		name := kmsg.NameForKey(k)
-		m.reqByKey[k] = m.requests.WithLabelValues(name, strconv.Itoa(int(k)))
-		m.latByKey[k] = m.latency.WithLabelValues(name)
+	if b != nil {
+		reg.MustRegister(&partitionCollector{b: b})
 	}
 	return m
 }
 
 func (m *metrics) observe(key int16, d time.Duration) {
-	m.reqByKey[key].Inc()
-	m.latByKey[key].Observe(d.Seconds())
+	if key < 0 || int(key) >= maxAPIKey {
+		return
+	}
+	km := m.byKey[key].Load()
+	if km == nil {
+		name := kmsg.NameForKey(key)
+		km = &keyMetrics{requests: m.requests.WithLabelValues(name, strconv.Itoa(int(key))), latency: m.latency.WithLabelValues(name)}
+		m.byKey[key].Store(km)
+	}
+	km.requests.Inc()
+	km.latency.Observe(d.Seconds())
+}
+
+// partitionCollector reports per-partition log metrics and consumer-group
+// lag at scrape time, from the served partitions and the coordinator's
+// committed offsets: nothing is kept up to date on the hot path. Names of
+// the lag metrics follow kafka_exporter's (kafka_consumergroup_lag), lag
+// being the high watermark minus the committed offset.
+type partitionCollector struct{ b *Broker }
+
+var (
+	descLogEnd      = prometheus.NewDesc("weir_log_end_offset", "Next offset to be written in the partition (log end offset).", []string{"topic", "partition"}, nil)
+	descLogStart    = prometheus.NewDesc("weir_log_start_offset", "First offset still in the partition.", []string{"topic", "partition"}, nil)
+	descLogSize     = prometheus.NewDesc("weir_log_size_bytes", "Bytes of the partition's segments.", []string{"topic", "partition"}, nil)
+	descHW          = prometheus.NewDesc("weir_partition_high_watermark", "The partition's high watermark (what consumers may read up to).", []string{"topic", "partition"}, nil)
+	descGroupOffset = prometheus.NewDesc("weir_consumergroup_current_offset", "A consumer group's committed offset for a partition.", []string{"group", "topic", "partition"}, nil)
+	descGroupLag    = prometheus.NewDesc("weir_consumergroup_lag", "Records between a group's committed offset and the partition's high watermark.", []string{"group", "topic", "partition"}, nil)
+)
+
+func (pc *partitionCollector) Describe(ch chan<- *prometheus.Desc) {
+	for _, d := range []*prometheus.Desc{descLogEnd, descLogStart, descLogSize, descHW, descGroupOffset, descGroupLag} {
+		ch <- d
+	}
+}
+
+func (pc *partitionCollector) Collect(ch chan<- prometheus.Metric) {
+	topics := pc.b.topics.Load()
+	if topics == nil {
+		return
+	}
+	for name, t := range *topics {
+		for i, p := range t.parts {
+			if p == nil {
+				continue
+			}
+			part := strconv.Itoa(i)
+			ch <- prometheus.MustNewConstMetric(descLogEnd, prometheus.GaugeValue, float64(p.log.EndOffset()), name, part)
+			ch <- prometheus.MustNewConstMetric(descLogStart, prometheus.GaugeValue, float64(p.log.StartOffset()), name, part)
+			ch <- prometheus.MustNewConstMetric(descLogSize, prometheus.GaugeValue, float64(p.log.Size()), name, part)
+			ch <- prometheus.MustNewConstMetric(descHW, prometheus.GaugeValue, float64(p.highWatermark()), name, part)
+		}
+	}
+	g := pc.b.groupsLoaded.Load()
+	if g == nil {
+		return
+	}
+	for _, o := range g.CommittedOffsets() {
+		p, ok := pc.b.partition(o.Topic, o.Partition)
+		if !ok || p == nil {
+			continue
+		}
+		part := strconv.Itoa(int(o.Partition))
+		ch <- prometheus.MustNewConstMetric(descGroupOffset, prometheus.GaugeValue, float64(o.Offset), o.Group, o.Topic, part)
+		lag := max(p.highWatermark()-o.Offset, 0)
+		ch <- prometheus.MustNewConstMetric(descGroupLag, prometheus.GaugeValue, float64(lag), o.Group, o.Topic, part)
+	}
 }
 
 func (m *metrics) setPartitions(topics map[string]*topicParts) {
