@@ -15,6 +15,7 @@ type metrics struct {
 	batch, commit                 *prometheus.HistogramVec
 	sinkLag                       *prometheus.GaugeVec
 	taskState, connectorState     *prometheus.GaugeVec
+	malformedConfigs              prometheus.Counter
 }
 
 var taskStates = []string{stateUnassigned, stateRunning, statePaused, stateFailed, stateRestarting, stateStopped}
@@ -46,8 +47,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Help: "1 for the task's current state on this worker, 0 for the others."}, append(lbl, "state")),
 		connectorState: prometheus.NewGaugeVec(prometheus.GaugeOpts{Namespace: "weir", Subsystem: "connect", Name: "connector_state",
 			Help: "1 for the connector's current state on this worker, 0 for the others."}, []string{"connector", "state"}),
+		malformedConfigs: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "connect", Name: "config_records_skipped_total",
+			Help: "Records of the config topic skipped because they could not be understood (logged at ERROR)."}),
 	}
-	for _, c := range []prometheus.Collector{m.polled, m.written, m.read, m.sent, m.errors, m.retries, m.deadLettered, m.batch, m.commit, m.sinkLag, m.taskState, m.connectorState} {
+	for _, c := range []prometheus.Collector{m.polled, m.written, m.read, m.sent, m.errors, m.retries, m.deadLettered, m.batch, m.commit, m.sinkLag, m.taskState, m.connectorState, m.malformedConfigs} {
 		if err := reg.Register(c); err != nil {
 			return nil, err
 		}

@@ -19,6 +19,7 @@ package runtime
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"strconv"
@@ -77,6 +78,10 @@ type configStore struct {
 	cur      configSnapshot
 	pending  map[string]map[int]map[string]string
 	onChange func(restart *restartRequest)
+	// onMalformed hears about every record that is skipped because it
+	// cannot be understood (Kafka's KafkaConfigBackingStore logs and
+	// ignores them too); it is called without mu held.
+	onMalformed func(key string, offset int64, reason string)
 }
 
 func newConfigStore() *configStore {
@@ -94,66 +99,101 @@ func (s *configStore) snapshot() *configSnapshot {
 	return &c
 }
 
+// configValue is the union of the config topic's value shapes.
+type configValue struct {
+	Properties map[string]string `json:"properties"`
+	Tasks      *int              `json:"tasks"`
+	State      string            `json:"state"`
+	StateV2    string            `json:"state.v2"`
+}
+
+// Keys Kafka Connect writes to the config topic that weir does not use;
+// they are skipped silently (a weir worker may share a Kafka Connect
+// cluster's topic).
+var ignoredConfigKeys = []string{"session-key", "logger-cluster-"}
+
 // apply folds one record. It copies on write so snapshots stay immutable.
+// A record it cannot understand (undecodable JSON, a connector or task
+// without properties, a commit without a task count) changes nothing: it
+// must never turn into an empty or nil config.
 func (s *configStore) apply(r *kgo.Record) {
 	key := string(r.Key)
 	var restart *restartRequest
+	malformed := ""
 	s.mu.Lock()
 	next := s.cur
 	next.offset = r.Offset + 1
-	var props struct {
-		Properties map[string]string `json:"properties"`
-		Tasks      *int              `json:"tasks"`
-		State      string            `json:"state"`
-		StateV2    string            `json:"state.v2"`
-	}
+	var props configValue
 	if r.Value != nil {
-		_ = json.Unmarshal(r.Value, &props)
+		if err := json.Unmarshal(r.Value, &props); err != nil {
+			malformed = "undecodable value: " + err.Error()
+		}
 	}
 	switch {
+	case malformed != "":
 	case strings.HasPrefix(key, "connector-"):
 		c := strings.TrimPrefix(key, "connector-")
 		next.connectors = maps.Clone(next.connectors)
-		if r.Value == nil {
+		switch {
+		case r.Value == nil:
 			delete(next.connectors, c)
 			next.targets = maps.Clone(next.targets)
 			delete(next.targets, c)
 			next.tasks = maps.Clone(next.tasks)
 			delete(next.tasks, c)
 			delete(s.pending, c)
-		} else {
+		case props.Properties == nil:
+			malformed = `connector config without "properties"`
+		default:
 			next.connectors[c] = props.Properties
 		}
 	case strings.HasPrefix(key, "target-state-"):
 		c := strings.TrimPrefix(key, "target-state-")
-		next.targets = maps.Clone(next.targets)
 		st := props.StateV2
 		if st == "" {
 			st = props.State
 		}
-		if r.Value == nil || st == "" {
-			delete(next.targets, c)
-		} else {
+		switch TargetState(st) {
+		case TargetStarted, TargetPaused, TargetStopped:
+			next.targets = maps.Clone(next.targets)
 			next.targets[c] = TargetState(st)
+		default:
+			if r.Value != nil {
+				malformed = fmt.Sprintf("unknown target state %q", st)
+				break
+			}
+			next.targets = maps.Clone(next.targets)
+			delete(next.targets, c)
 		}
 	case strings.HasPrefix(key, "task-"):
 		rest := strings.TrimPrefix(key, "task-")
 		i := strings.LastIndexByte(rest, '-')
-		if i < 0 || r.Value == nil {
-			break
+		if r.Value == nil {
+			break // Kafka never writes task tombstones; nothing to undo
 		}
-		n, err := strconv.Atoi(rest[i+1:])
-		if err != nil {
-			break
+		n, err := -1, error(nil)
+		if i >= 0 {
+			n, err = strconv.Atoi(rest[i+1:])
 		}
-		c := rest[:i]
-		if s.pending[c] == nil {
-			s.pending[c] = map[int]map[string]string{}
+		switch {
+		case i < 0 || err != nil || n < 0:
+			malformed = "task key without a task number"
+		case props.Properties == nil:
+			malformed = `task config without "properties"`
+		default:
+			c := rest[:i]
+			if s.pending[c] == nil {
+				s.pending[c] = map[int]map[string]string{}
+			}
+			s.pending[c][n] = props.Properties
 		}
-		s.pending[c][n] = props.Properties
 	case strings.HasPrefix(key, "commit-"):
 		c := strings.TrimPrefix(key, "commit-")
-		if props.Tasks == nil {
+		if r.Value == nil {
+			break
+		}
+		if props.Tasks == nil || *props.Tasks < 0 {
+			malformed = `task commit without a non-negative "tasks" count`
 			break
 		}
 		tasks := make([]map[string]string, *props.Tasks)
@@ -182,11 +222,28 @@ func (s *configStore) apply(r *kgo.Record) {
 			break
 		}
 		restart = &restartRequest{Connector: strings.TrimPrefix(key, "restart-connector-")}
-		_ = json.Unmarshal(r.Value, restart)
+		if err := json.Unmarshal(r.Value, restart); err != nil {
+			restart, malformed = nil, "undecodable restart request: "+err.Error()
+		}
+	default:
+		known := false
+		for _, p := range ignoredConfigKeys {
+			known = known || strings.HasPrefix(key, p)
+		}
+		if !known {
+			malformed = "unknown key"
+		}
+	}
+	if malformed != "" {
+		next = s.cur // nothing of this record takes effect
+		next.offset = r.Offset + 1
 	}
 	s.cur = next
-	cb := s.onChange
+	cb, bad := s.onChange, s.onMalformed
 	s.mu.Unlock()
+	if malformed != "" && bad != nil {
+		bad(key, r.Offset, malformed)
+	}
 	if cb != nil {
 		cb(restart)
 	}

@@ -132,6 +132,10 @@ func New(cfg Config, logger *slog.Logger) (*Worker, error) {
 		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	w.m = m
+	w.configs.onMalformed = func(key string, offset int64, reason string) {
+		w.m.malformedConfigs.Inc()
+		w.log.Error("skipping a config topic record that cannot be understood", "topic", w.cfg.ConfigTopic, "key", key, "offset", offset, "reason", reason)
+	}
 	if cfg.distributed() {
 		w.group = newMember(w)
 	}
