@@ -17,6 +17,7 @@ const (
 	cfgName              = "name"
 	cfgClass             = "connector.class"
 	cfgTasksMax          = "tasks.max"
+	cfgTaskClass         = "task.class"
 	cfgKeyConverter      = "key.converter"
 	cfgValueConverter    = "value.converter"
 	cfgHeaderConverter   = "header.converter"

@@ -47,9 +47,12 @@ type ConnectorInfo struct {
 	Type   string            `json:"type"`
 }
 
+// connectorState and taskStateInfo carry the plugin's version, as Kafka
+// 4.1's status entries do (KIP-891).
 type connectorState struct {
 	State    string  `json:"state"`
 	WorkerID string  `json:"worker_id"`
+	Version  string  `json:"version,omitempty"`
 	Trace    *string `json:"trace,omitempty"`
 }
 
@@ -57,6 +60,7 @@ type taskStateInfo struct {
 	ID       int     `json:"id"`
 	State    string  `json:"state"`
 	WorkerID string  `json:"worker_id"`
+	Version  string  `json:"version,omitempty"`
 	Trace    *string `json:"trace,omitempty"`
 }
 
@@ -98,7 +102,7 @@ func (w *Worker) validateConnector(cfg map[string]string) (plugins.ConfigInfos, 
 	}
 	reg, ok := w.cfg.Plugins.Lookup(class)
 	if !ok || (reg.Type != plugins.PluginSource && reg.Type != plugins.PluginSink) {
-		return plugins.ConfigInfos{}, restErr(http.StatusBadRequest, "Failed to find any class that implements Connector and which name matches %s (%s), available connectors are: %s", class, cfgClass, w.connectorClassList())
+		return plugins.ConfigInfos{}, restErr(http.StatusBadRequest, "Failed to find any class that implements Connector and which name matches %s, available connectors are: %s", class, w.connectorClassList())
 	}
 	resolved, rerr := w.secrets.resolve(cfg)
 	conn, _, err := w.cfg.Plugins.NewConnector(class)
@@ -280,7 +284,7 @@ func (w *Worker) deleteConnector(ctx context.Context, name string) error {
 func (w *Worker) setTarget(ctx context.Context, name string, t TargetState) error {
 	snap := w.configs.snapshot()
 	if _, ok := snap.connectors[name]; !ok {
-		return notFound(name)
+		return restErr(http.StatusNotFound, "Unknown connector %s", name) // AbstractHerder.pauseConnector's words
 	}
 	return w.writeConfig(ctx, configKV{"target-state-" + name, map[string]any{"state": string(t), "state.v2": string(t)}})
 }
@@ -290,7 +294,7 @@ func (w *Worker) setTarget(ctx context.Context, name string, t TargetState) erro
 func (w *Worker) restartConnector(ctx context.Context, name string, includeTasks, onlyFailed bool) (*connectorStateInfo, error) {
 	snap := w.configs.snapshot()
 	if _, ok := snap.connectors[name]; !ok {
-		return nil, notFound(name)
+		return nil, restErr(http.StatusNotFound, "Unknown connector: %s", name) // DistributedHerder.restartConnector's words
 	}
 	req := restartRequest{IncludeTasks: includeTasks, OnlyFailed: onlyFailed}
 	if err := w.writeConfig(ctx, configKV{"restart-connector-" + name, req}); err != nil {
@@ -313,10 +317,10 @@ func (w *Worker) restartConnector(ctx context.Context, name string, includeTasks
 func (w *Worker) restartTask(ctx context.Context, name string, task int) error {
 	snap := w.configs.snapshot()
 	if _, ok := snap.connectors[name]; !ok {
-		return notFound(name)
+		return restErr(http.StatusNotFound, "Unknown connector: %s", name)
 	}
 	if task < 0 || task >= len(snap.tasks[name]) {
-		return restErr(http.StatusNotFound, "Task %s-%d not found", name, task)
+		return restErr(http.StatusNotFound, "Unknown task: %s-%d", name, task)
 	}
 	return w.writeConfig(ctx, configKV{"restart-connector-" + name, restartRequest{Task: &task}})
 }

@@ -24,6 +24,9 @@ const Version = "0.1.0"
 const (
 	restWriteTimeout = 90 * time.Second // Kafka's REQUEST_TIMEOUT_MS
 	forwardedHeader  = "X-Weir-Forwarded"
+	// maxRESTBody bounds a request body; a larger one is refused with 413
+	// before it is parsed.
+	maxRESTBody = 16 << 20
 )
 
 // Handler returns the Kafka Connect REST API. Paths, JSON shapes, status
@@ -124,11 +127,12 @@ func writeJSON(rw http.ResponseWriter, code int, v any) {
 func (w *Worker) writeError(rw http.ResponseWriter, err error) {
 	var re *RESTError
 	if !errors.As(err, &re) {
-		code := http.StatusInternalServerError
+		re = &RESTError{Code: http.StatusInternalServerError, Message: err.Error()}
 		if errors.Is(err, context.DeadlineExceeded) {
-			code = http.StatusInternalServerError
+			// Kafka's HerderRequestHandler: a timed-out operation is a 500
+			// with exactly this message.
+			re.Message = "Request timed out"
 		}
-		re = &RESTError{Code: code, Message: err.Error()}
 	}
 	writeJSON(rw, re.Code, map[string]any{"error_code": re.Code, "message": w.secrets.mask(re.Message)})
 }
@@ -140,15 +144,31 @@ func (w *Worker) ready() error {
 	return nil
 }
 
+// readBody reads a request body of at most maxRESTBody bytes (413 beyond).
+func readBody(r *http.Request) ([]byte, error) {
+	b, err := io.ReadAll(io.LimitReader(r.Body, maxRESTBody+1))
+	if err != nil {
+		return nil, restErr(http.StatusBadRequest, "reading request body: %v", err)
+	}
+	if len(b) > maxRESTBody {
+		return nil, restErr(http.StatusRequestEntityTooLarge, "Request body is larger than the %d bytes a Connect REST request may have", maxRESTBody)
+	}
+	return b, nil
+}
+
 // decodeBody decodes a JSON body, answering 400 with the decoder's message.
 func decodeBody(r *http.Request, v any) error {
-	b, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	b, err := readBody(r)
 	if err != nil {
-		return restErr(http.StatusBadRequest, "reading request body: %v", err)
+		return err
 	}
 	if len(bytes.TrimSpace(b)) == 0 {
 		return restErr(http.StatusBadRequest, "Request body must be a JSON object; got an empty body")
 	}
+	return decodeJSONBody(b, v)
+}
+
+func decodeJSONBody(b []byte, v any) error {
 	d := json.NewDecoder(bytes.NewReader(b))
 	d.UseNumber()
 	if err := d.Decode(v); err != nil {
@@ -259,13 +279,41 @@ func parseInitialState(s string) (TargetState, error) {
 	return "", restErr(http.StatusBadRequest, "initial_state: invalid value %q (RUNNING, PAUSED or STOPPED)", s)
 }
 
+// createRequestFields are the fields of Kafka's CreateConnectorRequest.
+var createRequestFields = []string{"name", "config", "initial_state"}
+
+// unknownFields refuses a JSON object with fields outside known, naming
+// each (a misspelt "config" would otherwise silently create a connector
+// without one).
+func unknownFields(raw map[string]json.RawMessage, known []string) error {
+	var msgs []string
+	for _, k := range slices.Sorted(maps.Keys(raw)) {
+		if !slices.Contains(known, k) {
+			msgs = append(msgs, strconv.Quote(k)+didYouMean(k, known))
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return restErr(http.StatusBadRequest, "Unrecognized field(s) in the request body: %s; a connector request has only the fields %s",
+		strings.Join(msgs, ", "), `"name", "config" and "initial_state"`)
+}
+
 func (w *Worker) createConnector(rw http.ResponseWriter, r *http.Request) error {
+	var raw map[string]json.RawMessage
+	if err := decodeBody(r, &raw); err != nil {
+		return err
+	}
+	if err := unknownFields(raw, createRequestFields); err != nil {
+		return err
+	}
 	var body struct {
 		Name         *string        `json:"name"`
 		Config       map[string]any `json:"config"`
 		InitialState string         `json:"initial_state"`
 	}
-	if err := decodeBody(r, &body); err != nil {
+	b, _ := json.Marshal(raw)
+	if err := decodeJSONBody(b, &body); err != nil {
 		return err
 	}
 	if body.Config == nil {
@@ -734,9 +782,9 @@ func (w *Worker) forward(rw http.ResponseWriter, r *http.Request) bool {
 		w.writeError(rw, restErr(http.StatusConflict, "Cannot complete request momentarily due to no known leader URL, likely because a rebalance was underway."))
 		return true
 	}
-	body, err := io.ReadAll(io.LimitReader(r.Body, 16<<20))
+	body, err := readBody(r)
 	if err != nil {
-		w.writeError(rw, restErr(http.StatusBadRequest, "reading request body: %v", err))
+		w.writeError(rw, err)
 		return true
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), restWriteTimeout)

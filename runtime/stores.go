@@ -54,6 +54,7 @@ type configSnapshot struct {
 	connectors map[string]map[string]string // raw configs, secrets unresolved
 	targets    map[string]TargetState
 	tasks      map[string][]map[string]string // committed task configs
+	order      []string                       // connector names in creation order
 	offset     int64                          // next config-topic offset
 }
 
@@ -64,12 +65,10 @@ func (s *configSnapshot) target(c string) TargetState {
 	return TargetStarted
 }
 
+// names lists the connectors in the order they were created (a connector
+// deleted and created again counts as new), as GET /connectors shows them.
 func (s *configSnapshot) names() []string {
-	out := slices.Sorted(maps.Keys(s.connectors))
-	if out == nil {
-		out = []string{}
-	}
-	return out
+	return append([]string{}, s.order...)
 }
 
 // configStore folds the config topic into snapshots.
@@ -146,6 +145,12 @@ func (s *configStore) apply(r *kgo.Record) {
 			malformed = `connector config without "properties"`
 		default:
 			next.connectors[c] = props.Properties
+		}
+		if _, had := s.cur.connectors[c]; had != (next.connectors[c] != nil) {
+			next.order = slices.DeleteFunc(slices.Clone(next.order), func(n string) bool { return n == c })
+			if !had {
+				next.order = append(next.order, c)
+			}
 		}
 	case strings.HasPrefix(key, "target-state-"):
 		c := strings.TrimPrefix(key, "target-state-")
@@ -255,6 +260,7 @@ type stateRecord struct {
 	Trace      *string `json:"trace"`
 	WorkerID   string  `json:"worker_id"`
 	Generation int64   `json:"generation"`
+	Version    string  `json:"version,omitempty"`
 }
 
 type topicStatus struct {

@@ -9,6 +9,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -496,6 +497,16 @@ func (w *Worker) wantTask(snap *configSnapshot, asg assignment, id taskID) (map[
 	return ts[id.Task], true
 }
 
+// taskClass names a connector's task class as Kafka Connect's task.class
+// does: weir's tasks are not Java classes, so the name follows Kafka's
+// convention (FileStreamSourceConnector → FileStreamSourceTask).
+func (w *Worker) taskClass(class string) string {
+	if r, ok := w.cfg.Plugins.Lookup(class); ok {
+		class = r.Class
+	}
+	return strings.TrimSuffix(class, "Connector") + "Task"
+}
+
 // connectorType is "source", "sink" or "unknown" for a class name.
 func (w *Worker) connectorType(class string) string {
 	r, ok := w.cfg.Plugins.Lookup(class)
@@ -509,19 +520,33 @@ func (w *Worker) connectorType(class string) string {
 	return "unknown"
 }
 
+// pluginVersion is the version of a connector class on this worker ("" if
+// it has no such plugin).
+func (w *Worker) pluginVersion(class string) string {
+	if r, ok := w.cfg.Plugins.Lookup(class); ok {
+		return r.Version
+	}
+	return ""
+}
+
+// connectorVersion is the plugin version of a configured connector.
+func (w *Worker) connectorVersion(name string) string {
+	return w.pluginVersion(w.configs.snapshot().connectors[name][cfgClass])
+}
+
 // putConnectorStatus writes a connector's state to the status topic.
 func (w *Worker) putConnectorStatus(name, state string, trace error) {
 	w.m.setConnectorState(name, state)
-	w.putStatus("status-connector-"+name, state, trace)
+	w.putStatus("status-connector-"+name, state, w.connectorVersion(name), trace)
 }
 
 func (w *Worker) putTaskStatus(id taskID, state string, trace error) {
 	w.m.setTaskState(id.Connector, id.Task, state)
-	w.putStatus(fmt.Sprintf("status-task-%s-%d", id.Connector, id.Task), state, trace)
+	w.putStatus(fmt.Sprintf("status-task-%s-%d", id.Connector, id.Task), state, w.connectorVersion(id.Connector), trace)
 }
 
-func (w *Worker) putStatus(key, state string, trace error) {
-	rec := stateRecord{State: state, WorkerID: w.cfg.WorkerID, Generation: w.generation()}
+func (w *Worker) putStatus(key, state, version string, trace error) {
+	rec := stateRecord{State: state, WorkerID: w.cfg.WorkerID, Generation: w.generation(), Version: version}
 	if trace != nil {
 		s := w.secrets.mask(fmt.Sprintf("%+v", trace))
 		rec.Trace = &s
@@ -576,9 +601,10 @@ func (w *Worker) generateTaskConfigs(ctx context.Context, c *runConnector, snap 
 		if m == nil {
 			m = map[string]string{}
 		}
-		// Kafka adds task.class; weir adds the connector's class so a task
-		// can be instantiated from its config alone.
+		// Kafka adds task.class; weir also adds the connector's class, so a
+		// task can be instantiated from its config alone.
 		m[cfgClass] = c.raw[cfgClass]
+		m[cfgTaskClass] = w.taskClass(c.raw[cfgClass])
 		out[i] = m
 	}
 	reverseSecrets(c.raw, c.resolved, out)
@@ -882,15 +908,23 @@ func (w *Worker) startTask(ctx context.Context, id taskID, raw map[string]string
 func (w *Worker) statusOf(name string, snap *configSnapshot) connectorStateInfo {
 	cfg := snap.connectors[name]
 	out := connectorStateInfo{Name: name, Type: w.connectorType(cfg[cfgClass]), Tasks: []taskStateInfo{}}
+	// The version the reporting worker ran; this worker's plugin for an
+	// entry written by an older weir or by Kafka Connect before 4.1.
+	version := func(v string) string {
+		if v == "" {
+			v = w.pluginVersion(cfg[cfgClass])
+		}
+		return v
+	}
 	if st, ok := w.statuses.connector(name); ok {
-		out.Connector = connectorState{State: st.State, WorkerID: st.WorkerID, Trace: st.Trace}
+		out.Connector = connectorState{State: st.State, WorkerID: st.WorkerID, Trace: st.Trace, Version: version(st.Version)}
 	} else {
-		out.Connector = connectorState{State: stateUnassigned, WorkerID: w.cfg.WorkerID}
+		out.Connector = connectorState{State: stateUnassigned, WorkerID: w.cfg.WorkerID, Version: version("")}
 	}
 	for n := range snap.tasks[name] {
-		ts := taskStateInfo{ID: n, State: stateUnassigned, WorkerID: w.cfg.WorkerID}
+		ts := taskStateInfo{ID: n, State: stateUnassigned, WorkerID: w.cfg.WorkerID, Version: version("")}
 		if st, ok := w.statuses.task(name, n); ok {
-			ts.State, ts.WorkerID, ts.Trace = st.State, st.WorkerID, st.Trace
+			ts.State, ts.WorkerID, ts.Trace, ts.Version = st.State, st.WorkerID, st.Trace, version(st.Version)
 		}
 		out.Tasks = append(out.Tasks, ts)
 	}
