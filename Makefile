@@ -12,6 +12,11 @@ PKGS    := ./...
 # Unit tests run in-process; test/compat and test/crash drive external tools
 # (kcat, Java) and subprocesses, so they run in test-compat after installs.
 UNIT_PKGS = $(shell $(GO) list ./... | grep -v -e /test/compat -e /test/crash)
+# weir version, GET / and --version report these (internal/buildinfo); a
+# plain go build falls back to the VCS revision the toolchain records.
+VERSION ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.1.0-dev)
+COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
+LDFLAGS := -X github.com/weirlog/weir/internal/buildinfo.version=$(VERSION) -X github.com/weirlog/weir/internal/buildinfo.commit=$(COMMIT)
 
 .PHONY: run test test-unit test-services test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
 
@@ -22,7 +27,7 @@ test: lint services-up test-unit test-services test-runtime-kafka test-compat
 	@echo "make test: all passed"
 
 build:
-	$(GO) build -o $(BIN) ./cmd/weir
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/weir
 
 test-unit:
 	$(GO) test -race -count=1 -timeout 15m $(UNIT_PKGS)

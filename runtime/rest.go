@@ -15,11 +15,9 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"github.com/weirlog/weir/internal/buildinfo"
 	"github.com/weirlog/weir/plugins"
 )
-
-// Version is reported by GET /.
-const Version = "0.1.0"
 
 const (
 	restWriteTimeout = 90 * time.Second // Kafka's REQUEST_TIMEOUT_MS
@@ -227,7 +225,7 @@ func (w *Worker) getRoot(rw http.ResponseWriter, r *http.Request) error {
 	w.mu.Lock()
 	id := w.clusterID
 	w.mu.Unlock()
-	writeJSON(rw, http.StatusOK, map[string]string{"version": Version, "commit": "weir", "kafka_cluster_id": id})
+	writeJSON(rw, http.StatusOK, map[string]string{"version": buildinfo.Version(), "commit": buildinfo.Commit(), "kafka_cluster_id": id})
 	return nil
 }
 

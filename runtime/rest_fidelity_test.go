@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/weirlog/weir/internal/buildinfo"
 )
 
 // TestRESTBodyLimitAndUnknownFields: a body over the limit is a 413 in
@@ -144,5 +146,19 @@ func TestRESTKafkaFidelity(t *testing.T) {
 	m = errorBody(t, call(t, "POST", u+"/connectors", map[string]any{"name": "x", "config": map[string]any{"connector.class": "Nope"}}), 400, "unknown class")
 	if !strings.HasPrefix(m, "Failed to find any class that implements Connector and which name matches Nope, available connectors are: ") {
 		t.Errorf("unknown-class message %q", m)
+	}
+}
+
+// TestRootReportsBuild: GET / reports the version and commit of the build
+// (stamped by the Makefile, else the toolchain's VCS info), not constants.
+func TestRootReportsBuild(t *testing.T) {
+	c := startCluster(t)
+	w := c.startWorker(t, nil)
+	r := call(t, "GET", w.url+"/", nil)
+	expectCode(t, r, http.StatusOK, "GET /")
+	var root map[string]string
+	r.json(t, &root)
+	if root["version"] != buildinfo.Version() || root["commit"] != buildinfo.Commit() || root["kafka_cluster_id"] == "" {
+		t.Fatalf("GET / = %s, want version %s commit %s", r.body, buildinfo.Version(), buildinfo.Commit())
 	}
 }

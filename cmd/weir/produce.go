@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -78,15 +79,26 @@ func newProduceCmd() *cobra.Command {
 		maxLine   int
 		quiet     bool
 		progress  time.Duration
+		nulls     nullRule
 	)
 	cmd := &cobra.Command{
 		Use:   "produce TOPIC",
 		Short: "Write stdin to a topic, one record per line",
 		Long: `Read lines from stdin and produce each as one record. With --key-separator,
 the text before the first separator is the key and the rest the value.
+A key or value equal to --null-marker (or, with -Z, an empty one) is sent
+as null: a value of null is a tombstone, which deletes the key from a
+compacted topic.
+
+A topic that does not exist is created by the cluster when it allows that
+(auto.create.topics.enable; weir serve --auto-create-topics, on by
+default), as kafka-console-producer and kcat do; otherwise create it first
+with weir topic create.
 Counts are printed to stderr every few seconds and at the end.`,
 		Example: `  echo hello | weir produce orders
   printf 'k1:v1\nk2:v2\n' | weir produce orders --key-separator : --header source=cli
+  printf 'k1:NULL\n' | weir produce users --key-separator : --null-marker NULL   # tombstone for k1
+  printf 'k1:\n' | weir produce users --key-separator : -Z                      # the same, kcat style
   weir produce orders --acks 1 --compression zstd < events.txt`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
@@ -103,8 +115,11 @@ Counts are printed to stderr every few seconds and at the end.`,
 			if err != nil {
 				return err
 			}
+			// Ask for auto-creation in metadata requests, as the console
+			// producer and kcat do; a cluster that refuses it answers
+			// UNKNOWN_TOPIC_OR_PARTITION, explained in produceLines.
 			opts = append(opts, kgo.DefaultProduceTopic(topic), kgo.ProduceRequestTimeout(co.timeout),
-				kgo.RecordDeliveryTimeout(co.timeout))
+				kgo.RecordDeliveryTimeout(co.timeout), kgo.AllowAutoTopicCreation())
 			if partition >= 0 {
 				opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 			}
@@ -113,7 +128,7 @@ Counts are printed to stderr every few seconds and at the end.`,
 				return err
 			}
 			defer cl.Close()
-			return produceLines(cmd, cl, topic, keySep, hdrs, partition, maxLine, quiet, progress)
+			return produceLines(cmd, cl, topic, keySep, hdrs, partition, maxLine, quiet, progress, nulls)
 		},
 	}
 	co.register(cmd)
@@ -124,11 +139,26 @@ Counts are printed to stderr every few seconds and at the end.`,
 	cmd.Flags().IntVar(&maxLine, "max-line-bytes", 16<<20, "longest accepted input line")
 	cmd.Flags().BoolVarP(&quiet, "quiet", "q", false, "no progress or summary on stderr")
 	cmd.Flags().DurationVar(&progress, "progress-interval", 2*time.Second, "how often to print counts to stderr")
+	cmd.Flags().StringVar(&nulls.marker, "null-marker", "", "a key or value equal to this string is sent as null (a null value is a tombstone), like the console producer's null.marker")
+	cmd.Flags().BoolVarP(&nulls.empty, "empty-as-null", "Z", false, "send an empty key or value as null (kcat -Z)")
 	return cmd
 }
 
+// nullRule says which keys and values become null.
+type nullRule struct {
+	marker string
+	empty  bool
+}
+
+func (n nullRule) apply(b []byte) []byte {
+	if (n.marker != "" && string(b) == n.marker) || (n.empty && len(b) == 0) {
+		return nil
+	}
+	return b
+}
+
 func produceLines(cmd *cobra.Command, cl *kgo.Client, topic, keySep string, hdrs []kgo.RecordHeader,
-	partition int32, maxLine int, quiet bool, every time.Duration) error {
+	partition int32, maxLine int, quiet bool, every time.Duration, nulls nullRule) error {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
@@ -176,9 +206,9 @@ func produceLines(cmd *cobra.Command, cl *kgo.Client, topic, keySep string, hdrs
 				readErr = fmt.Errorf("line %d has no key separator %q (every line needs KEY%sVALUE)", line, keySep, keySep)
 				break
 			}
-			r.Key, r.Value = []byte(k), []byte(v)
+			r.Key, r.Value = nulls.apply([]byte(k)), nulls.apply([]byte(v))
 		} else {
-			r.Value = []byte(text)
+			r.Value = nulls.apply([]byte(text))
 		}
 		sent.Add(1)
 		cl.Produce(ctx, r, func(_ *kgo.Record, err error) {
@@ -207,8 +237,11 @@ func produceLines(cmd *cobra.Command, cl *kgo.Client, topic, keySep string, hdrs
 	if readErr != nil {
 		errs = append(errs, readErr)
 	}
-	if firstErr != nil {
-		errs = append(errs, explain(fmt.Sprintf("produce to %q (%d of %d records failed)", topic, failed.Load(), sent.Load()), firstErr))
+	what := fmt.Sprintf("produce to %q (%d of %d records failed)", topic, failed.Load(), sent.Load())
+	if errors.Is(firstErr, kerr.UnknownTopicOrPartition) {
+		errs = append(errs, fmt.Errorf("%s: topic %q does not exist and the cluster does not create topics on demand (auto.create.topics.enable=false; weir serve --auto-create-topics=false): create it first with `weir topic create %s`", what, topic, topic))
+	} else if firstErr != nil {
+		errs = append(errs, explain(what, firstErr))
 	} else if flushErr != nil && !errors.Is(flushErr, context.Canceled) {
 		errs = append(errs, explain("flush", flushErr))
 	}
