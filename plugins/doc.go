@@ -1,7 +1,11 @@
 // Package plugins is weir's connector SDK: the contract between the
 // runtime (runtime/) and everything it runs — connectors, converters,
-// single message transforms (SMTs) and predicates — plus the built-in
-// converters, transforms and predicates themselves. It is modelled on Kafka
+// single message transforms (SMTs) and predicates. It is the small surface a
+// plugin author depends on: the interfaces with their contracts (sdk.go),
+// Record, Schema/Struct and the logical types, ConfigDef, and the registry.
+// The built-in plugins live in packages of their own beside it —
+// converters (String, ByteArray), converters/jsonconv (JSON), transforms and
+// predicates — and plugins/builtin imports them all. It is modelled on Kafka
 // Connect's public API (connect/api, connect/transforms, connect/json) so
 // that Kafka Connect users find the same concepts, config keys and data
 // formats; it imports neither runtime nor core.
@@ -32,8 +36,9 @@
 // fully qualified class name where weir ships an equivalent, e.g.
 // org.apache.kafka.connect.transforms.InsertField$Value — and aliases (the
 // simple class name, the connector name without "Connector", and explicit
-// short names). Importing a connector package registers it; importing this
-// package registers the built-in converters, transforms and predicates.
+// short names). Importing a plugin's package registers it: a connector
+// package registers its connectors, plugins/builtin the standard
+// converters, transforms and predicates (the runtime imports it).
 //
 // # Threading
 //
@@ -44,10 +49,9 @@
 // between goroutines. ConfigDefs and the Registry are safe for concurrent
 // use once built.
 //
-// # Byte compatibility
+// # Text form
 //
-// JSONConverter writes what Kafka's JsonConverter writes for the same data
-// (field order of schemas, Java float formatting, base64 bytes, envelope),
-// so topics can be shared between weir and Kafka Connect workers. See
-// jsonenc.go for the details and the two deliberate differences.
+// ValueString prints Connect data as Java's toString does for the matching
+// Kafka types (floats as Double.toString), which is what StringConverter
+// writes and FileStreamSink prints.
 package plugins

@@ -177,3 +177,28 @@ func LogicalToRaw(s *Schema, v any) (any, error) {
 	}
 	return v, nil
 }
+
+// RawToLogical converts an underlying Connect value to the logical value
+// its schema names (bytes→Decimal *big.Rat, int32→Date/Time, int64→
+// Timestamp as time.Time in UTC), the inverse of LogicalToRaw; other
+// values pass.
+func RawToLogical(s *Schema, v any) (any, error) {
+	if s == nil || v == nil {
+		return v, nil
+	}
+	switch s.Name {
+	case DecimalName:
+		b, ok := v.([]byte)
+		if !ok {
+			return nil, fmt.Errorf("invalid type for Decimal, underlying representation should be bytes but was %T", v)
+		}
+		scale, err := s.DecimalScale()
+		if err != nil {
+			return nil, err
+		}
+		return DecimalFromBytes(b, scale), nil
+	case DateName, TimeName, TimestampName:
+		return intToLogicalTime(s.Name, v)
+	}
+	return v, nil
+}

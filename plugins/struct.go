@@ -3,7 +3,14 @@ package plugins
 import (
 	"fmt"
 	"strings"
+
+	"github.com/weirlog/weir/plugins/internal/structs"
 )
+
+func init() {
+	structs.Values = func(st any) []any { return st.(*Struct).values }
+	structs.SetSchema = func(st, s any) { st.(*Struct).schema = s.(*Schema) }
+}
 
 // Struct is a STRUCT value: field values ordered by its schema's fields
 // (Kafka Connect's Struct). Put validates each value against the field's

@@ -1,4 +1,4 @@
-package plugins
+package jsonconv
 
 import (
 	"encoding/base64"
@@ -11,6 +11,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weirlog/weir/plugins"
+	"github.com/weirlog/weir/plugins/internal/structs"
 )
 
 // JSONConverter is Kafka Connect's JsonConverter: with schemas.enable=true
@@ -31,7 +34,7 @@ type JSONConverter struct {
 	cacheSize      int
 	// schemaCache maps the JSON text of envelope schemas to parsed
 	// schemas: every message of a stream repeats the same schema.
-	schemaCache map[string]*Schema
+	schemaCache map[string]*plugins.Schema
 }
 
 // JSON converter configuration keys (Kafka's JsonConverterConfig).
@@ -42,25 +45,25 @@ const (
 	JSONReplaceNullDflt = "replace.null.with.default"
 )
 
-var jsonConverterDef = NewConfigDef().
-	Define(ConfigKey{Name: JSONSchemasEnable, Type: ConfigBoolean, Default: true, Importance: High, Group: "Schemas", OrderInGroup: 1,
+var jsonConverterDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: JSONSchemasEnable, Type: plugins.ConfigBoolean, Default: true, Importance: plugins.High, Group: "Schemas", OrderInGroup: 1,
 		Documentation: "Include schemas within each of the serialized values and keys.", DisplayName: "Enable Schemas"}).
-	Define(ConfigKey{Name: JSONSchemasCacheSz, Type: ConfigInt, Default: 1000, Importance: High, Group: "Schemas", OrderInGroup: 2,
+	Define(plugins.ConfigKey{Name: JSONSchemasCacheSz, Type: plugins.ConfigInt, Default: 1000, Importance: plugins.High, Group: "Schemas", OrderInGroup: 2,
 		Documentation: "The maximum number of schemas that can be cached in this converter instance.", DisplayName: "Schema Cache Size"}).
-	Define(ConfigKey{Name: JSONDecimalFormat, Type: ConfigString, Default: "BASE64", Validator: OneOfIgnoreCase("BASE64", "NUMERIC"), Importance: Low, Group: "Serialization", OrderInGroup: 1,
+	Define(plugins.ConfigKey{Name: JSONDecimalFormat, Type: plugins.ConfigString, Default: "BASE64", Validator: plugins.OneOfIgnoreCase("BASE64", "NUMERIC"), Importance: plugins.Low, Group: "Serialization", OrderInGroup: 1,
 		Documentation: "Controls which format this converter will serialize decimals in: BASE64 (the unscaled value as base64-encoded bytes) or NUMERIC (a JSON number).", DisplayName: "Decimal Format"}).
-	Define(ConfigKey{Name: JSONReplaceNullDflt, Type: ConfigBoolean, Default: true, Importance: Low, Group: "Serialization", OrderInGroup: 2,
+	Define(plugins.ConfigKey{Name: JSONReplaceNullDflt, Type: plugins.ConfigBoolean, Default: true, Importance: plugins.Low, Group: "Serialization", OrderInGroup: 2,
 		Documentation: "Whether to replace fields that have a default value and that are null to the default value. When set to true, the default value is used, otherwise null is used.", DisplayName: "Replace null with default"})
 
 // ConfigDef implements ConfigDefProvider.
-func (c *JSONConverter) ConfigDef() *ConfigDef { return jsonConverterDef }
+func (c *JSONConverter) ConfigDef() *plugins.ConfigDef { return jsonConverterDef }
 
 // NewJSONConverter returns a converter with Kafka's defaults
 // (schemas.enable=true, decimal.format=BASE64).
 func NewJSONConverter() *JSONConverter { return &JSONConverter{schemasEnable: true, cacheSize: 1000} }
 
 // Configure implements Converter.
-func (c *JSONConverter) Configure(cfg Config, isKey bool) error {
+func (c *JSONConverter) Configure(cfg plugins.Config, isKey bool) error {
 	p, err := jsonConverterDef.Parse(cfg)
 	if err != nil {
 		return fmt.Errorf("configure JsonConverter: %w", err)
@@ -75,7 +78,7 @@ func (c *JSONConverter) Configure(cfg Config, isKey bool) error {
 
 // FromConnect implements Converter. A nil schema and nil value give nil
 // bytes (a tombstone), as in Kafka.
-func (c *JSONConverter) FromConnect(topic string, schema *Schema, value any) ([]byte, error) {
+func (c *JSONConverter) FromConnect(topic string, schema *plugins.Schema, value any) ([]byte, error) {
 	if schema == nil && value == nil {
 		return nil, nil
 	}
@@ -99,22 +102,22 @@ func (c *JSONConverter) FromConnect(topic string, schema *Schema, value any) ([]
 	return b, nil
 }
 
-var jsonTypeNames = map[Type]string{
-	TypeBoolean: "boolean", TypeInt8: "int8", TypeInt16: "int16", TypeInt32: "int32", TypeInt64: "int64",
-	TypeFloat32: "float", TypeFloat64: "double", TypeBytes: "bytes", TypeString: "string",
-	TypeArray: "array", TypeMap: "map", TypeStruct: "struct",
+var jsonTypeNames = map[plugins.Type]string{
+	plugins.TypeBoolean: "boolean", plugins.TypeInt8: "int8", plugins.TypeInt16: "int16", plugins.TypeInt32: "int32", plugins.TypeInt64: "int64",
+	plugins.TypeFloat32: "float", plugins.TypeFloat64: "double", plugins.TypeBytes: "bytes", plugins.TypeString: "string",
+	plugins.TypeArray: "array", plugins.TypeMap: "map", plugins.TypeStruct: "struct",
 }
 
 // appendSchema writes s as Kafka's asJsonSchema does: type, then
 // items/keys+values/fields, optional, name, version, doc, parameters,
 // default.
-func (c *JSONConverter) appendSchema(b []byte, s *Schema) ([]byte, error) {
+func (c *JSONConverter) appendSchema(b []byte, s *plugins.Schema) ([]byte, error) {
 	return c.appendSchemaField(b, s, nil)
 }
 
 // appendSchemaField writes s; field, when non-nil, is the struct field
 // name Kafka appends as "field" (it may be empty).
-func (c *JSONConverter) appendSchemaField(b []byte, s *Schema, field *string) ([]byte, error) {
+func (c *JSONConverter) appendSchemaField(b []byte, s *plugins.Schema, field *string) ([]byte, error) {
 	if s == nil {
 		return append(b, "null"...), nil
 	}
@@ -126,12 +129,12 @@ func (c *JSONConverter) appendSchemaField(b []byte, s *Schema, field *string) ([
 	b = append(b, `{"type":`...)
 	b = appendJSONString(b, tn)
 	switch s.Type {
-	case TypeArray:
+	case plugins.TypeArray:
 		b = append(b, `,"items":`...)
 		if b, err = c.appendSchema(b, s.ValueSchema); err != nil {
 			return nil, err
 		}
-	case TypeMap:
+	case plugins.TypeMap:
 		b = append(b, `,"keys":`...)
 		if b, err = c.appendSchema(b, s.KeySchema); err != nil {
 			return nil, err
@@ -140,7 +143,7 @@ func (c *JSONConverter) appendSchemaField(b []byte, s *Schema, field *string) ([
 		if b, err = c.appendSchema(b, s.ValueSchema); err != nil {
 			return nil, err
 		}
-	case TypeStruct:
+	case plugins.TypeStruct:
 		b = append(b, `,"fields":[`...)
 		for i, f := range s.Fields {
 			if i > 0 {
@@ -179,9 +182,9 @@ func (c *JSONConverter) appendSchemaField(b []byte, s *Schema, field *string) ([
 			switch {
 			case x == y:
 				return 0
-			case x == DecimalScaleParam:
+			case x == plugins.DecimalScaleParam:
 				return -1
-			case y == DecimalScaleParam:
+			case y == plugins.DecimalScaleParam:
 				return 1
 			}
 			return strings.Compare(x, y)
@@ -210,7 +213,7 @@ func (c *JSONConverter) appendSchemaField(b []byte, s *Schema, field *string) ([
 }
 
 // appendValue is Kafka's convertToJson.
-func (c *JSONConverter) appendValue(b []byte, s *Schema, v any) ([]byte, error) {
+func (c *JSONConverter) appendValue(b []byte, s *plugins.Schema, v any) ([]byte, error) {
 	if v == nil {
 		switch {
 		case s == nil:
@@ -224,7 +227,7 @@ func (c *JSONConverter) appendValue(b []byte, s *Schema, v any) ([]byte, error) 
 	}
 	if s != nil {
 		switch s.Name {
-		case DecimalName:
+		case plugins.DecimalName:
 			r, ok := v.(*big.Rat)
 			if !ok {
 				return nil, fmt.Errorf("invalid type for Decimal, expected *big.Rat but was %T", v)
@@ -234,40 +237,46 @@ func (c *JSONConverter) appendValue(b []byte, s *Schema, v any) ([]byte, error) 
 				return nil, err
 			}
 			if c.decimalNumeric {
-				str, err := DecimalString(r, scale)
+				str, err := plugins.DecimalString(r, scale)
 				if err != nil {
 					return nil, err
 				}
 				return append(b, str...), nil
 			}
-			raw, err := DecimalToBytes(r, scale)
+			raw, err := plugins.DecimalToBytes(r, scale)
 			if err != nil {
 				return nil, err
 			}
 			return appendJSONString(b, base64.StdEncoding.EncodeToString(raw)), nil
-		case DateName, TimeName, TimestampName:
+		case plugins.DateName, plugins.TimeName, plugins.TimestampName:
 			t, ok := v.(time.Time)
 			if !ok {
 				return nil, fmt.Errorf("invalid type for %s, expected time.Time but was %T", s.Name, v)
 			}
-			n, err := logicalTimeToInt(s.Name, t)
+			raw, err := plugins.LogicalToRaw(s, t)
 			if err != nil {
 				return nil, err
 			}
-			return strconv.AppendInt(b, n, 10), nil
+			switch n := raw.(type) {
+			case int32:
+				return strconv.AppendInt(b, int64(n), 10), nil
+			case int64:
+				return strconv.AppendInt(b, n, 10), nil
+			}
+			return nil, fmt.Errorf("%s value has raw type %T", s.Name, raw)
 		}
 	}
-	var t Type
+	var t plugins.Type
 	if s != nil {
 		t = s.Type
-	} else if is := InferSchema(v); is != nil {
+	} else if is := plugins.InferSchema(v); is != nil {
 		t = is.Type
 	} else {
 		switch v.(type) {
 		case []any:
-			t = TypeArray
+			t = plugins.TypeArray
 		case map[string]any, map[any]any:
-			t = TypeMap
+			t = plugins.TypeMap
 		default:
 			return nil, fmt.Errorf("Go type %T does not have a corresponding schema type", v)
 		}
@@ -276,66 +285,66 @@ func (c *JSONConverter) appendValue(b []byte, s *Schema, v any) ([]byte, error) 
 		return nil, fmt.Errorf("invalid type for %s: %T", t, v)
 	}
 	switch t {
-	case TypeInt8:
+	case plugins.TypeInt8:
 		x, ok := v.(int8)
 		if !ok {
 			return bad()
 		}
 		return strconv.AppendInt(b, int64(x), 10), nil
-	case TypeInt16:
+	case plugins.TypeInt16:
 		x, ok := v.(int16)
 		if !ok {
 			return bad()
 		}
 		return strconv.AppendInt(b, int64(x), 10), nil
-	case TypeInt32:
+	case plugins.TypeInt32:
 		x, ok := v.(int32)
 		if !ok {
 			return bad()
 		}
 		return strconv.AppendInt(b, int64(x), 10), nil
-	case TypeInt64:
+	case plugins.TypeInt64:
 		x, ok := v.(int64)
 		if !ok {
 			return bad()
 		}
 		return strconv.AppendInt(b, x, 10), nil
-	case TypeFloat32:
+	case plugins.TypeFloat32:
 		x, ok := v.(float32)
 		if !ok {
 			return bad()
 		}
 		return appendJSONFloat(b, float64(x), 32), nil
-	case TypeFloat64:
+	case plugins.TypeFloat64:
 		x, ok := v.(float64)
 		if !ok {
 			return bad()
 		}
 		return appendJSONFloat(b, x, 64), nil
-	case TypeBoolean:
+	case plugins.TypeBoolean:
 		x, ok := v.(bool)
 		if !ok {
 			return bad()
 		}
 		return strconv.AppendBool(b, x), nil
-	case TypeString:
+	case plugins.TypeString:
 		x, ok := v.(string)
 		if !ok {
 			return bad()
 		}
 		return appendJSONString(b, x), nil
-	case TypeBytes:
+	case plugins.TypeBytes:
 		x, ok := v.([]byte)
 		if !ok {
 			return bad()
 		}
 		return appendJSONString(b, base64.StdEncoding.EncodeToString(x)), nil
-	case TypeArray:
+	case plugins.TypeArray:
 		x, ok := v.([]any)
 		if !ok {
 			return bad()
 		}
-		var items *Schema
+		var items *plugins.Schema
 		if s != nil {
 			items = s.ValueSchema
 		}
@@ -350,18 +359,19 @@ func (c *JSONConverter) appendValue(b []byte, s *Schema, v any) ([]byte, error) 
 			}
 		}
 		return append(b, ']'), nil
-	case TypeMap:
+	case plugins.TypeMap:
 		return c.appendMap(b, s, v)
-	case TypeStruct:
-		x, ok := v.(*Struct)
+	case plugins.TypeStruct:
+		x, ok := v.(*plugins.Struct)
 		if !ok {
 			return bad()
 		}
-		if !x.schema.Equal(s) {
+		if !x.Schema().Equal(s) {
 			return nil, errors.New("mismatching schema")
 		}
 		b = append(b, '{')
 		var err error
+		xv := structs.Values(x)
 		for i := range s.Fields {
 			f := &s.Fields[i]
 			if i > 0 {
@@ -369,7 +379,7 @@ func (c *JSONConverter) appendValue(b []byte, s *Schema, v any) ([]byte, error) 
 			}
 			b = appendJSONString(b, f.Name)
 			b = append(b, ':')
-			if b, err = c.appendValue(b, f.Schema, x.values[f.Index]); err != nil {
+			if b, err = c.appendValue(b, f.Schema, xv[f.Index]); err != nil {
 				return nil, fmt.Errorf("field %q: %w", f.Name, err)
 			}
 		}
@@ -383,7 +393,7 @@ type mapEntry struct {
 	ks   string // sort key
 }
 
-func (c *JSONConverter) appendMap(b []byte, s *Schema, v any) ([]byte, error) {
+func (c *JSONConverter) appendMap(b []byte, s *plugins.Schema, v any) ([]byte, error) {
 	var entries []mapEntry
 	switch m := v.(type) {
 	case map[string]any:
@@ -398,11 +408,11 @@ func (c *JSONConverter) appendMap(b []byte, s *Schema, v any) ([]byte, error) {
 		return nil, fmt.Errorf("invalid type for MAP: %T", v)
 	}
 	slices.SortFunc(entries, func(a, b mapEntry) int { return strings.Compare(a.ks, b.ks) })
-	var ks, vs *Schema
+	var ks, vs *plugins.Schema
 	objectMode := true
 	if s != nil {
 		ks, vs = s.KeySchema, s.ValueSchema
-		objectMode = ks != nil && ks.Type == TypeString
+		objectMode = ks != nil && ks.Type == plugins.TypeString
 	} else {
 		for _, e := range entries {
 			if _, ok := e.k.(string); !ok {
@@ -456,7 +466,7 @@ func (c *JSONConverter) appendMap(b []byte, s *Schema, v any) ([]byte, error) {
 // ToConnect implements Converter. data may be untrusted: malformed input
 // yields an error, never a panic. Nil or empty data is a null value with
 // no schema.
-func (c *JSONConverter) ToConnect(topic string, data []byte) (*Schema, any, error) {
+func (c *JSONConverter) ToConnect(topic string, data []byte) (*plugins.Schema, any, error) {
 	if len(data) == 0 {
 		return nil, nil, nil
 	}
@@ -569,7 +579,7 @@ func splitEnvelope(data []byte) (rawSchema []byte, payload any, err error) {
 // cachedSchema parses an envelope schema, reusing the result for
 // byte-identical schema text. Cached schemas are shared between records,
 // which is safe because schemas are immutable by convention.
-func (c *JSONConverter) cachedSchema(raw []byte) (*Schema, error) {
+func (c *JSONConverter) cachedSchema(raw []byte) (*plugins.Schema, error) {
 	if s, ok := c.schemaCache[string(raw)]; ok {
 		return s, nil
 	}
@@ -583,7 +593,7 @@ func (c *JSONConverter) cachedSchema(raw []byte) (*Schema, error) {
 	}
 	if c.cacheSize > 0 {
 		if c.schemaCache == nil || len(c.schemaCache) >= c.cacheSize {
-			c.schemaCache = make(map[string]*Schema)
+			c.schemaCache = make(map[string]*plugins.Schema)
 		}
 		c.schemaCache[string(raw)] = s
 	}
@@ -631,7 +641,7 @@ func jsonKind(n any) string {
 }
 
 // toConnectSchema is Kafka's asConnectSchema.
-func (c *JSONConverter) toConnectSchema(n any, depth int) (*Schema, error) {
+func (c *JSONConverter) toConnectSchema(n any, depth int) (*plugins.Schema, error) {
 	if n == nil {
 		return nil, nil
 	}
@@ -647,28 +657,28 @@ func (c *JSONConverter) toConnectSchema(n any, depth int) (*Schema, error) {
 	if !ok {
 		return nil, errors.New("schema must contain 'type' field")
 	}
-	s := &Schema{}
+	s := &plugins.Schema{}
 	switch ts {
 	case "boolean":
-		s.Type = TypeBoolean
+		s.Type = plugins.TypeBoolean
 	case "int8":
-		s.Type = TypeInt8
+		s.Type = plugins.TypeInt8
 	case "int16":
-		s.Type = TypeInt16
+		s.Type = plugins.TypeInt16
 	case "int32":
-		s.Type = TypeInt32
+		s.Type = plugins.TypeInt32
 	case "int64":
-		s.Type = TypeInt64
+		s.Type = plugins.TypeInt64
 	case "float":
-		s.Type = TypeFloat32
+		s.Type = plugins.TypeFloat32
 	case "double":
-		s.Type = TypeFloat64
+		s.Type = plugins.TypeFloat64
 	case "bytes":
-		s.Type = TypeBytes
+		s.Type = plugins.TypeBytes
 	case "string":
-		s.Type = TypeString
+		s.Type = plugins.TypeString
 	case "array":
-		s.Type = TypeArray
+		s.Type = plugins.TypeArray
 		items, _ := o.get("items")
 		if items == nil {
 			return nil, errors.New("array schema did not specify the element type")
@@ -679,7 +689,7 @@ func (c *JSONConverter) toConnectSchema(n any, depth int) (*Schema, error) {
 		}
 		s.ValueSchema = is
 	case "map":
-		s.Type = TypeMap
+		s.Type = plugins.TypeMap
 		kn, okK := o.get("keys")
 		vn, okV := o.get("values")
 		if !okK || kn == nil {
@@ -696,7 +706,7 @@ func (c *JSONConverter) toConnectSchema(n any, depth int) (*Schema, error) {
 			return nil, err
 		}
 	case "struct":
-		s.Type = TypeStruct
+		s.Type = plugins.TypeStruct
 		fn, _ := o.get("fields")
 		fields, ok := fn.([]any)
 		if !ok {
@@ -716,7 +726,7 @@ func (c *JSONConverter) toConnectSchema(n any, depth int) (*Schema, error) {
 			if err != nil {
 				return nil, fmt.Errorf("field %q: %w", name, err)
 			}
-			s.Fields = append(s.Fields, Field{Name: name, Index: len(s.Fields), Schema: fs})
+			s.Fields = append(s.Fields, plugins.Field{Name: name, Index: len(s.Fields), Schema: fs})
 		}
 	default:
 		return nil, fmt.Errorf("unknown schema type: %s", ts)
@@ -745,7 +755,7 @@ func (c *JSONConverter) toConnectSchema(n any, depth int) (*Schema, error) {
 			s.Parameters[k] = pv
 		}
 	}
-	if s.Name == DecimalName {
+	if s.Name == plugins.DecimalName {
 		if _, err := s.DecimalScale(); err != nil {
 			return nil, err
 		}
@@ -755,10 +765,10 @@ func (c *JSONConverter) toConnectSchema(n any, depth int) (*Schema, error) {
 		if err != nil {
 			return nil, fmt.Errorf("schema default: %w", err)
 		}
-		if st, ok := d.(*Struct); ok {
+		if st, ok := d.(*plugins.Struct); ok {
 			// The default was built against s before it had a default;
 			// make it refer to the final schema so it validates.
-			st.schema = s
+			structs.SetSchema(st, s)
 		}
 		s.Default = d
 	}
@@ -766,11 +776,11 @@ func (c *JSONConverter) toConnectSchema(n any, depth int) (*Schema, error) {
 }
 
 // toConnectValue is Kafka's convertToConnect.
-func (c *JSONConverter) toConnectValue(s *Schema, n any, depth int) (any, error) {
+func (c *JSONConverter) toConnectValue(s *plugins.Schema, n any, depth int) (any, error) {
 	if depth > maxJSONDepth {
 		return nil, errors.New("value nested too deeply")
 	}
-	var t Type
+	var t plugins.Type
 	if s != nil {
 		t = s.Type
 		if n == nil {
@@ -787,19 +797,19 @@ func (c *JSONConverter) toConnectValue(s *Schema, n any, depth int) (any, error)
 		case nil:
 			return nil, nil
 		case bool:
-			t = TypeBoolean
+			t = plugins.TypeBoolean
 		case json.Number:
 			if isIntegral(x) {
-				t = TypeInt64
+				t = plugins.TypeInt64
 			} else {
-				t = TypeFloat64
+				t = plugins.TypeFloat64
 			}
 		case []any:
-			t = TypeArray
+			t = plugins.TypeArray
 		case *jsonObject:
-			t = TypeMap
+			t = plugins.TypeMap
 		case string:
-			t = TypeString
+			t = plugins.TypeString
 		}
 	}
 	mismatch := func() (any, error) {
@@ -807,13 +817,13 @@ func (c *JSONConverter) toConnectValue(s *Schema, n any, depth int) (any, error)
 	}
 	var v any
 	switch t {
-	case TypeBoolean:
+	case plugins.TypeBoolean:
 		b, ok := n.(bool)
 		if !ok {
 			return mismatch()
 		}
 		v = b
-	case TypeInt8, TypeInt16, TypeInt32, TypeInt64:
+	case plugins.TypeInt8, plugins.TypeInt16, plugins.TypeInt32, plugins.TypeInt64:
 		num, ok := n.(json.Number)
 		if !ok {
 			return mismatch()
@@ -823,16 +833,16 @@ func (c *JSONConverter) toConnectValue(s *Schema, n any, depth int) (any, error)
 			return nil, err
 		}
 		switch t {
-		case TypeInt8:
+		case plugins.TypeInt8:
 			v = int8(i)
-		case TypeInt16:
+		case plugins.TypeInt16:
 			v = int16(i)
-		case TypeInt32:
+		case plugins.TypeInt32:
 			v = int32(i)
 		default:
 			v = i
 		}
-	case TypeFloat32, TypeFloat64:
+	case plugins.TypeFloat32, plugins.TypeFloat64:
 		var f float64
 		switch x := n.(type) {
 		case json.Number:
@@ -854,12 +864,12 @@ func (c *JSONConverter) toConnectValue(s *Schema, n any, depth int) (any, error)
 		default:
 			return mismatch()
 		}
-		if t == TypeFloat32 {
+		if t == plugins.TypeFloat32 {
 			v = float32(f)
 		} else {
 			v = f
 		}
-	case TypeBytes:
+	case plugins.TypeBytes:
 		switch x := n.(type) {
 		case string:
 			b, err := base64.StdEncoding.DecodeString(x)
@@ -868,7 +878,7 @@ func (c *JSONConverter) toConnectValue(s *Schema, n any, depth int) (any, error)
 			}
 			v = b
 		case json.Number:
-			if s != nil && s.Name == DecimalName { // decimal.format=NUMERIC
+			if s != nil && s.Name == plugins.DecimalName { // decimal.format=NUMERIC
 				scale, err := s.DecimalScale()
 				if err != nil {
 					return nil, err
@@ -877,24 +887,24 @@ func (c *JSONConverter) toConnectValue(s *Schema, n any, depth int) (any, error)
 				if !ok {
 					return nil, fmt.Errorf("invalid decimal %s", x)
 				}
-				return roundRat(r, scale), nil
+				return truncDecimal(r, scale), nil
 			}
 			return mismatch()
 		default:
 			return mismatch()
 		}
-	case TypeString:
+	case plugins.TypeString:
 		str, ok := n.(string)
 		if !ok {
 			return mismatch()
 		}
 		v = str
-	case TypeArray:
+	case plugins.TypeArray:
 		arr, ok := n.([]any)
 		if !ok {
 			return mismatch()
 		}
-		var items *Schema
+		var items *plugins.Schema
 		if s != nil {
 			items = s.ValueSchema
 		}
@@ -907,12 +917,12 @@ func (c *JSONConverter) toConnectValue(s *Schema, n any, depth int) (any, error)
 			out = append(out, ev)
 		}
 		v = out
-	case TypeMap:
-		var ks, vs *Schema
+	case plugins.TypeMap:
+		var ks, vs *plugins.Schema
 		if s != nil {
 			ks, vs = s.KeySchema, s.ValueSchema
 		}
-		if s == nil || ks.Type == TypeString {
+		if s == nil || ks.Type == plugins.TypeString {
 			o, ok := n.(*jsonObject)
 			if !ok {
 				return nil, fmt.Errorf("maps with string fields should be encoded as JSON objects, but found %s", jsonKind(n))
@@ -952,52 +962,37 @@ func (c *JSONConverter) toConnectValue(s *Schema, n any, depth int) (any, error)
 			}
 			v = out
 		}
-	case TypeStruct:
+	case plugins.TypeStruct:
 		o, ok := n.(*jsonObject)
 		if !ok {
 			return nil, fmt.Errorf("structs should be encoded as JSON objects, but found %s", jsonKind(n))
 		}
-		st := NewStruct(s)
+		st := plugins.NewStruct(s)
+		vals := structs.Values(st)
 		for i := range s.Fields {
 			f := &s.Fields[i]
 			fv, err := c.toConnectValue(f.Schema, o.vals[f.Name], depth+1)
 			if err != nil {
 				return nil, fmt.Errorf("field %q: %w", f.Name, err)
 			}
-			st.values[f.Index] = fv
+			vals[f.Index] = fv
 		}
 		v = st
 	default:
 		return nil, fmt.Errorf("unknown schema type: %s", t)
 	}
-	if s != nil {
-		switch s.Name {
-		case DecimalName:
-			b, ok := v.([]byte)
-			if !ok {
-				return nil, fmt.Errorf("invalid type for Decimal, underlying representation should be bytes but was %T", v)
-			}
-			scale, err := s.DecimalScale()
-			if err != nil {
-				return nil, err
-			}
-			return DecimalFromBytes(b, scale), nil
-		case DateName, TimeName, TimestampName:
-			return intToLogicalTime(s.Name, v)
-		}
-	}
-	return v, nil
+	return plugins.RawToLogical(s, v)
 }
 
-func expectedKind(t Type) string {
+func expectedKind(t plugins.Type) string {
 	switch t {
-	case TypeBoolean:
+	case plugins.TypeBoolean:
 		return "BOOLEAN"
-	case TypeString, TypeBytes:
+	case plugins.TypeString, plugins.TypeBytes:
 		return "STRING"
-	case TypeArray:
+	case plugins.TypeArray:
 		return "ARRAY"
-	case TypeMap, TypeStruct:
+	case plugins.TypeMap, plugins.TypeStruct:
 		return "OBJECT"
 	}
 	return "NUMBER"
@@ -1033,9 +1028,28 @@ func jsonInt(n json.Number) (int64, error) {
 func parseDecimalNumber(s string) (*big.Rat, bool) {
 	if i := strings.IndexAny(s, "eE"); i >= 0 {
 		e, err := strconv.Atoi(s[i+1:])
-		if err != nil || e < -MaxDecimalScale || e > MaxDecimalScale {
+		if err != nil || e < -plugins.MaxDecimalScale || e > plugins.MaxDecimalScale {
 			return nil, false
 		}
 	}
 	return new(big.Rat).SetString(s)
+}
+
+// truncDecimal cuts r to scale fractional digits (used when a NUMERIC
+// decimal has more digits than its schema allows; Kafka's BigDecimal keeps
+// them and fails later, we keep the data usable).
+func truncDecimal(r *big.Rat, scale int) *big.Rat {
+	if _, err := plugins.DecimalToBytes(r, scale); err == nil {
+		return r
+	}
+	p := new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(scale, 0))), nil)
+	x := new(big.Rat).Mul(r, new(big.Rat).SetInt(p))
+	q := new(big.Int).Quo(x.Num(), x.Denom())
+	return new(big.Rat).SetFrac(q, p)
+}
+
+func init() {
+	plugins.Register(plugins.Registration{Class: "org.apache.kafka.connect.json.JsonConverter", Type: plugins.PluginConverter,
+		Aliases: []string{"json"}, Doc: "JSON with optional schema envelope",
+		New: func() any { return NewJSONConverter() }})
 }

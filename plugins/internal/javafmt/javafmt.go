@@ -1,62 +1,16 @@
-package plugins
+// Package javafmt formats numbers the way Java does, for the built-in
+// converters and the data model that must print what Kafka Connect prints.
+package javafmt
 
 import (
 	"math"
 	"strconv"
 	"strings"
-	"unicode/utf8"
 )
 
-// JSON writing that matches Jackson's output as Kafka's JsonConverter
-// configures it, so weir and Kafka Connect produce the same bytes for the
-// same data: no whitespace, object keys in insertion order, non-ASCII
-// written raw, control characters as \b \t \n \f \r or \u00XX (upper-case
-// hex), floating point numbers as Java's Double.toString/Float.toString
-// (1.0, 1.0E7, 1.0E-4), NaN and infinities as strings.
-
-func appendJSONString(b []byte, s string) []byte {
-	const hex = "0123456789ABCDEF"
-	b = append(b, '"')
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			switch {
-			case c == '"':
-				b = append(b, '\\', '"')
-			case c == '\\':
-				b = append(b, '\\', '\\')
-			case c >= 0x20:
-				b = append(b, c)
-			case c == '\b':
-				b = append(b, '\\', 'b')
-			case c == '\t':
-				b = append(b, '\\', 't')
-			case c == '\n':
-				b = append(b, '\\', 'n')
-			case c == '\f':
-				b = append(b, '\\', 'f')
-			case c == '\r':
-				b = append(b, '\\', 'r')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hex[c>>4], hex[c&0xF])
-			}
-			i++
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, "\uFFFD"...)
-		} else {
-			b = append(b, s[i:i+size]...)
-		}
-		i += size
-	}
-	return append(b, '"')
-}
-
-// javaFloat formats f like Java's Double.toString (bits 64) or
+// Float formats f like Java's Double.toString (bits 64) or
 // Float.toString (bits 32), using the shortest digits that round-trip.
-func javaFloat(f float64, bits int) string {
+func Float(f float64, bits int) string {
 	switch {
 	case math.IsNaN(f):
 		return "NaN"
@@ -118,12 +72,4 @@ func javaFloat(f float64, bits int) string {
 	sb.WriteByte('E')
 	sb.WriteString(strconv.Itoa(exp))
 	return sb.String()
-}
-
-func appendJSONFloat(b []byte, f float64, bits int) []byte {
-	s := javaFloat(f, bits)
-	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return appendJSONString(b, s)
-	}
-	return append(b, s...)
 }

@@ -1,12 +1,15 @@
-package plugins
+package transforms
 
 import (
 	"fmt"
+	"github.com/weirlog/weir/plugins/internal/structs"
 	"slices"
+
+	"github.com/weirlog/weir/plugins"
 )
 
 // operand returns the key or value side of rec.
-func operand(rec *Record, key bool) (*Schema, any) {
+func operand(rec *plugins.Record, key bool) (*plugins.Schema, any) {
 	if key {
 		return rec.KeySchema, rec.Key
 	}
@@ -15,7 +18,7 @@ func operand(rec *Record, key bool) (*Schema, any) {
 
 // withOperand returns a copy of rec with its key or value side replaced.
 // The copy shares Headers with rec; use withHeaders to change those.
-func withOperand(rec *Record, key bool, s *Schema, v any) *Record {
+func withOperand(rec *plugins.Record, key bool, s *plugins.Schema, v any) *plugins.Record {
 	r := *rec
 	if key {
 		r.KeySchema, r.Key = s, v
@@ -43,8 +46,8 @@ func requireMap(v any, purpose string) (map[string]any, error) {
 }
 
 // requireStruct is Kafka's Requirements.requireStruct.
-func requireStruct(v any, purpose string) (*Struct, error) {
-	s, ok := v.(*Struct)
+func requireStruct(v any, purpose string) (*plugins.Struct, error) {
+	s, ok := v.(*plugins.Struct)
 	if !ok {
 		return nil, fmt.Errorf("only Struct objects supported for [%s], found: %T", purpose, v)
 	}
@@ -54,8 +57,8 @@ func requireStruct(v any, purpose string) (*Struct, error) {
 // copyStructBasics starts a STRUCT schema with s's name, version, doc and
 // parameters (Kafka's SchemaUtil.copySchemaBasics). Like Kafka it does not
 // copy optionality: transformed structs have a required schema.
-func copyStructBasics(s *Schema) *Schema {
-	return &Schema{Type: TypeStruct, Name: s.Name, Version: s.Version, Doc: s.Doc,
+func copyStructBasics(s *plugins.Schema) *plugins.Schema {
+	return &plugins.Schema{Type: plugins.TypeStruct, Name: s.Name, Version: s.Version, Doc: s.Doc,
 		Parameters: cloneParams(s.Parameters)}
 }
 
@@ -70,60 +73,64 @@ func cloneParams(p map[string]string) map[string]string {
 	return c
 }
 
-func addField(s *Schema, name string, fs *Schema) {
-	s.Fields = append(s.Fields, Field{Name: name, Index: len(s.Fields), Schema: fs})
+func addField(s *plugins.Schema, name string, fs *plugins.Schema) {
+	s.Fields = append(s.Fields, plugins.Field{Name: name, Index: len(s.Fields), Schema: fs})
 }
 
 // schemaCache remembers the last input→output schema mapping: records of
 // one stream nearly always share a schema, and a one-entry cache cannot
 // grow without bound when converters hand out a fresh *Schema per record.
 type schemaCache struct {
-	in, out *Schema
+	in, out *plugins.Schema
 }
 
-func (c *schemaCache) get(in *Schema) *Schema {
+func (c *schemaCache) get(in *plugins.Schema) *plugins.Schema {
 	if c.in != nil && (c.in == in || c.in.Equal(in)) {
 		return c.out
 	}
 	return nil
 }
 
-func (c *schemaCache) put(in, out *Schema) { c.in, c.out = in, out }
+func (c *schemaCache) put(in, out *plugins.Schema) { c.in, c.out = in, out }
 
 // fieldValue returns a struct field's value, applying its default unless
 // replaceNull is false.
-func fieldValue(st *Struct, f *Field, replaceNull bool) any {
+func fieldValue(st *plugins.Struct, f *plugins.Field, replaceNull bool) any {
 	if replaceNull {
 		return st.GetField(f)
 	}
-	return st.values[f.Index]
+	return values(st)[f.Index]
 }
 
 // putUnchecked sets a field without validation, for transforms that
 // build structs from already-valid data.
-func (s *Struct) putUnchecked(name string, v any) {
-	if f := s.schema.Field(name); f != nil {
-		s.values[f.Index] = v
+func putUnchecked(s *plugins.Struct, name string, v any) {
+	if f := s.Schema().Field(name); f != nil {
+		values(s)[f.Index] = v
 	}
 }
 
-func cloneHeaders(h []Header) []Header { return slices.Clone(h) }
+// values is the struct's backing field slice (see plugins/internal/structs):
+// the transforms copy already-valid values, so they skip Put's checks.
+func values(st *plugins.Struct) []any { return structs.Values(st) }
+
+func cloneHeaders(h []plugins.Header) []plugins.Header { return slices.Clone(h) }
 
 // replaceNullKey is the replace.null.with.default key shared by several
 // transforms.
-var replaceNullKey = ConfigKey{Name: "replace.null.with.default", Type: ConfigBoolean, Default: true, Importance: Medium,
+var replaceNullKey = plugins.ConfigKey{Name: "replace.null.with.default", Type: plugins.ConfigBoolean, Default: true, Importance: plugins.Medium,
 	Documentation: "Whether to replace fields that have a default value and that are null to the default value. When set to true, the default value is used, otherwise null is used."}
 
 // registerKV registers the $Key and $Value variants of a Kafka transform.
-func registerKV(base, doc string, mk func(key bool) Transform) {
-	Register(Registration{Class: "org.apache.kafka.connect.transforms." + base + "$Key", Type: PluginTransform, Doc: doc + " (record key)",
+func registerKV(base, doc string, mk func(key bool) plugins.Transform) {
+	plugins.Register(plugins.Registration{Class: "org.apache.kafka.connect.transforms." + base + "$Key", Type: plugins.PluginTransform, Doc: doc + " (record key)",
 		New: func() any { return mk(true) }})
-	Register(Registration{Class: "org.apache.kafka.connect.transforms." + base + "$Value", Type: PluginTransform, Doc: doc + " (record value)",
+	plugins.Register(plugins.Registration{Class: "org.apache.kafka.connect.transforms." + base + "$Value", Type: plugins.PluginTransform, Doc: doc + " (record value)",
 		New: func() any { return mk(false) }})
 }
 
 // registerTransform registers a transform without key/value variants.
-func registerTransform(base, doc string, mk func() Transform) {
-	Register(Registration{Class: "org.apache.kafka.connect.transforms." + base, Type: PluginTransform, Doc: doc,
+func registerTransform(base, doc string, mk func() plugins.Transform) {
+	plugins.Register(plugins.Registration{Class: "org.apache.kafka.connect.transforms." + base, Type: plugins.PluginTransform, Doc: doc,
 		New: func() any { return mk() }})
 }

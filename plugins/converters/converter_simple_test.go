@@ -1,31 +1,33 @@
-package plugins
+package converters
 
 import (
 	"math/big"
 	"testing"
+
+	"github.com/weirlog/weir/plugins"
 )
 
 func TestStringConverter(t *testing.T) {
 	var c StringConverter
-	if err := c.Configure(Config{"converter.encoding": "UTF-8"}, false); err != nil {
+	if err := c.Configure(plugins.Config{"converter.encoding": "UTF-8"}, false); err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Configure(Config{"converter.encoding": "ISO-8859-1"}, false); err == nil {
+	if err := c.Configure(plugins.Config{"converter.encoding": "ISO-8859-1"}, false); err == nil {
 		t.Fatal("ISO-8859-1 accepted")
 	}
-	st := StructBuilder().Field("a", Int32Schema).Field("b", OptionalStringSchema).MustBuild()
+	st := plugins.StructBuilder().Field("a", plugins.Int32Schema).Field("b", plugins.OptionalStringSchema).MustBuild()
 	tests := []struct {
-		schema *Schema
+		schema *plugins.Schema
 		value  any
 		want   string
 	}{
-		{StringSchema, "héllo", "héllo"},
-		{Int64Schema, int64(-5), "-5"},
-		{Float64Schema, 1e7, "1.0E7"},
-		{Float32Schema, float32(1.5), "1.5"},
-		{BooleanSchema, true, "true"},
-		{DecimalSchema(2), big.NewRat(314, 100), "3.14"},
-		{st, NewStruct(st).MustPut("a", int32(1)), "Struct{a=1}"},
+		{plugins.StringSchema, "héllo", "héllo"},
+		{plugins.Int64Schema, int64(-5), "-5"},
+		{plugins.Float64Schema, 1e7, "1.0E7"},
+		{plugins.Float32Schema, float32(1.5), "1.5"},
+		{plugins.BooleanSchema, true, "true"},
+		{plugins.DecimalSchema(2), big.NewRat(314, 100), "3.14"},
+		{st, plugins.NewStruct(st).MustPut("a", int32(1)), "Struct{a=1}"},
 		{nil, []any{int64(1), "x"}, "[1, x]"},
 		{nil, map[string]any{"b": int64(2), "a": int64(1)}, "{a=1, b=2}"},
 	}
@@ -39,22 +41,22 @@ func TestStringConverter(t *testing.T) {
 		t.Errorf("FromConnect(nil) = %q, %v", b, err)
 	}
 	s, v, err := c.ToConnect("t", []byte("abc"))
-	if err != nil || s != OptionalStringSchema || v != "abc" {
+	if err != nil || s != plugins.OptionalStringSchema || v != "abc" {
 		t.Errorf("ToConnect = %v, %v, %v", s, v, err)
 	}
 	s, v, err = c.ToConnect("t", nil)
-	if err != nil || s != OptionalStringSchema || v != nil {
+	if err != nil || s != plugins.OptionalStringSchema || v != nil {
 		t.Errorf("ToConnect(nil) = %v, %v, %v", s, v, err)
 	}
 }
 
 func TestByteArrayConverter(t *testing.T) {
 	var c ByteArrayConverter
-	b, err := c.FromConnect("t", BytesSchema, []byte{1, 2})
+	b, err := c.FromConnect("t", plugins.BytesSchema, []byte{1, 2})
 	if err != nil || string(b) != "\x01\x02" {
 		t.Fatalf("FromConnect = %v, %v", b, err)
 	}
-	if _, err := c.FromConnect("t", StringSchema, []byte{1}); err == nil {
+	if _, err := c.FromConnect("t", plugins.StringSchema, []byte{1}); err == nil {
 		t.Fatal("STRING schema accepted")
 	}
 	if _, err := c.FromConnect("t", nil, "str"); err == nil {
@@ -64,7 +66,7 @@ func TestByteArrayConverter(t *testing.T) {
 		t.Fatalf("nil: %v %v", b, err)
 	}
 	s, v, err := c.ToConnect("t", []byte{9})
-	if err != nil || s != OptionalBytesSchema || string(v.([]byte)) != "\x09" {
+	if err != nil || s != plugins.OptionalBytesSchema || string(v.([]byte)) != "\x09" {
 		t.Fatalf("ToConnect = %v %v %v", s, v, err)
 	}
 }

@@ -1,4 +1,4 @@
-package plugins
+package transforms
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weirlog/weir/plugins"
 )
 
 // ---- TimestampConverter ----------------------------------------------
@@ -33,20 +35,20 @@ const (
 	tsTimestamp = "Timestamp"
 )
 
-var timestampConverterDef = NewConfigDef().
-	Define(ConfigKey{Name: "field", Type: ConfigString, Default: "", Importance: High,
+var timestampConverterDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "field", Type: plugins.ConfigString, Default: "", Importance: plugins.High,
 		Documentation: "The field containing the timestamp, or empty if the entire value is a timestamp"}).
-	Define(ConfigKey{Name: "target.type", Type: ConfigString, Default: NoDefault, Validator: OneOf(tsString, tsUnix, tsDate, tsTime, tsTimestamp), Importance: High,
+	Define(plugins.ConfigKey{Name: "target.type", Type: plugins.ConfigString, Default: plugins.NoDefault, Validator: plugins.OneOf(tsString, tsUnix, tsDate, tsTime, tsTimestamp), Importance: plugins.High,
 		Documentation: "The desired timestamp representation: string, unix, Date, Time, or Timestamp"}).
-	Define(ConfigKey{Name: "format", Type: ConfigString, Default: "", Importance: Medium,
+	Define(plugins.ConfigKey{Name: "format", Type: plugins.ConfigString, Default: "", Importance: plugins.Medium,
 		Documentation: "A SimpleDateFormat-compatible format for the timestamp. Used to generate the output when type=string or used to parse the input if the input is a string."}).
-	Define(ConfigKey{Name: "unix.precision", Type: ConfigString, Default: "milliseconds", Validator: OneOf("nanoseconds", "microseconds", "milliseconds", "seconds"), Importance: Low,
+	Define(plugins.ConfigKey{Name: "unix.precision", Type: plugins.ConfigString, Default: "milliseconds", Validator: plugins.OneOf("nanoseconds", "microseconds", "milliseconds", "seconds"), Importance: plugins.Low,
 		Documentation: "The desired Unix precision for the timestamp: seconds, milliseconds, microseconds, or nanoseconds. Used to generate the output when type=unix or used to parse the input if the input is a Long."}).
 	Define(replaceNullKey)
 
-func (t *TimestampConverter) ConfigDef() *ConfigDef { return timestampConverterDef }
+func (t *TimestampConverter) ConfigDef() *plugins.ConfigDef { return timestampConverterDef }
 
-func (t *TimestampConverter) Configure(cfg Config) error {
+func (t *TimestampConverter) Configure(cfg plugins.Config) error {
 	p, err := timestampConverterDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -63,26 +65,26 @@ func (t *TimestampConverter) Configure(cfg Config) error {
 	return nil
 }
 
-func (t *TimestampConverter) targetSchema(optional bool) *Schema {
-	var s *Schema
+func (t *TimestampConverter) targetSchema(optional bool) *plugins.Schema {
+	var s *plugins.Schema
 	switch t.target {
 	case tsString:
-		s = &Schema{Type: TypeString}
+		s = &plugins.Schema{Type: plugins.TypeString}
 	case tsUnix:
-		s = &Schema{Type: TypeInt64}
+		s = &plugins.Schema{Type: plugins.TypeInt64}
 	case tsDate:
-		s = DateSchema()
+		s = plugins.DateSchema()
 	case tsTime:
-		s = TimeSchema()
+		s = plugins.TimeSchema()
 	default:
-		s = TimestampSchema()
+		s = plugins.TimestampSchema()
 	}
 	s.Optional = optional
 	return s
 }
 
 // toTime reads v as a point in time; s (may be nil) tells its kind.
-func (t *TimestampConverter) toTime(s *Schema, v any) (time.Time, error) {
+func (t *TimestampConverter) toTime(s *plugins.Schema, v any) (time.Time, error) {
 	switch x := v.(type) {
 	case time.Time:
 		return x.UTC(), nil
@@ -132,7 +134,7 @@ func (t *TimestampConverter) fromTime(tm time.Time) any {
 	return tm
 }
 
-func (t *TimestampConverter) convert(s *Schema, v any) (any, error) {
+func (t *TimestampConverter) convert(s *plugins.Schema, v any) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
@@ -143,7 +145,7 @@ func (t *TimestampConverter) convert(s *Schema, v any) (any, error) {
 	return t.fromTime(tm), nil
 }
 
-func (t *TimestampConverter) Apply(rec *Record) (*Record, error) {
+func (t *TimestampConverter) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	schema, value := operand(rec, t.key)
 	if t.field == "" {
 		if value == nil && schema == nil {
@@ -153,7 +155,7 @@ func (t *TimestampConverter) Apply(rec *Record) (*Record, error) {
 		if err != nil {
 			return nil, err
 		}
-		var ns *Schema
+		var ns *plugins.Schema
 		if schema != nil {
 			ns = t.targetSchema(schema.Optional)
 		}
@@ -197,7 +199,7 @@ func (t *TimestampConverter) Apply(rec *Record) (*Record, error) {
 		}
 		t.cache.put(schema, ns)
 	}
-	out := NewStruct(ns)
+	out := plugins.NewStruct(ns)
 	for i := range schema.Fields {
 		f := &schema.Fields[i]
 		v := fieldValue(st, f, t.replaceNull)
@@ -206,7 +208,7 @@ func (t *TimestampConverter) Apply(rec *Record) (*Record, error) {
 				return nil, err
 			}
 		}
-		out.values[i] = v
+		values(out)[i] = v
 	}
 	return withOperand(rec, t.key, ns, out), nil
 }
@@ -222,15 +224,15 @@ type TimestampRouter struct {
 	format, layout string
 }
 
-var timestampRouterDef = NewConfigDef().
-	Define(ConfigKey{Name: "topic.format", Type: ConfigString, Default: "${topic}-${timestamp}", Importance: High,
+var timestampRouterDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "topic.format", Type: plugins.ConfigString, Default: "${topic}-${timestamp}", Importance: plugins.High,
 		Documentation: "Format string which can contain ${topic} and ${timestamp} as placeholders for the topic and timestamp, respectively."}).
-	Define(ConfigKey{Name: "timestamp.format", Type: ConfigString, Default: "yyyyMMdd", Importance: High,
+	Define(plugins.ConfigKey{Name: "timestamp.format", Type: plugins.ConfigString, Default: "yyyyMMdd", Importance: plugins.High,
 		Documentation: "Format string for the timestamp that is compatible with java.text.SimpleDateFormat."})
 
-func (t *TimestampRouter) ConfigDef() *ConfigDef { return timestampRouterDef }
+func (t *TimestampRouter) ConfigDef() *plugins.ConfigDef { return timestampRouterDef }
 
-func (t *TimestampRouter) Configure(cfg Config) error {
+func (t *TimestampRouter) Configure(cfg plugins.Config) error {
 	p, err := timestampRouterDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -240,7 +242,7 @@ func (t *TimestampRouter) Configure(cfg Config) error {
 	return err
 }
 
-func (t *TimestampRouter) Apply(rec *Record) (*Record, error) {
+func (t *TimestampRouter) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	if rec.Timestamp.IsZero() {
 		return nil, fmt.Errorf("Timestamp missing on record: topic %s", rec.Topic)
 	}
@@ -262,21 +264,21 @@ type RegexRouter struct {
 	tmpl string
 }
 
-var regexValid = ValidatorFunc("valid regex", func(_ string, v any) error {
+var regexValid = plugins.ValidatorFunc("valid regex", func(_ string, v any) error {
 	s, _ := v.(string)
 	_, err := regexp.Compile(s)
 	return err
 })
 
-var regexRouterDef = NewConfigDef().
-	Define(ConfigKey{Name: "regex", Type: ConfigString, Default: NoDefault, Validator: regexValid, Importance: High,
+var regexRouterDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "regex", Type: plugins.ConfigString, Default: plugins.NoDefault, Validator: regexValid, Importance: plugins.High,
 		Documentation: "Regular expression to use for matching."}).
-	Define(ConfigKey{Name: "replacement", Type: ConfigString, Default: NoDefault, Importance: High,
+	Define(plugins.ConfigKey{Name: "replacement", Type: plugins.ConfigString, Default: plugins.NoDefault, Importance: plugins.High,
 		Documentation: "Replacement string."})
 
-func (t *RegexRouter) ConfigDef() *ConfigDef { return regexRouterDef }
+func (t *RegexRouter) ConfigDef() *plugins.ConfigDef { return regexRouterDef }
 
-func (t *RegexRouter) Configure(cfg Config) error {
+func (t *RegexRouter) Configure(cfg plugins.Config) error {
 	p, err := regexRouterDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -316,7 +318,7 @@ func javaReplacement(s string) string {
 	return b.String()
 }
 
-func (t *RegexRouter) Apply(rec *Record) (*Record, error) {
+func (t *RegexRouter) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	m := t.re.FindStringSubmatchIndex(rec.Topic)
 	if m == nil {
 		return rec, nil
@@ -329,7 +331,7 @@ func (t *RegexRouter) Apply(rec *Record) (*Record, error) {
 func (t *RegexRouter) Close() error { return nil }
 
 func init() {
-	registerKV("TimestampConverter", "Convert timestamps between string, unix, Date, Time and Timestamp", func(k bool) Transform { return &TimestampConverter{key: k} })
-	registerTransform("TimestampRouter", "Route records to topics named after their timestamp", func() Transform { return &TimestampRouter{} })
-	registerTransform("RegexRouter", "Rename topics with a regular expression", func() Transform { return &RegexRouter{} })
+	registerKV("TimestampConverter", "Convert timestamps between string, unix, Date, Time and Timestamp", func(k bool) plugins.Transform { return &TimestampConverter{key: k} })
+	registerTransform("TimestampRouter", "Route records to topics named after their timestamp", func() plugins.Transform { return &TimestampRouter{} })
+	registerTransform("RegexRouter", "Rename topics with a regular expression", func() plugins.Transform { return &RegexRouter{} })
 }

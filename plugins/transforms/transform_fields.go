@@ -1,4 +1,4 @@
-package plugins
+package transforms
 
 import (
 	"errors"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weirlog/weir/plugins"
 )
 
 // ---- ReplaceField ----------------------------------------------------
@@ -23,7 +25,7 @@ type ReplaceField struct {
 	cache            schemaCache
 }
 
-var renamesValidator = ValidatorFunc("list of colon-delimited pairs, e.g. foo:bar,abc:xyz", func(_ string, v any) error {
+var renamesValidator = plugins.ValidatorFunc("list of colon-delimited pairs, e.g. foo:bar,abc:xyz", func(_ string, v any) error {
 	l, _ := v.([]string)
 	for _, e := range l {
 		if parts := strings.Split(e, ":"); len(parts) != 2 || parts[0] == "" || parts[1] == "" {
@@ -33,17 +35,17 @@ var renamesValidator = ValidatorFunc("list of colon-delimited pairs, e.g. foo:ba
 	return nil
 })
 
-var replaceFieldDef = NewConfigDef().
-	Define(ConfigKey{Name: "exclude", Type: ConfigList, Default: "", Importance: Medium, Documentation: "Fields to exclude. This takes precedence over the fields to include."}).
-	Define(ConfigKey{Name: "include", Type: ConfigList, Default: "", Importance: Medium, Documentation: "Fields to include. If specified, only these fields will be used."}).
-	Define(ConfigKey{Name: "renames", Type: ConfigList, Default: "", Validator: renamesValidator, Importance: Medium, Documentation: "Field rename mappings."}).
-	Define(ConfigKey{Name: "blacklist", Type: ConfigList, Importance: Low, Documentation: "Deprecated. Use exclude instead."}).
-	Define(ConfigKey{Name: "whitelist", Type: ConfigList, Importance: Low, Documentation: "Deprecated. Use include instead."}).
+var replaceFieldDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "exclude", Type: plugins.ConfigList, Default: "", Importance: plugins.Medium, Documentation: "Fields to exclude. This takes precedence over the fields to include."}).
+	Define(plugins.ConfigKey{Name: "include", Type: plugins.ConfigList, Default: "", Importance: plugins.Medium, Documentation: "Fields to include. If specified, only these fields will be used."}).
+	Define(plugins.ConfigKey{Name: "renames", Type: plugins.ConfigList, Default: "", Validator: renamesValidator, Importance: plugins.Medium, Documentation: "Field rename mappings."}).
+	Define(plugins.ConfigKey{Name: "blacklist", Type: plugins.ConfigList, Importance: plugins.Low, Documentation: "Deprecated. Use exclude instead."}).
+	Define(plugins.ConfigKey{Name: "whitelist", Type: plugins.ConfigList, Importance: plugins.Low, Documentation: "Deprecated. Use include instead."}).
 	Define(replaceNullKey)
 
-func (t *ReplaceField) ConfigDef() *ConfigDef { return replaceFieldDef }
+func (t *ReplaceField) ConfigDef() *plugins.ConfigDef { return replaceFieldDef }
 
-func (t *ReplaceField) Configure(cfg Config) error {
+func (t *ReplaceField) Configure(cfg plugins.Config) error {
 	p, err := replaceFieldDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -76,7 +78,7 @@ func (t *ReplaceField) rename(name string) string {
 	return name
 }
 
-func (t *ReplaceField) Apply(rec *Record) (*Record, error) {
+func (t *ReplaceField) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	schema, value := operand(rec, t.key)
 	if value == nil {
 		return rec, nil
@@ -112,14 +114,14 @@ func (t *ReplaceField) Apply(rec *Record) (*Record, error) {
 		}
 		t.cache.put(schema, ns)
 	}
-	out := NewStruct(ns)
+	out := plugins.NewStruct(ns)
 	for i, f := range ns.Fields {
 		orig := f.Name
 		if from, ok := t.reverse[f.Name]; ok {
 			orig = from
 		}
 		of := schema.Field(orig)
-		out.values[i] = fieldValue(st, of, t.replaceNull)
+		values(out)[i] = fieldValue(st, of, t.replaceNull)
 	}
 	return withOperand(rec, t.key, ns, out), nil
 }
@@ -138,19 +140,19 @@ type MaskField struct {
 	replaceNull bool
 }
 
-var maskFieldDef = NewConfigDef().
-	Define(ConfigKey{Name: "fields", Type: ConfigList, Default: NoDefault, Validator: NonEmptyString(), Importance: High, Documentation: "Names of fields to mask."}).
-	Define(ConfigKey{Name: "replacement", Type: ConfigString, Validator: ValidatorFunc("non-empty string", func(_ string, v any) error {
+var maskFieldDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "fields", Type: plugins.ConfigList, Default: plugins.NoDefault, Validator: plugins.NonEmptyString(), Importance: plugins.High, Documentation: "Names of fields to mask."}).
+	Define(plugins.ConfigKey{Name: "replacement", Type: plugins.ConfigString, Validator: plugins.ValidatorFunc("non-empty string", func(_ string, v any) error {
 		if s, _ := v.(string); s == "" {
 			return errors.New("String may not be empty")
 		}
 		return nil
-	}), Importance: Low, Documentation: "Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only)."}).
+	}), Importance: plugins.Low, Documentation: "Custom value replacement, that will be applied to all 'fields' values (numeric or non-empty string values only)."}).
 	Define(replaceNullKey)
 
-func (t *MaskField) ConfigDef() *ConfigDef { return maskFieldDef }
+func (t *MaskField) ConfigDef() *plugins.ConfigDef { return maskFieldDef }
 
-func (t *MaskField) Configure(cfg Config) error {
+func (t *MaskField) Configure(cfg plugins.Config) error {
 	p, err := maskFieldDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -241,7 +243,7 @@ func (t *MaskField) mask(v any) (any, error) {
 	return nil, fmt.Errorf("cannot mask value of type %T", v)
 }
 
-func (t *MaskField) Apply(rec *Record) (*Record, error) {
+func (t *MaskField) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	schema, value := operand(rec, t.key)
 	if value == nil {
 		return rec, nil
@@ -270,19 +272,19 @@ func (t *MaskField) Apply(rec *Record) (*Record, error) {
 	if err != nil {
 		return nil, err
 	}
-	out := NewStruct(schema)
+	out := plugins.NewStruct(schema)
 	for i := range schema.Fields {
 		f := &schema.Fields[i]
 		v := fieldValue(st, f, t.replaceNull)
 		if slices.Contains(t.fields, f.Name) {
-			if f.Schema.Type == TypeStruct {
+			if f.Schema.Type == plugins.TypeStruct {
 				return nil, fmt.Errorf("cannot mask STRUCT field %q", f.Name)
 			}
 			if v, err = t.mask(v); err != nil {
 				return nil, fmt.Errorf("field %q: %w", f.Name, err)
 			}
 		}
-		out.values[i] = v
+		values(out)[i] = v
 	}
 	return withOperand(rec, t.key, schema, out), nil
 }
@@ -299,13 +301,13 @@ type ValueToKey struct {
 	cache       schemaCache
 }
 
-var valueToKeyDef = NewConfigDef().
-	Define(ConfigKey{Name: "fields", Type: ConfigList, Default: NoDefault, Validator: NonEmptyString(), Importance: High, Documentation: "Field names on the record value to extract as the record key."}).
+var valueToKeyDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "fields", Type: plugins.ConfigList, Default: plugins.NoDefault, Validator: plugins.NonEmptyString(), Importance: plugins.High, Documentation: "Field names on the record value to extract as the record key."}).
 	Define(replaceNullKey)
 
-func (t *ValueToKey) ConfigDef() *ConfigDef { return valueToKeyDef }
+func (t *ValueToKey) ConfigDef() *plugins.ConfigDef { return valueToKeyDef }
 
-func (t *ValueToKey) Configure(cfg Config) error {
+func (t *ValueToKey) Configure(cfg plugins.Config) error {
 	p, err := valueToKeyDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -314,7 +316,7 @@ func (t *ValueToKey) Configure(cfg Config) error {
 	return nil
 }
 
-func (t *ValueToKey) Apply(rec *Record) (*Record, error) {
+func (t *ValueToKey) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	if rec.Value == nil {
 		return rec, nil
 	}
@@ -337,7 +339,7 @@ func (t *ValueToKey) Apply(rec *Record) (*Record, error) {
 	}
 	ks := t.cache.get(rec.ValueSchema)
 	if ks == nil {
-		ks = &Schema{Type: TypeStruct}
+		ks = &plugins.Schema{Type: plugins.TypeStruct}
 		for _, name := range t.fields {
 			f := rec.ValueSchema.Field(name)
 			if f == nil {
@@ -347,9 +349,9 @@ func (t *ValueToKey) Apply(rec *Record) (*Record, error) {
 		}
 		t.cache.put(rec.ValueSchema, ks)
 	}
-	key := NewStruct(ks)
+	key := plugins.NewStruct(ks)
 	for i, f := range ks.Fields {
-		key.values[i] = fieldValue(st, st.schema.Field(f.Name), t.replaceNull)
+		values(key)[i] = fieldValue(st, st.Schema().Field(f.Name), t.replaceNull)
 	}
 	r.Key, r.KeySchema = key, ks
 	return &r, nil
@@ -367,13 +369,13 @@ type HoistField struct {
 	cache schemaCache
 }
 
-var hoistFieldDef = NewConfigDef().
-	Define(ConfigKey{Name: "field", Type: ConfigString, Default: NoDefault, Validator: NonEmptyString(), Importance: Medium,
+var hoistFieldDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "field", Type: plugins.ConfigString, Default: plugins.NoDefault, Validator: plugins.NonEmptyString(), Importance: plugins.Medium,
 		Documentation: "Field name for the single field that will be created in the resulting Struct or Map."})
 
-func (t *HoistField) ConfigDef() *ConfigDef { return hoistFieldDef }
+func (t *HoistField) ConfigDef() *plugins.ConfigDef { return hoistFieldDef }
 
-func (t *HoistField) Configure(cfg Config) error {
+func (t *HoistField) Configure(cfg plugins.Config) error {
 	p, err := hoistFieldDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -382,18 +384,18 @@ func (t *HoistField) Configure(cfg Config) error {
 	return nil
 }
 
-func (t *HoistField) Apply(rec *Record) (*Record, error) {
+func (t *HoistField) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	schema, value := operand(rec, t.key)
 	if schema == nil {
 		return withOperand(rec, t.key, nil, map[string]any{t.field: value}), nil
 	}
 	ns := t.cache.get(schema)
 	if ns == nil {
-		ns = &Schema{Type: TypeStruct}
+		ns = &plugins.Schema{Type: plugins.TypeStruct}
 		addField(ns, t.field, schema)
 		t.cache.put(schema, ns)
 	}
-	out := NewStruct(ns)
+	out := plugins.NewStruct(ns)
 	if err := out.Put(t.field, value); err != nil {
 		return nil, fmt.Errorf("HoistField: %w", err)
 	}
@@ -413,15 +415,15 @@ type ExtractField struct {
 	path []string
 }
 
-var extractFieldDef = NewConfigDef().
-	Define(ConfigKey{Name: "field", Type: ConfigString, Default: NoDefault, Validator: NonEmptyString(), Importance: Medium,
+var extractFieldDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "field", Type: plugins.ConfigString, Default: plugins.NoDefault, Validator: plugins.NonEmptyString(), Importance: plugins.Medium,
 		Documentation: "Field name to extract."}).
-	Define(ConfigKey{Name: "field.syntax.version", Type: ConfigString, Default: "V1", Validator: OneOfIgnoreCase("V1", "V2"), Importance: High,
+	Define(plugins.ConfigKey{Name: "field.syntax.version", Type: plugins.ConfigString, Default: "V1", Validator: plugins.OneOfIgnoreCase("V1", "V2"), Importance: plugins.High,
 		Documentation: "Defines the version of the syntax to access fields. V1: field names are used as given; V2: dots separate nested field names."})
 
-func (t *ExtractField) ConfigDef() *ConfigDef { return extractFieldDef }
+func (t *ExtractField) ConfigDef() *plugins.ConfigDef { return extractFieldDef }
 
-func (t *ExtractField) Configure(cfg Config) error {
+func (t *ExtractField) Configure(cfg plugins.Config) error {
 	p, err := extractFieldDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -435,7 +437,7 @@ func (t *ExtractField) Configure(cfg Config) error {
 	return nil
 }
 
-func (t *ExtractField) Apply(rec *Record) (*Record, error) {
+func (t *ExtractField) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	schema, value := operand(rec, t.key)
 	if value == nil {
 		return rec, nil
@@ -476,16 +478,16 @@ func (t *ExtractField) Close() error { return nil }
 // (Kafka's Filter).
 type Filter struct{}
 
-func (Filter) ConfigDef() *ConfigDef              { return NewConfigDef() }
-func (Filter) Configure(Config) error             { return nil }
-func (Filter) Apply(rec *Record) (*Record, error) { return nil, nil }
-func (Filter) Close() error                       { return nil }
+func (Filter) ConfigDef() *plugins.ConfigDef                      { return plugins.NewConfigDef() }
+func (Filter) Configure(plugins.Config) error                     { return nil }
+func (Filter) Apply(rec *plugins.Record) (*plugins.Record, error) { return nil, nil }
+func (Filter) Close() error                                       { return nil }
 
 func init() {
-	registerKV("ReplaceField", "Filter or rename fields", func(k bool) Transform { return &ReplaceField{key: k} })
-	registerKV("MaskField", "Mask fields with a null-equivalent or replacement value", func(k bool) Transform { return &MaskField{key: k} })
-	registerTransform("ValueToKey", "Replace the key with fields of the value", func() Transform { return &ValueToKey{} })
-	registerKV("HoistField", "Wrap data in a struct or map with a single field", func(k bool) Transform { return &HoistField{key: k} })
-	registerKV("ExtractField", "Extract a single field", func(k bool) Transform { return &ExtractField{key: k} })
-	registerTransform("Filter", "Drop records (use with a predicate)", func() Transform { return Filter{} })
+	registerKV("ReplaceField", "Filter or rename fields", func(k bool) plugins.Transform { return &ReplaceField{key: k} })
+	registerKV("MaskField", "Mask fields with a null-equivalent or replacement value", func(k bool) plugins.Transform { return &MaskField{key: k} })
+	registerTransform("ValueToKey", "Replace the key with fields of the value", func() plugins.Transform { return &ValueToKey{} })
+	registerKV("HoistField", "Wrap data in a struct or map with a single field", func(k bool) plugins.Transform { return &HoistField{key: k} })
+	registerKV("ExtractField", "Extract a single field", func(k bool) plugins.Transform { return &ExtractField{key: k} })
+	registerTransform("Filter", "Drop records (use with a predicate)", func() plugins.Transform { return Filter{} })
 }

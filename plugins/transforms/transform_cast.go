@@ -1,4 +1,4 @@
-package plugins
+package transforms
 
 import (
 	"encoding/base64"
@@ -8,6 +8,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/weirlog/weir/plugins"
 )
 
 // Cast ($Key/$Value) casts fields, or the whole operand, to another
@@ -18,8 +20,8 @@ import (
 // (bytes as base64, times as ISO-8601).
 type Cast struct {
 	key         bool
-	whole       Type
-	fields      map[string]Type
+	whole       plugins.Type
+	fields      map[string]plugins.Type
 	order       []string
 	replaceNull bool
 	cache       schemaCache
@@ -27,16 +29,16 @@ type Cast struct {
 
 var castTypes = []string{"int8", "int16", "int32", "int64", "float32", "float64", "boolean", "string"}
 
-var castSpecValidator = ValidatorFunc("list of colon-delimited pairs, e.g. foo:bar,abc:xyz", func(_ string, v any) error {
+var castSpecValidator = plugins.ValidatorFunc("list of colon-delimited pairs, e.g. foo:bar,abc:xyz", func(_ string, v any) error {
 	_, _, _, err := parseCastSpec(v.([]string))
 	return err
 })
 
-func parseCastSpec(spec []string) (Type, map[string]Type, []string, error) {
+func parseCastSpec(spec []string) (plugins.Type, map[string]plugins.Type, []string, error) {
 	if len(spec) == 0 {
 		return 0, nil, nil, fmt.Errorf("must specify at least one field to cast")
 	}
-	fields := map[string]Type{}
+	fields := map[string]plugins.Type{}
 	var order []string
 	for _, e := range spec {
 		name, typ, hasColon := strings.Cut(e, ":")
@@ -57,22 +59,22 @@ func parseCastSpec(spec []string) (Type, map[string]Type, []string, error) {
 	return 0, fields, order, nil
 }
 
-func parseCastType(s string) (Type, error) {
-	t, err := ParseType(strings.TrimSpace(s))
-	if err != nil || !t.IsPrimitive() || t == TypeBytes {
+func parseCastType(s string) (plugins.Type, error) {
+	t, err := plugins.ParseType(strings.TrimSpace(s))
+	if err != nil || !t.IsPrimitive() || t == plugins.TypeBytes {
 		return 0, fmt.Errorf("invalid type found in casting spec: %s (valid: %s)", s, strings.Join(castTypes, ", "))
 	}
 	return t, nil
 }
 
-var castDef = NewConfigDef().
-	Define(ConfigKey{Name: "spec", Type: ConfigList, Default: NoDefault, Validator: castSpecValidator, Importance: High,
+var castDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "spec", Type: plugins.ConfigList, Default: plugins.NoDefault, Validator: castSpecValidator, Importance: plugins.High,
 		Documentation: "List of fields and the type to cast them to of the form field1:type,field2:type to cast fields of Maps or Structs. A single type to cast the entire value. Valid types are int8, int16, int32, int64, float32, float64, boolean, and string."}).
 	Define(replaceNullKey)
 
-func (t *Cast) ConfigDef() *ConfigDef { return castDef }
+func (t *Cast) ConfigDef() *plugins.ConfigDef { return castDef }
 
-func (t *Cast) Configure(cfg Config) error {
+func (t *Cast) Configure(cfg plugins.Config) error {
 	p, err := castDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -82,16 +84,16 @@ func (t *Cast) Configure(cfg Config) error {
 	return nil
 }
 
-func (t *Cast) Apply(rec *Record) (*Record, error) {
+func (t *Cast) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	schema, value := operand(rec, t.key)
-	if t.whole != TypeInvalid {
+	if t.whole != plugins.TypeInvalid {
 		v, err := castValue(value, t.whole)
 		if err != nil {
 			return nil, err
 		}
-		var ns *Schema
+		var ns *plugins.Schema
 		if schema != nil {
-			ns = &Schema{Type: t.whole, Optional: schema.Optional}
+			ns = &plugins.Schema{Type: t.whole, Optional: schema.Optional}
 			if schema.Default != nil {
 				if ns.Default, err = castValue(schema.Default, t.whole); err != nil {
 					return nil, err
@@ -132,10 +134,10 @@ func (t *Cast) Apply(rec *Record) (*Record, error) {
 				addField(ns, f.Name, f.Schema)
 				continue
 			}
-			if !f.Schema.Type.IsPrimitive() && to != TypeString {
+			if !f.Schema.Type.IsPrimitive() && to != plugins.TypeString {
 				return nil, fmt.Errorf("Cast: field %q of type %s can only be cast to string", f.Name, f.Schema.Type)
 			}
-			fs := &Schema{Type: to, Optional: f.Schema.Optional}
+			fs := &plugins.Schema{Type: to, Optional: f.Schema.Optional}
 			if f.Schema.Default != nil {
 				if fs.Default, err = castValue(f.Schema.Default, to); err != nil {
 					return nil, fmt.Errorf("field %q default: %w", f.Name, err)
@@ -145,7 +147,7 @@ func (t *Cast) Apply(rec *Record) (*Record, error) {
 		}
 		t.cache.put(schema, ns)
 	}
-	out := NewStruct(ns)
+	out := plugins.NewStruct(ns)
 	for i := range schema.Fields {
 		f := &schema.Fields[i]
 		v := fieldValue(st, f, t.replaceNull)
@@ -154,7 +156,7 @@ func (t *Cast) Apply(rec *Record) (*Record, error) {
 				return nil, fmt.Errorf("field %q: %w", f.Name, err)
 			}
 		}
-		out.values[i] = v
+		values(out)[i] = v
 	}
 	return withOperand(rec, t.key, ns, out), nil
 }
@@ -162,18 +164,18 @@ func (t *Cast) Apply(rec *Record) (*Record, error) {
 func (t *Cast) Close() error { return nil }
 
 // castValue converts one Connect value to type to.
-func castValue(v any, to Type) (any, error) {
+func castValue(v any, to plugins.Type) (any, error) {
 	if v == nil {
 		return nil, nil
 	}
-	if to == TypeString {
+	if to == plugins.TypeString {
 		switch x := v.(type) {
 		case []byte:
 			return base64.StdEncoding.EncodeToString(x), nil
 		case time.Time:
 			return x.UTC().Format("2006-01-02T15:04:05.000Z"), nil
 		}
-		return ValueString(v), nil
+		return plugins.ValueString(v), nil
 	}
 	// Reduce the input to an int64 or float64 (or bool for BOOLEAN).
 	var i int64
@@ -198,7 +200,7 @@ func castValue(v any, to Type) (any, error) {
 	case time.Time:
 		i = x.UnixMilli()
 	case bool:
-		if to == TypeBoolean {
+		if to == plugins.TypeBoolean {
 			return x, nil
 		}
 		if x {
@@ -207,22 +209,22 @@ func castValue(v any, to Type) (any, error) {
 	case string:
 		s := strings.TrimSpace(x)
 		switch to {
-		case TypeBoolean:
+		case plugins.TypeBoolean:
 			return strings.EqualFold(s, "true"), nil
-		case TypeFloat32:
+		case plugins.TypeFloat32:
 			p, err := strconv.ParseFloat(s, 32)
 			if err != nil {
 				return nil, fmt.Errorf("cannot cast %q to float32", x)
 			}
 			return float32(p), nil
-		case TypeFloat64:
+		case plugins.TypeFloat64:
 			p, err := strconv.ParseFloat(s, 64)
 			if err != nil {
 				return nil, fmt.Errorf("cannot cast %q to float64", x)
 			}
 			return p, nil
 		}
-		bits := map[Type]int{TypeInt8: 8, TypeInt16: 16, TypeInt32: 32, TypeInt64: 64}[to]
+		bits := map[plugins.Type]int{plugins.TypeInt8: 8, plugins.TypeInt16: 16, plugins.TypeInt32: 32, plugins.TypeInt64: 64}[to]
 		p, err := strconv.ParseInt(s, 10, bits)
 		if err != nil {
 			return nil, fmt.Errorf("cannot cast %q to %s", x, strings.ToLower(to.String()))
@@ -233,11 +235,11 @@ func castValue(v any, to Type) (any, error) {
 	}
 	if isFloat {
 		switch to {
-		case TypeFloat32:
+		case plugins.TypeFloat32:
 			return float32(f), nil
-		case TypeFloat64:
+		case plugins.TypeFloat64:
 			return f, nil
-		case TypeBoolean:
+		case plugins.TypeBoolean:
 			return f != 0, nil
 		}
 		// Java's (long) cast saturates and maps NaN to 0.
@@ -253,19 +255,19 @@ func castValue(v any, to Type) (any, error) {
 		}
 	}
 	switch to {
-	case TypeInt8:
+	case plugins.TypeInt8:
 		return int8(i), nil
-	case TypeInt16:
+	case plugins.TypeInt16:
 		return int16(i), nil
-	case TypeInt32:
+	case plugins.TypeInt32:
 		return int32(i), nil
-	case TypeInt64:
+	case plugins.TypeInt64:
 		return i, nil
-	case TypeFloat32:
+	case plugins.TypeFloat32:
 		return float32(i), nil
-	case TypeFloat64:
+	case plugins.TypeFloat64:
 		return float64(i), nil
-	case TypeBoolean:
+	case plugins.TypeBoolean:
 		return i != 0, nil
 	}
 	return nil, fmt.Errorf("unsupported cast target %s", to)
@@ -283,13 +285,13 @@ type Flatten struct {
 	cache schemaCache
 }
 
-var flattenDef = NewConfigDef().
-	Define(ConfigKey{Name: "delimiter", Type: ConfigString, Default: ".", Importance: Medium,
+var flattenDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "delimiter", Type: plugins.ConfigString, Default: ".", Importance: plugins.Medium,
 		Documentation: "Delimiter to insert between field names from the input record when generating field names for the output record"})
 
-func (t *Flatten) ConfigDef() *ConfigDef { return flattenDef }
+func (t *Flatten) ConfigDef() *plugins.ConfigDef { return flattenDef }
 
-func (t *Flatten) Configure(cfg Config) error {
+func (t *Flatten) Configure(cfg plugins.Config) error {
 	p, err := flattenDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -308,7 +310,7 @@ func (t *Flatten) join(prefix, name string) string {
 	return prefix + t.delim + name
 }
 
-func (t *Flatten) Apply(rec *Record) (*Record, error) {
+func (t *Flatten) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	schema, value := operand(rec, t.key)
 	if value == nil {
 		return rec, nil
@@ -334,7 +336,7 @@ func (t *Flatten) Apply(rec *Record) (*Record, error) {
 		}
 		t.cache.put(schema, ns)
 	}
-	out := NewStruct(ns)
+	out := plugins.NewStruct(ns)
 	t.flattenStruct("", st, out)
 	return withOperand(rec, t.key, ns, out), nil
 }
@@ -349,11 +351,11 @@ func (t *Flatten) flattenMap(prefix string, m map[string]any, out map[string]any
 	}
 }
 
-func (t *Flatten) flattenSchema(prefix string, s *Schema, optional bool, out *Schema) error {
+func (t *Flatten) flattenSchema(prefix string, s *plugins.Schema, optional bool, out *plugins.Schema) error {
 	for _, f := range s.Fields {
 		name := t.join(prefix, f.Name)
 		opt := optional || f.Schema.Optional
-		if f.Schema.Type == TypeStruct {
+		if f.Schema.Type == plugins.TypeStruct {
 			if err := t.flattenSchema(name, f.Schema, opt, out); err != nil {
 				return err
 			}
@@ -371,24 +373,24 @@ func (t *Flatten) flattenSchema(prefix string, s *Schema, optional bool, out *Sc
 	return nil
 }
 
-func (t *Flatten) flattenStruct(prefix string, st *Struct, out *Struct) {
-	for i := range st.schema.Fields {
-		f := &st.schema.Fields[i]
+func (t *Flatten) flattenStruct(prefix string, st *plugins.Struct, out *plugins.Struct) {
+	for i := range st.Schema().Fields {
+		f := &st.Schema().Fields[i]
 		name := t.join(prefix, f.Name)
 		v := st.GetField(f)
-		if f.Schema.Type == TypeStruct {
-			if nested, ok := v.(*Struct); ok {
+		if f.Schema.Type == plugins.TypeStruct {
+			if nested, ok := v.(*plugins.Struct); ok {
 				t.flattenStruct(name, nested, out)
 			}
 			continue
 		}
-		out.putUnchecked(name, v)
+		putUnchecked(out, name, v)
 	}
 }
 
 func (t *Flatten) Close() error { return nil }
 
 func init() {
-	registerKV("Cast", "Cast fields or the entire key or value to a specific type", func(k bool) Transform { return &Cast{key: k} })
-	registerKV("Flatten", "Flatten nested data structures", func(k bool) Transform { return &Flatten{key: k} })
+	registerKV("Cast", "Cast fields or the entire key or value to a specific type", func(k bool) plugins.Transform { return &Cast{key: k} })
+	registerKV("Flatten", "Flatten nested data structures", func(k bool) plugins.Transform { return &Flatten{key: k} })
 }

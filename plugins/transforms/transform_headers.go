@@ -1,4 +1,4 @@
-package plugins
+package transforms
 
 import (
 	"errors"
@@ -7,6 +7,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/weirlog/weir/plugins"
 )
 
 // ---- InsertHeader ----------------------------------------------------
@@ -16,19 +18,19 @@ import (
 // INT8, "true" a BOOLEAN, anything unparsable a STRING.
 type InsertHeader struct {
 	header string
-	schema *Schema
+	schema *plugins.Schema
 	value  any
 }
 
-var insertHeaderDef = NewConfigDef().
-	Define(ConfigKey{Name: "header", Type: ConfigString, Default: NoDefault, Validator: NonEmptyString(), Importance: High,
+var insertHeaderDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "header", Type: plugins.ConfigString, Default: plugins.NoDefault, Validator: plugins.NonEmptyString(), Importance: plugins.High,
 		Documentation: "The name of the header."}).
-	Define(ConfigKey{Name: "value.literal", Type: ConfigString, Default: NoDefault, Importance: High,
+	Define(plugins.ConfigKey{Name: "value.literal", Type: plugins.ConfigString, Default: plugins.NoDefault, Importance: plugins.High,
 		Documentation: "The literal value that is to be set as the header value on all records."})
 
-func (t *InsertHeader) ConfigDef() *ConfigDef { return insertHeaderDef }
+func (t *InsertHeader) ConfigDef() *plugins.ConfigDef { return insertHeaderDef }
 
-func (t *InsertHeader) Configure(cfg Config) error {
+func (t *InsertHeader) Configure(cfg plugins.Config) error {
 	p, err := insertHeaderDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -40,9 +42,9 @@ func (t *InsertHeader) Configure(cfg Config) error {
 	return nil
 }
 
-func (t *InsertHeader) Apply(rec *Record) (*Record, error) {
+func (t *InsertHeader) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	r := *rec
-	r.Headers = append(cloneHeaders(rec.Headers), Header{Key: t.header, Value: t.value, Schema: t.schema})
+	r.Headers = append(cloneHeaders(rec.Headers), plugins.Header{Key: t.header, Value: t.value, Schema: t.schema})
 	return &r, nil
 }
 
@@ -52,31 +54,31 @@ func (t *InsertHeader) Close() error { return nil }
 // cases of Kafka's Values.parseString: booleans, integers (smallest of
 // INT8..INT64 that holds them), floating point numbers (FLOAT64), and
 // otherwise the string itself.
-func ParseStringValue(s string) (*Schema, any) {
+func ParseStringValue(s string) (*plugins.Schema, any) {
 	t := strings.TrimSpace(s)
 	switch strings.ToLower(t) {
 	case "true":
-		return BooleanSchema, true
+		return plugins.BooleanSchema, true
 	case "false":
-		return BooleanSchema, false
+		return plugins.BooleanSchema, false
 	}
 	if n, err := strconv.ParseInt(t, 10, 64); err == nil {
 		switch {
 		case n >= math.MinInt8 && n <= math.MaxInt8:
-			return Int8Schema, int8(n)
+			return plugins.Int8Schema, int8(n)
 		case n >= math.MinInt16 && n <= math.MaxInt16:
-			return Int16Schema, int16(n)
+			return plugins.Int16Schema, int16(n)
 		case n >= math.MinInt32 && n <= math.MaxInt32:
-			return Int32Schema, int32(n)
+			return plugins.Int32Schema, int32(n)
 		}
-		return Int64Schema, n
+		return plugins.Int64Schema, n
 	}
 	if strings.ContainsAny(t, "0123456789") && !strings.ContainsAny(t, "xXpP_") {
 		if f, err := strconv.ParseFloat(t, 64); err == nil && !math.IsInf(f, 0) {
-			return Float64Schema, f
+			return plugins.Float64Schema, f
 		}
 	}
-	return StringSchema, s
+	return plugins.StringSchema, s
 }
 
 // ---- DropHeaders -----------------------------------------------------
@@ -85,13 +87,13 @@ func ParseStringValue(s string) (*Schema, any) {
 // DropHeaders).
 type DropHeaders struct{ names []string }
 
-var dropHeadersDef = NewConfigDef().
-	Define(ConfigKey{Name: "headers", Type: ConfigList, Default: NoDefault, Validator: NonEmptyString(), Importance: High,
+var dropHeadersDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "headers", Type: plugins.ConfigList, Default: plugins.NoDefault, Validator: plugins.NonEmptyString(), Importance: plugins.High,
 		Documentation: "The name of the headers to be removed."})
 
-func (t *DropHeaders) ConfigDef() *ConfigDef { return dropHeadersDef }
+func (t *DropHeaders) ConfigDef() *plugins.ConfigDef { return dropHeadersDef }
 
-func (t *DropHeaders) Configure(cfg Config) error {
+func (t *DropHeaders) Configure(cfg plugins.Config) error {
 	p, err := dropHeadersDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -100,7 +102,7 @@ func (t *DropHeaders) Configure(cfg Config) error {
 	return nil
 }
 
-func (t *DropHeaders) Apply(rec *Record) (*Record, error) {
+func (t *DropHeaders) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	r := *rec
 	r.Headers = nil
 	for _, h := range rec.Headers {
@@ -126,18 +128,18 @@ type HeaderFrom struct {
 	cache       schemaCache
 }
 
-var headerFromDef = NewConfigDef().
-	Define(ConfigKey{Name: "fields", Type: ConfigList, Default: NoDefault, Validator: NonEmptyString(), Importance: High,
+var headerFromDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "fields", Type: plugins.ConfigList, Default: plugins.NoDefault, Validator: plugins.NonEmptyString(), Importance: plugins.High,
 		Documentation: "Field names in the record whose values are to be copied or moved to headers."}).
-	Define(ConfigKey{Name: "headers", Type: ConfigList, Default: NoDefault, Validator: NonEmptyString(), Importance: High,
+	Define(plugins.ConfigKey{Name: "headers", Type: plugins.ConfigList, Default: plugins.NoDefault, Validator: plugins.NonEmptyString(), Importance: plugins.High,
 		Documentation: "Header names, in the same order as the field names listed in the fields configuration property."}).
-	Define(ConfigKey{Name: "operation", Type: ConfigString, Default: NoDefault, Validator: OneOf("move", "copy"), Importance: High,
+	Define(plugins.ConfigKey{Name: "operation", Type: plugins.ConfigString, Default: plugins.NoDefault, Validator: plugins.OneOf("move", "copy"), Importance: plugins.High,
 		Documentation: "Either move if the fields are to be moved to the headers (removed from the key/value), or copy if the fields are to be copied to the headers (retained in the key/value)."}).
 	Define(replaceNullKey)
 
-func (t *HeaderFrom) ConfigDef() *ConfigDef { return headerFromDef }
+func (t *HeaderFrom) ConfigDef() *plugins.ConfigDef { return headerFromDef }
 
-func (t *HeaderFrom) Configure(cfg Config) error {
+func (t *HeaderFrom) Configure(cfg plugins.Config) error {
 	p, err := headerFromDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -151,7 +153,7 @@ func (t *HeaderFrom) Configure(cfg Config) error {
 	return nil
 }
 
-func (t *HeaderFrom) Apply(rec *Record) (*Record, error) {
+func (t *HeaderFrom) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	schema, value := operand(rec, t.key)
 	if value == nil {
 		return rec, nil
@@ -170,7 +172,7 @@ func (t *HeaderFrom) Apply(rec *Record) (*Record, error) {
 			}
 		}
 		for i, f := range t.fields {
-			headers = append(headers, Header{Key: t.headers[i], Value: m[f]})
+			headers = append(headers, plugins.Header{Key: t.headers[i], Value: m[f]})
 			if t.move {
 				delete(out, f)
 			}
@@ -191,7 +193,7 @@ func (t *HeaderFrom) Apply(rec *Record) (*Record, error) {
 		if f == nil {
 			return nil, fmt.Errorf("HeaderFrom: field %q not found in %s schema", name, sideName(t.key))
 		}
-		headers = append(headers, Header{Key: t.headers[i], Value: fieldValue(st, f, t.replaceNull), Schema: f.Schema})
+		headers = append(headers, plugins.Header{Key: t.headers[i], Value: fieldValue(st, f, t.replaceNull), Schema: f.Schema})
 	}
 	if !t.move {
 		r := withOperand(rec, t.key, schema, value)
@@ -208,9 +210,9 @@ func (t *HeaderFrom) Apply(rec *Record) (*Record, error) {
 		}
 		t.cache.put(schema, ns)
 	}
-	out := NewStruct(ns)
+	out := plugins.NewStruct(ns)
 	for i, f := range ns.Fields {
-		out.values[i] = fieldValue(st, schema.Field(f.Name), t.replaceNull)
+		values(out)[i] = fieldValue(st, schema.Field(f.Name), t.replaceNull)
 	}
 	r := withOperand(rec, t.key, ns, out)
 	r.Headers = headers
@@ -220,7 +222,7 @@ func (t *HeaderFrom) Apply(rec *Record) (*Record, error) {
 func (t *HeaderFrom) Close() error { return nil }
 
 func init() {
-	registerTransform("InsertHeader", "Add a header with a literal value", func() Transform { return &InsertHeader{} })
-	registerTransform("DropHeaders", "Remove headers by name", func() Transform { return &DropHeaders{} })
-	registerKV("HeaderFrom", "Copy or move fields into headers", func(k bool) Transform { return &HeaderFrom{key: k} })
+	registerTransform("InsertHeader", "Add a header with a literal value", func() plugins.Transform { return &InsertHeader{} })
+	registerTransform("DropHeaders", "Remove headers by name", func() plugins.Transform { return &DropHeaders{} })
+	registerKV("HeaderFrom", "Copy or move fields into headers", func(k bool) plugins.Transform { return &HeaderFrom{key: k} })
 }

@@ -1,53 +1,14 @@
-package plugins
+package transforms
 
 import (
 	"strings"
 	"testing"
+
+	"github.com/weirlog/weir/plugins"
 )
 
-func TestPredicates(t *testing.T) {
-	tests := []struct {
-		name  string
-		class string
-		cfg   Config
-		rec   *Record
-		want  bool
-		err   string
-	}{
-		{"topic matches", "TopicNameMatches", Config{"pattern": "ord.*"}, rec("v", nil), true, ""},
-		{"topic must fully match", "TopicNameMatches", Config{"pattern": "ord"}, rec("v", nil), false, ""},
-		{"topic pattern required", "TopicNameMatches", Config{}, nil, false, `Missing required configuration "pattern"`},
-		{"topic pattern invalid", "TopicNameMatches", Config{"pattern": "("}, nil, false, "missing closing"},
-		{"has header", "HasHeaderKey", Config{"name": "b"}, withHeaders(rec("v", nil), Header{Key: "a"}, Header{Key: "b"}), true, ""},
-		{"no header", "HasHeaderKey", Config{"name": "c"}, withHeaders(rec("v", nil), Header{Key: "a"}), false, ""},
-		{"tombstone", "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone", Config{}, rec(nil, nil), true, ""},
-		{"not tombstone", "RecordIsTombstone", Config{}, rec("", nil), false, ""},
-	}
-	for _, tc := range tests {
-		t.Run(tc.name, func(t *testing.T) {
-			p, err := Default.NewPredicate(tc.class)
-			if err != nil {
-				t.Fatal(err)
-			}
-			err = p.Configure(tc.cfg)
-			if tc.err != "" {
-				if err == nil || !strings.Contains(err.Error(), tc.err) {
-					t.Fatalf("Configure = %v, want %q", err, tc.err)
-				}
-				return
-			}
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := p.Test(tc.rec); got != tc.want {
-				t.Fatalf("Test = %v, want %v", got, tc.want)
-			}
-		})
-	}
-}
-
 func TestTransformChain(t *testing.T) {
-	cfg := Config{
+	cfg := plugins.Config{
 		"transforms":                          "route, tag ,dropTombstones",
 		"transforms.route.type":               "org.apache.kafka.connect.transforms.RegexRouter",
 		"transforms.route.regex":              "orders",
@@ -64,7 +25,7 @@ func TestTransformChain(t *testing.T) {
 		"predicates.isOrders.pattern":         "orders",
 		"predicates.tomb.type":                "org.apache.kafka.connect.transforms.predicates.RecordIsTombstone",
 	}
-	chain, err := BuildTransformChain(nil, cfg)
+	chain, err := plugins.BuildTransformChain(nil, cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -97,7 +58,7 @@ func TestTransformChain(t *testing.T) {
 		t.Fatalf("error = %v", err)
 	}
 	// An empty chain is the identity.
-	empty, err := BuildTransformChain(nil, Config{})
+	empty, err := plugins.BuildTransformChain(nil, plugins.Config{})
 	if err != nil || empty.Len() != 0 {
 		t.Fatal(err)
 	}
@@ -110,22 +71,22 @@ func TestTransformChain(t *testing.T) {
 func TestTransformChainErrors(t *testing.T) {
 	tests := []struct {
 		name string
-		cfg  Config
+		cfg  plugins.Config
 		err  string
 	}{
-		{"duplicate alias", Config{"transforms": "a,a", "transforms.a.type": "Filter"}, "Duplicate alias"},
-		{"missing type", Config{"transforms": "a"}, `"transforms.a.type"`},
-		{"unknown class", Config{"transforms": "a", "transforms.a.type": "com.example.Nope"}, "no plugin found"},
-		{"not a transform", Config{"transforms": "a", "transforms.a.type": "JsonConverter"}, "wrong plugin type"},
-		{"bad transform config", Config{"transforms": "a", "transforms.a.type": "Cast$Value"}, `configure transform a`},
-		{"negate without predicate", Config{"transforms": "a", "transforms.a.type": "Filter", "transforms.a.negate": "true"}, "negate is set"},
-		{"undeclared predicate", Config{"transforms": "a", "transforms.a.type": "Filter", "transforms.a.predicate": "p"}, "not listed in predicates"},
-		{"predicate without type", Config{"transforms": "a", "transforms.a.type": "Filter", "transforms.a.predicate": "p", "predicates": "p"}, `"predicates.p.type"`},
-		{"bad predicate config", Config{"transforms": "a", "transforms.a.type": "Filter", "transforms.a.predicate": "p", "predicates": "p", "predicates.p.type": "HasHeaderKey"}, "configure predicate p"},
+		{"duplicate alias", plugins.Config{"transforms": "a,a", "transforms.a.type": "Filter"}, "Duplicate alias"},
+		{"missing type", plugins.Config{"transforms": "a"}, `"transforms.a.type"`},
+		{"unknown class", plugins.Config{"transforms": "a", "transforms.a.type": "com.example.Nope"}, "no plugin found"},
+		{"not a transform", plugins.Config{"transforms": "a", "transforms.a.type": "JsonConverter"}, "wrong plugin type"},
+		{"bad transform config", plugins.Config{"transforms": "a", "transforms.a.type": "Cast$Value"}, `configure transform a`},
+		{"negate without predicate", plugins.Config{"transforms": "a", "transforms.a.type": "Filter", "transforms.a.negate": "true"}, "negate is set"},
+		{"undeclared predicate", plugins.Config{"transforms": "a", "transforms.a.type": "Filter", "transforms.a.predicate": "p"}, "not listed in predicates"},
+		{"predicate without type", plugins.Config{"transforms": "a", "transforms.a.type": "Filter", "transforms.a.predicate": "p", "predicates": "p"}, `"predicates.p.type"`},
+		{"bad predicate config", plugins.Config{"transforms": "a", "transforms.a.type": "Filter", "transforms.a.predicate": "p", "predicates": "p", "predicates.p.type": "HasHeaderKey"}, "configure predicate p"},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
-			_, err := BuildTransformChain(nil, tc.cfg)
+			_, err := plugins.BuildTransformChain(nil, tc.cfg)
 			if err == nil || !strings.Contains(err.Error(), tc.err) {
 				t.Fatalf("error = %v, want one containing %q", err, tc.err)
 			}
@@ -134,8 +95,8 @@ func TestTransformChainErrors(t *testing.T) {
 }
 
 func TestEnrichConfigDef(t *testing.T) {
-	base := NewConfigDef().Define(ConfigKey{Name: "name", Default: NoDefault}).Define(TransformsConfigKey).Define(PredicatesConfigKey)
-	cfg := Config{
+	base := plugins.NewConfigDef().Define(plugins.ConfigKey{Name: "name", Default: plugins.NoDefault}).Define(plugins.TransformsConfigKey).Define(plugins.PredicatesConfigKey)
+	cfg := plugins.Config{
 		"name":                      "c1",
 		"transforms":                "mask,bad",
 		"transforms.mask.type":      "org.apache.kafka.connect.transforms.MaskField$Value",
@@ -145,7 +106,7 @@ func TestEnrichConfigDef(t *testing.T) {
 		"predicates.p.type":         "TopicNameMatches",
 		"predicates.p.pattern":      "(",
 	}
-	def := EnrichConfigDef(nil, base, cfg)
+	def := plugins.EnrichConfigDef(nil, base, cfg)
 	infos := def.ValidateInfos("x", cfg)
 	errs := map[string][]string{}
 	for _, c := range infos.Configs {

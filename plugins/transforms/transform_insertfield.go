@@ -1,8 +1,10 @@
-package plugins
+package transforms
 
 import (
 	"fmt"
 	"strings"
+
+	"github.com/weirlog/weir/plugins"
 )
 
 // InsertField ($Key/$Value) inserts record metadata and a static value as
@@ -34,17 +36,17 @@ func parseInsertSpec(s string) *insertSpec {
 	return &insertSpec{s, true}
 }
 
-var insertFieldDef = NewConfigDef().
-	Define(ConfigKey{Name: "topic.field", Type: ConfigString, Importance: Medium, Documentation: "Field name for Kafka topic. Suffix with ! to make this a required field, or ? to keep it optional (the default)."}).
-	Define(ConfigKey{Name: "partition.field", Type: ConfigString, Importance: Medium, Documentation: "Field name for Kafka partition. Suffix with ! to make this a required field, or ? to keep it optional (the default)."}).
-	Define(ConfigKey{Name: "offset.field", Type: ConfigString, Importance: Medium, Documentation: "Field name for Kafka offset - only applicable to sink connectors. Suffix with ! to make this a required field, or ? to keep it optional (the default)."}).
-	Define(ConfigKey{Name: "timestamp.field", Type: ConfigString, Importance: Medium, Documentation: "Field name for record timestamp. Suffix with ! to make this a required field, or ? to keep it optional (the default)."}).
-	Define(ConfigKey{Name: "static.field", Type: ConfigString, Importance: Medium, Documentation: "Field name for static data field. Suffix with ! to make this a required field, or ? to keep it optional (the default)."}).
-	Define(ConfigKey{Name: "static.value", Type: ConfigString, Importance: Medium, Documentation: "Static field value, if field name configured."})
+var insertFieldDef = plugins.NewConfigDef().
+	Define(plugins.ConfigKey{Name: "topic.field", Type: plugins.ConfigString, Importance: plugins.Medium, Documentation: "Field name for Kafka topic. Suffix with ! to make this a required field, or ? to keep it optional (the default)."}).
+	Define(plugins.ConfigKey{Name: "partition.field", Type: plugins.ConfigString, Importance: plugins.Medium, Documentation: "Field name for Kafka partition. Suffix with ! to make this a required field, or ? to keep it optional (the default)."}).
+	Define(plugins.ConfigKey{Name: "offset.field", Type: plugins.ConfigString, Importance: plugins.Medium, Documentation: "Field name for Kafka offset - only applicable to sink connectors. Suffix with ! to make this a required field, or ? to keep it optional (the default)."}).
+	Define(plugins.ConfigKey{Name: "timestamp.field", Type: plugins.ConfigString, Importance: plugins.Medium, Documentation: "Field name for record timestamp. Suffix with ! to make this a required field, or ? to keep it optional (the default)."}).
+	Define(plugins.ConfigKey{Name: "static.field", Type: plugins.ConfigString, Importance: plugins.Medium, Documentation: "Field name for static data field. Suffix with ! to make this a required field, or ? to keep it optional (the default)."}).
+	Define(plugins.ConfigKey{Name: "static.value", Type: plugins.ConfigString, Importance: plugins.Medium, Documentation: "Static field value, if field name configured."})
 
-func (t *InsertField) ConfigDef() *ConfigDef { return insertFieldDef }
+func (t *InsertField) ConfigDef() *plugins.ConfigDef { return insertFieldDef }
 
-func (t *InsertField) Configure(cfg Config) error {
+func (t *InsertField) Configure(cfg plugins.Config) error {
 	p, err := insertFieldDef.Parse(cfg)
 	if err != nil {
 		return err
@@ -60,7 +62,7 @@ func (t *InsertField) Configure(cfg Config) error {
 	return nil
 }
 
-func (t *InsertField) Apply(rec *Record) (*Record, error) {
+func (t *InsertField) Apply(rec *plugins.Record) (*plugins.Record, error) {
 	schema, value := operand(rec, t.key)
 	if value == nil {
 		return rec, nil
@@ -101,7 +103,7 @@ func (t *InsertField) Apply(rec *Record) (*Record, error) {
 		for _, f := range schema.Fields {
 			addField(ns, f.Name, f.Schema)
 		}
-		add := func(s *insertSpec, req, opt *Schema) {
+		add := func(s *insertSpec, req, opt *plugins.Schema) {
 			if s != nil {
 				if s.optional {
 					addField(ns, s.name, opt)
@@ -110,11 +112,11 @@ func (t *InsertField) Apply(rec *Record) (*Record, error) {
 				}
 			}
 		}
-		add(t.topic, StringSchema, OptionalStringSchema)
-		add(t.part, Int32Schema, OptionalInt32Schema)
-		add(t.off, Int64Schema, OptionalInt64Schema)
-		add(t.ts, TimestampSchema(), TimestampSchema().AsOptional())
-		add(t.static, StringSchema, OptionalStringSchema)
+		add(t.topic, plugins.StringSchema, plugins.OptionalStringSchema)
+		add(t.part, plugins.Int32Schema, plugins.OptionalInt32Schema)
+		add(t.off, plugins.Int64Schema, plugins.OptionalInt64Schema)
+		add(t.ts, plugins.TimestampSchema(), plugins.TimestampSchema().AsOptional())
+		add(t.static, plugins.StringSchema, plugins.OptionalStringSchema)
 		for i, f := range ns.Fields {
 			if ns.Field(f.Name).Index != i {
 				return nil, fmt.Errorf("InsertField: field %q already exists in %s", f.Name, sideName(t.key))
@@ -122,24 +124,24 @@ func (t *InsertField) Apply(rec *Record) (*Record, error) {
 		}
 		t.cache.put(schema, ns)
 	}
-	out := NewStruct(ns)
+	out := plugins.NewStruct(ns)
 	for i := range schema.Fields {
-		out.values[i] = st.GetField(&schema.Fields[i])
+		values(out)[i] = st.GetField(&schema.Fields[i])
 	}
 	if t.topic != nil {
-		out.putUnchecked(t.topic.name, rec.Topic)
+		putUnchecked(out, t.topic.name, rec.Topic)
 	}
 	if t.part != nil && rec.Partition >= 0 {
-		out.putUnchecked(t.part.name, rec.Partition)
+		putUnchecked(out, t.part.name, rec.Partition)
 	}
 	if t.off != nil {
-		out.putUnchecked(t.off.name, rec.Offset)
+		putUnchecked(out, t.off.name, rec.Offset)
 	}
 	if t.ts != nil && !rec.Timestamp.IsZero() {
-		out.putUnchecked(t.ts.name, rec.Timestamp.UTC())
+		putUnchecked(out, t.ts.name, rec.Timestamp.UTC())
 	}
 	if t.static != nil && t.staticValue != nil {
-		out.putUnchecked(t.static.name, *t.staticValue)
+		putUnchecked(out, t.static.name, *t.staticValue)
 	}
 	if err := out.Validate(); err != nil {
 		return nil, fmt.Errorf("InsertField: %w", err)
@@ -150,5 +152,5 @@ func (t *InsertField) Apply(rec *Record) (*Record, error) {
 func (t *InsertField) Close() error { return nil }
 
 func init() {
-	registerKV("InsertField", "Insert record metadata or a static value as fields", func(k bool) Transform { return &InsertField{key: k} })
+	registerKV("InsertField", "Insert record metadata or a static value as fields", func(k bool) plugins.Transform { return &InsertField{key: k} })
 }

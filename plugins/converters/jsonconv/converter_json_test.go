@@ -1,4 +1,4 @@
-package plugins
+package jsonconv
 
 import (
 	"math"
@@ -6,9 +6,12 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/weirlog/weir/plugins"
+	"github.com/weirlog/weir/plugins/internal/javafmt"
 )
 
-func jsonConv(t testing.TB, cfg Config) *JSONConverter {
+func jsonConv(t testing.TB, cfg plugins.Config) *JSONConverter {
 	t.Helper()
 	c := NewJSONConverter()
 	if err := c.Configure(cfg, false); err != nil {
@@ -20,40 +23,40 @@ func jsonConv(t testing.TB, cfg Config) *JSONConverter {
 // Inputs in the format Kafka Connect documents for JsonConverter (the
 // envelope examples of its docs and unit tests) and what they decode to.
 func TestJSONToConnectKafkaExamples(t *testing.T) {
-	c := jsonConv(t, Config{})
+	c := jsonConv(t, plugins.Config{})
 	dec := func(s string) *big.Rat { r, _ := new(big.Rat).SetString(s); return r }
 	tests := []struct {
 		name   string
 		in     string
-		schema *Schema
+		schema *plugins.Schema
 		value  any
 	}{
-		{"boolean", `{ "schema": { "type": "boolean" }, "payload": true }`, BooleanSchema, true},
-		{"optional null", `{ "schema": { "type": "boolean", "optional": true }, "payload": null }`, OptionalBooleanSchema, nil},
-		{"default", `{ "schema": { "type": "boolean", "optional": false, "default": true }, "payload": null }`, &Schema{Type: TypeBoolean, Default: true}, true},
+		{"boolean", `{ "schema": { "type": "boolean" }, "payload": true }`, plugins.BooleanSchema, true},
+		{"optional null", `{ "schema": { "type": "boolean", "optional": true }, "payload": null }`, plugins.OptionalBooleanSchema, nil},
+		{"default", `{ "schema": { "type": "boolean", "optional": false, "default": true }, "payload": null }`, &plugins.Schema{Type: plugins.TypeBoolean, Default: true}, true},
 		{"metadata", `{ "schema": { "type": "boolean", "optional": true, "name": "bool", "version": 2, "doc": "the documentation", "parameters": { "foo": "bar" }}, "payload": true }`,
-			&Schema{Type: TypeBoolean, Optional: true, Name: "bool", Version: 2, Doc: "the documentation", Parameters: map[string]string{"foo": "bar"}}, true},
-		{"int8", `{ "schema": { "type": "int8" }, "payload": 12 }`, Int8Schema, int8(12)},
-		{"int16", `{ "schema": { "type": "int16" }, "payload": 12 }`, Int16Schema, int16(12)},
-		{"int32", `{ "schema": { "type": "int32" }, "payload": 12 }`, Int32Schema, int32(12)},
-		{"int64", `{ "schema": { "type": "int64" }, "payload": 4398046511104 }`, Int64Schema, int64(4398046511104)},
-		{"float", `{ "schema": { "type": "float" }, "payload": 12.34 }`, Float32Schema, float32(12.34)},
-		{"double", `{ "schema": { "type": "double" }, "payload": 12.34 }`, Float64Schema, 12.34},
-		{"bytes", `{ "schema": { "type": "bytes" }, "payload": "dGVzdC1zdHJpbmc=" }`, BytesSchema, []byte("test-string")},
-		{"string", `{ "schema": { "type": "string" }, "payload": "foo-bar-baz" }`, StringSchema, "foo-bar-baz"},
-		{"array", `{ "schema": { "type": "array", "items": { "type" : "int32" } }, "payload": [1, 2, 3] }`, ArraySchema(Int32Schema), []any{int32(1), int32(2), int32(3)}},
+			&plugins.Schema{Type: plugins.TypeBoolean, Optional: true, Name: "bool", Version: 2, Doc: "the documentation", Parameters: map[string]string{"foo": "bar"}}, true},
+		{"int8", `{ "schema": { "type": "int8" }, "payload": 12 }`, plugins.Int8Schema, int8(12)},
+		{"int16", `{ "schema": { "type": "int16" }, "payload": 12 }`, plugins.Int16Schema, int16(12)},
+		{"int32", `{ "schema": { "type": "int32" }, "payload": 12 }`, plugins.Int32Schema, int32(12)},
+		{"int64", `{ "schema": { "type": "int64" }, "payload": 4398046511104 }`, plugins.Int64Schema, int64(4398046511104)},
+		{"float", `{ "schema": { "type": "float" }, "payload": 12.34 }`, plugins.Float32Schema, float32(12.34)},
+		{"double", `{ "schema": { "type": "double" }, "payload": 12.34 }`, plugins.Float64Schema, 12.34},
+		{"bytes", `{ "schema": { "type": "bytes" }, "payload": "dGVzdC1zdHJpbmc=" }`, plugins.BytesSchema, []byte("test-string")},
+		{"string", `{ "schema": { "type": "string" }, "payload": "foo-bar-baz" }`, plugins.StringSchema, "foo-bar-baz"},
+		{"array", `{ "schema": { "type": "array", "items": { "type" : "int32" } }, "payload": [1, 2, 3] }`, plugins.ArraySchema(plugins.Int32Schema), []any{int32(1), int32(2), int32(3)}},
 		{"map string keys", `{ "schema": { "type": "map", "keys": { "type" : "string" }, "values": { "type" : "int32" } }, "payload": { "key1": 12, "key2": 15} }`,
-			MapSchema(StringSchema, Int32Schema), map[string]any{"key1": int32(12), "key2": int32(15)}},
+			plugins.MapSchema(plugins.StringSchema, plugins.Int32Schema), map[string]any{"key1": int32(12), "key2": int32(15)}},
 		{"map int keys", `{ "schema": { "type": "map", "keys": { "type" : "int32" }, "values": { "type" : "int32" } }, "payload": [ [1, 12], [2, 15] ] }`,
-			MapSchema(Int32Schema, Int32Schema), map[any]any{int32(1): int32(12), int32(2): int32(15)}},
+			plugins.MapSchema(plugins.Int32Schema, plugins.Int32Schema), map[any]any{int32(1): int32(12), int32(2): int32(15)}},
 		{"decimal", `{ "schema": { "type": "bytes", "name": "org.apache.kafka.connect.data.Decimal", "version": 1, "parameters": { "scale": "2" } }, "payload": "AJw=" }`,
-			DecimalSchema(2), dec("1.56")},
+			plugins.DecimalSchema(2), dec("1.56")},
 		{"date", `{ "schema": { "type": "int32", "name": "org.apache.kafka.connect.data.Date", "version": 1 }, "payload": 10000 }`,
-			DateSchema(), time.Date(1997, 5, 19, 0, 0, 0, 0, time.UTC)},
+			plugins.DateSchema(), time.Date(1997, 5, 19, 0, 0, 0, 0, time.UTC)},
 		{"time", `{ "schema": { "type": "int32", "name": "org.apache.kafka.connect.data.Time", "version": 1 }, "payload": 14400000 }`,
-			TimeSchema(), time.Date(1970, 1, 1, 4, 0, 0, 0, time.UTC)},
+			plugins.TimeSchema(), time.Date(1970, 1, 1, 4, 0, 0, 0, time.UTC)},
 		{"timestamp", `{ "schema": { "type": "int64", "name": "org.apache.kafka.connect.data.Timestamp", "version": 1 }, "payload": 4000000000 }`,
-			TimestampSchema(), time.UnixMilli(4000000000).UTC()},
+			plugins.TimestampSchema(), time.UnixMilli(4000000000).UTC()},
 		{"null schema int", `{ "schema": null, "payload": 1 }`, nil, int64(1)},
 		{"null schema float", `{ "schema": null, "payload": 1.2 }`, nil, 1.2},
 		{"null schema array", `{ "schema": null, "payload": [1, "2", 3] }`, nil, []any{int64(1), "2", int64(3)}},
@@ -69,7 +72,7 @@ func TestJSONToConnectKafkaExamples(t *testing.T) {
 			if !s.Equal(tc.schema) {
 				t.Fatalf("schema = %+v, want %+v", s, tc.schema)
 			}
-			if !ValuesEqual(v, tc.value) {
+			if !plugins.ValuesEqual(v, tc.value) {
 				t.Fatalf("value = %#v, want %#v", v, tc.value)
 			}
 		})
@@ -77,12 +80,12 @@ func TestJSONToConnectKafkaExamples(t *testing.T) {
 }
 
 func TestJSONToConnectStruct(t *testing.T) {
-	c := jsonConv(t, Config{})
+	c := jsonConv(t, plugins.Config{})
 	s, v, err := c.ToConnect("t", []byte(`{ "schema": { "type": "struct", "fields": [{ "field": "field1", "type": "boolean" }, { "field": "field2", "type": "string" }, { "field": "field3", "type": "string", "optional": true, "default": "dflt" }] }, "payload": { "field1": true, "field2": "string" } }`))
 	if err != nil {
 		t.Fatal(err)
 	}
-	st := v.(*Struct)
+	st := v.(*plugins.Struct)
 	if st.Schema() != s || st.Get("field1") != true || st.Get("field2") != "string" || st.Get("field3") != "dflt" {
 		t.Fatalf("struct = %v", st)
 	}
@@ -93,49 +96,49 @@ func TestJSONToConnectStruct(t *testing.T) {
 
 // The exact bytes Kafka's JsonConverter writes for the same data.
 func TestJSONFromConnectBytes(t *testing.T) {
-	withSchema := jsonConv(t, Config{})
-	plain := jsonConv(t, Config{"schemas.enable": "false"})
-	numeric := jsonConv(t, Config{"decimal.format": "NUMERIC"})
-	users := StructBuilder().Name("ksql.users").
-		Field("registertime", Int64Schema).
-		Field("userid", StringSchema).
-		Field("regionid", OptionalStringSchema).
-		Field("gender", NewSchemaBuilder(TypeString).Optional().Default("OTHER").MustBuild()).MustBuild()
-	user := NewStruct(users).MustPut("registertime", int64(1493819497170)).MustPut("userid", "User_1").MustPut("regionid", "Region_5")
+	withSchema := jsonConv(t, plugins.Config{})
+	plain := jsonConv(t, plugins.Config{"schemas.enable": "false"})
+	numeric := jsonConv(t, plugins.Config{"decimal.format": "NUMERIC"})
+	users := plugins.StructBuilder().Name("ksql.users").
+		Field("registertime", plugins.Int64Schema).
+		Field("userid", plugins.StringSchema).
+		Field("regionid", plugins.OptionalStringSchema).
+		Field("gender", plugins.NewSchemaBuilder(plugins.TypeString).Optional().Default("OTHER").MustBuild()).MustBuild()
+	user := plugins.NewStruct(users).MustPut("registertime", int64(1493819497170)).MustPut("userid", "User_1").MustPut("regionid", "Region_5")
 	tests := []struct {
 		name   string
 		c      *JSONConverter
-		schema *Schema
+		schema *plugins.Schema
 		value  any
 		want   string
 	}{
-		{"boolean", withSchema, BooleanSchema, true, `{"schema":{"type":"boolean","optional":false},"payload":true}`},
-		{"int32", withSchema, Int32Schema, int32(-42), `{"schema":{"type":"int32","optional":false},"payload":-42}`},
-		{"float", withSchema, Float32Schema, float32(12.34), `{"schema":{"type":"float","optional":false},"payload":12.34}`},
-		{"double integral", withSchema, Float64Schema, 100.0, `{"schema":{"type":"double","optional":false},"payload":100.0}`},
-		{"double big", withSchema, Float64Schema, 1.2345678e7, `{"schema":{"type":"double","optional":false},"payload":1.2345678E7}`},
-		{"bytes", withSchema, BytesSchema, []byte("test-string"), `{"schema":{"type":"bytes","optional":false},"payload":"dGVzdC1zdHJpbmc="}`},
-		{"string escapes", withSchema, StringSchema, "a\"b\\c\n\x01é/<", `{"schema":{"type":"string","optional":false},"payload":"a\"b\\c\n\u0001é/<"}`},
-		{"array", withSchema, ArraySchema(Int32Schema), []any{int32(1), int32(2)}, `{"schema":{"type":"array","items":{"type":"int32","optional":false},"optional":false},"payload":[1,2]}`},
-		{"map string keys", withSchema, MapSchema(StringSchema, Int32Schema), map[string]any{"b": int32(2), "a": int32(1)},
+		{"boolean", withSchema, plugins.BooleanSchema, true, `{"schema":{"type":"boolean","optional":false},"payload":true}`},
+		{"int32", withSchema, plugins.Int32Schema, int32(-42), `{"schema":{"type":"int32","optional":false},"payload":-42}`},
+		{"float", withSchema, plugins.Float32Schema, float32(12.34), `{"schema":{"type":"float","optional":false},"payload":12.34}`},
+		{"double integral", withSchema, plugins.Float64Schema, 100.0, `{"schema":{"type":"double","optional":false},"payload":100.0}`},
+		{"double big", withSchema, plugins.Float64Schema, 1.2345678e7, `{"schema":{"type":"double","optional":false},"payload":1.2345678E7}`},
+		{"bytes", withSchema, plugins.BytesSchema, []byte("test-string"), `{"schema":{"type":"bytes","optional":false},"payload":"dGVzdC1zdHJpbmc="}`},
+		{"string escapes", withSchema, plugins.StringSchema, "a\"b\\c\n\x01é/<", `{"schema":{"type":"string","optional":false},"payload":"a\"b\\c\n\u0001é/<"}`},
+		{"array", withSchema, plugins.ArraySchema(plugins.Int32Schema), []any{int32(1), int32(2)}, `{"schema":{"type":"array","items":{"type":"int32","optional":false},"optional":false},"payload":[1,2]}`},
+		{"map string keys", withSchema, plugins.MapSchema(plugins.StringSchema, plugins.Int32Schema), map[string]any{"b": int32(2), "a": int32(1)},
 			`{"schema":{"type":"map","keys":{"type":"string","optional":false},"values":{"type":"int32","optional":false},"optional":false},"payload":{"a":1,"b":2}}`},
-		{"map int keys", withSchema, MapSchema(Int32Schema, Int32Schema), map[any]any{int32(1): int32(12), int32(2): int32(15)},
+		{"map int keys", withSchema, plugins.MapSchema(plugins.Int32Schema, plugins.Int32Schema), map[any]any{int32(1): int32(12), int32(2): int32(15)},
 			`{"schema":{"type":"map","keys":{"type":"int32","optional":false},"values":{"type":"int32","optional":false},"optional":false},"payload":[[1,12],[2,15]]}`},
 		{"struct", withSchema, users, user,
 			`{"schema":{"type":"struct","fields":[{"type":"int64","optional":false,"field":"registertime"},{"type":"string","optional":false,"field":"userid"},{"type":"string","optional":true,"field":"regionid"},{"type":"string","optional":true,"default":"OTHER","field":"gender"}],"optional":false,"name":"ksql.users"},` +
 				`"payload":{"registertime":1493819497170,"userid":"User_1","regionid":"Region_5","gender":"OTHER"}}`},
-		{"decimal", withSchema, DecimalSchema(2), big.NewRat(156, 100),
+		{"decimal", withSchema, plugins.DecimalSchema(2), big.NewRat(156, 100),
 			`{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"}},"payload":"AJw="}`},
-		{"decimal numeric", numeric, DecimalSchema(2), big.NewRat(156, 100),
+		{"decimal numeric", numeric, plugins.DecimalSchema(2), big.NewRat(156, 100),
 			`{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"2"}},"payload":1.56}`},
-		{"debezium decimal parameters", withSchema, BuilderFrom(DecimalSchema(3)).Parameter("connect.decimal.precision", "10").MustBuild(), big.NewRat(1, 1000),
+		{"debezium decimal parameters", withSchema, plugins.BuilderFrom(plugins.DecimalSchema(3)).Parameter("connect.decimal.precision", "10").MustBuild(), big.NewRat(1, 1000),
 			`{"schema":{"type":"bytes","optional":false,"name":"org.apache.kafka.connect.data.Decimal","version":1,"parameters":{"scale":"3","connect.decimal.precision":"10"}},"payload":"AQ=="}`},
-		{"date", withSchema, DateSchema(), time.Date(1997, 5, 19, 0, 0, 0, 0, time.UTC),
+		{"date", withSchema, plugins.DateSchema(), time.Date(1997, 5, 19, 0, 0, 0, 0, time.UTC),
 			`{"schema":{"type":"int32","optional":false,"name":"org.apache.kafka.connect.data.Date","version":1},"payload":10000}`},
-		{"timestamp", withSchema, TimestampSchema(), time.UnixMilli(4000000000),
+		{"timestamp", withSchema, plugins.TimestampSchema(), time.UnixMilli(4000000000),
 			`{"schema":{"type":"int64","optional":false,"name":"org.apache.kafka.connect.data.Timestamp","version":1},"payload":4000000000}`},
 		{"schemaless with envelope", withSchema, nil, map[string]any{"k": "v"}, `{"schema":null,"payload":{"k":"v"}}`},
-		{"optional null", withSchema, OptionalStringSchema, nil, `{"schema":{"type":"string","optional":true},"payload":null}`},
+		{"optional null", withSchema, plugins.OptionalStringSchema, nil, `{"schema":{"type":"string","optional":true},"payload":null}`},
 		{"plain struct", plain, users, user, `{"registertime":1493819497170,"userid":"User_1","regionid":"Region_5","gender":"OTHER"}`},
 		{"plain schemaless", plain, nil, []any{int64(1), "x", true, nil, 1.5}, `[1,"x",true,null,1.5]`},
 	}
@@ -167,7 +170,7 @@ func TestJSONFromConnectBytes(t *testing.T) {
 }
 
 func TestJSONTombstoneAndErrors(t *testing.T) {
-	c := jsonConv(t, Config{})
+	c := jsonConv(t, plugins.Config{})
 	if b, err := c.FromConnect("t", nil, nil); err != nil || b != nil {
 		t.Fatalf("tombstone: %q, %v", b, err)
 	}
@@ -191,19 +194,19 @@ func TestJSONTombstoneAndErrors(t *testing.T) {
 			t.Errorf("ToConnect(%s) = %v, want error containing %q", tc.in, err, tc.err)
 		}
 	}
-	if _, err := c.FromConnect("t", Int32Schema, "x"); err == nil {
+	if _, err := c.FromConnect("t", plugins.Int32Schema, "x"); err == nil {
 		t.Error("FromConnect accepted a string for INT32")
 	}
-	if _, err := c.FromConnect("t", Int32Schema, nil); err == nil {
+	if _, err := c.FromConnect("t", plugins.Int32Schema, nil); err == nil {
 		t.Error("FromConnect accepted null for a required INT32")
 	}
-	plain := jsonConv(t, Config{"schemas.enable": "false"})
+	plain := jsonConv(t, plugins.Config{"schemas.enable": "false"})
 	s, v, err := plain.ToConnect("t", []byte(`{"a":[1,2.5,"x",false,null]}`))
-	if err != nil || s != nil || !ValuesEqual(v, map[string]any{"a": []any{int64(1), 2.5, "x", false, nil}}) {
+	if err != nil || s != nil || !plugins.ValuesEqual(v, map[string]any{"a": []any{int64(1), 2.5, "x", false, nil}}) {
 		t.Fatalf("schemaless: %v %#v %v", s, v, err)
 	}
-	keep := jsonConv(t, Config{"replace.null.with.default": "false"})
-	dflt := &Schema{Type: TypeString, Default: "d"}
+	keep := jsonConv(t, plugins.Config{"replace.null.with.default": "false"})
+	dflt := &plugins.Schema{Type: plugins.TypeString, Default: "d"}
 	if b, err := keep.FromConnect("t", dflt, nil); err != nil || string(b) != `{"schema":{"type":"string","optional":false,"default":"d"},"payload":null}` {
 		t.Errorf("replace.null.with.default=false wrote %s, %v", b, err)
 	}
@@ -213,7 +216,7 @@ func TestJSONTombstoneAndErrors(t *testing.T) {
 	if _, v, err := c.ToConnect("t", []byte(`{"schema":{"type":"string","default":"d"},"payload":null}`)); err != nil || v != "d" {
 		t.Errorf("default replacement read %v, %v", v, err)
 	}
-	if err := NewJSONConverter().Configure(Config{"decimal.format": "HEX"}, true); err == nil {
+	if err := NewJSONConverter().Configure(plugins.Config{"decimal.format": "HEX"}, true); err == nil {
 		t.Error("decimal.format=HEX accepted")
 	}
 }
@@ -247,8 +250,8 @@ func TestJavaFloat(t *testing.T) {
 		{math.Inf(-1), 64, "-Infinity"},
 	}
 	for _, tc := range tests {
-		if got := javaFloat(tc.f, tc.bits); got != tc.want {
-			t.Errorf("javaFloat(%v, %d) = %q, want %q", tc.f, tc.bits, got, tc.want)
+		if got := javafmt.Float(tc.f, tc.bits); got != tc.want {
+			t.Errorf("javafmt.Float(%v, %d) = %q, want %q", tc.f, tc.bits, got, tc.want)
 		}
 	}
 }
@@ -278,7 +281,7 @@ func FuzzJSONToConnect(f *testing.F) {
 			if err != nil {
 				continue
 			}
-			if err := ValidateValue(s, v); err != nil && s != nil {
+			if err := plugins.ValidateValue(s, v); err != nil && s != nil {
 				t.Fatalf("ToConnect(%q) returned invalid data: %v", data, err)
 			}
 			out, err := c.FromConnect("t", s, v)

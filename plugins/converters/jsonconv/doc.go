@@ -1,0 +1,18 @@
+// Package jsonconv is Kafka Connect's JsonConverter
+// (org.apache.kafka.connect.json.JsonConverter, alias "json"): with
+// schemas.enable=true (the default) every message is an envelope
+// {"schema":…,"payload":…}, with false the bare JSON payload. Importing the
+// package registers it in plugins.Default.
+//
+// # Byte compatibility
+//
+// JSONConverter writes what Kafka's JsonConverter writes for the same data
+// (field order of schemas, Java float formatting, base64 bytes, envelope),
+// so topics can be shared between weir and Kafka Connect workers. See
+// jsonenc.go for the details and converter_json.go for the two deliberate
+// differences. The parser (jsonparse.go) reads untrusted bytes; it is fuzzed
+// (FuzzJSONParse, FuzzJSONToConnect, seeds in testdata/).
+//
+// A JSONConverter is configured once and then used from one goroutine at a
+// time (the runtime creates one per task and side).
+package jsonconv
