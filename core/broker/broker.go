@@ -9,7 +9,9 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -84,6 +86,8 @@ type Config struct {
 	// Registerer receives the broker's metrics; nil means a private registry
 	// (see (*Broker).Gatherer).
 	Registerer prometheus.Registerer
+
+	logFS wlog.FS // tests: the logs' file system (fault injection)
 }
 
 func (c *Config) setDefaults() {
@@ -157,6 +161,8 @@ func (c Config) Validate() error {
 		errs = append(errs, err)
 	}
 	if err := validateConfigs(c.TopicDefaults); err != nil {
+		errs = append(errs, fmt.Errorf("topic defaults: %w", err))
+	} else if err := (&Broker{cfg: c}).logConfig(nil).Validate(); err != nil {
 		errs = append(errs, fmt.Errorf("topic defaults: %w", err))
 	}
 	return errors.Join(errs...)
@@ -245,7 +251,7 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 	b.registerer = reg
 	b.metrics = newMetrics(reg, b)
 
-	logs, err := wlog.NewManager(cfg.DataDir, wlog.Options{Logger: logger.With("component", "log")})
+	logs, err := wlog.NewManager(cfg.DataDir, wlog.Options{Logger: logger.With("component", "log"), OnStorageError: b.onStorageError, FS: cfg.logFS})
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("broker: open logs: %w", err)
@@ -367,7 +373,44 @@ func (b *Broker) Healthy() error {
 	if !b.ctl.IsLeader() {
 		return errors.New("no metadata leader")
 	}
+	// A log taken offline by a storage failure answers KAFKA_STORAGE_ERROR
+	// to every client of that partition: the node is not healthy.
+	var offline []string
+	var first error
+	for name, t := range *b.topics.Load() {
+		for i, p := range t.parts {
+			if p == nil {
+				continue
+			}
+			if err := p.log.Offline(); err != nil {
+				offline = append(offline, fmt.Sprintf("%s-%d", name, i))
+				if first == nil {
+					first = err
+				}
+			}
+		}
+	}
+	if len(offline) > 0 {
+		slices.Sort(offline)
+		return fmt.Errorf("%d partition log(s) offline after a storage failure (%s): %w", len(offline), strings.Join(offline[:min(len(offline), 5)], ", "), first)
+	}
 	return nil
+}
+
+// onStorageError is the logs' OnStorageError hook: a rate-limited ERROR
+// line per log directory and weir_log_storage_errors_total. It runs with
+// the log's locks held: no calls back into the log.
+func (b *Broker) onStorageError(dir, op string, err error) {
+	topic, part := dir, ""
+	if base := filepath.Base(dir); strings.LastIndexByte(base, '-') > 0 {
+		i := strings.LastIndexByte(base, '-')
+		topic, part = base[:i], base[i+1:]
+	}
+	b.metrics.storageErrors.WithLabelValues(topic, part).Inc()
+	if ok, suppressed := b.warnLimit.allow("storage:" + dir); ok {
+		b.logger.Error("storage failure; the partition log answers KAFKA_STORAGE_ERROR until reopened",
+			"topic", topic, "partition", part, "op", op, "err", err, "suppressed", suppressed)
+	}
 }
 
 // Close stops listening, closes every connection, and closes the group
