@@ -1,0 +1,266 @@
+//go:build services
+
+package jdbc
+
+import (
+	"context"
+	"fmt"
+	"math/big"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/weirlog/weir/plugins"
+)
+
+const allTypesDDL = `CREATE TYPE %[1]s.mood AS ENUM ('sad', 'happy');
+CREATE TABLE %[1]s.types (
+  id serial PRIMARY KEY,
+  updated timestamptz NOT NULL DEFAULT clock_timestamp(),
+  b boolean, i2 smallint, i4 integer, i8 bigint, f4 real, f8 double precision,
+  n numeric(10,2), nu numeric, t text, vc varchar(20), ch char(3), by bytea,
+  d date, tm time, ts timestamp, tstz timestamptz, iv interval, u uuid, j json, jb jsonb,
+  ia integer[], ta text[], e %[1]s.mood, ip inet, cid cidr, m money, nn text NOT NULL)`
+
+const allTypesRow = `INSERT INTO %s.types (b, i2, i4, i8, f4, f8, n, nu, t, vc, ch, by, d, tm, ts, tstz, iv, u, j, jb, ia, ta, e, ip, cid, m, nn)
+VALUES (true, -2, 4, 8000000000000, 1.5, 2.25, 12345.67, 3.14159265358979, 'text', 'vc', 'ab', '\x000102',
+  '2024-02-29', '13:14:15.5', '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05+02', '1 year 2 months 3 days 04:05:06.5',
+  'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11', '{"a": 1}', '{"b": [1, 2]}', '{1,NULL,3}', '{x,y}', 'happy', '192.168.0.1', '10.0.0.0/8', 12.34, 'x')`
+
+func allTypesWant() map[string]any {
+	return map[string]any{
+		"id": int32(1), "b": true, "i2": int16(-2), "i4": int32(4), "i8": int64(8000000000000), "f4": float32(1.5), "f8": 2.25,
+		"n": big.NewRat(1234567, 100), "nu": "3.14159265358979", "t": "text", "vc": "vc", "ch": "ab ", "by": []byte{0, 1, 2},
+		"d":  time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC),
+		"tm": time.Date(1970, 1, 1, 13, 14, 15, 500_000_000, time.UTC),
+		"ts": time.Date(2024, 1, 2, 3, 4, 5, 123456000, time.UTC), "tstz": time.Date(2024, 1, 2, 1, 4, 5, 0, time.UTC),
+		"iv": "P1Y2M3DT4H5M6.5S", "u": "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "j": `{"a": 1}`, "jb": `{"b": [1, 2]}`,
+		"ia": []any{int32(1), nil, int32(3)}, "ta": []any{"x", "y"}, "e": "happy", "ip": "192.168.0.1", "cid": "10.0.0.0/8",
+		"m": 12.34, "nn": "x",
+	}
+}
+
+// checkRow compares every field of a record's value with want.
+func checkRow(t *testing.T, rec plugins.Record, want map[string]any) {
+	t.Helper()
+	v, ok := rec.Value.(*plugins.Struct)
+	if !ok {
+		t.Fatalf("value %T, want *Struct", rec.Value)
+	}
+	for name, w := range want {
+		if !v.Has(name) {
+			t.Errorf("no field %q", name)
+			continue
+		}
+		if got := v.Get(name); !plugins.ValuesEqual(got, w) {
+			t.Errorf("field %q = %#v (%T), want %#v (%T)", name, got, got, w, w)
+		}
+	}
+}
+
+func TestSourceAllTypesEveryMode(t *testing.T) {
+	c := pgConn(t)
+	schema := testSchema(t, c)
+	mustExec(t, c, fmt.Sprintf(allTypesDDL, schema))
+	mustExec(t, c, fmt.Sprintf(allTypesRow, schema))
+	mustExec(t, c, "INSERT INTO "+schema+".types (nn) VALUES ('only')")
+
+	wantSchema := map[string]*plugins.Schema{
+		"id": plugins.Int32Schema, "n": plugins.DecimalSchema(2).AsOptional(), "nu": plugins.OptionalStringSchema,
+		"d": plugins.DateSchema().AsOptional(), "tm": plugins.TimeSchema().AsOptional(), "ts": plugins.TimestampSchema().AsOptional(),
+		"ia": {Type: plugins.TypeArray, Optional: true, ValueSchema: plugins.OptionalInt32Schema},
+		"m":  plugins.OptionalFloat64Schema, "nn": plugins.StringSchema, "e": plugins.OptionalStringSchema,
+	}
+	for _, mode := range []string{ModeBulk, ModeIncrementing, ModeTimestamp, ModeTimestampIncrementing, ModeXmin} {
+		t.Run(mode, func(t *testing.T) {
+			mustExec(t, c, "UPDATE "+schema+".types SET t = 'text' WHERE id = 1")
+			cfg := baseSourceConfig(schema, Mode, mode, TimestampColumn, "updated")
+			tcs := tasksFor(t, cfg, 4)
+			if len(tcs) != 1 {
+				t.Fatalf("%d task configs, want 1", len(tcs))
+			}
+			offs := newMemOffsets()
+			task := startSource(t, tcs[0], offs)
+			recs := pollUntil(t, task, offs, 10*time.Second, func(r []plugins.Record) bool { return len(r) >= 2 })
+			slices.SortFunc(recs, func(a, b plugins.Record) int {
+				return int(a.Value.(*plugins.Struct).Get("id").(int32) - b.Value.(*plugins.Struct).Get("id").(int32))
+			})
+			checkRow(t, recs[0], allTypesWant())
+			nulls := map[string]any{"nn": "only"}
+			for k := range allTypesWant() {
+				if k != "id" && k != "nn" {
+					nulls[k] = nil
+				}
+			}
+			checkRow(t, recs[1], nulls)
+			r := recs[0]
+			if r.Topic != "pg-types" {
+				t.Errorf("topic %q", r.Topic)
+			}
+			if r.ValueSchema.Name != "types" {
+				t.Errorf("value schema name %q, want the table name", r.ValueSchema.Name)
+			}
+			for name, ws := range wantSchema {
+				if f := r.ValueSchema.Field(name); f == nil || !f.Schema.Equal(ws) {
+					t.Errorf("field %q schema %v, want %v", name, f, ws)
+				}
+			}
+			key, ok := r.Key.(*plugins.Struct)
+			if !ok || len(r.KeySchema.Fields) != 1 || key.Get("id") != int32(1) {
+				t.Errorf("key %v (%v), want Struct{id=1}", r.Key, r.KeySchema)
+			}
+			wantPart := map[string]any{"protocol": "1", "table": "weir." + schema + ".types"}
+			if pkey(r.SourcePartition) != pkey(wantPart) {
+				t.Errorf("partition %v, want %v", r.SourcePartition, wantPart)
+			}
+			switch mode {
+			case ModeBulk:
+				if r.SourceOffset != nil {
+					t.Errorf("bulk offset %v, want none", r.SourceOffset)
+				}
+				return
+			case ModeIncrementing:
+				if pkey(recs[1].SourceOffset) != `{"incrementing":2}` {
+					t.Errorf("offset %v", recs[1].SourceOffset)
+				}
+			case ModeTimestamp:
+				if _, ok := recs[1].SourceOffset["timestamp_nanos"]; !ok {
+					t.Errorf("offset %v", recs[1].SourceOffset)
+				}
+			case ModeXmin:
+				if _, ok := recs[1].SourceOffset["xmin"].(int64); !ok {
+					t.Errorf("offset %v", recs[1].SourceOffset)
+				}
+			}
+			// Only what is new arrives next: an insert, and (except for
+			// incrementing) an update.
+			mustExec(t, c, "INSERT INTO "+schema+".types (nn) VALUES ('third')")
+			wantNew := 1
+			if mode != ModeIncrementing {
+				mustExec(t, c, "UPDATE "+schema+".types SET t = 'changed', updated = clock_timestamp() WHERE id = 1")
+				wantNew = 2
+			}
+			more := pollUntil(t, task, offs, 10*time.Second, func(r []plugins.Record) bool { return len(r) >= wantNew })
+			time.Sleep(200 * time.Millisecond)
+			extra, _ := task.Poll(context.Background())
+			more = append(more, extra...)
+			if len(more) != wantNew {
+				t.Fatalf("%d new records, want %d: %v", len(more), wantNew, more)
+			}
+			seen := map[string]bool{}
+			for _, r := range more {
+				seen[fmt.Sprint(r.Value.(*plugins.Struct).Get("nn"), "/", r.Value.(*plugins.Struct).Get("t"))] = true
+			}
+			if !seen["third/<nil>"] || (wantNew == 2 && !seen["x/changed"]) {
+				t.Errorf("new records %v", seen)
+			}
+
+			// A restarted task resumes from the committed offsets: nothing again.
+			task.Stop()
+			task2 := startSource(t, tcs[0], offs)
+			deadline := time.Now().Add(500 * time.Millisecond)
+			for time.Now().Before(deadline) {
+				again, err := task2.Poll(context.Background())
+				if err != nil {
+					t.Fatal(err)
+				}
+				if len(again) > 0 {
+					t.Fatalf("restarted task re-read %d rows: %v", len(again), again[0].Value)
+				}
+			}
+		})
+	}
+}
+
+func TestSourceNullKeysAndQueryMode(t *testing.T) {
+	c := pgConn(t)
+	schema := testSchema(t, c)
+	mustExec(t, c, "CREATE TABLE "+schema+".a (id bigint PRIMARY KEY, v text)")
+	mustExec(t, c, "CREATE TABLE "+schema+".nopk (v text)")
+	mustExec(t, c, "INSERT INTO "+schema+".a VALUES (1, 'one'), (2, 'two')")
+	mustExec(t, c, "INSERT INTO "+schema+".nopk VALUES ('x')")
+
+	cfg := baseSourceConfig(schema, KeyFromPrimaryKey, "false", TableWhitelist, "a")
+	offs := newMemOffsets()
+	task := startSource(t, tasksFor(t, cfg, 1)[0], offs)
+	recs := pollUntil(t, task, offs, 5*time.Second, func(r []plugins.Record) bool { return len(r) >= 2 })
+	if recs[0].Key != nil || recs[0].KeySchema != nil {
+		t.Errorf("key.from.primary.key=false: key %v", recs[0].Key)
+	}
+
+	cfg = baseSourceConfig(schema, TableWhitelist, schema+".nopk")
+	task = startSource(t, tasksFor(t, cfg, 1)[0], offs)
+	recs = pollUntil(t, task, offs, 5*time.Second, func(r []plugins.Record) bool { return len(r) >= 1 })
+	if recs[0].Key != nil {
+		t.Errorf("table without primary key: key %v", recs[0].Key)
+	}
+
+	cfg = baseSourceConfig(schema, Query, "SELECT id, v || '!' AS shout FROM "+schema+".a", Mode, ModeIncrementing, IncrementingColumn, "id", TopicPrefix, "shouts")
+	task = startSource(t, tasksFor(t, cfg, 3)[0], offs)
+	recs = pollUntil(t, task, offs, 5*time.Second, func(r []plugins.Record) bool { return len(r) >= 2 })
+	if recs[1].Topic != "shouts" || recs[1].Value.(*plugins.Struct).Get("shout") != "two!" || pkey(recs[1].SourcePartition) != `{"query":"query"}` {
+		t.Errorf("query record %v %v %v", recs[1].Topic, recs[1].Value, recs[1].SourcePartition)
+	}
+}
+
+func TestSourceTablesSpreadNewAndDropped(t *testing.T) {
+	c := pgConn(t)
+	schema := testSchema(t, c)
+	for _, n := range []string{"t1", "t2", "t3"} {
+		mustExec(t, c, "CREATE TABLE "+schema+"."+n+" (id serial PRIMARY KEY, v text)")
+		mustExec(t, c, "INSERT INTO "+schema+"."+n+" (v) VALUES ('"+n+"')")
+	}
+	cfg := baseSourceConfig(schema, Mode, ModeIncrementing, TablePollInterval, "100")
+	tcs := tasksFor(t, cfg, 2)
+	if len(tcs) != 2 {
+		t.Fatalf("%d task configs, want 2", len(tcs))
+	}
+	var spread []int
+	for _, tc := range tcs {
+		ts, _ := decodeTables(tc[tablesConfig])
+		spread = append(spread, len(ts))
+	}
+	if spread[0]+spread[1] != 3 || spread[0] == 0 || spread[1] == 0 {
+		t.Errorf("tables per task %v", spread)
+	}
+
+	conn := &SourceConnector{}
+	cctx := &connCtx{}
+	if err := conn.Start(cctx, cfg); err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Stop()
+	mustExec(t, c, "CREATE TABLE "+schema+".t4 (id serial PRIMARY KEY, v text)")
+	waitFor(t, 5*time.Second, "reconfiguration after CREATE TABLE", func() bool { return cctx.count() >= 1 })
+	tcs, _ = conn.TaskConfigs(1)
+	if !strings.Contains(tcs[0][tablesConfig], `"t4"`) {
+		t.Errorf("new table not in task config: %s", tcs[0][tablesConfig])
+	}
+	// A task reading a table that is dropped goes on with the others.
+	offs := newMemOffsets()
+	task := startSource(t, tcs[0], offs)
+	pollUntil(t, task, offs, 5*time.Second, func(r []plugins.Record) bool { return len(r) >= 3 })
+	mustExec(t, c, "DROP TABLE "+schema+".t2")
+	mustExec(t, c, "INSERT INTO "+schema+".t4 (v) VALUES ('after drop')")
+	recs := pollUntil(t, task, offs, 5*time.Second, func(r []plugins.Record) bool { return len(r) >= 1 })
+	if recs[0].Topic != "pg-t4" {
+		t.Errorf("after drop: %v", recs[0].Topic)
+	}
+	waitFor(t, 5*time.Second, "reconfiguration after DROP TABLE", func() bool { return cctx.count() >= 2 })
+	tcs, _ = conn.TaskConfigs(1)
+	if strings.Contains(tcs[0][tablesConfig], `"t2"`) {
+		t.Errorf("dropped table still in task config: %s", tcs[0][tablesConfig])
+	}
+}
+
+func waitFor(t *testing.T, d time.Duration, what string, f func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !f() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}

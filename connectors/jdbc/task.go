@@ -1,0 +1,751 @@
+package jdbc
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgtype"
+	"github.com/weirlog/weir/plugins"
+)
+
+// SourceTask reads its tables one scan at a time: a scan is one read
+// transaction (one snapshot) streaming the rows of one table that are new
+// since the table's offset, handed out batch.max.rows per Poll. Poll runs
+// on the task goroutine; Stop may come from another and cancels a scan in
+// progress.
+type SourceTask struct {
+	s       *sourceSettings
+	offsets plugins.OffsetReader
+	log     *slog.Logger
+
+	mu     sync.Mutex // held by Poll while it uses conn; Stop takes it to close conn
+	conn   *pgx.Conn
+	db     string
+	tables []*tableState
+	cur    *scan
+
+	ctx    context.Context // cancelled by Stop: aborts a query in flight
+	cancel context.CancelFunc
+}
+
+var _ plugins.SourceTask = (*SourceTask)(nil)
+
+// tableState is one table (or the query) and its position.
+type tableState struct {
+	id        tableID // zero in query mode
+	topic     string
+	partition map[string]any
+	legacy    map[string]any // Confluent protocol 0 partition, read when no protocol 1 offset exists
+	loaded    bool           // offset read from the store
+	next      time.Time      // when the next scan may start
+	missing   bool           // the table was not found on the last attempt
+
+	inc  int64
+	ts   time.Time
+	xmin int64
+
+	plan *plan
+}
+
+// plan is how one table is read; rebuilt when its columns change.
+type plan struct {
+	sig         string
+	cols        []*column
+	meta        int // leading bookkeeping columns in the result
+	keyIdx      []int
+	valueSchema *plugins.Schema
+	keySchema   *plugins.Schema
+	sql         string
+}
+
+// row is one decoded result row.
+type row struct {
+	xid int64
+	ts  time.Time
+	inc int64
+	rec plugins.Record
+}
+
+type scan struct {
+	t       *tableState
+	tx      pgx.Tx
+	rows    pgx.Rows
+	plan    *plan
+	fds     []int16   // result formats
+	meta    []*column // decoders of the bookkeeping columns
+	m       *pgtype.Map
+	bound   int64 // mode=xmin: every transaction below it had finished
+	peeked  *row
+	started time.Time
+	n       int
+}
+
+// Start reads the configuration; the connection is opened by Poll.
+func (t *SourceTask) Start(tctx plugins.SourceTaskContext, cfg plugins.Config) error {
+	s, err := parseSource(cfg)
+	if err != nil {
+		return fmt.Errorf("JdbcSource task: %w", err)
+	}
+	t.s = s
+	if tctx != nil {
+		t.offsets = tctx.Offsets()
+	}
+	t.log = slog.With("connector", cfg[connectorNameConfig])
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	if s.query != "" {
+		t.tables = []*tableState{{topic: s.topicPrefix, partition: map[string]any{queryKey: queryKey}}}
+	}
+	for _, id := range s.tables {
+		t.tables = append(t.tables, &tableState{id: id, topic: s.topicPrefix + id.Name})
+	}
+	return nil
+}
+
+// Poll returns the next rows of the table being scanned, starting the scan
+// of the table due next when none is in progress, or nil after a short
+// wait when no table is due.
+func (t *SourceTask) Poll(ctx context.Context) ([]plugins.Record, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.ctx.Err() != nil {
+		return nil, nil
+	}
+	// The runtime's ctx and Stop both abort a query in flight.
+	qctx, cancel := context.WithCancel(t.ctx)
+	defer cancel()
+	stop := context.AfterFunc(ctx, cancel)
+	defer stop()
+
+	if len(t.tables) == 0 {
+		return nil, t.wait(ctx, time.Second)
+	}
+	if t.conn == nil {
+		conn, err := t.s.conn.connect(qctx)
+		if err != nil {
+			return nil, t.fail(err)
+		}
+		t.conn = conn
+		if err := conn.QueryRow(qctx, "SELECT current_database()").Scan(&t.db); err != nil {
+			return nil, t.fail(err)
+		}
+		for _, ts := range t.tables {
+			if ts.id.Name != "" {
+				ts.partition = map[string]any{protocolKey: protocolVersion, tableKey: t.db + "." + ts.id.Schema + "." + ts.id.Name}
+				ts.legacy = map[string]any{tableKey: ts.id.Name}
+			}
+		}
+	}
+	if t.cur == nil {
+		ts := t.due()
+		if ts == nil {
+			next := t.tables[0].next
+			for _, x := range t.tables {
+				if x.next.Before(next) {
+					next = x.next
+				}
+			}
+			return nil, t.wait(ctx, min(time.Until(next), time.Second))
+		}
+		if err := t.begin(qctx, ts); err != nil {
+			t.abort()
+			var gone *tableGone
+			if undefinedTable(err) || errors.As(err, &gone) {
+				if !ts.missing {
+					t.log.Warn("jdbc source: table not found; skipping it until it exists", "table", ts.id.String(), "err", err)
+				}
+				ts.missing, ts.plan = true, nil
+				ts.next = time.Now().Add(t.s.pollInterval)
+				return nil, nil
+			}
+			return nil, t.fail(err)
+		}
+		ts.missing = false
+	}
+	recs, err := t.read(qctx)
+	if err != nil {
+		t.abort()
+		return nil, t.fail(err)
+	}
+	return recs, nil
+}
+
+// fail closes a broken connection and marks transient errors retriable.
+func (t *SourceTask) fail(err error) error {
+	if t.ctx.Err() != nil {
+		return nil // stopping
+	}
+	if t.conn != nil && (transient(err) || t.conn.IsClosed()) {
+		t.conn.Close(context.Background())
+		t.conn = nil
+	}
+	return retriable(fmt.Errorf("jdbc source: %w", err))
+}
+
+func (t *SourceTask) wait(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return nil
+	}
+	select {
+	case <-ctx.Done():
+	case <-t.ctx.Done():
+	case <-time.After(d):
+	}
+	return nil
+}
+
+// due returns the table whose next scan is due first, or nil.
+func (t *SourceTask) due() *tableState {
+	var best *tableState
+	now := time.Now()
+	for _, ts := range t.tables {
+		if !ts.next.After(now) && (best == nil || ts.next.Before(best.next)) {
+			best = ts
+		}
+	}
+	return best
+}
+
+// loadOffset reads the table's stored offset once.
+func (t *SourceTask) loadOffset(ts *tableState, dbNow time.Time) error {
+	if ts.loaded {
+		return nil
+	}
+	ts.inc, ts.xmin = -1, 0
+	ts.ts = time.Date(1, 1, 1, 0, 0, 0, 0, time.UTC) // before any timestamp: nothing skipped
+	if t.s.tsInitial != nil {
+		if *t.s.tsInitial == timestampInitialCurr {
+			ts.ts = dbNow
+		} else {
+			ts.ts = time.UnixMilli(*t.s.tsInitial)
+		}
+	}
+	var off map[string]any
+	if t.offsets != nil {
+		var err error
+		if off, err = t.offsets.Offset(ts.partition); err != nil {
+			return fmt.Errorf("read offset of %v: %w", ts.partition, err)
+		}
+		if off == nil && ts.legacy != nil {
+			if off, err = t.offsets.Offset(ts.legacy); err != nil {
+				return fmt.Errorf("read offset of %v: %w", ts.legacy, err)
+			}
+		}
+	}
+	if v, ok := off[incrementingKey]; ok {
+		n, ok := toInt64(v)
+		if !ok {
+			return fmt.Errorf("offset %v: %q is not a number", off, incrementingKey)
+		}
+		ts.inc = n
+	}
+	if v, ok := off[timestampKey]; ok {
+		ms, ok := toInt64(v)
+		if !ok {
+			return fmt.Errorf("offset %v: %q is not a number", off, timestampKey)
+		}
+		tm := time.UnixMilli(ms)
+		if nv, ok := off[timestampNanoKey]; ok {
+			ns, ok := toInt64(nv)
+			if !ok {
+				return fmt.Errorf("offset %v: %q is not a number", off, timestampNanoKey)
+			}
+			sec := ms / 1000
+			if ms < 0 && ms%1000 != 0 {
+				sec--
+			}
+			tm = time.Unix(sec, ns)
+		}
+		ts.ts = tm
+	}
+	if v, ok := off[xminKey]; ok {
+		n, ok := toInt64(v)
+		if !ok {
+			return fmt.Errorf("offset %v: %q is not a number", off, xminKey)
+		}
+		ts.xmin = n
+	}
+	ts.loaded = true
+	return nil
+}
+
+// begin opens the read transaction of one scan and starts its query.
+func (t *SourceTask) begin(ctx context.Context, ts *tableState) error {
+	tx, err := t.conn.BeginTx(ctx, pgx.TxOptions{IsoLevel: t.s.isolation, AccessMode: pgx.ReadOnly})
+	if err != nil {
+		return err
+	}
+	sc := &scan{t: ts, tx: tx, m: t.conn.TypeMap(), started: time.Now()}
+	t.cur = sc
+	// The first statement fixes the snapshot; its bounds come with it.
+	var now time.Time
+	var lo, hi int64
+	if err := tx.QueryRow(ctx, "SELECT now(), pg_snapshot_xmin(pg_current_snapshot())::text::int8, pg_snapshot_xmax(pg_current_snapshot())::text::int8").Scan(&now, &lo, &hi); err != nil {
+		return err
+	}
+	if err := t.loadOffset(ts, now); err != nil {
+		return err
+	}
+	if t.s.query == "" {
+		if err := t.planTable(ctx, tx, ts); err != nil {
+			return err
+		}
+	} else if ts.plan == nil {
+		ts.plan = t.queryPlan()
+	}
+	sc.plan = ts.plan
+	var args []any
+	switch t.s.mode {
+	case ModeIncrementing:
+		args = []any{ts.inc}
+	case ModeTimestamp:
+		// In db.timezone: pgx binds a time to a timestamp-without-time-zone
+		// column by its wall clock.
+		args = []any{ts.ts.In(t.s.types.tz), now.Add(-t.s.tsDelay).In(t.s.types.tz)}
+	case ModeTimestampIncrementing:
+		args = []any{ts.ts.In(t.s.types.tz), ts.inc, now.Add(-t.s.tsDelay).In(t.s.types.tz)}
+	case ModeXmin:
+		sc.bound = lo
+		args = []any{ts.xmin, lo, hi}
+	}
+	rows, err := tx.Query(ctx, sc.plan.sql, args...)
+	if err != nil {
+		return err
+	}
+	sc.rows = rows
+	fds := rows.FieldDescriptions()
+	if t.s.query != "" && len(sc.plan.cols) == 0 {
+		// A custom query is typed from its first result description.
+		for _, fd := range fds[sc.plan.meta:] {
+			sc.plan.cols = append(sc.plan.cols, planResultColumn(fd.Name, fd.DataTypeOID, fd.TypeModifier, t.s.types))
+		}
+		if err := sc.plan.buildSchemas("", nil); err != nil {
+			return err
+		}
+	}
+	if len(fds) != sc.plan.meta+len(sc.plan.cols) {
+		ts.plan = nil // the query's columns changed under us: replan next scan
+		return fmt.Errorf("query returned %d columns, expected %d; the table changed while read", len(fds), sc.plan.meta+len(sc.plan.cols))
+	}
+	sc.fds = make([]int16, len(fds))
+	for i, fd := range fds {
+		sc.fds[i] = fd.Format
+	}
+	// The bookkeeping columns decode by the type they arrive as.
+	sc.meta = nil
+	for i, fd := range fds[:sc.plan.meta] {
+		mc := planResultColumn(fd.Name, fd.DataTypeOID, fd.TypeModifier, typeSettings{numeric: "best_fit", tz: t.s.types.tz})
+		if i == 0 && t.s.mode == ModeXmin {
+			mc.name = "__weir_xid"
+		}
+		if mc.kind == kNumeric {
+			mc.numericAs = plugins.TypeInt64
+		}
+		sc.meta = append(sc.meta, mc)
+	}
+	return nil
+}
+
+// abort ends the scan in progress, if any.
+func (t *SourceTask) abort() {
+	if t.cur == nil {
+		return
+	}
+	if t.cur.rows != nil {
+		t.cur.rows.Close()
+	}
+	if t.conn != nil && !t.conn.IsClosed() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = t.cur.tx.Rollback(ctx)
+		cancel()
+	}
+	t.cur = nil
+}
+
+// read hands out up to batch.max.rows rows of the current scan, each with
+// its source offset, and ends the scan when its rows are exhausted.
+func (t *SourceTask) read(ctx context.Context) ([]plugins.Record, error) {
+	sc := t.cur
+	ts := sc.t
+	var recs []plugins.Record
+	r, err := sc.next(t)
+	if err != nil {
+		return nil, err
+	}
+	for r != nil && len(recs) < t.s.batchMax {
+		nx, err := sc.next(t)
+		if err != nil {
+			return nil, err
+		}
+		r.rec.SourcePartition = ts.partition
+		switch t.s.mode {
+		case ModeIncrementing:
+			ts.inc = r.inc
+			r.rec.SourceOffset = map[string]any{incrementingKey: r.inc}
+		case ModeTimestamp:
+			// The offset passes a timestamp only with the last row that
+			// has it: a restart then re-reads, not skips, its other rows.
+			if nx == nil || !nx.ts.Equal(r.ts) {
+				ts.ts = r.ts
+			}
+			r.rec.SourceOffset = tsOffset(ts.ts)
+		case ModeTimestampIncrementing:
+			ts.ts, ts.inc = r.ts, r.inc
+			o := tsOffset(r.ts)
+			o[incrementingKey] = r.inc
+			r.rec.SourceOffset = o
+		case ModeXmin:
+			// Resume at the first transaction not wholly delivered.
+			switch {
+			case nx == nil:
+				ts.xmin = sc.bound
+			case nx.xid > r.xid:
+				ts.xmin = r.xid + 1
+			default:
+				ts.xmin = r.xid
+			}
+			r.rec.SourceOffset = map[string]any{xminKey: ts.xmin}
+		}
+		recs = append(recs, r.rec)
+		r = nx
+	}
+	if r != nil {
+		sc.peeked = r // the first row of the next Poll
+		return recs, nil
+	}
+	// Exhausted: end the transaction; the table is due again one poll
+	// interval after this scan started.
+	if err := sc.rows.Err(); err != nil {
+		return nil, err
+	}
+	sc.rows.Close()
+	if err := sc.tx.Commit(ctx); err != nil {
+		return nil, err
+	}
+	if t.s.mode == ModeXmin {
+		ts.xmin = max(ts.xmin, sc.bound)
+	}
+	ts.next = sc.started.Add(t.s.pollInterval)
+	t.cur = nil
+	return recs, nil
+}
+
+func tsOffset(tm time.Time) map[string]any {
+	return map[string]any{timestampKey: tm.UnixMilli(), timestampNanoKey: int64(tm.Nanosecond())}
+}
+
+// next returns the next row of the scan (nil at its end).
+func (sc *scan) next(t *SourceTask) (*row, error) {
+	if sc.peeked != nil {
+		r := sc.peeked
+		sc.peeked = nil
+		return r, nil
+	}
+	if !sc.rows.Next() {
+		return nil, sc.rows.Err()
+	}
+	raw := sc.rows.RawValues()
+	p := sc.plan
+	r := &row{}
+	// Bookkeeping columns first, in the order queryFor selects them.
+	for j, mc := range sc.meta {
+		v, err := mc.decode(sc.m, raw[j], sc.fds[j])
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", sc.t.label(), err)
+		}
+		if v == nil {
+			return nil, fmt.Errorf("table %s: NULL in %s column %q: such rows cannot be ordered and are never read", sc.t.label(), t.s.mode, mc.name)
+		}
+		switch x := v.(type) {
+		case time.Time:
+			r.ts = x
+		default:
+			n, ok := asInt64(v)
+			if !ok {
+				return nil, fmt.Errorf("table %s: column %q: %T is not an integer", sc.t.label(), mc.name, v)
+			}
+			if mc.name == "__weir_xid" {
+				r.xid = n
+			} else {
+				r.inc = n
+			}
+		}
+	}
+	i := len(sc.meta)
+	val := plugins.NewStruct(p.valueSchema)
+	vals := make([]any, len(p.cols))
+	for j, c := range p.cols {
+		v, err := c.decode(sc.m, raw[i+j], sc.fds[i+j])
+		if err != nil {
+			return nil, fmt.Errorf("table %s: %w", sc.t.label(), err)
+		}
+		vals[j] = v
+		if err := val.Put(c.name, v); err != nil {
+			return nil, fmt.Errorf("table %s: %w", sc.t.label(), err)
+		}
+	}
+	r.rec = plugins.Record{Topic: sc.t.topic, Partition: -1, Value: val, ValueSchema: p.valueSchema}
+	if p.keySchema != nil {
+		key := plugins.NewStruct(p.keySchema)
+		for _, k := range p.keyIdx {
+			if err := key.Put(p.cols[k].name, vals[k]); err != nil {
+				return nil, fmt.Errorf("table %s key: %w", sc.t.label(), err)
+			}
+		}
+		r.rec.Key, r.rec.KeySchema = key, p.keySchema
+	}
+	sc.n++
+	return r, nil
+}
+
+func (ts *tableState) label() string {
+	if ts.id.Name == "" {
+		return "(query)"
+	}
+	return ts.id.String()
+}
+
+// CommitRecord does nothing: the runtime stores the offsets.
+func (t *SourceTask) CommitRecord(*plugins.Record) error { return nil }
+
+// Commit does nothing: the runtime stores the offsets.
+func (t *SourceTask) Commit() error { return nil }
+
+// Stop aborts a query in flight and closes the connection.
+func (t *SourceTask) Stop() error {
+	if t.cancel == nil {
+		return nil
+	}
+	t.cancel()
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	t.abort()
+	if t.conn != nil {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		err := t.conn.Close(ctx)
+		t.conn = nil
+		return err
+	}
+	return nil
+}
+
+var catalogSQL = `SELECT a.attname, a.attnotnull, bt.oid, CASE WHEN t.typtype = 'd' THEN t.typtypmod ELSE a.atttypmod END, bt.typtype,
+       COALESCE(et.oid, 0), COALESCE(et.typtype, ''), COALESCE((SELECT k.i FROM unnest(pk.indkey) WITH ORDINALITY AS k(n, i) WHERE k.n = a.attnum), 0)::int4,
+       a.attidentity <> '' OR COALESCE(pg_get_expr(d.adbin, d.adrelid) LIKE 'nextval(%', false)
+FROM pg_catalog.pg_attribute a
+JOIN pg_catalog.pg_type t ON t.oid = a.atttypid
+JOIN pg_catalog.pg_type bt ON bt.oid = CASE WHEN t.typtype = 'd' THEN t.typbasetype ELSE t.oid END
+LEFT JOIN pg_catalog.pg_type et ON et.oid = bt.typelem AND bt.typcategory = 'A'
+LEFT JOIN pg_catalog.pg_index pk ON pk.indrelid = a.attrelid AND pk.indisprimary
+LEFT JOIN pg_catalog.pg_attrdef d ON d.adrelid = a.attrelid AND d.adnum = a.attnum
+WHERE a.attrelid = to_regclass($1) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum`
+
+type catalogCol struct {
+	pgColumn
+	pkPos  int
+	serial bool
+}
+
+// planTable reads the table's columns (in the scan's snapshot) and
+// rebuilds its plan when they changed.
+func (t *SourceTask) planTable(ctx context.Context, tx pgx.Tx, ts *tableState) error {
+	rows, err := tx.Query(ctx, catalogSQL, ts.id.quoted())
+	if err != nil {
+		return err
+	}
+	cols, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (catalogCol, error) {
+		var c catalogCol
+		err := r.Scan(&c.name, &c.notNull, &c.oid, &c.typmod, &c.typtype, &c.elem, &c.elemTyp, &c.pkPos, &c.serial)
+		return c, err
+	})
+	if err != nil {
+		return err
+	}
+	if len(cols) == 0 {
+		return &tableGone{ts.id}
+	}
+	sig := fmt.Sprint(cols)
+	if ts.plan != nil && ts.plan.sig == sig {
+		return nil
+	}
+	p := &plan{sig: sig}
+	var pk []string
+	pkByPos := map[int]int{}
+	for i, c := range cols {
+		p.cols = append(p.cols, planColumn(c.pgColumn, t.s.types))
+		if c.pkPos > 0 {
+			pkByPos[c.pkPos] = i
+		}
+	}
+	for pos := 1; pos <= len(pkByPos); pos++ {
+		if i, ok := pkByPos[pos]; ok {
+			p.keyIdx = append(p.keyIdx, i)
+			pk = append(pk, cols[i].name)
+		}
+	}
+	find := func(name string) *catalogCol {
+		for i := range cols {
+			if cols[i].name == name {
+				return &cols[i]
+			}
+		}
+		return nil
+	}
+	inc := t.s.incColumn
+	if t.s.mode == ModeIncrementing || t.s.mode == ModeTimestampIncrementing {
+		if inc == "" {
+			for _, c := range cols {
+				if c.serial {
+					inc = c.name
+					break
+				}
+			}
+			if inc == "" && len(pk) == 1 {
+				if k := nativeKinds[cols[p.keyIdx[0]].oid]; k == kInt16 || k == kInt32 || k == kInt64 {
+					inc = pk[0]
+				}
+			}
+			if inc == "" {
+				return fmt.Errorf("table %s: no %s given and no serial/identity column or integer primary key to use", ts.id, IncrementingColumn)
+			}
+		}
+		c := find(inc)
+		if c == nil {
+			return fmt.Errorf("table %s has no incrementing column %q", ts.id, inc)
+		}
+		if t.s.validateNN && !c.notNull {
+			return fmt.Errorf("table %s: incrementing column %q is nullable; rows with NULL in it are never read (make it NOT NULL or set %s=false)", ts.id, inc, ValidateNonNull)
+		}
+	}
+	if t.s.mode == ModeTimestamp || t.s.mode == ModeTimestampIncrementing {
+		for _, name := range t.s.tsColumns {
+			c := find(name)
+			if c == nil {
+				return fmt.Errorf("table %s has no timestamp column %q", ts.id, name)
+			}
+			if t.s.validateNN && !c.notNull && len(t.s.tsColumns) == 1 {
+				return fmt.Errorf("table %s: timestamp column %q is nullable; rows with NULL in it are never read (make it NOT NULL or set %s=false)", ts.id, name, ValidateNonNull)
+			}
+		}
+	}
+	if !t.s.pkKeys {
+		p.keyIdx = nil
+	}
+	if err := p.buildSchemas(ts.id.Name, p.keyIdx); err != nil {
+		return err
+	}
+	exprs := make([]string, len(p.cols))
+	for i, c := range p.cols {
+		exprs[i] = c.expr + " AS " + quoteIdent(c.name)
+	}
+	p.sql, p.meta = t.queryFor(ts.id.quoted()+" AS t", strings.Join(exprs, ", "), inc)
+	ts.plan = p
+	return nil
+}
+
+type tableGone struct{ id tableID }
+
+func (e *tableGone) Error() string { return fmt.Sprintf("relation %s does not exist", e.id) }
+
+// queryPlan is the plan of a custom query; its columns are filled from the
+// first result.
+func (t *SourceTask) queryPlan() *plan {
+	p := &plan{}
+	p.sql, p.meta = t.queryFor("("+t.s.query+") AS t", "t.*", t.s.incColumn)
+	return p
+}
+
+// queryFor builds the scan query of the mode over from (a table or a
+// subquery), selecting the bookkeeping columns first, then cols.
+func (t *SourceTask) queryFor(from, cols, inc string) (string, int) {
+	tsExpr := ""
+	if len(t.s.tsColumns) > 0 {
+		var q []string
+		for _, c := range t.s.tsColumns {
+			q = append(q, "t."+quoteIdent(c))
+		}
+		// Bare columns, no casts, so that an index on them serves the scan.
+		tsExpr = q[0]
+		if len(q) > 1 {
+			tsExpr = "COALESCE(" + strings.Join(q, ", ") + ")"
+		}
+	}
+	incExpr := "t." + quoteIdent(inc)
+	var sql string
+	meta := 0
+	switch t.s.mode {
+	case ModeBulk:
+		sql = "SELECT " + cols + " FROM " + from
+	case ModeIncrementing:
+		sql = "SELECT " + incExpr + ", " + cols + " FROM " + from + " WHERE " + incExpr + " > $1 ORDER BY " + incExpr
+		meta = 1
+	case ModeTimestamp:
+		sql = "SELECT " + tsExpr + ", " + cols + " FROM " + from + " WHERE " + tsExpr + " > $1 AND " + tsExpr + " < $2 ORDER BY " + tsExpr
+		meta = 1
+	case ModeTimestampIncrementing:
+		sql = "SELECT " + tsExpr + ", " + incExpr + ", " + cols + " FROM " + from + " WHERE " + tsExpr + " < $3 AND ((" +
+			tsExpr + " = $1 AND " + incExpr + " > $2) OR " + tsExpr + " > $1) ORDER BY " + tsExpr + ", " + incExpr
+		meta = 2
+	case ModeXmin:
+		// The 32-bit xmin of each row made 64-bit: the latest xid with
+		// those low bits that is below the snapshot's xmax ($3). Frozen
+		// and bootstrap xids (< 3) count as oldest.
+		x := "t.xmin::text::int8"
+		full := "CASE WHEN " + x + " < 3 THEN 0::int8 ELSE ((($3::int8 >> 32) << 32) | " + x + ") - CASE WHEN ((($3::int8 >> 32) << 32) | " + x + ") >= $3::int8 THEN 4294967296::int8 ELSE 0::int8 END END"
+		sql = "SELECT * FROM (SELECT " + full + " AS __weir_xid, " + cols + " FROM " + from + ") AS s WHERE __weir_xid >= $1 AND __weir_xid < $2 ORDER BY __weir_xid"
+		meta = 1
+	}
+	if t.s.suffix != "" {
+		sql += " " + t.s.suffix
+	}
+	return sql, meta
+}
+
+// buildSchemas makes the value schema (named after the table, as
+// Confluent does) and the key schema of the primary-key columns.
+func (p *plan) buildSchemas(name string, keyIdx []int) error {
+	vb := plugins.StructBuilder()
+	if name != "" {
+		vb.Name(name)
+	}
+	for _, c := range p.cols {
+		vb.Field(c.name, c.schema)
+	}
+	vs, err := vb.Build()
+	if err != nil {
+		return fmt.Errorf("value schema: %w", err)
+	}
+	p.valueSchema = vs
+	if len(keyIdx) > 0 {
+		kb := plugins.StructBuilder()
+		for _, i := range keyIdx {
+			kb.Field(p.cols[i].name, p.cols[i].schema)
+		}
+		if p.keySchema, err = kb.Build(); err != nil {
+			return fmt.Errorf("key schema: %w", err)
+		}
+	}
+	return nil
+}
+
+// asInt64 reads an integer bookkeeping value.
+func asInt64(v any) (int64, bool) {
+	switch x := v.(type) {
+	case int8:
+		return int64(x), true
+	case int16:
+		return int64(x), true
+	case int32:
+		return int64(x), true
+	case int64:
+		return x, true
+	}
+	return 0, false
+}
