@@ -2,8 +2,8 @@ package jdbc
 
 import (
 	"encoding/binary"
-	"encoding/json"
 	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
