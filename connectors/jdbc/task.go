@@ -116,10 +116,11 @@ func (t *SourceTask) Poll(ctx context.Context) ([]plugins.Record, error) {
 	if t.ctx.Err() != nil {
 		return nil, nil
 	}
-	// The runtime's ctx and Stop both abort a query in flight.
-	qctx, cancel := context.WithCancel(t.ctx)
-	defer cancel()
-	stop := context.AfterFunc(ctx, cancel)
+	// A scan outlives one Poll, so its queries run under the task's own
+	// context; the runtime cancels ctx only to stop the task, and then the
+	// scan in flight is aborted too.
+	qctx := t.ctx
+	stop := context.AfterFunc(ctx, t.cancel)
 	defer stop()
 
 	if len(t.tables) == 0 {
