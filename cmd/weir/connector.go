@@ -24,6 +24,7 @@ import (
 
 	_ "github.com/weirlog/weir/connectors/datagen" // registers its plugins for `connector validate`
 	_ "github.com/weirlog/weir/connectors/file"
+	_ "github.com/weirlog/weir/connectors/jdbc"
 	"github.com/weirlog/weir/runtime"
 )
 

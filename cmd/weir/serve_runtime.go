@@ -11,6 +11,7 @@ import (
 	// Built-in connectors register themselves with the plugin registry.
 	_ "github.com/weirlog/weir/connectors/datagen"
 	_ "github.com/weirlog/weir/connectors/file"
+	_ "github.com/weirlog/weir/connectors/jdbc"
 	_ "github.com/weirlog/weir/connectors/stomp"
 	"github.com/weirlog/weir/runtime"
 )
