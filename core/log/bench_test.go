@@ -1,10 +1,16 @@
 package log
 
 import (
+	"fmt"
 	"io"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"runtime"
+	"sort"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -226,5 +232,100 @@ func BenchmarkRecovery1GiB(b *testing.B) {
 		}
 		crash(l)
 		b.StartTimer()
+	}
+}
+
+// ddFdatasync runs `dd if=/dev/zero of=F bs=1M count=512 conv=fdatasync`
+// in dir three times and returns the median bandwidth in MB/s (10^6
+// bytes, as dd prints); once per benchmark process.
+func ddFdatasync(b *testing.B, dir string) float64 {
+	ddOnce.Do(func() {
+		f := filepath.Join(dir, "dd.out")
+		defer os.Remove(f)
+		var runs []float64
+		for i := 0; i < 3; i++ {
+			start := time.Now()
+			out, err := exec.Command("dd", "if=/dev/zero", "of="+f, "bs=1M", "count=512", "conv=fdatasync").CombinedOutput()
+			if err != nil {
+				b.Fatalf("dd: %v: %s", err, out)
+			}
+			runs = append(runs, float64(512<<20)/time.Since(start).Seconds()/1e6)
+			os.Remove(f)
+		}
+		sort.Float64s(runs)
+		ddMBs = runs[1]
+		b.Logf("dd bs=1M count=512 conv=fdatasync: %.0f %.0f %.0f MB/s", runs[0], runs[1], runs[2])
+	})
+	return ddMBs
+}
+
+var (
+	ddOnce sync.Once
+	ddMBs  float64
+)
+
+// BenchmarkGroupCommit (issue 16, durable mode): 16 concurrent appenders
+// with SyncOnAppend (weir serve --fsync), to one log and to 16 logs of one
+// Manager, against dd with conv=fdatasync on the same disk in the same
+// run. Each appender has one append outstanding, as a producer with one
+// request in flight; a batch is 1 KiB (one record) or 64 KiB (what a
+// producer's batch grows to while its previous request waits on the disk).
+//
+//	WEIR_BENCH_DIR=/var/tmp go test -run '^$' -bench GroupCommit -benchtime 5s ./core/log/
+func BenchmarkGroupCommit(b *testing.B) {
+	const appenders = 16
+	for _, bs := range []int{1 << 10, 64 << 10} {
+		for _, parts := range []int{1, appenders} {
+			b.Run(fmt.Sprintf("batch=%dKiB/logs=%d", bs>>10, parts), func(b *testing.B) {
+				dir := benchDir(b)
+				m, err := NewManager(dir, Options{Logger: discardLogger(), MaintenanceInterval: time.Hour})
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer m.Close()
+				cfg := DefaultConfig()
+				cfg.SyncOnAppend = true
+				cfg.SegmentBytes = 256 << 20
+				var logs []*Log
+				for p := 0; p < parts; p++ {
+					l, err := m.Create("bench", int32(p), cfg)
+					if err != nil {
+						b.Fatal(err)
+					}
+					logs = append(logs, l)
+				}
+				val := make([]byte, bs-100)
+				var rs []rec
+				for n := 0; n < bs/(1<<10); n++ {
+					rs = append(rs, rec{key: []byte("key"), value: val[:len(val)/(bs>>10)], ts: time.Now().UnixMilli()})
+				}
+				batch := buildBatch(b, batchSpec{records: rs})
+				dd := ddFdatasync(b, dir) // before: its dirty pages must not slow the appends
+				rounds := m.opts.commit.rounds.Load()
+				var next atomic.Int64
+				b.SetBytes(int64(len(batch)))
+				b.SetParallelism((appenders + runtime.GOMAXPROCS(0) - 1) / runtime.GOMAXPROCS(0))
+				b.ReportAllocs()
+				b.ResetTimer()
+				start := time.Now()
+				b.RunParallel(func(pb *testing.PB) {
+					l := logs[int(next.Add(1))%parts]
+					buf := append([]byte(nil), batch...)
+					for pb.Next() {
+						if _, err := l.Append(buf, AppendOptions{}); err != nil {
+							b.Error(err)
+							return
+						}
+					}
+				})
+				elapsed := time.Since(start)
+				b.StopTimer()
+				mbs := float64(b.N) * float64(len(batch)) / elapsed.Seconds() / 1e6
+				r := m.opts.commit.rounds.Load() - rounds
+				b.ReportMetric(mbs/dd*100, "%dd")
+				b.ReportMetric(float64(b.N)/float64(max(r, 1)), "appends/round")
+				b.Logf("group commit %.1f MB/s, dd bs=1M conv=fdatasync %.1f MB/s: %.0f%% (%d appends in %d rounds)", mbs, dd, mbs/dd*100, b.N, r)
+			})
+		}
 	}
 }

@@ -272,6 +272,7 @@ type committer struct {
 	seq       uint64 // round being collected
 	completed uint64 // rounds finished
 	rounds    atomic.Int64
+	wg        sync.WaitGroup // syncs of the current round (run goroutine only)
 }
 
 func newCommitter() *committer {
@@ -306,6 +307,15 @@ func (c *committer) wait(seq uint64) {
 }
 
 func (c *committer) run() {
+	// Helpers sync the other logs of a round in parallel; they live as
+	// long as this goroutine, so a busy committer starts none per round.
+	var work chan *Log
+	helpers := 0
+	defer func() {
+		if work != nil {
+			close(work)
+		}
+	}()
 	for {
 		c.mu.Lock()
 		if len(c.collect) == 0 {
@@ -320,26 +330,36 @@ func (c *committer) run() {
 		c.mu.Unlock()
 		c.rounds.Add(1)
 
-		if len(logs) == 1 {
-			_ = logs[0].syncSegments("fsync segment")
-		} else {
-			var wg sync.WaitGroup
-			for _, l := range logs[1:] {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					_ = l.syncSegments("fsync segment")
-				}()
+		if n := min(len(logs)-1, maxCommitHelpers); n > helpers {
+			if work == nil {
+				work = make(chan *Log, maxCommitHelpers)
 			}
-			_ = logs[0].syncSegments("fsync segment")
-			wg.Wait()
+			for ; helpers < n; helpers++ {
+				go c.help(work)
+			}
 		}
+		for _, l := range logs[1:] {
+			c.wg.Add(1)
+			work <- l
+		}
+		_ = logs[0].syncSegments("fsync segment")
+		c.wg.Wait()
 		clear(logs)
 
 		c.mu.Lock()
 		c.completed = seq
 		c.cond.Broadcast()
 		c.mu.Unlock()
+	}
+}
+
+// maxCommitHelpers bounds the fsyncs of one round in flight at once.
+const maxCommitHelpers = 16
+
+func (c *committer) help(work <-chan *Log) {
+	for l := range work {
+		_ = l.syncSegments("fsync segment")
+		c.wg.Done()
 	}
 }
 
