@@ -37,6 +37,7 @@ const (
 	attrLogAppendTime   = 0x08
 	attrTransactional   = 0x10
 	attrControl         = 0x20
+	attrDeleteHorizon   = 0x40 // KIP-534: FirstTimestamp is the delete horizon
 )
 
 // batchHeader is the decoded fixed part of a v2 record batch.
@@ -64,6 +65,13 @@ func (h *batchHeader) transactional() bool {
 	return h.Attributes&attrTransactional != 0
 }
 func (h *batchHeader) compression() int8 { return int8(h.Attributes & attrCompressionMask) }
+
+// deleteHorizon is the time (ms) after which the cleaner may drop the
+// batch's tombstones, set by the first cleaning that kept them; ok is
+// false if no cleaner has seen the batch yet.
+func (h *batchHeader) deleteHorizon() (ms int64, ok bool) {
+	return h.FirstTimestamp, h.Attributes&attrDeleteHorizon != 0
+}
 
 // lastSequence is the sequence of the batch's last record, wrapping at
 // MaxInt32 as the producer does.

@@ -29,8 +29,14 @@ import (
 //     for the next pass).
 //  3. Copy every closed segment up to the mapped end, group by group
 //     (a group fits segment.bytes), keeping a record unless a newer one
-//     with its key is in the map; tombstones older than
-//     delete.retention.ms are dropped too. Offsets are kept: a batch keeps
+//     with its key is in the map. Tombstones follow Kafka's delete
+//     horizon (KIP-534): the first pass that keeps a tombstone rewrites
+//     its batch with the delete-horizon attribute and the base timestamp
+//     set to now + delete.retention.ms; a later pass drops the tombstone
+//     once that time has passed. Producer timestamps play no part: a
+//     tombstone stamped in 1970 or in 2100 is kept delete.retention.ms
+//     from when the cleaner first saw it, giving consumers that long to
+//     see the delete. Offsets are kept: a batch keeps
 //     its base offset and last offset delta; kept records are re-encoded
 //     with their offsets (record.Batch, KeepOffsets) and the batch's own
 //     codec. Untouched batches and control batches are copied verbatim.
@@ -179,14 +185,13 @@ func (l *Log) Compact() (int64, error) {
 
 	// 3. + 4. Copy and swap, group by group.
 	var reclaimed int64
-	deleteBefore := now - cfg.DeleteRetentionMs.Milliseconds()
 	group := []*segment{}
 	var groupSize int64
 	flush := func(end int64) error {
 		if len(group) == 0 {
 			return nil
 		}
-		n, err := l.cleanGroup(group, sizes, end, offsets, deleteBefore, cfg, gen)
+		n, err := l.cleanGroup(group, sizes, end, offsets, now, cfg, gen)
 		reclaimed += n
 		group, groupSize = group[:0], 0
 		return err
@@ -255,7 +260,8 @@ func emptyBatch(b []byte, dst []byte) []byte {
 
 // cleanGroup writes the compacted copy of group (which covers offsets up to
 // end) and swaps it in.
-func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, offsets map[[16]byte]int64, deleteBefore int64, cfg Config, gen uint64) (int64, error) {
+func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, offsets map[[16]byte]int64, now int64, cfg Config, gen uint64) (int64, error) {
+	newHorizon := now + cfg.DeleteRetentionMs.Milliseconds()
 	base := group[0].base
 	cleanedPath := filepath.Join(l.dir, segmentName(base, cleanedSuffix))
 	f, err := l.fs.OpenFile(cleanedPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -279,6 +285,8 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 		err := eachBatchAt(s, size, func(h *batchHeader, b []byte, pos int64) error {
 			var kept []record.Record
 			all := true
+			horizon, hasHorizon := h.deleteHorizon()
+			tombstones := false // kept ones
 			if !h.control() {
 				err := forEachRecord(b, func(r *decodedRecord) bool {
 					off := h.BaseOffset + int64(r.offsetDelta)
@@ -288,11 +296,12 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 							keep = false
 						}
 					}
-					if keep && r.valueNull && h.MaxTimestamp < deleteBefore {
+					if keep && r.valueNull && hasHorizon && now >= horizon {
 						keep = false
 					}
 					if keep {
 						kept = append(kept, *r.src)
+						tombstones = tombstones || r.valueNull
 					} else {
 						all = false
 					}
@@ -302,8 +311,16 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 					return err
 				}
 			}
+			// A batch keeps its horizon when rebuilt; one with tombstones
+			// and no horizon yet gets one (and is rewritten for it).
+			setHorizon := int64(0)
+			if hasHorizon {
+				setHorizon = horizon
+			} else if tombstones {
+				setHorizon = newHorizon
+			}
 			switch {
-			case h.control() || all:
+			case h.control() || (all && (hasHorizon || !tombstones)):
 				out = b
 			case len(kept) == 0 && s == group[len(group)-1] && pos+h.size() == size:
 				// The group's last batch stays, emptied, so the cleaned
@@ -316,7 +333,7 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 			default:
 				// Never build into out: it may alias the scanner's buffer.
 				var err error
-				if scratch, err = rebuildBatch(h, kept, scratch[:0]); err != nil {
+				if scratch, err = rebuildBatch(h, kept, setHorizon, scratch[:0]); err != nil {
 					return err
 				}
 				out = scratch
@@ -389,7 +406,7 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 // producer fields (record.Batch, offsets kept). The last offset delta is
 // restored to the original so the batch still spans the offsets, and the
 // producer sequence range, it did: producer-state replay depends on it.
-func rebuildBatch(h *batchHeader, kept []record.Record, dst []byte) ([]byte, error) {
+func rebuildBatch(h *batchHeader, kept []record.Record, deleteHorizon int64, dst []byte) ([]byte, error) {
 	rb := record.Batch{
 		BaseOffset:           h.BaseOffset,
 		PartitionLeaderEpoch: h.LeaderEpoch,
@@ -400,6 +417,7 @@ func rebuildBatch(h *batchHeader, kept []record.Record, dst []byte) ([]byte, err
 		LogAppendTime:        h.Attributes&attrLogAppendTime != 0,
 		Codec:                record.Codec(h.compression()),
 		KeepOffsets:          true,
+		DeleteHorizonMs:      deleteHorizon,
 		Records:              kept,
 	}
 	out, err := rb.AppendTo(dst)

@@ -258,3 +258,92 @@ func TestCompactionBoundedMemory(t *testing.T) {
 		t.Fatalf("nothing compacted: %d records", n)
 	}
 }
+
+// TestTombstoneDeleteHorizon (issue 8 item 6): tombstones are kept for
+// delete.retention.ms from when the cleaner first saw them (Kafka's delete
+// horizon, KIP-534: stamped into the batch as the delete-horizon attribute
+// and base timestamp), whatever timestamp the producer put on them. Before,
+// a tombstone stamped in the past was dropped by the first pass (consumers
+// never saw the delete) and one stamped in the future was kept for ever.
+func TestTombstoneDeleteHorizon(t *testing.T) {
+	c := newClock()
+	cfg := smallSegments()
+	cfg.CleanupPolicy = CleanupCompact
+	cfg.DeleteRetentionMs = time.Hour
+	cfg.MinCleanableRatio = 0.01
+	l := mustOpen(t, t.TempDir(), cfg, testOpts(c))
+	defer l.Close()
+	past, future := int64(1000), c.ms()+10*365*24*3600*1000
+	fill := func() {
+		for i := 0; i < 60; i++ { // close the segment holding what came before
+			mustAppend(t, l, buildBatch(t, batchSpec{records: []rec{{key: []byte(fmt.Sprintf("filler-%d", i)), value: []byte("f"), ts: c.ms()}}}))
+		}
+	}
+	for _, gz := range []bool{false, true} {
+		mustAppend(t, l, buildBatch(t, batchSpec{gzip: gz, records: []rec{
+			{key: []byte(fmt.Sprintf("old-%v", gz)), ts: past},
+			{key: []byte(fmt.Sprintf("new-%v", gz)), ts: future},
+			{key: []byte(fmt.Sprintf("live-%v", gz)), value: []byte("v"), ts: c.ms()},
+		}}))
+	}
+	fill()
+	tombstones := func() (n int, horizons []int64) {
+		for _, s := range l.segs[:len(l.segs)-1] {
+			if err := eachBatch(s, func(h *batchHeader, b []byte) error {
+				hz, ok := h.deleteHorizon()
+				return forEachRecord(b, func(r *decodedRecord) bool {
+					if r.valueNull && r.keyNull == false {
+						n++
+						if ok {
+							horizons = append(horizons, hz)
+						}
+						if r.timestamp != past && r.timestamp != future {
+							t.Errorf("tombstone timestamp %d changed", r.timestamp)
+						}
+					}
+					return true
+				})
+			}); err != nil {
+				t.Fatal(err)
+			}
+		}
+		return n, horizons
+	}
+	if _, err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	firstSeen := c.ms()
+	n, hz := tombstones()
+	if n != 4 {
+		t.Fatalf("the first pass left %d of 4 tombstones (producer timestamps must not decide)", n)
+	}
+	if len(hz) != 4 || hz[0] != firstSeen+time.Hour.Milliseconds() {
+		t.Fatalf("delete horizons %v, want 4 x %d", hz, firstSeen+time.Hour.Milliseconds())
+	}
+	// Half the retention later, with a pass in between, they are still
+	// there and the horizon has not moved.
+	c.Advance(30 * time.Minute)
+	fill()
+	if _, err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if n, hz := tombstones(); n != 4 || hz[0] != firstSeen+time.Hour.Milliseconds() {
+		t.Fatalf("after 30 min: %d tombstones, horizons %v", n, hz)
+	}
+	// Past the horizon the next pass drops them all, the future-dated too.
+	c.Advance(31 * time.Minute)
+	fill()
+	if _, err := l.Compact(); err != nil {
+		t.Fatal(err)
+	}
+	if n, _ := tombstones(); n != 0 {
+		t.Fatalf("%d tombstones survived their delete horizon", n)
+	}
+	vals, _ := latestValues(t, l)
+	for _, gz := range []bool{false, true} {
+		if vals[fmt.Sprintf("live-%v", gz)] != "present" {
+			t.Fatalf("live-%v lost: %v", gz, vals)
+		}
+	}
+	readAll(t, l, l.StartOffset())
+}

@@ -47,6 +47,13 @@
 //	  21 attrs, 23 last delta, 27 first ts, 35 max ts, 43 pid, 51 epoch,
 //	  53 base seq, 57 count, 61 records.   Batch size = 12 + BatchLength.
 //
+// Attributes bit 6 (0x40) is Kafka's delete-horizon flag (KIP-534, Kafka
+// 2.8+): set by the cleaner on a batch whose tombstones it kept, with
+// FirstTimestamp holding the delete horizon (the time after which they may
+// be dropped) and record timestamp deltas relative to it, so records decode
+// to their own timestamps. It is the only change compaction makes to the
+// format; see compact.go.
+//
 // Offsets only grow through a log, across segments too, but need not be
 // contiguous inside a segment: compaction keeps offsets and leaves gaps. A
 // segment's name is its base offset; its first batch may start later after

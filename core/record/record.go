@@ -324,6 +324,11 @@ type Batch struct {
 	// KeepOffsets takes each record's Offset as given (compaction leaves
 	// gaps); otherwise records get consecutive offsets from BaseOffset.
 	KeepOffsets bool
+	// DeleteHorizonMs, if not 0, is stored as the base timestamp with the
+	// delete-horizon attribute set (KIP-534: the time after which the
+	// cleaner may drop the batch's tombstones); record timestamps are
+	// encoded relative to it and decode unchanged.
+	DeleteHorizonMs int64
 	// Records in offset order.
 	Records []Record
 }
@@ -368,6 +373,9 @@ func (b *Batch) AppendTo(dst []byte) ([]byte, error) {
 		return dst, errors.New("record: a batch needs at least one record")
 	}
 	first, maxTs := b.Records[0].Timestamp, int64(-1)
+	if b.DeleteHorizonMs != 0 {
+		first = b.DeleteHorizonMs
+	}
 	var raw []byte
 	var lastDelta int32
 	for i := range b.Records {
@@ -396,6 +404,9 @@ func (b *Batch) AppendTo(dst []byte) ([]byte, error) {
 		raw = kr.AppendTo(raw)
 	}
 	var attrs int16
+	if b.DeleteHorizonMs != 0 {
+		attrs |= attrDeleteHorizon
+	}
 	if b.Codec != CodecNone {
 		comp, err := compressorFor(b.Codec)
 		if err != nil {
