@@ -98,7 +98,7 @@ func (l *Log) finishSwaps(ents []os.DirEntry) error {
 func (l *Log) Compact() (int64, error) {
 	// 1. Plan.
 	l.appendMu.Lock()
-	if l.closed || l.cfg.CleanupPolicy&CleanupCompact == 0 || len(l.segs) < 2 {
+	if l.closed || l.offline.Load() != nil || l.cfg.CleanupPolicy&CleanupCompact == 0 || len(l.segs) < 2 {
 		l.appendMu.Unlock()
 		return 0, nil
 	}
@@ -266,7 +266,7 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 	cleanedPath := filepath.Join(l.dir, segmentName(base, cleanedSuffix))
 	f, err := l.fs.OpenFile(cleanedPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
-		return 0, storageErr("create cleaned segment", err)
+		return 0, l.ioErr("create cleaned segment", err)
 	}
 	ns := &segment{fs: l.fs, dir: l.dir, base: base, file: f}
 	ns.refs.Store(1)
@@ -347,11 +347,13 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 			return fail(fmt.Errorf("compact segment %d: %w", s.base, err))
 		}
 	}
+	// Failures writing the copy abort the pass and leave the log as it
+	// was (a full disk stops compaction, not the log).
 	if err := w.Flush(); err != nil {
-		return fail(storageErr("write cleaned segment", err))
+		return fail(l.ioErr("write cleaned segment", err))
 	}
 	if err := f.Sync(); err != nil {
-		return fail(storageErr("sync cleaned segment", err))
+		return fail(l.ioErr("sync cleaned segment", err))
 	}
 
 	// Swap under the append lock; abort if the log changed under us.
@@ -374,12 +376,21 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 	}
 	swap := filepath.Join(l.dir, swapName(base, end))
 	if err := l.fs.Rename(cleanedPath, swap); err != nil {
-		return fail(storageErr("commit cleaned segment", err))
+		return fail(l.ioErr("commit cleaned segment", err))
 	}
 	if err := l.fs.SyncDir(l.dir); err != nil {
-		// The swap may or may not be durable; either way recovery is
-		// consistent. Carry on with the in-memory swap.
-		l.logger.Warn("sync dir after compaction commit", "err", err)
+		// The commit is not known durable: abort the swap. Renamed back,
+		// the output is an uncommitted .cleaned file that recovery
+		// deletes; if the rename back fails, the .swap is still a valid
+		// compaction of segments that stay closed, which recovery may
+		// finish. Either way the old segments stay in service.
+		err = l.ioErr("sync log dir after compaction commit", err)
+		if rerr := l.fs.Rename(swap, cleanedPath); rerr != nil {
+			l.logger.Error("abort compaction swap", "err", rerr)
+			f.Close()
+			return 0, err
+		}
+		return fail(err)
 	}
 	ns.flushedSize = ns.size
 	l.mu.Lock()
@@ -392,9 +403,13 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 		l.removeSegmentFiles(s)
 	}
 	if err := l.fs.Rename(swap, ns.path(logSuffix)); err != nil {
-		return 0, storageErr("install cleaned segment", err)
+		return 0, l.ioErr("install cleaned segment", err)
 	}
-	_ = l.fs.SyncDir(l.dir)
+	if err := l.fs.SyncDir(l.dir); err != nil {
+		// Committed already: recovery finishes a swap whose rename to
+		// .log was lost. Report it; nothing to undo.
+		l.logger.Error("sync log dir after compaction swap", "err", l.ioErr("sync log dir after compaction swap", err))
+	}
 	ns.indexDirty = true
 	if err := ns.writeIndexes(false); err != nil {
 		l.logger.Warn("write cleaned index", "err", err)
