@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"maps"
@@ -67,6 +68,7 @@ func (w *Worker) newHandler() http.Handler {
 	}
 	h("GET /{$}", w.getRoot)
 	h("GET /health", w.getHealth)
+	h("GET /ready", w.getReady)
 	h("GET /connectors", ready(w.listConnectors))
 	wr("POST /connectors", ready(w.createConnector))
 	h("GET /connectors/{c}", ready(w.getConnector))
@@ -229,12 +231,92 @@ func (w *Worker) getRoot(rw http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// Health reports whether this worker is well (Kafka Connect's KIP-1017
+// GET /health, plus weir's rule that a FAILED connector or task makes its
+// worker unhealthy): nil, ErrStarting while the config topic has not been
+// read, or an error naming what FAILED on this worker.
+func (w *Worker) Health() error {
+	if !w.caughtUp.Load() {
+		return ErrStarting
+	}
+	if failed := w.failures(); len(failed) > 0 {
+		return fmt.Errorf("%s FAILED on this worker (GET /connectors/{name}/status has the trace): %s",
+			plural(len(failed), "connector or task is", "connectors or tasks are"), strings.Join(failed, "; "))
+	}
+	return nil
+}
+
+// Ready reports whether the worker can serve the REST API: nil once the
+// config topic has been read. A FAILED connector does not make it unready.
+func (w *Worker) Ready() error {
+	if !w.caughtUp.Load() {
+		return ErrStarting
+	}
+	return nil
+}
+
+// ErrStarting is Health's and Ready's answer while the worker starts.
+var ErrStarting = errors.New("Worker is still starting up.")
+
+func plural(n int, one, many string) string {
+	if n == 1 {
+		return "1 " + one
+	}
+	return strconv.Itoa(n) + " " + many
+}
+
+// failures lists the connectors and tasks whose latest status, reported by
+// this worker, is FAILED, each with the first line of its trace.
+func (w *Worker) failures() []string {
+	snap := w.configs.snapshot()
+	var out []string
+	add := func(what string, st stateRecord) {
+		if st.State != stateFailed || st.WorkerID != w.cfg.WorkerID {
+			return
+		}
+		if st.Trace != nil {
+			line, _, _ := strings.Cut(*st.Trace, "\n")
+			if len(line) > 200 {
+				line = line[:200] + "…"
+			}
+			what += ": " + line
+		}
+		out = append(out, what)
+	}
+	for _, c := range snap.names() {
+		if st, ok := w.statuses.connector(c); ok {
+			add("connector "+c, st)
+		}
+		for n := range snap.tasks[c] {
+			if st, ok := w.statuses.task(c, n); ok {
+				add(fmt.Sprintf("task %s-%d", c, n), st)
+			}
+		}
+	}
+	return out
+}
+
+// getHealth answers GET /health in KIP-1017's shape
+// {"status","message"}: 200 healthy, 503 starting, 500 unhealthy.
 func (w *Worker) getHealth(rw http.ResponseWriter, r *http.Request) error {
-	if err := w.ready(); err != nil {
-		writeJSON(rw, http.StatusServiceUnavailable, map[string]string{"status": "starting", "message": "Worker is still starting up."})
+	switch err := w.Health(); {
+	case err == nil:
+		writeJSON(rw, http.StatusOK, map[string]string{"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."})
+	case errors.Is(err, ErrStarting):
+		writeJSON(rw, http.StatusServiceUnavailable, map[string]string{"status": "starting", "message": err.Error()})
+	default:
+		writeJSON(rw, http.StatusInternalServerError, map[string]string{"status": "unhealthy", "message": w.secrets.mask(err.Error())})
+	}
+	return nil
+}
+
+// getReady answers GET /ready: 200 once the worker can serve, else 503.
+func (w *Worker) getReady(rw http.ResponseWriter, r *http.Request) error {
+	if err := w.Ready(); err != nil {
+		writeJSON(rw, http.StatusServiceUnavailable, map[string]string{"status": "starting", "message": err.Error()})
 		return nil
 	}
-	writeJSON(rw, http.StatusOK, map[string]string{"status": "healthy", "message": "Worker has completed startup and is ready to handle requests."})
+	writeJSON(rw, http.StatusOK, map[string]string{"status": "ready", "message": "Worker has read the config topic and serves requests."})
 	return nil
 }
 

@@ -249,6 +249,24 @@ type connStatus struct {
 	} `json:"tasks"`
 }
 
+// failedErr is non-nil when the connector or a task is FAILED: `weir
+// connector status` then exits 1 after printing.
+func (st connStatus) failedErr() error {
+	var parts []string
+	if st.Connector.State == "FAILED" {
+		parts = append(parts, "the connector")
+	}
+	for _, ts := range st.Tasks {
+		if ts.State == "FAILED" {
+			parts = append(parts, "task "+strconv.Itoa(ts.ID))
+		}
+	}
+	if len(parts) == 0 {
+		return nil
+	}
+	return fmt.Errorf("connector %s: %s FAILED (restart with `weir connector restart %s --include-tasks --only-failed`)", st.Name, strings.Join(parts, ", "), st.Name)
+}
+
 func newConnectorListCmd(o *connectOpts) *cobra.Command {
 	return &cobra.Command{
 		Use:     "list",
@@ -294,13 +312,13 @@ func newConnectorStatusCmd(o *connectOpts) *cobra.Command {
 			if _, err := o.do(cmd.Context(), "GET", connPath(args[0], "/status"), nil, &raw); err != nil {
 				return err
 			}
-			if asJSON {
-				fmt.Fprintln(cmd.OutOrStdout(), string(raw))
-				return nil
-			}
 			var st connStatus
 			if err := json.Unmarshal(raw, &st); err != nil {
 				return err
+			}
+			if asJSON {
+				fmt.Fprintln(cmd.OutOrStdout(), string(raw))
+				return st.failedErr()
 			}
 			t := newTable(cmd.OutOrStdout(), "", "STATE", "WORKER")
 			t.row("connector "+st.Name+" ("+st.Type+")", st.Connector.State, st.Connector.WorkerID)
@@ -318,10 +336,11 @@ func newConnectorStatusCmd(o *connectOpts) *cobra.Command {
 					fmt.Fprintf(cmd.OutOrStdout(), "\ntask %d trace:\n%s\n", ts.ID, *ts.Trace)
 				}
 			}
-			return nil
+			return st.failedErr()
 		},
 	}
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the REST API's JSON")
+	cmd.Long = "Show a connector's and its tasks' states (with failure traces).\n\nExits 1 when the connector or any of its tasks is FAILED, so scripts and\nprobes can act on it."
 	return cmd
 }
 

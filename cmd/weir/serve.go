@@ -37,6 +37,7 @@ type serveEnv struct {
 	DataDir    string
 	Logger     *slog.Logger
 	Registerer prometheus.Registerer // the /metrics registry
+	Checks     *serveChecks          // extensions add their /health and /ready checks here
 }
 
 // serveExtension adds a component to `weir serve` — the connector runtime
@@ -272,7 +273,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 		}
 		defer httpLn.Close()
 	}
-	env := serveEnv{Broker: b, KafkaAddr: kafkaAddr, DataDir: dataDir, Logger: logger, Registerer: reg}
+	env := serveEnv{Broker: b, KafkaAddr: kafkaAddr, DataDir: dataDir, Logger: logger, Registerer: reg, Checks: &serveChecks{}}
 	if httpLn != nil {
 		env.HTTPAddr = httpLn.Addr().String()
 	}
@@ -299,7 +300,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	var srv *http.Server
 	httpErr := make(chan error, 1)
 	if httpLn != nil {
-		srv = &http.Server{Handler: serveHTTPHandler(b, reg, fallback), ReadHeaderTimeout: 10 * time.Second}
+		srv = &http.Server{Handler: serveHTTPHandler(b, reg, fallback, env.Checks), ReadHeaderTimeout: 10 * time.Second}
 		go func() { httpErr <- srv.Serve(httpLn) }()
 		logger.Info("http listening", "http_addr", env.HTTPAddr)
 		fmt.Fprintf(stdout, "weir serve: kafka on %s, http on %s, data in %s\n", kafkaAddr, env.HTTPAddr, dataDir)
@@ -402,21 +403,14 @@ func shutdownServe(o *serveOptions, logger *slog.Logger, srv *http.Server, stops
 	}
 }
 
-// serveHTTPHandler routes /metrics, /health and /debug/pprof (on the
+// serveHTTPHandler routes /metrics, /health, /ready and /debug/pprof (on the
 // loopback default address only an operator reaches it); every other path goes to
 // fallback (the connector runtime's REST API) or 404.
-func serveHTTPHandler(b *broker.Broker, g prometheus.Gatherer, fallback http.Handler) http.Handler {
+func serveHTTPHandler(b *broker.Broker, g prometheus.Gatherer, fallback http.Handler, checks *serveChecks) http.Handler {
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(g, promhttp.HandlerOpts{}))
-	mux.HandleFunc("/health", func(w http.ResponseWriter, r *http.Request) {
-		w.Header().Set("Content-Type", "application/json")
-		if err := b.Healthy(); err != nil {
-			w.WriteHeader(http.StatusServiceUnavailable)
-			fmt.Fprintf(w, "{\"status\":\"unavailable\",\"reason\":%q}\n", err.Error())
-			return
-		}
-		fmt.Fprintf(w, "{\"status\":\"ok\",\"cluster_id\":%q,\"kafka_addr\":%q}\n", b.ClusterID(), b.Addr())
-	})
+	mux.Handle("/health", healthHandler(b, checks)) // serve_health.go
+	mux.Handle("/ready", readyHandler(b, checks))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)

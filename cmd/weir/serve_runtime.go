@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"net/http"
 	"time"
@@ -57,7 +58,18 @@ func init() {
 				return nil, nil, fmt.Errorf("apply connectors from %s: %w", dir, err)
 			}
 		}
+		env.Checks.add(serveCheck{name: "connect",
+			health: func() error { return runtimeCheck(w.Health()) },
+			ready:  func() error { return runtimeCheck(w.Ready()) }})
 		stop := func(context.Context) error { return w.Close() }
 		return w.Handler(), stop, nil
 	})
+}
+
+// runtimeCheck maps the worker's "still starting" to serve's.
+func runtimeCheck(err error) error {
+	if errors.Is(err, runtime.ErrStarting) {
+		return fmt.Errorf("%w: %v", errServeStarting, err)
+	}
+	return err
 }
