@@ -87,6 +87,7 @@ type serveOptions struct {
 	maxConnsPerIP       int
 	queuedMaxReqBytes   int64
 	socketWriteTimeout  int64
+	maxDecompressed     int
 	autoCreatePerReq    int
 	autoCreatePerSecond int
 	// Group coordinator settings.
@@ -157,6 +158,7 @@ func bindServeFlags(f *pflag.FlagSet, o *serveOptions) {
 	f.IntVar(&o.maxConnsPerIP, "max-connections-per-ip", 0, "most client connections from one IP address; 0 unlimited (max.connections.per.ip)")
 	f.Int64Var(&o.queuedMaxReqBytes, "queued-max-request-bytes", 512<<20, "request bytes read but not yet handled, over all connections (queued.max.request.bytes)")
 	f.Int64Var(&o.socketWriteTimeout, "socket-write-timeout-ms", 60000, "disconnect a client that does not read a response for this long")
+	f.IntVar(&o.maxDecompressed, "max-decompressed-batch-bytes", 32<<20, "largest size a produced compressed batch may decompress to (a topic's larger max.message.bytes raises it); bigger ones are MESSAGE_TOO_LARGE")
 	f.IntVar(&o.autoCreatePerReq, "auto-create-topics-max-per-request", 100, "most topics one Metadata request may auto-create")
 	f.IntVar(&o.autoCreatePerSecond, "auto-create-topics-per-second", 100, "most topics auto-created per second, broker-wide")
 	f.Int64Var(&o.groupMinSessionMs, "group-min-session-timeout-ms", 6000, "shortest consumer session timeout accepted (group.min.session.timeout.ms)")
@@ -342,6 +344,7 @@ func (o *serveOptions) brokerConfig(dataDir string, voters []cluster.Voter, reg 
 	atLeast("max-connections-per-ip", int64(o.maxConnsPerIP), 0)
 	atLeast("queued-max-request-bytes", o.queuedMaxReqBytes, 1)
 	atLeast("socket-write-timeout-ms", o.socketWriteTimeout, 1)
+	atLeast("max-decompressed-batch-bytes", int64(o.maxDecompressed), 1)
 	atLeast("auto-create-topics-max-per-request", int64(o.autoCreatePerReq), 1)
 	atLeast("auto-create-topics-per-second", int64(o.autoCreatePerSecond), 1)
 	atLeast("group-min-session-timeout-ms", o.groupMinSessionMs, 1)
@@ -356,22 +359,23 @@ func (o *serveOptions) brokerConfig(dataDir string, voters []cluster.Voter, reg 
 	}
 	ms := func(v int64) time.Duration { return time.Duration(v) * time.Millisecond }
 	cfg := broker.Config{
-		DataDir:                 dataDir,
-		KafkaAddr:               o.kafkaAddr,
-		AdvertisedAddr:          o.advertisedAddr,
-		NodeID:                  o.nodeID,
-		AutoCreateTopics:        o.autoCreate,
-		AutoCreateMaxPerRequest: o.autoCreatePerReq,
-		AutoCreatePerSecond:     o.autoCreatePerSecond,
-		DefaultPartitions:       o.numPartitions,
-		OffsetsTopicPartitions:  o.offsetsParts,
-		MaxRequestBytes:         o.maxRequestBytes,
-		SyncOnAppend:            o.fsync,
-		ConnectionsMaxIdle:      ms(o.connMaxIdleMs),
-		MaxConnections:          o.maxConns,
-		MaxConnectionsPerIP:     o.maxConnsPerIP,
-		QueuedMaxRequestBytes:   o.queuedMaxReqBytes,
-		WriteTimeout:            ms(o.socketWriteTimeout),
+		DataDir:                   dataDir,
+		KafkaAddr:                 o.kafkaAddr,
+		AdvertisedAddr:            o.advertisedAddr,
+		NodeID:                    o.nodeID,
+		AutoCreateTopics:          o.autoCreate,
+		AutoCreateMaxPerRequest:   o.autoCreatePerReq,
+		AutoCreatePerSecond:       o.autoCreatePerSecond,
+		DefaultPartitions:         o.numPartitions,
+		OffsetsTopicPartitions:    o.offsetsParts,
+		MaxRequestBytes:           o.maxRequestBytes,
+		SyncOnAppend:              o.fsync,
+		ConnectionsMaxIdle:        ms(o.connMaxIdleMs),
+		MaxConnections:            o.maxConns,
+		MaxConnectionsPerIP:       o.maxConnsPerIP,
+		QueuedMaxRequestBytes:     o.queuedMaxReqBytes,
+		WriteTimeout:              ms(o.socketWriteTimeout),
+		MaxDecompressedBatchBytes: o.maxDecompressed,
 		Group: group.Config{
 			MinSessionTimeout:     ms(o.groupMinSessionMs),
 			MaxSessionTimeout:     ms(o.groupMaxSessionMs),

@@ -78,6 +78,12 @@ type Config struct {
 	// Group configures the group coordinator (zero fields: its defaults).
 	Group group.Config
 
+	// MaxDecompressedBatchBytes bounds what one produced batch may
+	// decompress to (validation, compression.type), so a small "zip bomb"
+	// cannot take the broker's memory; a topic whose max.message.bytes is
+	// larger raises it for that topic. Default 32 MiB.
+	MaxDecompressedBatchBytes int
+
 	// ControllerVoters and RaftAddr configure a multi-node metadata quorum
 	// (not yet used by the single-node broker: leave empty).
 	ControllerVoters []cluster.Voter
@@ -127,6 +133,9 @@ func (c *Config) setDefaults() {
 	if c.WriteTimeout == 0 {
 		c.WriteTimeout = 60 * time.Second
 	}
+	if c.MaxDecompressedBatchBytes == 0 {
+		c.MaxDecompressedBatchBytes = 32 << 20
+	}
 }
 
 // Validate reports every setting out of range, each naming its Kafka
@@ -156,6 +165,7 @@ func (c Config) Validate() error {
 	}
 	bad(c.QueuedMaxRequestBytes < 0 || (c.QueuedMaxRequestBytes > 0 && c.QueuedMaxRequestBytes < maxReq), "queued.max.request.bytes", "queued-max-request-bytes",
 		fmt.Sprintf("must be at least socket.request.max.bytes (%d)", maxReq), c.QueuedMaxRequestBytes)
+	bad(c.MaxDecompressedBatchBytes < 0, "max.decompressed.batch.bytes", "max-decompressed-batch-bytes", "must be positive", c.MaxDecompressedBatchBytes)
 	bad(c.WriteTimeout < 0, "socket.write.timeout.ms", "socket-write-timeout-ms", "must be positive", c.WriteTimeout)
 	if err := c.Group.Validate(); err != nil {
 		errs = append(errs, err)

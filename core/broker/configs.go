@@ -41,6 +41,9 @@ var topicConfigs = []topicConfig{
 			c.TimestampType = wlog.LogAppendTime
 		}
 	}},
+	{"message.timestamp.after.max.ms", "3600000", kmsg.ConfigTypeLong, "How far in the future (ms, by the broker's clock) a CreateTime record's timestamp may be.", checkInt(0, math.MaxInt64), nil},
+	{"message.timestamp.before.max.ms", "9223372036854775807", kmsg.ConfigTypeLong, "How far in the past (ms, by the broker's clock) a CreateTime record's timestamp may be.", checkInt(0, math.MaxInt64), nil},
+	{"message.timestamp.difference.max.ms", "9223372036854775807", kmsg.ConfigTypeLong, "Deprecated (Kafka 3.6): bounds before.max.ms and after.max.ms where those are not set.", checkInt(0, math.MaxInt64), nil},
 	{"min.cleanable.dirty.ratio", "0.5", kmsg.ConfigTypeDouble, "Dirty ratio above which the log is compacted.", checkFloat(0, 1), func(c *wlog.Config, v string) { c.MinCleanableRatio, _ = strconv.ParseFloat(v, 64) }},
 	{"min.compaction.lag.ms", "0", kmsg.ConfigTypeLong, "Minimum age of a message before it may be compacted.", checkInt(0, math.MaxInt64), func(c *wlog.Config, v string) { c.MinCompactionLagMs = ms(v) }},
 	{"min.insync.replicas", "1", kmsg.ConfigTypeInt, "Replicas that must acknowledge an acks=all produce.", checkInt(1, math.MaxInt32), nil},

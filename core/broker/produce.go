@@ -21,14 +21,22 @@ import (
 // * acks=-1 checks min.insync.replicas against the partition's ISR
 //   (NOT_ENOUGH_REPLICAS), then appends; the high watermark moves when
 //   the append is durable per the acks policy (partition.advanceHW).
-// * Batches are validated and appended by core/log (CRC, size against
-//   max.message.bytes, magic, idempotent sequences — a duplicate answers
-//   with the original offsets). The broker does no per-record work.
+// * Each partition's records must be exactly one v2 batch, validated as
+//   Kafka's LogValidator does before any offset is assigned (validate.go,
+//   record.CheckBatch): count and offset deltas consistent, every record
+//   well formed, timestamps within message.timestamp.before/after.max.ms
+//   for CreateTime topics, keys on compacted topics, a compressed batch
+//   decompressed once and at most to MaxDecompressedBatchBytes (or the
+//   topic's max.message.bytes if larger). A refused batch consumes no
+//   offsets; v8+ answers carry the reason and the refused records.
+// * core/log then checks the CRC, max.message.bytes and idempotent
+//   sequences (a duplicate answers with the original offsets) and appends.
 // * Produce to an internal topic is INVALID_TOPIC_EXCEPTION.
 // * compression.type other than "producer" rewrites batches in a
-//   different codec before the append (compression.go).
-// * Transactions are not supported: transactional batches are refused by
-//   the log.
+//   different codec before the append (compression.go), from the records
+//   validation already decompressed.
+// * Transactions are not supported: a transactional batch is refused with
+//   INVALID_TXN_STATE before it reaches the log (see refuseTransactional).
 //
 // Version notes:
 // * v3+: TransactionalID; v5: LogStartOffset; v8: ErrorMessage; v9 flexible.
@@ -51,16 +59,16 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		st.Topic = rt.Topic
 		st.Partitions = make([]kmsg.ProduceResponseTopicPartition, 0, len(rt.Partitions))
 		tp, tok := b.lookup(rt.Topic)
-		var codec record.Codec
-		recompressTo := false
+		var lim produceLimits
 		if tok {
-			codec, recompressTo = b.topicCodec(tp.meta.Configs)
+			lim = b.produceLimits(tp.meta.Configs)
 		}
 		for j := range rt.Partitions {
 			rp := &rt.Partitions[j]
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
+			var reason error
 			switch {
 			case reqErr != 0:
 				sp.ErrorCode = reqErr
@@ -73,21 +81,30 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			case req.Acks == -1 && len(tp.meta.Partitions[rp.Partition].ISR) < b.minInsyncReplicas(tp.meta.Configs):
 				sp.ErrorCode = kerr.NotEnoughReplicas.Code
 			default:
-				records := rp.Records
-				if recompressTo {
-					var err error
-					if records, err = recompress(records, codec); err != nil {
-						sp.ErrorCode = errCode(err)
-						break
+				records, err := b.validateProduce(rp.Records, &lim)
+				if err != nil {
+					reason = err
+					sp.ErrorCode = errCode(err)
+					var re *record.RecordsError
+					if errors.As(err, &re) && req.Version >= 8 {
+						for _, r := range re.Records {
+							er := kmsg.NewProduceResponseTopicPartitionErrorRecord()
+							er.RelativeOffset, er.ErrorMessage = r.Index, &r.Message
+							sp.ErrorRecords = append(sp.ErrorRecords, er)
+						}
 					}
+					break
 				}
-				b.produceTo(tp.parts[rp.Partition], records, &sp)
+				reason = b.produceTo(tp.parts[rp.Partition], records, &sp)
 			}
 			if sp.ErrorCode != 0 && req.Version >= 8 {
-				if e := kerr.ErrorForCode(sp.ErrorCode); e != nil {
-					msg := e.Error()
-					sp.ErrorMessage = &msg
+				var msg string
+				if reason != nil {
+					msg = reason.Error()
+				} else if e := kerr.ErrorForCode(sp.ErrorCode); e != nil {
+					msg = e.Error()
 				}
+				sp.ErrorMessage = &msg
 			}
 			st.Partitions = append(st.Partitions, sp)
 		}
@@ -99,7 +116,9 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	return resp
 }
 
-func (b *Broker) produceTo(p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition) {
+// produceTo appends and fills sp; the error, if any, is the reason sp's
+// error code gives.
+func (b *Broker) produceTo(p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition) error {
 	res, err := p.log.Append(records, wlog.AppendOptions{LeaderEpoch: p.epoch(), Origin: wlog.OriginClient})
 	if err != nil {
 		var ke *kerr.Error
@@ -109,8 +128,9 @@ func (b *Broker) produceTo(p *partition, records []byte, sp *kmsg.ProduceRespons
 		sp.ErrorCode = errCode(err)
 		if p.deleted.Load() {
 			sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			return nil
 		}
-		return
+		return err
 	}
 	if !res.Duplicate {
 		b.metrics.produced.Add(float64(len(records)))
@@ -119,4 +139,5 @@ func (b *Broker) produceTo(p *partition, records []byte, sp *kmsg.ProduceRespons
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
+	return nil
 }

@@ -241,10 +241,9 @@ type Record struct {
 	Headers   []RecordHeader
 }
 
-var decompressor = kgo.DefaultDecompressor()
-
-// Records decodes every record of one batch, decompressing as needed. The
-// returned records do not alias batch.
+// Records decodes every record of one batch, decompressing as needed (to
+// at most DefaultDecompressLimit bytes). The returned records do not alias
+// batch.
 func Records(batch []byte) ([]Record, error) {
 	h, err := Validate(batch)
 	if err != nil {
@@ -270,9 +269,11 @@ func decodeRecords(batch []byte, h *Header) ([]Record, error) {
 	raw := batch[HeaderSize:]
 	if c := h.Codec(); c != CodecNone {
 		var err error
-		raw, err = decompressor.Decompress(raw, kgo.CompressionCodecType(c))
+		// Bounded: these batches come from the log, which accepted them
+		// under a tighter limit, but a bound costs nothing.
+		raw, err = Decompress(nil, c, raw, DefaultDecompressLimit)
 		if err != nil {
-			return nil, fmt.Errorf("decompress %s batch: %v: %w", c, err, ErrCorrupt)
+			return nil, err
 		}
 	}
 	if h.NumRecords > int32(len(raw)) { // each record takes ≥ 1 byte
