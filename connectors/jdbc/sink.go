@@ -314,6 +314,9 @@ func (t *SinkTask) write(ctx context.Context, ops []*sinkOp, next map[plugins.To
 		if err != nil {
 			return err
 		}
+		if meta == nil {
+			continue
+		}
 		if oneByOne {
 			for _, op := range g.ops {
 				if _, err := tx.Exec(ctx, "SAVEPOINT weir_rec"); err != nil {

@@ -370,7 +370,7 @@ func (t *SinkTask) table(ctx context.Context, tx pgx.Tx, g *opGroup) (*tableMeta
 			return nil, &schemaError{fmt.Sprintf("table %s does not exist (set %s=true to create it)", g.table, AutoCreate)}
 		}
 		if g.del {
-			return nil, &schemaError{fmt.Sprintf("table %s does not exist; a delete cannot create it", g.table)}
+			return nil, nil // nothing to delete from a table that does not exist
 		}
 		var defs []string
 		for i, c := range g.cols {
