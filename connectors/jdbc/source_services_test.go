@@ -264,3 +264,26 @@ func waitFor(t *testing.T, d time.Duration, what string, f func() bool) {
 		time.Sleep(20 * time.Millisecond)
 	}
 }
+
+// TestXidEpochMapping checks the 32→64-bit xid arithmetic across an epoch
+// boundary (wraparound), evaluated by PostgreSQL itself.
+func TestXidEpochMapping(t *testing.T) {
+	c := pgConn(t)
+	const e = int64(1) << 32
+	for _, tc := range []struct{ x32, xmax, want int64 }{
+		{5, 5*e + 10, 5*e + 5},
+		{9, 5*e + 10, 5*e + 9},
+		{4294967290, 5*e + 10, 4*e + 4294967290}, // written before the wrap
+		{10, 5*e + 10, 4*e + 10},                 // xmax itself is not yet visible
+		{100, 100 + 1, 100},                      // epoch 0
+		{3, 1000, 3},
+	} {
+		var got int64
+		if err := c.QueryRow(context.Background(), "SELECT "+fullXid("$1::int8", "$2::int8"), tc.x32, tc.xmax).Scan(&got); err != nil {
+			t.Fatal(err)
+		}
+		if got != tc.want {
+			t.Errorf("x32=%d xmax=%d: %d, want %d", tc.x32, tc.xmax, got, tc.want)
+		}
+	}
+}

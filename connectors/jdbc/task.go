@@ -292,6 +292,12 @@ func (t *SourceTask) begin(ctx context.Context, ts *tableState) error {
 	if err := t.loadOffset(ts, now); err != nil {
 		return err
 	}
+	if t.s.mode == ModeXmin {
+		// The scan sorts by xid; let big scans sort in memory.
+		if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '64MB'"); err != nil {
+			return err
+		}
+	}
 	if t.s.query == "" {
 		if err := t.planTable(ctx, tx, ts); err != nil {
 			return err
@@ -696,11 +702,11 @@ func (t *SourceTask) queryFor(from, cols, inc string) (string, int) {
 		meta = 2
 	case ModeXmin:
 		// The 32-bit xmin of each row made 64-bit: the latest xid with
-		// those low bits that is below the snapshot's xmax ($3). Frozen
-		// and bootstrap xids (< 3) count as oldest.
-		x := "t.xmin::text::int8"
-		full := "CASE WHEN " + x + " < 3 THEN 0::int8 ELSE ((($3::int8 >> 32) << 32) | " + x + ") - CASE WHEN ((($3::int8 >> 32) << 32) | " + x + ") >= $3::int8 THEN 4294967296::int8 ELSE 0::int8 END END"
-		sql = "SELECT * FROM (SELECT " + full + " AS __weir_xid, " + cols + " FROM " + from + ") AS s WHERE __weir_xid >= $1 AND __weir_xid < $2 ORDER BY __weir_xid"
+		// those low bits below the snapshot's xmax ($3), i.e.
+		// (xmax-1) - ((xmax-1-xmin) mod 2^32). OFFSET 0 keeps the
+		// subquery from being flattened, so it is computed once per row.
+		full := fullXid("t.xmin::text::int8", "$3::int8")
+		sql = "SELECT * FROM (SELECT " + full + " AS __weir_xid, " + cols + " FROM " + from + " OFFSET 0) AS s WHERE __weir_xid >= $1 AND __weir_xid < $2 ORDER BY __weir_xid"
 		meta = 1
 	}
 	if t.s.suffix != "" {
@@ -749,4 +755,13 @@ func asInt64(v any) (int64, bool) {
 		return x, true
 	}
 	return 0, false
+}
+
+// fullXid is the SQL for the 64-bit transaction id whose low 32 bits are
+// x32, taking the latest such id below xmax (every row visible in a
+// snapshot was written below its xmax, and no row is 2^32 xids older
+// than that without having been frozen and rewritten… or skipped: such a
+// row may be read once more, never lost).
+func fullXid(x32, xmax string) string {
+	return "((" + xmax + ") - 1) - (((" + xmax + ") - 1 - (" + x32 + ")) & 4294967295)"
 }
