@@ -41,6 +41,7 @@ services-down:
 test-services: services-up
 	$(GO) test -tags services -count=1 -timeout 10m ./test/services/...
 	$(GO) test -tags services -race -count=1 -timeout 10m ./connectors/stomp/...
+	$(GO) test -tags services -race -count=1 -timeout 15m ./connectors/jdbc/...
 
 # The connector runtime is a plain Kafka client: run its suite once more with
 # Apache Kafka 4.x (test/services/kafka.sh) as the log instead of weir.
@@ -56,7 +57,7 @@ bench: build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	$(GO) vet -tags services ./test/services/... ./connectors/stomp/...
+	$(GO) vet -tags services ./test/services/... ./connectors/stomp/... ./connectors/jdbc/...
 
 # Short runs of every fuzz target (go test -fuzz takes one target at a time).
 FUZZTIME ?= 15s
