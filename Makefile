@@ -4,7 +4,7 @@
 #   make test    everything CI runs: lint, unit tests (-race), the real
 #                systems (installed and started on demand), Kafka client
 #                compatibility and crash tests
-#   make bench   weir vs Apache Kafka on this machine (not a test)
+#   make bench   weir vs Apache Kafka (and connectors vs their client libraries) on this machine (not a test)
 
 GO      ?= go
 BIN     := bin/weir
@@ -52,7 +52,7 @@ test-compat: build
 	bash test/compat/run.sh
 
 bench: build
-	bash test/bench/run.sh && bash test/bench/connect.sh
+	bash test/bench/run.sh && bash test/bench/connect.sh && bash test/bench/stomp.sh
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

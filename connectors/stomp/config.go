@@ -33,7 +33,7 @@ const (
 	defaultSinkBatchSize    = 500
 	defaultPrefetch         = 1000
 	defaultDedupWindow      = 100000
-	defaultSinkMaxInFlight  = 5000
+	defaultSinkMaxInFlight  = 2000
 	defaultSinkReceiptWait  = 30000
 	valueTypeBytes          = "bytes"
 	valueTypeString         = "string"

@@ -82,14 +82,15 @@ type SinkTask struct {
 	nextAddr int
 	seq      uint64
 
-	mu      sync.Mutex
-	cond    *sync.Cond
-	window  []*inflight          // in send order; head is unconfirmed when non-empty after trim
-	byID    map[string]*inflight // receipt-id → entry
-	unconf  int                  // unconfirmed entries
-	connErr error                // the current connection failed (set by its reader)
-	poison  []*inflight          // rejected by an ERROR naming their receipt
-	curConn atomic.Pointer[sinkConn]
+	mu       sync.Mutex
+	cond     *sync.Cond
+	window   []*inflight          // in send order; head is unconfirmed when non-empty after trim
+	byID     map[string]*inflight // receipt-id → entry
+	unconf   int                  // unconfirmed entries
+	connErr  error                // the current connection failed (set by its reader)
+	poison   []*inflight          // rejected by an ERROR naming their receipt
+	curConn  atomic.Pointer[sinkConn]
+	progress time.Time // the last RECEIPT, or when one became outstanding
 
 	resent atomic.Int64 // frames sent again after a reconnection
 }
@@ -152,6 +153,9 @@ func (t *SinkTask) Put(ctx context.Context, recs []plugins.Record) error {
 			t.window = append(t.window, e)
 			if t.s.receipts {
 				t.byID[e.receipt] = e
+				if t.unconf == 0 {
+					t.progress = time.Now()
+				}
 				t.unconf++
 			} else {
 				e.confirmed = true
@@ -273,25 +277,39 @@ func (t *SinkTask) waitRoom(ctx context.Context) error {
 	return t.waitFor(ctx, func() bool { return t.unconf < t.s.maxInFlight })
 }
 
-// waitFor waits, under mu, until cond holds, the connection failed (then
-// it is dropped and waitFor returns nil with t.conn nil), the receipt
-// timeout passes (the connection is considered broken), or ctx ends.
+// waitFor waits until cond holds (under mu), the connection failed (it
+// is dropped: waitFor returns nil with t.conn nil), no RECEIPT arrived for
+// stomp.receipt.timeout.ms while some were outstanding (the connection is
+// considered broken and dropped), or ctx ends (its error is returned).
 func (t *SinkTask) waitFor(ctx context.Context, cond func() bool) error {
-	deadline := time.Now().Add(t.s.receiptTimeout)
-	stop := context.AfterFunc(ctx, func() {
+	wake := func() {
 		t.mu.Lock()
 		t.cond.Broadcast()
 		t.mu.Unlock()
-	})
+	}
+	stop := context.AfterFunc(ctx, wake)
 	defer stop()
-	tick := time.AfterFunc(t.s.receiptTimeout, func() {
-		t.mu.Lock()
-		t.cond.Broadcast()
-		t.mu.Unlock()
-	})
+	tick := time.NewTicker(max(t.s.receiptTimeout/4, 10*time.Millisecond))
 	defer tick.Stop()
+	done := make(chan struct{})
+	defer close(done)
+	go func() {
+		for {
+			select {
+			case <-done:
+				return
+			case <-tick.C:
+				wake()
+			}
+		}
+	}()
 	t.mu.Lock()
-	for !cond() && t.connErr == nil && ctx.Err() == nil && time.Now().Before(deadline) {
+	stalled := false
+	for !cond() && t.connErr == nil && ctx.Err() == nil {
+		if t.unconf > 0 && time.Since(t.progress) > t.s.receiptTimeout {
+			stalled = true
+			break
+		}
 		t.cond.Wait()
 	}
 	ok, cerr := cond(), t.connErr
@@ -302,20 +320,23 @@ func (t *SinkTask) waitFor(ctx context.Context, cond func() bool) error {
 	case cerr != nil:
 		t.dropConn(cerr)
 		return nil
-	case ctx.Err() != nil:
-		return ctx.Err()
-	default:
-		t.dropConn(fmt.Errorf("no RECEIPT within %v", t.s.receiptTimeout))
+	case stalled:
+		t.dropConn(fmt.Errorf("no RECEIPT for %v", t.s.receiptTimeout))
 		return nil
+	default:
+		return ctx.Err()
 	}
 }
 
 // PreCommit flushes, waits (bounded) for the outstanding receipts, and
 // returns per partition the first offset not confirmed by the broker.
 func (t *SinkTask) PreCommit(ctx context.Context, current map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
-	if err := t.settle(ctx); err != nil && ctx.Err() == nil {
-		t.log.Warn("not every message is confirmed yet", "err", err)
-	}
+	// Receipts keep arriving while Put runs: wait only briefly here, so
+	// that a commit does not drain the pipeline; what is not confirmed yet
+	// is committed next time.
+	sctx, cancel := context.WithTimeout(ctx, preCommitWait)
+	_ = t.settle(sctx)
+	cancel()
 	if err := t.takePoison(); err != nil {
 		return nil, err
 	}
@@ -334,11 +355,12 @@ func (t *SinkTask) PreCommit(ctx context.Context, current map[plugins.TopicParti
 	return out, nil
 }
 
+// preCommitWait bounds how long PreCommit waits for outstanding receipts.
+var preCommitWait = time.Second
+
 // settle waits until every frame is confirmed, re-sending after a broken
-// connection, for at most one receipt timeout in total.
+// connection, until ctx ends.
 func (t *SinkTask) settle(ctx context.Context) error {
-	ctx, cancel := context.WithTimeout(ctx, t.s.receiptTimeout)
-	defer cancel()
 	for {
 		t.mu.Lock()
 		done := t.unconf == 0
@@ -407,6 +429,7 @@ func (t *SinkTask) onReceipt(c *sinkConn, id string) {
 	e.confirmed = true
 	delete(t.byID, id)
 	t.unconf--
+	t.progress = time.Now()
 	if len(t.window) > 0 && t.window[0] == e {
 		t.trimLocked()
 	}
@@ -501,6 +524,7 @@ func (t *SinkTask) ensureConn(ctx context.Context) error {
 func (t *SinkTask) resend(c *sinkConn) error {
 	t.mu.Lock()
 	t.connErr = nil
+	t.progress = time.Now()
 	t.curConn.Store(c)
 	var again []*inflight
 	for _, e := range t.window {
