@@ -2,7 +2,6 @@ package broker
 
 import (
 	"context"
-	"math"
 	"sync"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -15,11 +14,16 @@ import (
 //
 // Behavior:
 // * Idempotent producers (no transactional ID) get a fresh producer ID
-//   with epoch 0. IDs come from blocks allocated through the metadata
-//   state machine, so they are never reused, across restarts included;
-//   the sequence state itself lives in each partition's log.
-// * v3+ with a known ProducerID/epoch (KIP-360 recovery) bumps the epoch,
-//   or hands out a new ID when the epoch would overflow.
+//   with epoch 0, every time they ask. IDs come from blocks allocated
+//   through the metadata state machine, so they are never reused, across
+//   restarts included; the sequence state itself lives in each
+//   partition's log.
+// * v3+ may name the caller's current ProducerID and epoch (KIP-360). As
+//   in Kafka, that only matters for a transactional ID, whose coordinator
+//   knows which id and epoch it issued; an idempotent producer asking
+//   again gets a new id. Bumping the named id's epoch instead would let
+//   any client that learned another producer's id fence it. Naming only
+//   one of the two (-1 for the other) is INVALID_REQUEST, as in Kafka.
 // * Transactional IDs: transactions are not implemented, so
 //   TRANSACTIONAL_ID_AUTHORIZATION_FAILED — fatal for the client rather
 //   than an endless retry.
@@ -60,8 +64,8 @@ func handleInitProducerID(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respons
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return resp
 	}
-	if req.Version >= 3 && req.ProducerID >= 0 && req.ProducerEpoch >= 0 && req.ProducerEpoch < math.MaxInt16-1 {
-		resp.ProducerID, resp.ProducerEpoch = req.ProducerID, req.ProducerEpoch+1
+	if req.Version >= 3 && (req.ProducerID == -1) != (req.ProducerEpoch == -1) {
+		resp.ErrorCode = kerr.InvalidRequest.Code
 		return resp
 	}
 	id, err := b.pids.allocate(rc.ctx)
