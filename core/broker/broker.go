@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"maps"
 	"net"
 	"os"
 	"path/filepath"
@@ -75,6 +74,12 @@ type Config struct {
 	// Default 60 s.
 	WriteTimeout time.Duration
 
+	// StrayGracePeriod is how long a partition directory set aside (a
+	// topic the metadata does not know, or a directory recorded for
+	// another incarnation of its topic) is kept before it is deleted.
+	// Default 1 h.
+	StrayGracePeriod time.Duration
+
 	// Group configures the group coordinator (zero fields: its defaults).
 	Group group.Config
 
@@ -136,6 +141,9 @@ func (c *Config) setDefaults() {
 	if c.MaxDecompressedBatchBytes == 0 {
 		c.MaxDecompressedBatchBytes = 32 << 20
 	}
+	if c.StrayGracePeriod == 0 {
+		c.StrayGracePeriod = time.Hour
+	}
 }
 
 // Validate reports every setting out of range, each naming its Kafka
@@ -166,6 +174,7 @@ func (c Config) Validate() error {
 	bad(c.QueuedMaxRequestBytes < 0 || (c.QueuedMaxRequestBytes > 0 && c.QueuedMaxRequestBytes < maxReq), "queued.max.request.bytes", "queued-max-request-bytes",
 		fmt.Sprintf("must be at least socket.request.max.bytes (%d)", maxReq), c.QueuedMaxRequestBytes)
 	bad(c.MaxDecompressedBatchBytes < 0, "max.decompressed.batch.bytes", "max-decompressed-batch-bytes", "must be positive", c.MaxDecompressedBatchBytes)
+	bad(c.StrayGracePeriod < 0, "log.stray.grace.ms", "stray-grace-period", "must be positive", c.StrayGracePeriod)
 	bad(c.WriteTimeout < 0, "socket.write.timeout.ms", "socket-write-timeout-ms", "must be positive", c.WriteTimeout)
 	if err := c.Group.Validate(); err != nil {
 		errs = append(errs, err)
@@ -198,8 +207,19 @@ type Broker struct {
 	// by reconcile, read lock-free by the handlers.
 	topics          atomic.Pointer[map[string]*topicParts]
 	replayed        atomic.Bool // the metadata log has been replayed at start
-	reconcileMu     sync.Mutex  // Start's reconcile vs the FSM's
+	reconcileMu     sync.Mutex  // one reconcile at a time
 	reconciledIndex uint64      // guarded by reconcileMu
+
+	// The reconciler (reconcile.go): apply hands it the newest state and
+	// it brings the partition logs in line, off raft's apply goroutine.
+	reconMu   sync.Mutex
+	reconCond sync.Cond
+	reconWant *cluster.State // newest state handed over; guarded by reconMu
+	reconDone uint64         // index of the newest state in service; guarded by reconMu
+	reconKick chan struct{}  // cap 1
+	// reconPending holds the indexes of states that changed topics and
+	// are not yet in service (what settle waits for); guarded by reconMu.
+	reconPending map[uint64]struct{}
 
 	sessions   *fetchSessions
 	pids       producerIDs
@@ -244,7 +264,9 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
 	b := &Broker{cfg: cfg, logger: logger, conns: map[*conn]struct{}{}, connsByIP: map[string]int{}, lock: lock,
-		queued: newByteBudget(cfg.QueuedMaxRequestBytes), warnLimit: newRateLimiter(warnInterval)}
+		queued: newByteBudget(cfg.QueuedMaxRequestBytes), warnLimit: newRateLimiter(warnInterval), reconKick: make(chan struct{}, 1),
+		reconPending: map[uint64]struct{}{}}
+	b.reconCond.L = &b.reconMu
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.sessions = newFetchSessions(1000)
 	b.pids.b = b
@@ -302,7 +324,8 @@ func (b *Broker) Start(ctx context.Context) error {
 		RaftAddr:   b.cfg.RaftAddr,
 		Voters:     b.cfg.ControllerVoters,
 		Logger:     b.logger.With("component", "metadata"),
-		OnChange:   b.reconcile,
+		OnChange:   b.handOver,
+		Settle:     b.settle,
 		Registerer: b.registerer,
 	})
 	if err != nil {
@@ -318,8 +341,10 @@ func (b *Broker) Start(ctx context.Context) error {
 	// match it once, instead of creating and deleting every topic the
 	// history ever had.
 	b.replayed.Store(true)
-	b.reconcile(nil, ctl.State(), nil)
-	b.reportStrays()
+	b.reconcile(ctl.State())
+	b.setAsideStrays()
+	b.wg.Add(1)
+	go b.reconcileLoop()
 	metadataReady := time.Since(start)
 	self := cluster.Broker{NodeID: b.cfg.NodeID, Host: b.host, Port: b.port}
 	if cur, ok := ctl.State().Brokers[self.NodeID]; !ok || cur.Host != self.Host || cur.Port != self.Port {
@@ -522,117 +547,4 @@ func (b *Broker) partition(topic string, idx int32) (*partition, bool) {
 		return nil, false
 	}
 	return t.parts[idx], true
-}
-
-// createParallelism bounds the partition logs reconcile opens at once.
-const createParallelism = 16
-
-// reconcile makes the served partitions match the metadata state: it runs
-// on raft's apply goroutine (cluster.Config.OnChange), so by the time a
-// CreateTopics proposal returns its logs exist.
-func (b *Broker) reconcile(prev, next *cluster.State, _ *cluster.Command) {
-	if !b.replayed.Load() {
-		return // startup replay: Start reconciles once at the end
-	}
-	b.reconcileMu.Lock()
-	defer b.reconcileMu.Unlock()
-	if next.Index < b.reconciledIndex {
-		return // a newer state was already reconciled
-	}
-	b.reconciledIndex = next.Index
-	cur := *b.topics.Load()
-	out := make(map[string]*topicParts, len(next.Topics))
-	// New partition logs are opened concurrently: a fresh data directory's
-	// first state holds dozens of internal partitions (__consumer_offsets
-	// alone has 50), and opening a new log and checkpointing its leader
-	// epoch costs a few fsyncs, which the disk overlaps well.
-	type create struct {
-		name  string
-		tp    *topicParts
-		i     int
-		cfg   wlog.Config
-		epoch int32
-	}
-	var creates []create
-	for name, t := range next.Topics {
-		old, had := cur[name]
-		if had && old.meta == t {
-			out[name] = old
-			continue
-		}
-		if had && old.meta.ID != t.ID { // deleted and recreated between two states
-			b.dropTopic(old)
-			had = false
-		}
-		tp := &topicParts{meta: t, parts: make([]*partition, len(t.Partitions))}
-		lcfg := b.logConfig(t.Configs)
-		for i, pm := range t.Partitions {
-			if had && i < len(old.parts) && old.parts[i] != nil {
-				p := old.parts[i]
-				if !maps.Equal(old.meta.Configs, t.Configs) {
-					p.log.SetConfig(lcfg)
-				}
-				p.setLeaderEpoch(pm.LeaderEpoch)
-				tp.parts[i] = p
-				continue
-			}
-			creates = append(creates, create{name: name, tp: tp, i: i, cfg: lcfg, epoch: pm.LeaderEpoch})
-		}
-		out[name] = tp
-	}
-	run := func(c create) {
-		l, err := b.logs.Create(c.name, int32(c.i), c.cfg)
-		if err != nil {
-			b.logger.Error("create partition log", "topic", c.name, "partition", c.i, "err", err)
-			return // its slot stays nil
-		}
-		p := newPartition(c.name, int32(c.i), c.tp.meta.ID, l)
-		p.setLeaderEpoch(c.epoch)
-		c.tp.parts[c.i] = p
-	}
-	if len(creates) == 1 {
-		run(creates[0])
-	} else if len(creates) > 1 {
-		sem := make(chan struct{}, createParallelism)
-		var wg sync.WaitGroup
-		for _, c := range creates {
-			sem <- struct{}{}
-			wg.Add(1)
-			go func() {
-				defer func() { <-sem; wg.Done() }()
-				run(c)
-			}()
-		}
-		wg.Wait()
-	}
-	for name, old := range cur {
-		if _, ok := out[name]; !ok {
-			b.dropTopic(old)
-		}
-	}
-	b.topics.Store(&out)
-	b.metrics.setPartitions(out)
-}
-
-// reportStrays warns about partition logs on disk that no topic owns (a
-// topic deleted while the broker was down, or a lost metadata directory).
-// They are left alone: deleting data on a guess is worse than a warning.
-func (b *Broker) reportStrays() {
-	for tp := range b.logs.Logs() {
-		if _, ok := b.partition(tp.Topic, tp.Partition); !ok {
-			b.logger.Warn("partition log on disk is not in the metadata; leaving it alone", "topic", tp.Topic, "partition", tp.Partition)
-		}
-	}
-}
-
-func (b *Broker) dropTopic(t *topicParts) {
-	for i, p := range t.parts {
-		if p == nil {
-			continue
-		}
-		p.markDeleted()
-		if err := b.logs.Remove(t.meta.Name, int32(i)); err != nil {
-			b.logger.Error("remove partition log", "topic", t.meta.Name, "partition", i, "err", err)
-		}
-	}
 }

@@ -9,7 +9,8 @@
 //	conn.go        one connection: read → decode → handle → write, in order
 //	apis.go        registry of served keys/versions (ApiVersions is built from it)
 //	partition.go   a served partition: log, leader epoch, high watermark, waiters
-//	broker.go      Config, New/Start/Close, reconcile (metadata → partition logs)
+//	broker.go      Config (Validate), New/Start/Close, the data-dir lock, accept limits
+//	reconcile.go   the reconciler: metadata state → partition logs, off raft's apply goroutine
 //	topics.go      topic creation through the metadata state machine
 //	configs.go     supported topic configs, validation, mapping onto core/log
 //	zerocopy.go    fetch responses whose record bytes go out with sendfile
@@ -17,9 +18,15 @@
 //
 // Invariants:
 //
-//   - Topic metadata changes only through core/cluster (Raft). reconcile,
-//     run on the FSM's apply goroutine, creates and removes partition logs,
-//     so when a proposal returns its effects are servable.
+//   - Topic metadata changes only through core/cluster (Raft). The apply
+//     goroutine only hands each state to the reconciler, which creates and
+//     removes partition logs; a proposal that changed topics returns once
+//     the reconciler has put its state in service (cluster's Settle), so
+//     its effects are servable, while file I/O never stalls metadata.
+//   - Every partition directory records its topic ID (partition.metadata):
+//     a directory of another incarnation of a topic, or of a topic the
+//     metadata does not know, is set aside and deleted after a grace
+//     period, never served.
 //   - The high watermark moves only in partition.advanceHW. Single node:
 //     HW = log end offset once Append returned (durable per the acks
 //     policy). Replication replaces that caller, not the readers.

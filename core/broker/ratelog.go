@@ -60,3 +60,15 @@ func (b *Broker) warnLimited(msg string, args ...any) {
 	}
 	b.logger.Log(b.ctx, slog.LevelWarn, msg, args...)
 }
+
+// errorLimited logs an error at most once per warnInterval per message.
+func (b *Broker) errorLimited(msg string, args ...any) {
+	ok, suppressed := b.warnLimit.allow(msg)
+	if !ok {
+		return
+	}
+	if suppressed > 0 {
+		args = append(args, "suppressed", suppressed)
+	}
+	b.logger.Log(b.ctx, slog.LevelError, msg, args...)
+}

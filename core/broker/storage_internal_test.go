@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 	"github.com/twmb/franz-go/pkg/kgo"
 
+	"github.com/weirlog/weir/core/cluster"
 	wlog "github.com/weirlog/weir/core/log"
 )
 
@@ -103,3 +104,62 @@ type writerFunc func([]byte) (int, error)
 func (f writerFunc) Write(p []byte) (int, error) { return f(p) }
 
 var _ io.Writer = writerFunc(nil)
+
+// slowRemoveFS makes removing matching directories take delay, as deleting
+// a topic of many large segments does.
+type slowRemoveFS struct {
+	wlog.OSFS
+	match string
+	delay time.Duration
+}
+
+func (f *slowRemoveFS) RemoveAll(path string) error {
+	if strings.Contains(path, f.match) {
+		time.Sleep(f.delay)
+	}
+	return f.OSFS.RemoveAll(path)
+}
+
+// TestDeleteTopicDoesNotStallMetadata: removing a topic's logs happens on
+// the reconciler, not raft's apply goroutine: while a slow deletion runs,
+// other metadata commands apply at once (issue 8, item 1).
+func TestDeleteTopicDoesNotStallMetadata(t *testing.T) {
+	fs := &slowRemoveFS{match: "/big-", delay: 2 * time.Second}
+	b, err := New(Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", OffsetsTopicPartitions: 1, logFS: fs},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.createTopic(ctx, "big", 1, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	deleted := make(chan error, 1)
+	go func() {
+		_, err := b.ctl.Propose(ctx, &cluster.Command{Op: cluster.OpDeleteTopic, Topic: "big"})
+		deleted <- err
+	}()
+	time.Sleep(200 * time.Millisecond) // the deletion is under way
+	start := time.Now()
+	if _, err := b.ctl.State().Topics["big"]; err {
+		t.Fatal("topic still in the metadata")
+	}
+	res, err := b.ctl.Propose(ctx, &cluster.Command{Op: cluster.OpAllocProducerIDs, Count: 10})
+	if err != nil || res.Err != nil {
+		t.Fatal(err, res.Err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Fatalf("a metadata command waited %v behind a topic deletion", d)
+	}
+	if err := <-deleted; err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.lookup("big"); ok {
+		t.Fatal("DeleteTopics returned before the topic was out of service")
+	}
+}

@@ -61,11 +61,19 @@ type Config struct {
 	Logger *slog.Logger
 	// OnChange, if set, is called after every state change, on raft's
 	// apply goroutine and before Propose returns to the proposer on the
-	// leader; c is nil after a snapshot restore. It must not call Propose.
+	// leader; c is nil after a snapshot restore. It must not call Propose
+	// and must be quick (no file I/O): every later command waits for it.
 	OnChange func(prev, next *State, c *Command)
 	// Registerer receives the metadata metrics (apply failures and
 	// refusals); nil means none are registered.
 	Registerer prometheus.Registerer
+	// Settle, if set, is called by Propose once its command is applied,
+	// with the command's raft index, and Propose returns only after it
+	// does (its error is Propose's). The broker waits there for its
+	// reconciler, which applies state changes to the partition logs off
+	// the apply goroutine, so that a proposal's effects are servable when
+	// it returns without file I/O stalling the state machine.
+	Settle func(ctx context.Context, index uint64) error
 }
 
 // Controller owns the raft group and the metadata state machine.
@@ -234,13 +242,19 @@ func (c *Controller) Propose(ctx context.Context, cmd *Command) (Result, error) 
 		}
 		return Result{}, fmt.Errorf("apply metadata command %s: %w", cmd.Op, err)
 	}
+	var res Result
 	switch r := f.Response().(type) {
 	case Result:
-		return r, nil
+		res = r
 	case error:
 		return Result{}, r
 	}
-	return Result{}, nil
+	if c.cfg.Settle != nil {
+		if err := c.cfg.Settle(ctx, f.Index()); err != nil {
+			return res, fmt.Errorf("metadata command %s applied; waiting for its effects: %w", cmd.Op, err)
+		}
+	}
+	return res, nil
 }
 
 // State returns the current immutable metadata.

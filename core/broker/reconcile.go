@@ -1,0 +1,278 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"maps"
+	"sync"
+	"time"
+
+	"github.com/weirlog/weir/core/cluster"
+	wlog "github.com/weirlog/weir/core/log"
+)
+
+// Reconciling the partition logs with the metadata.
+//
+// raft's apply goroutine only hands each new state over (handOver); the
+// reconciler goroutine opens, creates and deletes partition logs to match
+// the newest state it was given, skipping states superseded meanwhile.
+// Deleting a topic of thousands of segments therefore never stalls the
+// metadata state machine. A proposer waits in settle (cluster's Settle
+// hook) until the reconciler has put the proposal's state in service, so
+// CreateTopics still answers only once the new logs exist.
+//
+// Partitions whose log failed to open (out of file descriptors, a failing
+// disk) stay nil in topicParts: they answer KAFKA_STORAGE_ERROR, Metadata
+// reports them, and the reconciler retries them every retryInterval until
+// they open.
+
+// createParallelism bounds the partition logs reconcile opens at once.
+const createParallelism = 16
+
+// retryInterval is how often partitions that failed to open are retried.
+const retryInterval = 2 * time.Second
+
+// handOver is cluster.Config.OnChange: it runs on raft's apply goroutine
+// and must not block.
+func (b *Broker) handOver(prev, next *cluster.State, _ *cluster.Command) {
+	if !b.replayed.Load() {
+		return // startup replay: Start reconciles once at the end
+	}
+	b.reconMu.Lock()
+	if b.reconWant == nil || next.Index >= b.reconWant.Index {
+		b.reconWant = next
+	}
+	if prev == nil || !maps.Equal(prev.Topics, next.Topics) {
+		// Only proposers of topic changes wait for the reconciler
+		// (a producer-id block or a broker registration does not).
+		b.reconPending[next.Index] = struct{}{}
+	}
+	b.reconMu.Unlock()
+	select {
+	case b.reconKick <- struct{}{}:
+	default:
+	}
+}
+
+// settle is cluster.Config.Settle: it returns once the state that command
+// index produced (or a newer one) is in service.
+func (b *Broker) settle(ctx context.Context, index uint64) error {
+	if !b.replayed.Load() {
+		return nil
+	}
+	b.reconMu.Lock()
+	defer b.reconMu.Unlock()
+	if _, ok := b.reconPending[index]; !ok {
+		return nil // changed no topic, or already in service
+	}
+	target := index
+	stop := context.AfterFunc(ctx, func() {
+		b.reconMu.Lock()
+		b.reconCond.Broadcast()
+		b.reconMu.Unlock()
+	})
+	defer stop()
+	stopB := context.AfterFunc(b.ctx, func() {
+		b.reconMu.Lock()
+		b.reconCond.Broadcast()
+		b.reconMu.Unlock()
+	})
+	defer stopB()
+	for b.reconDone < target {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if b.ctx.Err() != nil {
+			return errors.New("broker shutting down")
+		}
+		b.reconCond.Wait()
+	}
+	return nil
+}
+
+func (b *Broker) reconcileLoop() {
+	defer b.wg.Done()
+	retry := time.NewTicker(retryInterval)
+	defer retry.Stop()
+	purge := time.NewTicker(min(b.cfg.StrayGracePeriod/4+time.Millisecond, time.Minute))
+	defer purge.Stop()
+	for {
+		select {
+		case <-b.ctx.Done():
+			return
+		case <-b.reconKick:
+		case <-retry.C:
+			if !b.hasUnopened() {
+				continue
+			}
+		case <-purge.C:
+			b.purgeAside()
+			continue
+		}
+		b.reconMu.Lock()
+		st := b.reconWant
+		b.reconMu.Unlock()
+		if st == nil {
+			st = b.ctl.State()
+		}
+		b.reconcile(st)
+	}
+}
+
+// hasUnopened reports whether a served partition's log failed to open.
+func (b *Broker) hasUnopened() bool {
+	for _, t := range *b.topics.Load() {
+		for _, p := range t.parts {
+			if p == nil {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// reconcile makes the served partitions match next: new partitions get
+// logs (recording the topic ID in each directory), deleted topics lose
+// theirs, changed configs and leader epochs are applied, and partitions
+// that failed to open before are tried again.
+func (b *Broker) reconcile(next *cluster.State) {
+	b.reconcileMu.Lock()
+	defer b.reconcileMu.Unlock()
+	if next.Index < b.reconciledIndex {
+		return // a newer state was already reconciled
+	}
+	b.reconciledIndex = next.Index
+	cur := *b.topics.Load()
+	out := make(map[string]*topicParts, len(next.Topics))
+	// New partition logs are opened concurrently: a fresh data directory's
+	// first state holds dozens of internal partitions (__consumer_offsets
+	// alone has 50), and opening a new log and checkpointing its leader
+	// epoch costs a few fsyncs, which the disk overlaps well.
+	type create struct {
+		name  string
+		tp    *topicParts
+		i     int
+		cfg   wlog.Config
+		epoch int32
+	}
+	var creates []create
+	for name, t := range next.Topics {
+		old, had := cur[name]
+		if had && old.meta == t && !hasNil(old.parts) {
+			out[name] = old
+			continue
+		}
+		if had && old.meta.ID != t.ID { // deleted and recreated between two states
+			b.dropTopic(old)
+			had = false
+		}
+		tp := &topicParts{meta: t, parts: make([]*partition, len(t.Partitions))}
+		lcfg := b.logConfig(t.Configs)
+		for i, pm := range t.Partitions {
+			if had && i < len(old.parts) && old.parts[i] != nil {
+				p := old.parts[i]
+				if !maps.Equal(old.meta.Configs, t.Configs) {
+					p.log.SetConfig(lcfg)
+				}
+				p.setLeaderEpoch(pm.LeaderEpoch)
+				tp.parts[i] = p
+				continue
+			}
+			creates = append(creates, create{name: name, tp: tp, i: i, cfg: lcfg, epoch: pm.LeaderEpoch})
+		}
+		out[name] = tp
+	}
+	run := func(c create) {
+		l, err := b.logs.CreateWithID(c.name, int32(c.i), c.tp.meta.ID, c.cfg)
+		if err != nil {
+			b.errorLimited("partition log did not open; retrying in the background", "topic", c.name, "partition", c.i, "err", err)
+			return // its slot stays nil: KAFKA_STORAGE_ERROR until a retry opens it
+		}
+		p := newPartition(c.name, int32(c.i), c.tp.meta.ID, l)
+		p.setLeaderEpoch(c.epoch)
+		c.tp.parts[c.i] = p
+	}
+	if len(creates) == 1 {
+		run(creates[0])
+	} else if len(creates) > 1 {
+		sem := make(chan struct{}, createParallelism)
+		var wg sync.WaitGroup
+		for _, c := range creates {
+			sem <- struct{}{}
+			wg.Add(1)
+			go func() {
+				defer func() { <-sem; wg.Done() }()
+				run(c)
+			}()
+		}
+		wg.Wait()
+	}
+	for name, old := range cur {
+		if _, ok := out[name]; !ok {
+			b.dropTopic(old)
+		}
+	}
+	b.topics.Store(&out)
+	b.metrics.setPartitions(out)
+
+	b.reconMu.Lock()
+	if next.Index > b.reconDone {
+		b.reconDone = next.Index
+	}
+	for i := range b.reconPending {
+		if i <= b.reconDone {
+			delete(b.reconPending, i)
+		}
+	}
+	b.reconCond.Broadcast()
+	b.reconMu.Unlock()
+}
+
+func hasNil(parts []*partition) bool {
+	for _, p := range parts {
+		if p == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// setAsideStrays runs once at start, after the first reconcile: partition
+// directories on disk that no topic of the metadata owns (a topic deleted
+// while the broker was down, or before a crash finished removing it) are
+// renamed aside, logged, and deleted after StrayGracePeriod.
+func (b *Broker) setAsideStrays() {
+	strays := map[wlog.TopicPartition]bool{}
+	for tp := range b.logs.Logs() {
+		strays[tp] = true
+	}
+	for tp := range b.logs.Failed() {
+		strays[tp] = true
+	}
+	for tp := range strays {
+		if t, ok := b.lookup(tp.Topic); ok && int(tp.Partition) < len(t.parts) {
+			continue
+		}
+		if err := b.logs.SetAside(tp.Topic, tp.Partition, "its topic is not in the metadata"); err != nil {
+			b.logger.Error("set aside stray partition directory", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+		}
+	}
+	b.purgeAside()
+}
+
+func (b *Broker) purgeAside() {
+	if _, err := b.logs.PurgeAside(b.cfg.StrayGracePeriod); err != nil {
+		b.errorLimited("delete set-aside partition directories", "err", err)
+	}
+}
+
+func (b *Broker) dropTopic(t *topicParts) {
+	for i, p := range t.parts {
+		if p != nil {
+			p.markDeleted()
+		}
+		if err := b.logs.Remove(t.meta.Name, int32(i)); err != nil {
+			b.logger.Error("remove partition log", "topic", t.meta.Name, "partition", i, "err", err)
+		}
+	}
+}
