@@ -82,6 +82,8 @@ type scan struct {
 	m       *pgtype.Map
 	bound   int64 // mode=xmin: every transaction below it had finished
 	peeked  *row
+	buf     [2]row
+	bi      int
 	started time.Time
 	n       int
 }
@@ -379,7 +381,7 @@ func (t *SourceTask) abort() {
 func (t *SourceTask) read(ctx context.Context) ([]plugins.Record, error) {
 	sc := t.cur
 	ts := sc.t
-	var recs []plugins.Record
+	recs := make([]plugins.Record, 0, min(t.s.batchMax, 8192))
 	r, err := sc.next(t)
 	if err != nil {
 		return nil, err
@@ -458,7 +460,12 @@ func (sc *scan) next(t *SourceTask) (*row, error) {
 	}
 	raw := sc.rows.RawValues()
 	p := sc.plan
-	r := &row{}
+	// Two row buffers suffice: the caller holds at most the current row
+	// and the one after it, and copies a row's record out before the
+	// buffer comes round again.
+	r := &sc.buf[sc.bi]
+	sc.bi ^= 1
+	*r = row{}
 	// Bookkeeping columns first, in the order queryFor selects them.
 	for j, mc := range sc.meta {
 		v, err := mc.decode(sc.m, raw[j], sc.fds[j])
@@ -485,13 +492,11 @@ func (sc *scan) next(t *SourceTask) (*row, error) {
 	}
 	i := len(sc.meta)
 	val := plugins.NewStruct(p.valueSchema)
-	vals := make([]any, len(p.cols))
 	for j, c := range p.cols {
 		v, err := c.decode(sc.m, raw[i+j], sc.fds[i+j])
 		if err != nil {
 			return nil, fmt.Errorf("table %s: %w", sc.t.label(), err)
 		}
-		vals[j] = v
 		if err := val.Put(c.name, v); err != nil {
 			return nil, fmt.Errorf("table %s: %w", sc.t.label(), err)
 		}
@@ -500,7 +505,7 @@ func (sc *scan) next(t *SourceTask) (*row, error) {
 	if p.keySchema != nil {
 		key := plugins.NewStruct(p.keySchema)
 		for _, k := range p.keyIdx {
-			if err := key.Put(p.cols[k].name, vals[k]); err != nil {
+			if err := key.Put(p.cols[k].name, val.GetField(&p.valueSchema.Fields[k])); err != nil {
 				return nil, fmt.Errorf("table %s key: %w", sc.t.label(), err)
 			}
 		}

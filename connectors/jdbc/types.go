@@ -303,8 +303,81 @@ func (c *column) decode(m *pgtype.Map, raw []byte, format int16) (any, error) {
 		if bin {
 			return append([]byte{}, raw...), nil
 		}
+	case kTimestamptz, kTimestamp:
+		if bin && len(raw) == 8 {
+			if us := int64(binary.BigEndian.Uint64(raw)); us != math.MaxInt64 && us != math.MinInt64 {
+				t := time.UnixMicro(us + pgEpochMicros).UTC()
+				if c.kind == kTimestamp && c.ts.tz != nil && c.ts.tz != time.UTC {
+					t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), c.ts.tz)
+				}
+				return c.timestamp(t), nil
+			}
+		}
+	case kDate:
+		if bin && len(raw) == 4 {
+			if d := int32(binary.BigEndian.Uint32(raw)); d != math.MaxInt32 && d != math.MinInt32 {
+				return time.Unix(pgEpochMicros/1e6+int64(d)*86400, 0).UTC(), nil
+			}
+		}
+	case kTime:
+		if bin && len(raw) == 8 {
+			return time.UnixMicro(int64(binary.BigEndian.Uint64(raw))).UTC(), nil
+		}
+	case kNumeric:
+		if bin && c.numericAs == plugins.TypeBytes {
+			if r, ok := fastDecimal(raw); ok {
+				return r, nil
+			}
+		}
 	}
 	return c.viaCodec(m, raw, format)
+}
+
+// pgEpochMicros is 2000-01-01 00:00:00 UTC, PostgreSQL's binary epoch.
+const pgEpochMicros = 946684800 * 1_000_000
+
+var pow10 = func() (p [19]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return
+}()
+
+// fastDecimal decodes a binary numeric that fits 64 bits (the common
+// case) straight into a *big.Rat; ok is false for anything else (NaN,
+// infinities, more digits), which goes through pgx's codec.
+func fastDecimal(raw []byte) (*big.Rat, bool) {
+	if len(raw) < 8 {
+		return nil, false
+	}
+	ndigits := int(binary.BigEndian.Uint16(raw[0:]))
+	weight := int(int16(binary.BigEndian.Uint16(raw[2:])))
+	sign := binary.BigEndian.Uint16(raw[4:])
+	if (sign != 0 && sign != 0x4000) || ndigits > 4 || len(raw) != 8+2*ndigits {
+		return nil, false
+	}
+	var d int64
+	for i := 0; i < ndigits; i++ {
+		d = d*10000 + int64(binary.BigEndian.Uint16(raw[8+2*i:]))
+	}
+	if sign == 0x4000 {
+		d = -d
+	}
+	// value = d * 10000^(weight-ndigits+1)
+	exp := 4 * (weight - ndigits + 1)
+	switch {
+	case ndigits == 0:
+		return new(big.Rat), true
+	case exp >= 0:
+		if exp > 18 || (d != 0 && (d > math.MaxInt64/pow10[exp] || d < math.MinInt64/pow10[exp])) {
+			return nil, false
+		}
+		return new(big.Rat).SetInt64(d * pow10[exp]), true
+	case -exp <= 18:
+		return new(big.Rat).SetFrac64(d, pow10[-exp]), true
+	}
+	return nil, false
 }
 
 // viaCodec decodes with pgx's codec for the column's type, then converts.

@@ -157,3 +157,27 @@ func TestGroupOpsKeepsLastPerKey(t *testing.T) {
 		t.Errorf("insert groups %+v", gs)
 	}
 }
+
+func TestFastDecimalMatchesCodec(t *testing.T) {
+	m := pgtype.NewMap()
+	for _, str := range []string{"0", "12345.67", "-0.005", "99999999999999.99", "100000000", "10000000000", "-123456789012.3456", "0.0001"} {
+		var n pgtype.Numeric
+		if err := n.Scan(str); err != nil {
+			t.Fatal(err)
+		}
+		raw, err := m.Encode(pgtype.NumericOID, pgtype.BinaryFormatCode, n, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, _ := new(big.Rat).SetString(str)
+		got, ok := fastDecimal(raw)
+		if ok && got.Cmp(want) != 0 {
+			t.Errorf("%s: fast path %s", str, got.RatString())
+		}
+		col := planColumn(pgColumn{name: "n", oid: pgtype.NumericOID, typmod: int32(30<<16|8) + 4, typtype: "b"}, typeSettings{numeric: "none"})
+		v, err := col.decode(m, raw, pgtype.BinaryFormatCode)
+		if err != nil || v.(*big.Rat).Cmp(want) != 0 {
+			t.Errorf("%s: decode %v, %v", str, v, err)
+		}
+	}
+}
