@@ -66,8 +66,9 @@ type Options struct {
 	CleanerMaxKeys int
 	// CleanerMaxBatchBytes caps how large one batch may grow when the
 	// cleaner decompresses it; a batch that would inflate past it is kept
-	// as it is (not compacted) and the reason logged. 0 means the log's
-	// max.message.bytes times 64, at least 64 MiB, at most 256 MiB.
+	// as it is (not compacted) and the reason logged, and a produce of one
+	// to a compacted topic is refused with MESSAGE_TOO_LARGE. 0 means the
+	// log's max.message.bytes, at least 64 MiB.
 	CleanerMaxBatchBytes int
 
 	// OnStorageError, if set, is called once for every storage operation

@@ -46,6 +46,12 @@ import (
 //     swap to <base>.log. Open finishes a swap found on disk (finishSwaps)
 //     and deletes a .cleaned file (an uncommitted pass).
 //
+// Decompression is bounded (Log.decodeLimit: max.message.bytes with a
+// 64 MiB floor, or Options.CleanerMaxBatchBytes): a batch whose records
+// would inflate past the limit is neither mapped nor rebuilt but copied as
+// it is, with a WARN naming it, so a hostile 70 KB zstd batch claiming
+// 512 MiB costs the cleaner a bounded buffer, never the process.
+//
 // Readers holding a ReadResult on an old segment keep its file open until
 // they release it. Records of aborted transactions are compacted like any
 // other (there is no aborted-transaction index yet).
@@ -154,18 +160,34 @@ func (l *Log) Compact() (int64, error) {
 	}
 	offsets := make(map[[16]byte]int64)
 	mapped := firstDirty - 1
+	limit := l.decodeLimit(cfg)
+	var oversized map[int64]bool // batches (by base offset) over the limit
+
 	for i := firstDirty; i <= lastDirty; i++ {
 		s := closed[i]
 		err := eachBatchAt(s, sizes[s], func(h *batchHeader, b []byte, _ int64) error {
 			if h.control() {
 				return nil
 			}
-			return forEachRecord(b, func(r *decodedRecord) bool {
+			err := forEachRecordLimit(b, limit, func(r *decodedRecord) bool {
 				if !r.keyNull {
 					offsets[md5.Sum(r.key)] = h.BaseOffset + int64(r.offsetDelta)
 				}
 				return true
 			})
+			if errors.Is(err, record.ErrTooLarge) {
+				// Not mapped: older records of its keys are kept too
+				// (compaction only ever keeps more), and the copy below
+				// keeps the batch as it is.
+				l.logger.Warn("compaction keeps a batch it may not decompress", "offset", h.BaseOffset,
+					"bytes", h.size(), "limit", limit, "reason", err)
+				if oversized == nil {
+					oversized = map[int64]bool{}
+				}
+				oversized[h.BaseOffset] = true
+				return nil
+			}
+			return err
 		})
 		if err != nil {
 			return 0, fmt.Errorf("compaction map of segment %d: %w", s.base, err)
@@ -191,7 +213,7 @@ func (l *Log) Compact() (int64, error) {
 		if len(group) == 0 {
 			return nil
 		}
-		n, err := l.cleanGroup(group, sizes, end, offsets, now, cfg, gen)
+		n, err := l.cleanGroup(group, sizes, end, offsets, oversized, now, cfg, gen)
 		reclaimed += n
 		group, groupSize = group[:0], 0
 		return err
@@ -260,8 +282,9 @@ func emptyBatch(b []byte, dst []byte) []byte {
 
 // cleanGroup writes the compacted copy of group (which covers offsets up to
 // end) and swaps it in.
-func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, offsets map[[16]byte]int64, now int64, cfg Config, gen uint64) (int64, error) {
+func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, offsets map[[16]byte]int64, oversized map[int64]bool, now int64, cfg Config, gen uint64) (int64, error) {
 	newHorizon := now + cfg.DeleteRetentionMs.Milliseconds()
+	limit := l.decodeLimit(cfg)
 	base := group[0].base
 	cleanedPath := filepath.Join(l.dir, segmentName(base, cleanedSuffix))
 	f, err := l.fs.OpenFile(cleanedPath, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
@@ -286,9 +309,10 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 			var kept []record.Record
 			all := true
 			horizon, hasHorizon := h.deleteHorizon()
-			tombstones := false // kept ones
-			if !h.control() {
-				err := forEachRecord(b, func(r *decodedRecord) bool {
+			tombstones := false                 // kept ones
+			tooLarge := oversized[h.BaseOffset] // the map found it over the limit: not again
+			if !h.control() && !tooLarge {
+				err := forEachRecordLimit(b, limit, func(r *decodedRecord) bool {
 					off := h.BaseOffset + int64(r.offsetDelta)
 					keep := true
 					if !r.keyNull {
@@ -307,7 +331,9 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 					}
 					return true
 				})
-				if err != nil {
+				if errors.Is(err, record.ErrTooLarge) {
+					tooLarge, kept, all = true, nil, true // kept as it is (logged by the map)
+				} else if err != nil {
 					return err
 				}
 			}
@@ -320,7 +346,7 @@ func (l *Log) cleanGroup(group []*segment, sizes map[*segment]int64, end int64, 
 				setHorizon = newHorizon
 			}
 			switch {
-			case h.control() || (all && (hasHorizon || !tombstones)):
+			case h.control() || tooLarge || (all && (hasHorizon || !tombstones)):
 				out = b
 			case len(kept) == 0 && s == group[len(group)-1] && pos+h.size() == size:
 				// The group's last batch stays, emptied, so the cleaned

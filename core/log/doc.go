@@ -190,6 +190,16 @@
 // weir_log_storage_errors_total{topic,partition}, and reports offline
 // logs in /health.
 //
+// # Compaction and hostile batches
+//
+// The cleaner decompresses a batch to at most max.message.bytes (with a
+// 64 MiB floor) or Options.CleanerMaxBatchBytes: one that would inflate
+// further is kept as it is, with a logged reason, and a compacted topic
+// refuses it on produce with MESSAGE_TOO_LARGE (the key check decompresses
+// under the same limit). Tombstones are kept delete.retention.ms from the
+// pass that first kept them (the delete horizon, above), not from their
+// producer timestamps.
+//
 // # Configuration
 //
 // Config.Validate and Options.Validate return an error naming the first

@@ -669,7 +669,7 @@ func (l *Log) appendLocked(records []byte, batches []parsedBatch, o AppendOption
 			return AppendResult{}, true, fmt.Errorf("clients may not write control batches: %w", kerr.InvalidRecord)
 		}
 		if cfg.CleanupPolicy&CleanupCompact != 0 && !h.control() && o.Origin != OriginReplication {
-			if err := checkKeys(batches[i].buf); err != nil {
+			if err := checkKeys(batches[i].buf, l.decodeLimit(cfg)); err != nil {
 				return AppendResult{}, true, err
 			}
 		}
