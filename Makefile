@@ -18,12 +18,12 @@ VERSION ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.1.0-dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X github.com/weirlog/weir/internal/buildinfo.version=$(VERSION) -X github.com/weirlog/weir/internal/buildinfo.commit=$(COMMIT)
 
-.PHONY: run test test-unit test-services test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
+.PHONY: run test test-unit test-services test-connectors test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
 
 run: build
 	./$(BIN) serve
 
-test: lint services-up test-unit test-services test-runtime-kafka test-compat
+test: lint services-up test-connectors test-unit test-services test-runtime-kafka test-compat
 	@echo "make test: all passed"
 
 build:
@@ -40,8 +40,11 @@ services-down:
 
 test-services: services-up
 	$(GO) test -tags services -count=1 -timeout 10m ./test/services/...
-	$(GO) test -tags services -race -count=1 -timeout 10m ./connectors/stomp/...
-	$(GO) test -tags services -race -count=1 -timeout 15m ./connectors/jdbc/...
+
+# Every connector against its real system, the acceptance kit
+# (connectors/conformance) included; the kit runs the bin/weir built here.
+test-connectors: services-up build
+	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 20m ./connectors/...
 
 # The connector runtime is a plain Kafka client: run its suite once more with
 # Apache Kafka 4.x (test/services/kafka.sh) as the log instead of weir.
@@ -57,7 +60,7 @@ bench: build
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
 	$(GO) vet $(PKGS)
-	$(GO) vet -tags services ./test/services/... ./connectors/stomp/... ./connectors/jdbc/...
+	$(GO) vet -tags services ./test/services/... ./connectors/...
 
 # Short runs of every fuzz target (go test -fuzz takes one target at a time).
 FUZZTIME ?= 15s

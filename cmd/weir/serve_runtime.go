@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strings"
 	"time"
 
 	"github.com/spf13/pflag"
@@ -24,6 +25,8 @@ var serveConnect struct {
 	connectorsDir string
 	groupID       string
 	rebalanceWait time.Duration
+	bootstrap     string
+	flushInterval time.Duration
 }
 
 var _ = addServeFlags(func(f *pflag.FlagSet) {
@@ -31,6 +34,8 @@ var _ = addServeFlags(func(f *pflag.FlagSet) {
 	f.StringVar(&serveConnect.connectorsDir, "connectors", "", "directory of connector YAML (Strimzi KafkaConnector) or JSON files applied at start")
 	f.StringVar(&serveConnect.groupID, "connect-group-id", "", "join a distributed Connect cluster with this group id (empty: standalone worker)")
 	f.DurationVar(&serveConnect.rebalanceWait, "connect-rebalance-delay", 3*time.Second, "how long a departed worker's tasks wait before moving (scheduled.rebalance.max.delay.ms)")
+	f.StringVar(&serveConnect.bootstrap, "connect-bootstrap-servers", "", "Kafka cluster the connector runtime uses, host:port,... (bootstrap.servers; default: this node's broker)")
+	f.DurationVar(&serveConnect.flushInterval, "connect-offset-flush-interval", 5*time.Second, "how often tasks commit their offsets (offset.flush.interval.ms)")
 })
 
 func init() {
@@ -38,8 +43,13 @@ func init() {
 		if serveConnect.disabled {
 			return nil, nil, nil
 		}
+		bootstrap := []string{env.KafkaAddr}
+		if serveConnect.bootstrap != "" {
+			bootstrap = strings.Split(serveConnect.bootstrap, ",")
+		}
 		w, err := runtime.New(runtime.Config{
-			BootstrapServers:           []string{env.KafkaAddr},
+			BootstrapServers:           bootstrap,
+			OffsetFlushInterval:        serveConnect.flushInterval,
 			GroupID:                    serveConnect.groupID,
 			HTTPAddr:                   env.HTTPAddr,
 			Registerer:                 env.Registerer,
