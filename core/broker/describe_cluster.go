@@ -9,7 +9,8 @@ import (
 //
 // Brokers, cluster ID and controller from the metadata state. Endpoint
 // type 2 (controllers, v1+) is refused: controllers are not separately
-// addressable yet.
+// addressable yet. Cluster authorized operations when asked (every
+// cluster operation: there are no ACLs), else INT32_MIN.
 
 func init() { register(kmsg.DescribeCluster, 0, 1, handleDescribeCluster) }
 
@@ -24,7 +25,7 @@ func handleDescribeCluster(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 	st := b.ctl.State()
 	resp.ClusterID = st.ClusterID
 	resp.ControllerID = b.cfg.NodeID
-	resp.ClusterAuthorizedOperations = noAuthorizedOps
+	resp.ClusterAuthorizedOperations = authorizedOps(req.IncludeClusterAuthorizedOperations, clusterAuthorizedOps)
 	for _, br := range sortedBrokers(st) {
 		db := kmsg.NewDescribeClusterResponseBroker()
 		db.NodeID, db.Host, db.Port, db.Rack = br.NodeID, br.Host, br.Port, br.Rack

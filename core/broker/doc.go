@@ -39,13 +39,15 @@
 // Not implemented yet (answers say so rather than pretend):
 //
 //   - Transactions: InitProducerId with a transactional ID is refused with
-//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED; FindCoordinator for
+//     TRANSACTIONAL_ID_AUTHORIZATION_FAILED, a transactional batch with
+//     INVALID_TXN_STATE (never stored); FindCoordinator for
 //     transactions says COORDINATOR_NOT_AVAILABLE; no AddPartitionsToTxn,
 //     EndTxn, WriteTxnMarkers, TxnOffsetCommit.
 //   - Replication: follower fetches, ISR changes, leader elections,
 //     several brokers (the metadata FSM already carries leader, epoch,
 //     replicas and ISR; core/cluster already speaks multi-voter Raft).
-//   - SASL, TLS, ACLs (authorized operations are reported as unknown),
+//   - SASL, TLS, ACLs (asked for authorized operations, Metadata and
+//     DescribeCluster answer everything, as Kafka without an authorizer),
 //     quotas, KIP-848 consumer groups, share groups, topic IDs in Produce
 //     (v13) and OffsetCommit/OffsetFetch (v10), DescribeLogDirs,
 //     DescribeProducers, ElectLeaders.

@@ -4,7 +4,6 @@ import (
 	"cmp"
 	"errors"
 	"maps"
-	"math"
 	"slices"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -24,12 +23,12 @@ import (
 //   change is applied, so the answer already describes it;
 //   LEADER_NOT_AVAILABLE only if creation failed.
 // * Topics may be named by ID (v10+); an unknown ID is UNKNOWN_TOPIC_ID.
-// * Authorized operations are not computed (no ACLs): they are reported
-//   as unknown (INT32_MIN).
+// * Authorized operations (cluster: v8-10, topics: v8+) when the request
+//   asks: every operation the resource supports, as Kafka answers without
+//   an authorizer (authorized_ops.go); INT32_MIN when not asked, and for
+//   topics answered with an error.
 
 func init() { register(kmsg.Metadata, 0, 12, handleMetadata) }
-
-const noAuthorizedOps = math.MinInt32
 
 func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.MetadataRequest)
@@ -44,12 +43,13 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	cid := st.ClusterID
 	resp.ClusterID = &cid
 	resp.ControllerID = b.cfg.NodeID
-	resp.AuthorizedOperations = noAuthorizedOps
+	resp.AuthorizedOperations = authorizedOps(req.IncludeClusterAuthorizedOperations && req.Version <= 10, clusterAuthorizedOps)
+	topicOps := authorizedOps(req.IncludeTopicAuthorizedOperations, topicAuthorizedOps)
 
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
 		for _, name := range st.TopicNames() {
-			resp.Topics = append(resp.Topics, metadataTopic(st.Topics[name]))
+			resp.Topics = append(resp.Topics, metadataTopic(st.Topics[name], topicOps))
 		}
 		return resp
 	}
@@ -100,18 +100,18 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 				continue
 			}
 		}
-		resp.Topics = append(resp.Topics, metadataTopic(t))
+		resp.Topics = append(resp.Topics, metadataTopic(t, topicOps))
 	}
 	return resp
 }
 
-func metadataTopic(t *cluster.Topic) kmsg.MetadataResponseTopic {
+func metadataTopic(t *cluster.Topic, ops int32) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
 	mt.TopicID = t.ID
 	mt.IsInternal = t.Internal
-	mt.AuthorizedOperations = noAuthorizedOps
+	mt.AuthorizedOperations = ops
 	mt.Partitions = make([]kmsg.MetadataResponseTopicPartition, 0, len(t.Partitions))
 	for i, p := range t.Partitions {
 		mp := kmsg.NewMetadataResponseTopicPartition()
