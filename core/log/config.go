@@ -7,9 +7,12 @@ import (
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// minSegmentBytes is the smallest segment.bytes: one empty batch. Kafka's
-// floor (14) predates v2 batches.
-const minSegmentBytes = batchHeaderSize
+// Kafka's floors for segment.bytes and segment.index.bytes: a log accepts
+// whatever Kafka accepts (a segment smaller than a batch holds one batch).
+const (
+	minSegmentBytes      = 14
+	minSegmentIndexBytes = 4
+)
 
 // Validate reports the first setting that is out of range, naming it as the
 // topic config (and the Config field). Zero values mean "the default" and
@@ -25,12 +28,10 @@ func (c Config) Validate() error {
 	case c.SegmentBytes > math.MaxUint32:
 		// Positions in the offset index are 32 bits.
 		return bad("segment.bytes", "SegmentBytes", c.SegmentBytes, fmt.Sprintf("at most %d", int64(math.MaxUint32)))
-	case c.SegmentIndexBytes < 0 || (c.SegmentIndexBytes > 0 && c.SegmentIndexBytes < timeEntrySize):
-		return bad("segment.index.bytes", "SegmentIndexBytes", c.SegmentIndexBytes, fmt.Sprintf("at least %d", timeEntrySize))
+	case c.SegmentIndexBytes < 0 || (c.SegmentIndexBytes > 0 && c.SegmentIndexBytes < minSegmentIndexBytes):
+		return bad("segment.index.bytes", "SegmentIndexBytes", c.SegmentIndexBytes, fmt.Sprintf("at least %d", minSegmentIndexBytes))
 	case c.IndexIntervalBytes < 0:
 		return bad("index.interval.bytes", "IndexIntervalBytes", c.IndexIntervalBytes, "at least 0")
-	case c.RetentionBytes < -1:
-		return bad("retention.bytes", "RetentionBytes", c.RetentionBytes, "at least -1")
 	case c.CleanupPolicy > CleanupCompactDelete:
 		return bad("cleanup.policy", "CleanupPolicy", c.CleanupPolicy, "delete, compact or both")
 	case c.DeleteRetentionMs < 0:

@@ -135,11 +135,11 @@ func TestConfigValidate(t *testing.T) {
 		mod  func(*Config)
 	}{
 		{"segment.bytes", func(c *Config) { c.SegmentBytes = -1 }},
-		{"segment.bytes", func(c *Config) { c.SegmentBytes = 10 }},
+		{"segment.bytes", func(c *Config) { c.SegmentBytes = 13 }},
 		{"segment.bytes", func(c *Config) { c.SegmentBytes = math.MaxUint32 + 1 }},
 		{"segment.index.bytes", func(c *Config) { c.SegmentIndexBytes = -5 }},
+		{"segment.index.bytes", func(c *Config) { c.SegmentIndexBytes = 3 }},
 		{"index.interval.bytes", func(c *Config) { c.IndexIntervalBytes = -1 }},
-		{"retention.bytes", func(c *Config) { c.RetentionBytes = -2 }},
 		{"cleanup.policy", func(c *Config) { c.CleanupPolicy = 9 }},
 		{"delete.retention.ms", func(c *Config) { c.DeleteRetentionMs = -time.Second }},
 		{"min.compaction.lag.ms", func(c *Config) { c.MinCompactionLagMs = -time.Second }},
