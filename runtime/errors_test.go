@@ -11,6 +11,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -101,8 +102,15 @@ func (t *testSourceTask) Poll(ctx context.Context) ([]plugins.Record, error) {
 	return out, nil
 }
 
-func (t *testSourceTask) CommitRecord(*plugins.Record) error { return nil }
-func (t *testSourceTask) Commit() error                      { return nil }
+// testCommits counts CommitRecord calls per connector name.
+var testCommits sync.Map // connector name -> *atomic.Int64
+
+func (t *testSourceTask) CommitRecord(*plugins.Record) error {
+	v, _ := testCommits.LoadOrStore(t.cfg["name"], new(atomic.Int64))
+	v.(*atomic.Int64).Add(1)
+	return nil
+}
+func (t *testSourceTask) Commit() error { return nil }
 func (t *testSourceTask) Stop() error {
 	close(t.stop)
 	return nil
@@ -236,6 +244,16 @@ func TestSourceErrorsAndRetries(t *testing.T) {
 	if !strings.Contains(metrics, `weir_connect_source_records_written_total{connector="nums",task="0"} 16`) {
 		t.Errorf("written not counted: %s", grepLines(metrics, "written"))
 	}
+	// CommitRecord for every record, the 4 skipped ones included (Kafka's
+	// recordDropped): a STOMP/JMS source acknowledges them upstream.
+	eventually(t, 10*time.Second, "CommitRecord calls", func() (bool, string) {
+		v, ok := testCommits.Load("nums")
+		if !ok {
+			return false, "none"
+		}
+		n := v.(*atomic.Int64).Load()
+		return n == 20, fmt.Sprint(n)
+	})
 	// Offsets: next=20 committed; a restart resumes there (no duplicates).
 	eventually(t, 10*time.Second, "committed offset", func() (bool, string) {
 		o, _ := w.offsets.get("nums", map[string]any{"source": "test"})

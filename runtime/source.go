@@ -420,7 +420,6 @@ func (s *sourceTask) fillErrant(er *errantRecord) {
 
 // send transforms, converts and produces one record.
 func (s *sourceTask) send(ctx context.Context, rec *plugins.Record, it *sendItem, kr *kgo.Record, topicOK *string) error {
-	sub := it.sub
 	orig := it.orig
 	var out *plugins.Record
 	var class string
@@ -435,11 +434,11 @@ func (s *sourceTask) send(ctx context.Context, rec *plugins.Record, it *sendItem
 	if errors.Is(err, errTolerated) {
 		// execute had no record to report before the failing class was known.
 		s.deadLetterSource(ctx, stageTransformation, class, orig)
-		s.ack(sub)
+		s.dropped(it)
 		return nil
 	}
 	if out == nil { // dropped by a transform: its offset still counts
-		s.ack(sub)
+		s.dropped(it)
 		return nil
 	}
 	var key, value []byte
@@ -448,13 +447,13 @@ func (s *sourceTask) send(ctx context.Context, rec *plugins.Record, it *sendItem
 		key, err = s.conv.key.FromConnect(out.Topic, out.KeySchema, out.Key)
 		return err
 	}); err != nil {
-		return s.tolerated(err, sub)
+		return s.tolerated(err, it)
 	}
 	if err := s.eh.execute(ctx, stageValueConverter, s.conv.valClass, er, func() (err error) {
 		value, err = s.conv.value.FromConnect(out.Topic, out.ValueSchema, out.Value)
 		return err
 	}); err != nil {
-		return s.tolerated(err, sub)
+		return s.tolerated(err, it)
 	}
 	var headers []kgo.RecordHeader
 	if err := s.eh.execute(ctx, stageHeaderConverter, "SimpleHeaderConverter", er, func() error {
@@ -467,7 +466,7 @@ func (s *sourceTask) send(ctx context.Context, rec *plugins.Record, it *sendItem
 		}
 		return nil
 	}); err != nil {
-		return s.tolerated(err, sub)
+		return s.tolerated(err, it)
 	}
 	if out.Topic == "" {
 		return fmt.Errorf("source record without a topic (connector %s)", s.id.Connector)
@@ -495,7 +494,7 @@ func (s *sourceTask) produced(kr *kgo.Record, err error) {
 		s.mProduceErr.Inc()
 		if s.cc.tolerateAll {
 			s.log.Error("record not produced; skipped (errors.tolerance=all)", "topic", kr.Topic, "err", err)
-			s.ack(it.sub)
+			s.dropped(it)
 			return
 		}
 		s.mu.Lock()
@@ -512,11 +511,23 @@ func (s *sourceTask) produced(kr *kgo.Record, err error) {
 	}
 }
 
+// dropped finishes a record that will never reach the log (filtered by a
+// transform, or skipped under errors.tolerance=all): its offset counts and,
+// as Kafka Connect's recordDropped does, the task's CommitRecord is called,
+// so a source that acknowledges messages upstream (STOMP, JMS) does not
+// hold them unacknowledged forever.
+func (s *sourceTask) dropped(it *sendItem) {
+	s.ack(it.sub)
+	if cerr := s.task.CommitRecord(it.orig); cerr != nil {
+		s.log.Warn("CommitRecord", "err", cerr)
+	}
+}
+
 // tolerated turns a skipped record into "carry on" and anything else into
 // the task's failure.
-func (s *sourceTask) tolerated(err error, sub *submitted) error {
+func (s *sourceTask) tolerated(err error, it *sendItem) error {
 	if errors.Is(err, errTolerated) {
-		s.ack(sub)
+		s.dropped(it)
 		return nil
 	}
 	return err

@@ -99,6 +99,9 @@ type SourceTask struct {
 	s   sourceSettings
 	log *slog.Logger
 
+	// life serialises Start and Stop: the runtime may call Stop while
+	// Start is still running.
+	life   sync.Mutex
 	ctx    context.Context
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
@@ -140,6 +143,8 @@ func (t *SourceTask) Start(_ plugins.SourceTaskContext, cfg plugins.Config) erro
 	if err != nil {
 		return fmt.Errorf("StompSource task: %w", err)
 	}
+	t.life.Lock()
+	defer t.life.Unlock()
 	t.s = s
 	t.log = slog.Default().With("connector", "StompSource", "task", s.taskID)
 	t.ctx, t.cancel = context.WithCancel(context.Background())
@@ -208,7 +213,7 @@ func (t *SourceTask) take() ([]plugins.Record, error) {
 	n := 0
 	for n < len(t.queue) && len(recs) < t.s.batchSize {
 		d := t.queue[n]
-		if d.sess.dead.Load() && t.ctx.Err() == nil {
+		if d.sess.dead.Load() {
 			// Its connection died before it was polled: the broker
 			// redelivers it on the new one.
 			n++
@@ -381,6 +386,8 @@ func (t *SourceTask) Commit() error { return nil }
 // records in flight are in the log (or after drainWait): what is not
 // acknowledged by then is redelivered by the broker to the next consumer.
 func (t *SourceTask) Stop() error {
+	t.life.Lock()
+	defer t.life.Unlock()
 	if t.cancel == nil {
 		return nil
 	}

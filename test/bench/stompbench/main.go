@@ -132,8 +132,21 @@ func run() error {
 
 func dial() (*gostomp.Conn, error) {
 	return gostomp.Dial("tcp", *stompArg, gostomp.ConnOpt.Host("localhost"), gostomp.ConnOpt.HeartBeat(0, 0),
-		gostomp.ConnOpt.WriteChannelCapacity(4096), gostomp.ConnOpt.ReadChannelCapacity(1024))
+		gostomp.ConnOpt.WriteChannelCapacity(4096), gostomp.ConnOpt.ReadChannelCapacity(1024), gostomp.ConnOpt.Logger(quiet{}))
 }
+
+// quiet drops go-stomp's log lines (a subscription ending at DISCONNECT is
+// logged as an ERROR otherwise).
+type quiet struct{}
+
+func (quiet) Debugf(string, ...interface{})   {}
+func (quiet) Infof(string, ...interface{})    {}
+func (quiet) Warningf(string, ...interface{}) {}
+func (quiet) Errorf(string, ...interface{})   {}
+func (quiet) Debug(string)                    {}
+func (quiet) Info(string)                     {}
+func (quiet) Warning(string)                  {}
+func (quiet) Error(string)                    {}
 
 // preload sends n persistent messages (not timed).
 func preload(q string, n int, body []byte) error {
