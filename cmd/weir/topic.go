@@ -205,6 +205,13 @@ with their source, with --all-configs). Without arguments describes every topic.
 				if err := t.flush(); err != nil {
 					return err
 				}
+				// A partition the broker cannot serve (its log did not
+				// open, or went offline after a storage failure) says so.
+				for _, p := range td.Partitions.Sorted() {
+					if p.Err != nil {
+						fmt.Fprintf(out, "  partition %d unavailable: %v\n", p.Partition, p.Err)
+					}
+				}
 				rc, err := cfgs.On(n, nil)
 				if err != nil || rc.Err != nil {
 					fmt.Fprintf(out, "Configs: unavailable (%v)\n", errors.Join(err, rc.Err))

@@ -235,8 +235,9 @@ type Broker struct {
 	connsByIP map[string]int // guarded by connMu
 	wg        sync.WaitGroup
 
-	queued    *byteBudget // queued.max.request.bytes, over every connection
-	warnLimit *rateLimiter
+	queued         *byteBudget // queued.max.request.bytes, over every connection
+	autoCreateRate *tokenBucket
+	warnLimit      *rateLimiter
 
 	lock *os.File // the data directory's flock, released last by Close
 
@@ -267,6 +268,7 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 		queued: newByteBudget(cfg.QueuedMaxRequestBytes), warnLimit: newRateLimiter(warnInterval), reconKick: make(chan struct{}, 1),
 		reconPending: map[uint64]struct{}{}}
 	b.reconCond.L = &b.reconMu
+	b.autoCreateRate = newTokenBucket(cfg.AutoCreatePerSecond)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.sessions = newFetchSessions(1000)
 	b.pids.b = b
@@ -546,5 +548,6 @@ func (b *Broker) partition(topic string, idx int32) (*partition, bool) {
 	if !ok || idx < 0 || int(idx) >= len(t.parts) {
 		return nil, false
 	}
-	return t.parts[idx], true
+	p := t.parts[idx]
+	return p, p != nil // nil: its log did not open (yet); see reconcile.go
 }

@@ -49,11 +49,12 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	all := req.Topics == nil || (req.Version == 0 && len(req.Topics) == 0)
 	if all {
 		for _, name := range st.TopicNames() {
-			resp.Topics = append(resp.Topics, metadataTopic(st.Topics[name], topicOps))
+			resp.Topics = append(resp.Topics, b.metadataTopic(st.Topics[name], topicOps))
 		}
 		return resp
 	}
 	autoCreate := b.cfg.AutoCreateTopics && (req.Version < 4 || req.AllowAutoTopicCreation)
+	created := 0 // auto-created by this request (bounded: topics.go)
 	for _, rt := range req.Topics {
 		var t *cluster.Topic
 		var ok bool
@@ -85,9 +86,9 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			case !autoCreate:
 				mt.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			default:
-				err := b.createTopic(rc.ctx, name, b.cfg.DefaultPartitions, nil, false)
+				err := b.autoCreate(rc.ctx, name, &created)
 				if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
-					b.logger.Warn("auto-create topic", "topic", name, "err", err)
+					b.warnLimited("auto-create topic", "topic", name, "err", err)
 					mt.ErrorCode = kerr.LeaderNotAvailable.Code
 					break
 				}
@@ -100,12 +101,12 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 				continue
 			}
 		}
-		resp.Topics = append(resp.Topics, metadataTopic(t, topicOps))
+		resp.Topics = append(resp.Topics, b.metadataTopic(t, topicOps))
 	}
 	return resp
 }
 
-func metadataTopic(t *cluster.Topic, ops int32) kmsg.MetadataResponseTopic {
+func (b *Broker) metadataTopic(t *cluster.Topic, ops int32) kmsg.MetadataResponseTopic {
 	mt := kmsg.NewMetadataResponseTopic()
 	name := t.Name
 	mt.Topic = &name
@@ -122,6 +123,9 @@ func metadataTopic(t *cluster.Topic, ops int32) kmsg.MetadataResponseTopic {
 		mp.ISR = p.ISR
 		if p.Leader < 0 {
 			mp.ErrorCode = kerr.LeaderNotAvailable.Code
+		} else if code := b.partitionErrorCode(t.Name, i); code != 0 {
+			mp.ErrorCode = code // its log did not open, or went offline
+			mp.OfflineReplicas = p.Replicas
 		}
 		mt.Partitions = append(mt.Partitions, mp)
 	}

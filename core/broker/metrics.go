@@ -21,11 +21,12 @@ type metrics struct {
 	fetched     prometheus.Counter
 	zeroCopy    prometheus.Counter
 
-	badFrames     prometheus.Counter
-	idleClosed    prometheus.Counter
-	writeTimeouts prometheus.Counter
-	connRejected  *prometheus.CounterVec
-	storageErrors *prometheus.CounterVec
+	badFrames         prometheus.Counter
+	idleClosed        prometheus.Counter
+	writeTimeouts     prometheus.Counter
+	connRejected      *prometheus.CounterVec
+	storageErrors     *prometheus.CounterVec
+	autoCreateLimited prometheus.Counter
 
 	// per-key children, resolved on a key's first request (so only APIs
 	// that were called have series) and then without a label lookup.
@@ -58,11 +59,13 @@ func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
 		writeTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "connections_write_timeouts_total", Help: "Connections closed because the client stopped reading responses."}),
 		connRejected: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "connections_rejected_total",
 			Help: "Connections closed on accept, by the limit they hit (max.connections, max.connections.per.ip)."}, []string{"limit"}),
+		autoCreateLimited: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "auto_create_limited_total",
+			Help: "Topics not auto-created because of auto.create.topics.per.second."}),
 		storageErrors: prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "weir", Subsystem: "log", Name: "storage_errors_total",
 			Help: "Failed storage operations (write, fsync, truncate, checkpoint, directory), by partition."}, []string{"topic", "partition"}),
 	}
 	for _, c := range []prometheus.Collector{m.bytesIn, m.bytesOut, m.connections, m.partitions, m.topics, m.requests, m.latency, m.produced, m.fetched, m.zeroCopy,
-		m.badFrames, m.idleClosed, m.writeTimeouts, m.connRejected, m.storageErrors,
+		m.badFrames, m.idleClosed, m.writeTimeouts, m.connRejected, m.storageErrors, m.autoCreateLimited,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "weir", Subsystem: "broker", Name: "queued_request_bytes",
 			Help: "Bytes of request frames read but not yet handled, over all connections (bounded by queued.max.request.bytes)."},
 			func() float64 { return float64(b.queued.inUse()) })} {

@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
+	"sync"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -56,7 +59,93 @@ func (b *Broker) createTopic(ctx context.Context, name string, partitions int32,
 	if res.Err != nil {
 		return res.Err
 	}
-	return nil
+	return b.inService(name)
+}
+
+// inService checks that every partition of a topic just created has its
+// log open. The topic exists in the metadata either way; the ones that did
+// not open (out of file descriptors, a failing disk) are retried by the
+// reconciler, but the client must not be told they are ready.
+func (b *Broker) inService(name string) error {
+	t, ok := b.lookup(name)
+	if !ok {
+		return fmt.Errorf("%w: topic %q created but not in service", kerr.KafkaStorageError, name)
+	}
+	var missing []string
+	for i, p := range t.parts {
+		if p == nil {
+			missing = append(missing, strconv.Itoa(i))
+		}
+	}
+	if len(missing) == 0 {
+		return nil
+	}
+	shown := missing[:min(len(missing), 10)]
+	more := ""
+	if len(missing) > len(shown) {
+		more = fmt.Sprintf(" and %d more", len(missing)-len(shown))
+	}
+	return fmt.Errorf("%w: topic %q created, but the logs of partitions %s%s could not be opened (see the broker log); they are retried in the background",
+		kerr.KafkaStorageError, name, strings.Join(shown, ", "), more)
+}
+
+// partitionErrorCode is what Metadata reports for a partition: its log not
+// open, or offline after a storage failure, is KAFKA_STORAGE_ERROR.
+func (b *Broker) partitionErrorCode(topic string, idx int) int16 {
+	t, ok := b.lookup(topic)
+	if !ok || idx >= len(t.parts) {
+		return kerr.LeaderNotAvailable.Code // not reconciled yet
+	}
+	if p := t.parts[idx]; p == nil || p.log.Offline() != nil {
+		return kerr.KafkaStorageError.Code
+	}
+	return 0
+}
+
+// autoCreate creates a topic for a Metadata request, within the bounds
+// that keep one client from flooding the metadata log: at most
+// AutoCreateMaxPerRequest per request (*n counts them) and
+// AutoCreatePerSecond broker-wide, and none once the client is gone.
+// Past a bound the topic answers LEADER_NOT_AVAILABLE, which clients retry.
+func (b *Broker) autoCreate(ctx context.Context, name string, n *int) error {
+	if err := ctx.Err(); err != nil {
+		return fmt.Errorf("%w: client gone", kerr.RequestTimedOut)
+	}
+	if *n >= b.cfg.AutoCreateMaxPerRequest {
+		return fmt.Errorf("%w: more than %d topics to auto-create in one request", kerr.LeaderNotAvailable, b.cfg.AutoCreateMaxPerRequest)
+	}
+	if !b.autoCreateRate.take(time.Now()) {
+		b.metrics.autoCreateLimited.Inc()
+		return fmt.Errorf("%w: auto-creation above %d topics per second", kerr.LeaderNotAvailable, b.cfg.AutoCreatePerSecond)
+	}
+	*n++
+	return b.createTopic(ctx, name, b.cfg.DefaultPartitions, nil, false)
+}
+
+// tokenBucket allows rate events per second with bursts of rate.
+type tokenBucket struct {
+	mu     sync.Mutex
+	rate   float64
+	tokens float64
+	last   time.Time
+}
+
+func newTokenBucket(rate int) *tokenBucket {
+	return &tokenBucket{rate: float64(rate), tokens: float64(rate)}
+}
+
+func (tb *tokenBucket) take(now time.Time) bool {
+	tb.mu.Lock()
+	defer tb.mu.Unlock()
+	if !tb.last.IsZero() {
+		tb.tokens = min(tb.rate, tb.tokens+now.Sub(tb.last).Seconds()*tb.rate)
+	}
+	tb.last = now
+	if tb.tokens < 1 {
+		return false
+	}
+	tb.tokens--
+	return true
 }
 
 // proposeErr maps a controller failure to the Kafka error a client sees.

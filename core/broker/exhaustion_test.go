@@ -1,0 +1,167 @@
+package broker_test
+
+import (
+	"fmt"
+	"os"
+	"os/exec"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirlog/weir/core/broker"
+	"github.com/weirlog/weir/core/broker/brokertest"
+)
+
+// TestOutOfFileDescriptors runs itself in a subprocess whose RLIMIT_NOFILE
+// is lowered once the broker is up (a limit in this process would starve
+// the other tests): CreateTopics of more partitions than descriptors left
+// must not answer success, Metadata reports the partitions that did not
+// open, and once descriptors are available again they heal without a
+// restart (issue 8, item 9).
+func TestOutOfFileDescriptors(t *testing.T) {
+	if os.Getenv("WEIR_TEST_EMFILE_CHILD") == "1" {
+		outOfFDsChild(t)
+		return
+	}
+	cmd := exec.Command(os.Args[0], "-test.run=^TestOutOfFileDescriptors$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "WEIR_TEST_EMFILE_CHILD=1")
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		t.Fatalf("child: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), "healed") {
+		t.Fatalf("child did not report healing:\n%s", out)
+	}
+}
+
+func openFDs(t *testing.T) uint64 {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return uint64(len(ents))
+}
+
+func outOfFDsChild(t *testing.T) {
+	b := brokertest.Start(t)
+	cl := client(t, b)
+	createTopic(t, cl, "warmup", 1, nil) // the client's connections are open
+	var saved syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
+		t.Fatal(err)
+	}
+	low := saved
+	low.Cur = openFDs(t) + 30
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &low); err != nil {
+		t.Fatal(err)
+	}
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "starved", 64, 1
+	req.Topics = append(req.Topics, rt)
+	req.TimeoutMillis = 20000
+	resp, err := req.RequestWith(ctxT(t), cl)
+	if err != nil {
+		t.Fatalf("CreateTopics: %v", err)
+	}
+	code := resp.Topics[0].ErrorCode
+	msg := ""
+	if resp.Topics[0].ErrorMessage != nil {
+		msg = *resp.Topics[0].ErrorMessage
+	}
+	if code == 0 {
+		t.Fatal("CreateTopics answered success for partitions whose logs could not open")
+	}
+	t.Logf("CreateTopics answered %v: %s", kerr.ErrorForCode(code), msg)
+
+	offline := func() int {
+		mreq := kmsg.NewPtrMetadataRequest()
+		mt := kmsg.NewMetadataRequestTopic()
+		name := "starved"
+		mt.Topic = &name
+		mreq.Topics = append(mreq.Topics, mt)
+		mresp, err := mreq.RequestWith(ctxT(t), cl)
+		if err != nil {
+			t.Fatalf("Metadata: %v", err)
+		}
+		n := 0
+		for _, p := range mresp.Topics[0].Partitions {
+			if p.ErrorCode == kerr.KafkaStorageError.Code {
+				n++
+			}
+		}
+		return n
+	}
+	n := offline()
+	if n == 0 {
+		t.Fatal("Metadata reports no partition of the starved topic as unavailable")
+	}
+	t.Logf("%d partitions reported KAFKA_STORAGE_ERROR", n)
+
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
+		t.Fatal(err)
+	}
+	deadline := time.Now().Add(15 * time.Second)
+	for offline() > 0 {
+		if time.Now().After(deadline) {
+			t.Fatalf("%d partitions still unavailable 15 s after descriptors came back", offline())
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	prod := client(t, b, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	for p := range int32(64) {
+		if err := prod.ProduceSync(ctxT(t), &kgo.Record{Topic: "starved", Partition: p, Value: []byte("v")}).FirstErr(); err != nil {
+			t.Fatalf("produce to healed partition %d: %v", p, err)
+		}
+	}
+	fmt.Println("healed")
+}
+
+// TestAutoCreateBounded: Metadata auto-creates at most
+// AutoCreateMaxPerRequest topics per request and AutoCreatePerSecond per
+// second; the rest answer the retriable LEADER_NOT_AVAILABLE (issue 8,
+// item 9).
+func TestAutoCreateBounded(t *testing.T) {
+	b := brokertest.StartWith(t, func(c *broker.Config) { c.AutoCreateMaxPerRequest = 3; c.AutoCreatePerSecond = 5 })
+	cl := client(t, b)
+	ask := func(prefix string, n int) (created, refused int) {
+		req := kmsg.NewPtrMetadataRequest()
+		req.AllowAutoTopicCreation = true
+		for i := range n {
+			mt := kmsg.NewMetadataRequestTopic()
+			name := fmt.Sprintf("%s-%d", prefix, i)
+			mt.Topic = &name
+			req.Topics = append(req.Topics, mt)
+		}
+		resp, err := req.RequestWith(ctxT(t), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, mt := range resp.Topics {
+			switch mt.ErrorCode {
+			case 0:
+				created++
+			case kerr.LeaderNotAvailable.Code:
+				refused++
+			default:
+				t.Fatalf("%s: %v", *mt.Topic, kerr.ErrorForCode(mt.ErrorCode))
+			}
+		}
+		return
+	}
+	if c, r := ask("a", 10); c != 3 || r != 7 {
+		t.Fatalf("one request of 10: %d created, %d refused; want 3 and 7", c, r)
+	}
+	if c, _ := ask("b", 3); c != 2 {
+		t.Fatalf("second request within the second: %d created, want 2 (5 per second)", c)
+	}
+	time.Sleep(1100 * time.Millisecond)
+	if c, _ := ask("c", 3); c != 3 {
+		t.Fatalf("after a second: %d created, want 3", c)
+	}
+}
