@@ -20,8 +20,13 @@ import (
 	"github.com/weirlog/weir/core/broker/brokertest"
 
 	_ "github.com/weirlog/weir/connectors/datagen"
-	_ "github.com/weirlog/weir/connectors/file"
+	"github.com/weirlog/weir/connectors/file"
 )
+
+// The tests keep FileStream files in t.TempDir(): allow the system's
+// temporary directory, here and in the worker processes the crash tests
+// start (they inherit the environment).
+func init() { os.Setenv(file.AllowedDirsEnv, os.TempDir()) }
 
 // kafkaEnv selects Apache Kafka (test/services/kafka.sh) instead of the
 // in-process weir broker, e.g. WEIR_TEST_KAFKA=127.0.0.1:19092.

@@ -397,7 +397,7 @@ func newConnectorOffsetsCmd(o *connectOpts) *cobra.Command {
 		Short: "Show a connector's offsets; --reset or --set them (the connector must be stopped)",
 		Example: `  weir connector offsets lines-in
   weir connector stop lines-in
-  weir connector offsets lines-in --set '{"offsets":[{"partition":{"filename":"/tmp/in.txt"},"offset":{"position":0}}]}'
+  weir connector offsets lines-in --set '{"offsets":[{"partition":{"filename":"connect-files/in.txt"},"offset":{"position":0}}]}'
   weir connector offsets lines-in --reset
   weir connector resume lines-in`,
 		Args: cobra.ExactArgs(1),

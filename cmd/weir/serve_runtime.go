@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -12,7 +14,7 @@ import (
 
 	// Built-in connectors register themselves with the plugin registry.
 	_ "github.com/weirlog/weir/connectors/datagen"
-	_ "github.com/weirlog/weir/connectors/file"
+	"github.com/weirlog/weir/connectors/file"
 	_ "github.com/weirlog/weir/connectors/jdbc"
 	_ "github.com/weirlog/weir/connectors/stomp"
 	"github.com/weirlog/weir/runtime"
@@ -27,6 +29,7 @@ var serveConnect struct {
 	rebalanceWait time.Duration
 	bootstrap     string
 	flushInterval time.Duration
+	fileDirs      string
 }
 
 var _ = addServeFlags(func(f *pflag.FlagSet) {
@@ -36,7 +39,39 @@ var _ = addServeFlags(func(f *pflag.FlagSet) {
 	f.DurationVar(&serveConnect.rebalanceWait, "connect-rebalance-delay", 3*time.Second, "how long a departed worker's tasks wait before moving (scheduled.rebalance.max.delay.ms)")
 	f.StringVar(&serveConnect.bootstrap, "connect-bootstrap-servers", "", "Kafka cluster the connector runtime uses, host:port,... (bootstrap.servers; default: this node's broker)")
 	f.DurationVar(&serveConnect.flushInterval, "connect-offset-flush-interval", 5*time.Second, "how often tasks commit their offsets (offset.flush.interval.ms)")
+	// The default is stated, not set, so that an unset flag also honours
+	// the variable the file package reads for processes without flags.
+	f.StringVar(&serveConnect.fileDirs, strings.TrimPrefix(file.AllowedDirsSetting, "--"), "",
+		"comma-separated directories FileStream connectors may read and write; any other file is refused with 400 (default: ./"+file.DefaultAllowedDir+" under the working directory, created if missing)")
 })
+
+// setFileAllowedDirs applies --connect-file-allowed-dirs (empty: the
+// environment's or the default) and creates the default directory.
+func setFileAllowedDirs(env serveEnv) error {
+	var dirs []string
+	for _, d := range strings.Split(serveConnect.fileDirs, ",") {
+		if d = strings.TrimSpace(d); d != "" {
+			dirs = append(dirs, d)
+		}
+	}
+	if err := file.SetAllowedDirs(dirs); err != nil {
+		return err
+	}
+	for _, d := range file.AllowedDirs() {
+		if _, err := os.Stat(d); err == nil {
+			continue
+		}
+		if wd, _ := os.Getwd(); d == filepath.Join(wd, file.DefaultAllowedDir) {
+			if err := os.MkdirAll(d, 0o755); err != nil {
+				return fmt.Errorf("create %s: %w", d, err)
+			}
+			env.Logger.Info("created the directory FileStream connectors may use", "dir", d, "setting", file.AllowedDirsSetting)
+			continue
+		}
+		env.Logger.Warn("a directory FileStream connectors may use does not exist", "dir", d, "setting", file.AllowedDirsSetting)
+	}
+	return nil
+}
 
 func init() {
 	registerServeExtension(func(ctx context.Context, env serveEnv) (http.Handler, func(context.Context) error, error) {
@@ -46,6 +81,9 @@ func init() {
 		bootstrap := []string{env.KafkaAddr}
 		if serveConnect.bootstrap != "" {
 			bootstrap = strings.Split(serveConnect.bootstrap, ",")
+		}
+		if err := setFileAllowedDirs(env); err != nil {
+			return nil, nil, err
 		}
 		w, err := runtime.New(runtime.Config{
 			BootstrapServers:           bootstrap,

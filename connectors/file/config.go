@@ -17,8 +17,8 @@ const (
 )
 
 var sourceConfigDef = plugins.NewConfigDef().
-	Define(plugins.ConfigKey{Name: FileConfig, Type: plugins.ConfigString, Importance: plugins.High,
-		Documentation: "Source filename. If not specified, the standard input will be used"}).
+	Define(plugins.ConfigKey{Name: FileConfig, Type: plugins.ConfigString, Importance: plugins.High, Validator: fileValidator,
+		Documentation: "Source filename. If not specified, the standard input will be used. It must lie under a directory the worker allows (" + AllowedDirsSetting + ", default ./" + DefaultAllowedDir + ")"}).
 	Define(plugins.ConfigKey{Name: TopicConfig, Type: plugins.ConfigList, Default: plugins.NoDefault,
 		Validator: plugins.CompositeValidator(plugins.NonEmptyString(), plugins.ValidatorFunc("a single topic", func(_ string, v any) error {
 			if l, _ := v.([]string); len(l) != 1 {
@@ -31,8 +31,8 @@ var sourceConfigDef = plugins.NewConfigDef().
 		Importance: plugins.Low, Documentation: "The maximum number of records the source task can read from the file each time it is polled"})
 
 var sinkConfigDef = plugins.NewConfigDef().
-	Define(plugins.ConfigKey{Name: FileConfig, Type: plugins.ConfigString, Importance: plugins.High,
-		Documentation: "Destination filename. If not specified, the standard output will be used"})
+	Define(plugins.ConfigKey{Name: FileConfig, Type: plugins.ConfigString, Importance: plugins.High, Validator: fileValidator,
+		Documentation: "Destination filename. If not specified, the standard output will be used. It must lie under a directory the worker allows (" + AllowedDirsSetting + ", default ./" + DefaultAllowedDir + ")"})
 
 type configError string
 

@@ -63,7 +63,11 @@ func (t *SinkTask) Start(_ plugins.SinkTaskContext, cfg plugins.Config) error {
 		t.w = bufio.NewWriter(os.Stdout)
 		return nil
 	}
-	f, err := os.OpenFile(t.filename, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	path, err := checkPath(t.filename)
+	if err != nil {
+		return fmt.Errorf("FileStreamSink task: %w", err)
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND|os.O_CREATE|oNoFollow, 0o644)
 	if err != nil {
 		return fmt.Errorf("open %s for appending: %w", t.filename, err)
 	}

@@ -129,7 +129,12 @@ func (t *SourceTask) open() (bool, error) {
 		t.f, t.r, t.opened = io.NopCloser(sr), sr, true
 		return true, nil
 	}
-	f, err := os.Open(t.filename)
+	// Checked at every open: the file may appear later, as a symlink.
+	path, err := checkPath(t.filename)
+	if err != nil {
+		return false, err
+	}
+	f, err := os.OpenFile(path, os.O_RDONLY|oNoFollow, 0)
 	if errors.Is(err, fs.ErrNotExist) {
 		return false, nil
 	}

@@ -109,7 +109,7 @@ wait_until() { # timeout_s description command...
 alive() { kill -0 "$1" 2>/dev/null; }
 
 say "connect-bench: starting weir serve (broker + connector runtime) on $weir_kafka, HTTP $weir_http"
-bin/weir serve --data-dir "$work/weir-data" --kafka-addr "$weir_kafka" --http-addr "$weir_http" \
+bin/weir serve --data-dir "$work/weir-data" --kafka-addr "$weir_kafka" --http-addr "$weir_http" --connect-file-allowed-dirs "$work" \
   --log-level warn >"$work/weir.log" 2>&1 &
 weir_pid=$!
 wait_until 60 "weir" bash -c "kill -0 $weir_pid && curl -sf --max-time 2 http://$weir_http/connectors"
