@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -29,6 +30,7 @@ func TestExactlyOnceSource(t *testing.T) {
 		support := strings.TrimPrefix(name, "eos-")
 		r := call(t, "POST", w.url+"/connectors", map[string]any{"name": name, "config": map[string]any{
 			"connector.class": "io.weir.test.TestSourceConnector", "topic": topic + "-" + support, "count": "30",
+			"check.lso.bootstrap":  c.addr,
 			"exactly.once.support": support, "value.converter": "org.apache.kafka.connect.storage.StringConverter"}})
 		expectCode(t, r, http.StatusCreated, "create "+name)
 	}
@@ -62,6 +64,15 @@ func TestExactlyOnceSource(t *testing.T) {
 		waitState(t, w.url, "eos-required", stateRunning, stateRunning)
 		if n := readCommitted(topic + "-required"); n != 30 {
 			t.Fatalf("required: read_committed consumer saw %d of 30", n)
+		}
+		// CommitRecord (a STOMP source's ACK upstream) only once the
+		// transaction holding the record is committed.
+		eventually(t, 10*time.Second, "CommitRecord calls", func() (bool, string) {
+			v, ok := testCommits.Load("eos-required")
+			return ok && v.(*atomic.Int64).Load() == 30, fmt.Sprint(v)
+		})
+		if v, ok := testEarlyCommits.Load("eos-required"); ok && v.(*atomic.Int64).Load() > 0 {
+			t.Fatalf("%d CommitRecord calls before the record's transaction committed", v.(*atomic.Int64).Load())
 		}
 		return
 	}

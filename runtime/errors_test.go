@@ -15,6 +15,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/weirlog/weir/plugins"
 )
@@ -33,7 +34,8 @@ var testDef = plugins.NewConfigDef().
 	Define(plugins.ConfigKey{Name: "retriable.polls", Type: plugins.ConfigInt, Default: "0"}).
 	Define(plugins.ConfigKey{Name: "fail.starts", Type: plugins.ConfigInt, Default: "0"}).
 	Define(plugins.ConfigKey{Name: "fail.message", Default: "boom"}).
-	Define(plugins.ConfigKey{Name: "secret", Type: plugins.ConfigPassword, Default: ""})
+	Define(plugins.ConfigKey{Name: "secret", Type: plugins.ConfigPassword, Default: ""}).
+	Define(plugins.ConfigKey{Name: "check.lso.bootstrap", Default: ""})
 
 func (s *testSource) ConfigDef() *plugins.ConfigDef { return testDef }
 func (s *testSource) Start(_ plugins.ConnectorContext, cfg plugins.Config) error {
@@ -105,9 +107,32 @@ func (t *testSourceTask) Poll(ctx context.Context) ([]plugins.Record, error) {
 // testCommits counts CommitRecord calls per connector name.
 var testCommits sync.Map // connector name -> *atomic.Int64
 
-func (t *testSourceTask) CommitRecord(*plugins.Record) error {
+// testEarlyCommits counts, per connector with "check.lso.bootstrap" set,
+// CommitRecord calls for a record a read_committed consumer cannot see yet
+// (its transaction is not committed).
+var testEarlyCommits sync.Map // connector name -> *atomic.Int64
+
+func (t *testSourceTask) CommitRecord(rec *plugins.Record) error {
 	v, _ := testCommits.LoadOrStore(t.cfg["name"], new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
+	if addr := t.cfg["check.lso.bootstrap"]; addr != "" {
+		next, _ := asInt(rec.SourceOffset["next"])
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			return err
+		}
+		defer cl.Close()
+		lso, err := kadm.NewClient(cl).ListCommittedOffsets(context.Background(), rec.Topic)
+		if err != nil {
+			return err
+		}
+		var visible int64
+		lso.Each(func(o kadm.ListedOffset) { visible += o.Offset })
+		if visible < next {
+			e, _ := testEarlyCommits.LoadOrStore(t.cfg["name"], new(atomic.Int64))
+			e.(*atomic.Int64).Add(1)
+		}
+	}
 	return nil
 }
 func (t *testSourceTask) Commit() error { return nil }

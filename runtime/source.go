@@ -67,6 +67,9 @@ type sourceTask struct {
 	mu       sync.Mutex
 	queues   map[string]*partQueue
 	asyncErr error
+	// txnDone: in a transaction, the records whose CommitRecord waits for
+	// the commit (an aborted transaction must not acknowledge upstream).
+	txnDone []*plugins.Record
 }
 
 type submitted struct {
@@ -506,7 +509,21 @@ func (s *sourceTask) produced(kr *kgo.Record, err error) {
 	}
 	s.mWritten.Inc()
 	s.ack(it.sub)
-	if cerr := s.task.CommitRecord(it.orig); cerr != nil {
+	s.commitRecord(it.orig)
+}
+
+// commitRecord calls the task's CommitRecord now, or, in a transaction,
+// once the transaction is committed: with exactly-once a record is in the
+// log only then (KIP-618), and a source acknowledging upstream (STOMP)
+// must not lose a message to an aborted transaction.
+func (s *sourceTask) commitRecord(rec *plugins.Record) {
+	if s.txn {
+		s.mu.Lock()
+		s.txnDone = append(s.txnDone, rec)
+		s.mu.Unlock()
+		return
+	}
+	if cerr := s.task.CommitRecord(rec); cerr != nil {
 		s.log.Warn("CommitRecord", "err", cerr)
 	}
 }
@@ -518,9 +535,7 @@ func (s *sourceTask) produced(kr *kgo.Record, err error) {
 // hold them unacknowledged forever.
 func (s *sourceTask) dropped(it *sendItem) {
 	s.ack(it.sub)
-	if cerr := s.task.CommitRecord(it.orig); cerr != nil {
-		s.log.Warn("CommitRecord", "err", cerr)
-	}
+	s.commitRecord(it.orig)
 }
 
 // tolerated turns a skipped record into "carry on" and anything else into
@@ -547,6 +562,9 @@ func (s *sourceTask) abort() {
 	if !s.txn {
 		return
 	}
+	s.mu.Lock()
+	s.txnDone = nil
+	s.mu.Unlock()
 	ctx, cancel := context.WithTimeout(context.Background(), s.w.cfg.OffsetFlushTimeout)
 	defer cancel()
 	_ = s.prod.AbortBufferedRecords(ctx)
@@ -582,6 +600,15 @@ func (s *sourceTask) commitTransaction(ctx context.Context) error {
 		return fmt.Errorf("commit transaction: %w", err)
 	}
 	s.mCommit.Observe(time.Since(start).Seconds())
+	s.mu.Lock()
+	done := s.txnDone
+	s.txnDone = nil
+	s.mu.Unlock()
+	for _, rec := range done {
+		if cerr := s.task.CommitRecord(rec); cerr != nil {
+			s.log.Warn("CommitRecord", "err", cerr)
+		}
+	}
 	if err := s.task.Commit(); err != nil {
 		s.log.Warn("source task Commit", "err", err)
 	}
@@ -640,6 +667,15 @@ func (s *sourceTask) commit(ctx context.Context) error {
 		return fmt.Errorf("write source offsets: %w", err)
 	}
 	s.mCommit.Observe(time.Since(start).Seconds())
+	s.mu.Lock()
+	done := s.txnDone
+	s.txnDone = nil
+	s.mu.Unlock()
+	for _, rec := range done {
+		if cerr := s.task.CommitRecord(rec); cerr != nil {
+			s.log.Warn("CommitRecord", "err", cerr)
+		}
+	}
 	if err := s.task.Commit(); err != nil {
 		s.log.Warn("source task Commit", "err", err)
 	}
