@@ -6,6 +6,7 @@ import (
 	"context"
 	"fmt"
 	"math/big"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -285,5 +286,41 @@ func TestXidEpochMapping(t *testing.T) {
 		if got != tc.want {
 			t.Errorf("x32=%d xmax=%d: %d, want %d", tc.x32, tc.xmax, got, tc.want)
 		}
+	}
+}
+
+// TestSourceStreamsWithBoundedMemory reads a table far larger than the
+// memory the task may hold (about 200 MB of rows) a few batches at a time:
+// rows stream from the server as Poll asks for them, nothing buffers the
+// whole result.
+func TestSourceStreamsWithBoundedMemory(t *testing.T) {
+	c := pgConn(t)
+	schema := testSchema(t, c)
+	mustExec(t, c, "CREATE TABLE "+schema+".big (id bigint PRIMARY KEY, payload text)")
+	// 2 KB per row on the wire (stored compressed).
+	mustExec(t, c, "INSERT INTO "+schema+".big SELECT g, repeat(md5(g::text), 64) FROM generate_series(1, 100000) g")
+	cfg := baseSourceConfig(schema, Mode, ModeBulk, BatchMaxRows, "100")
+	task := startSource(t, tasksFor(t, cfg, 1)[0], newMemOffsets())
+	runtime.GC()
+	var before runtime.MemStats
+	runtime.ReadMemStats(&before)
+	peak := uint64(0)
+	got := 0
+	for i := 0; i < 50; i++ {
+		recs, err := task.Poll(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		got += len(recs)
+		var ms runtime.MemStats
+		runtime.ReadMemStats(&ms)
+		peak = max(peak, ms.HeapInuse)
+	}
+	if got != 5000 {
+		t.Fatalf("%d rows in 50 polls of 100, want 5000", got)
+	}
+	t.Logf("heap in use: %d MB before, peak %d MB while the 200 MB table streams", before.HeapInuse>>20, peak>>20)
+	if peak > before.HeapInuse+64<<20 {
+		t.Errorf("heap grew to %d MB reading 100-row batches of a 200 MB table", peak>>20)
 	}
 }
