@@ -2,6 +2,7 @@ package broker
 
 import (
 	"context"
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -53,11 +54,11 @@ func (b *Broker) setTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceTyp
 		return fail(kerr.InvalidRequest, "broker configs are static in weir: set them with weir serve flags")
 	}
 	if typ != kmsg.ConfigResourceTypeTopic {
-		return fail(kerr.InvalidRequest, "unsupported resource type")
+		return fail(kerr.InvalidRequest, fmt.Sprintf("resource type %d cannot be altered: only topics (2) have dynamic configs in weir", typ))
 	}
 	t, ok := b.ctl.State().Topics[name]
 	if !ok {
-		return fail(kerr.UnknownTopicOrPartition, "unknown topic")
+		return fail(kerr.UnknownTopicOrPartition, fmt.Sprintf("topic '%s' does not exist", name))
 	}
 	next, err := change(maps.Clone(t.Configs))
 	if err != nil {
@@ -71,11 +72,11 @@ func (b *Broker) setTopicConfigs(ctx context.Context, typ kmsg.ConfigResourceTyp
 	}
 	res, err := b.ctl.Propose(ctx, &cluster.Command{Op: cluster.OpSetConfigs, Topic: name, Configs: next})
 	if err != nil {
-		code := errCode(proposeErr(err))
-		return code, &[]string{err.Error()}[0]
+		perr := proposeErr(err)
+		return errCode(perr), &[]string{"alter configs of topic '" + name + "': " + reason(perr)}[0]
 	}
 	if res.Err != nil {
-		return fail(res.Err, res.Err.Message)
+		return fail(res.Err, fmt.Sprintf("alter configs of topic '%s': %s", name, res.Err.Message))
 	}
 	return 0, nil
 }
@@ -101,7 +102,7 @@ func handleIncrementalAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 			for _, c := range rr.Configs {
 				tc, ok := lookupTopicConfig(c.Name)
 				if !ok {
-					return nil, errorf("unknown topic config %q", c.Name)
+					return nil, unknownConfig(c.Name)
 				}
 				val := ""
 				if c.Value != nil {
@@ -128,7 +129,7 @@ func handleIncrementalAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 					}
 					cur[c.Name] = strings.Join(items, ",")
 				default:
-					return nil, errorf("unknown operation %d", c.Op)
+					return nil, errorf("%s: unknown operation %d (0 SET, 1 DELETE, 2 APPEND, 3 SUBTRACT)", c.Name, c.Op)
 				}
 			}
 			return cur, nil

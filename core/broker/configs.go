@@ -55,6 +55,50 @@ var topicConfigs = []topicConfig{
 	{"unclean.leader.election.enable", "false", kmsg.ConfigTypeBoolean, "Accepted for compatibility; weir never elects an out-of-sync leader.", checkOneOf("true", "false"), nil},
 }
 
+// unknownConfig names the supported config closest to name, if one is
+// close: most unknown names are typos of real ones.
+func unknownConfig(name string) error {
+	best, bestD := "", 4
+	for _, tc := range topicConfigs {
+		if d := editDistance(name, tc.name); d < bestD {
+			best, bestD = tc.name, d
+		}
+	}
+	if best != "" {
+		return fmt.Errorf("unknown topic config %q (did you mean %s?)", name, best)
+	}
+	return fmt.Errorf("unknown topic config %q: weir supports %s", name, strings.Join(topicConfigNames(), ", "))
+}
+
+func topicConfigNames() []string {
+	names := make([]string, len(topicConfigs))
+	for i, tc := range topicConfigs {
+		names[i] = tc.name
+	}
+	return names
+}
+
+// editDistance is the Levenshtein distance between a and b.
+func editDistance(a, b string) int {
+	prev := make([]int, len(b)+1)
+	cur := make([]int, len(b)+1)
+	for j := range prev {
+		prev[j] = j
+	}
+	for i := 1; i <= len(a); i++ {
+		cur[0] = i
+		for j := 1; j <= len(b); j++ {
+			cost := 1
+			if a[i-1] == b[j-1] {
+				cost = 0
+			}
+			cur[j] = min(prev[j]+1, cur[j-1]+1, prev[j-1]+cost)
+		}
+		prev, cur = cur, prev
+	}
+	return prev[len(b)]
+}
+
 func lookupTopicConfig(name string) (*topicConfig, bool) {
 	i := slices.IndexFunc(topicConfigs, func(c topicConfig) bool { return c.name == name })
 	if i < 0 {
@@ -69,7 +113,7 @@ func validateConfigs(cfgs map[string]string) error {
 	for k, v := range cfgs {
 		tc, ok := lookupTopicConfig(k)
 		if !ok {
-			return fmt.Errorf("unknown topic config %q", k)
+			return unknownConfig(k)
 		}
 		if err := tc.check(v); err != nil {
 			return fmt.Errorf("invalid value %q for %s: %w", v, k, err)

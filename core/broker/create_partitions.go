@@ -32,35 +32,36 @@ func handleCreatePartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respo
 		t, ok := state.Topics[rt.Topic]
 		switch {
 		case !ok:
-			fail(kerr.UnknownTopicOrPartition, "unknown topic")
+			fail(kerr.UnknownTopicOrPartition, fmt.Sprintf("topic '%s' does not exist", rt.Topic))
 		case t.Internal:
-			fail(kerr.InvalidTopicException, "cannot add partitions to an internal topic")
-		case int(rt.Count) <= len(t.Partitions):
-			fail(kerr.InvalidPartitions, fmt.Sprintf("topic has %d partitions; the new count must be larger", len(t.Partitions)))
+			fail(kerr.InvalidTopicException, fmt.Sprintf("cannot add partitions to internal topic '%s'", rt.Topic))
+		case int(rt.Count) == len(t.Partitions):
+			fail(kerr.InvalidPartitions, fmt.Sprintf("topic '%s' already has %d partitions", rt.Topic, len(t.Partitions)))
+		case int(rt.Count) < len(t.Partitions):
+			fail(kerr.InvalidPartitions, fmt.Sprintf("topic '%s' has %d partitions, more than the requested %d: partitions can be added, never removed", rt.Topic, len(t.Partitions), rt.Count))
 		case rt.Count > b.cfg.MaxPartitionsPerTopic:
-			fail(kerr.InvalidPartitions, fmt.Sprintf("at most %d partitions per topic", b.cfg.MaxPartitionsPerTopic))
+			fail(kerr.InvalidPartitions, fmt.Sprintf("%d partitions requested, but at most %d are allowed per topic (--max-partitions-per-topic)", rt.Count, b.cfg.MaxPartitionsPerTopic))
 		case rt.Assignment != nil && len(rt.Assignment) != int(rt.Count)-len(t.Partitions):
-			fail(kerr.InvalidReplicaAssignment, "assignment must list exactly the new partitions")
+			fail(kerr.InvalidReplicaAssignment, fmt.Sprintf("assignment lists %d partitions, but going from %d to %d partitions adds %d", len(rt.Assignment), len(t.Partitions), rt.Count, int(rt.Count)-len(t.Partitions)))
 		default:
 			assign := b.assignment(rt.Count - int32(len(t.Partitions)))
 			for i, a := range rt.Assignment {
-				for _, r := range a.Replicas {
-					if _, exists := state.Brokers[r]; !exists {
-						fail(kerr.InvalidReplicaAssignment, fmt.Sprintf("unknown broker %d", r))
-					}
+				p := len(t.Partitions) + i
+				if msg := badAssignment(p, int32(p), a.Replicas, len(t.Partitions[0].Replicas), state.Brokers); msg != "" {
+					fail(kerr.InvalidReplicaAssignment, msg)
+					break
 				}
-				if len(a.Replicas) > 0 {
-					assign[i] = a.Replicas
-				}
+				assign[i] = a.Replicas
 			}
 			if st.ErrorCode != 0 || req.ValidateOnly {
 				break
 			}
 			res, err := b.ctl.Propose(rc.ctx, &cluster.Command{Op: cluster.OpCreatePartitions, Topic: rt.Topic, Assignment: assign})
 			if err != nil {
-				st.ErrorCode = errCode(proposeErr(err))
+				perr := proposeErr(err)
+				fail(kerrOf(perr), "add partitions to topic '"+rt.Topic+"': "+reason(perr))
 			} else if res.Err != nil {
-				st.ErrorCode = res.Err.Code
+				fail(res.Err, "add partitions to topic '"+rt.Topic+"': "+res.Err.Message)
 			}
 		}
 		resp.Topics = append(resp.Topics, st)

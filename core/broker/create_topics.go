@@ -55,17 +55,20 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 		brokers := b.ctl.State().Brokers
 		switch {
 		case seen[rt.Topic] > 1:
-			fail(kerr.InvalidRequest, "topic named more than once in the request")
+			fail(kerr.InvalidRequest, fmt.Sprintf("topic '%s' is named %d times in the request", rt.Topic, seen[rt.Topic]))
 		case validTopicName(rt.Topic) != nil:
 			fail(kerr.InvalidTopicException, validTopicName(rt.Topic).Error())
 		case len(rt.ReplicaAssignment) > 0 && (rt.NumPartitions != -1 || rt.ReplicationFactor != -1):
 			fail(kerr.InvalidRequest, "both replica assignment and partitions/replication factor given")
 		case len(rt.ReplicaAssignment) == 0 && n <= 0:
-			fail(kerr.InvalidPartitions, "partitions must be at least 1")
+			fail(kerr.InvalidPartitions, fmt.Sprintf("number of partitions must be at least 1 (or -1 for num.partitions), got %d", rt.NumPartitions))
 		case n > b.cfg.MaxPartitionsPerTopic || len(rt.ReplicaAssignment) > int(b.cfg.MaxPartitionsPerTopic):
-			fail(kerr.InvalidPartitions, fmt.Sprintf("at most %d partitions per topic", b.cfg.MaxPartitionsPerTopic))
-		case len(rt.ReplicaAssignment) == 0 && rt.ReplicationFactor != -1 && (rt.ReplicationFactor <= 0 || int(rt.ReplicationFactor) > len(brokers)):
-			fail(kerr.InvalidReplicationFactor, "replication factor must be between 1 and the number of brokers")
+			fail(kerr.InvalidPartitions, fmt.Sprintf("%d partitions requested, but at most %d are allowed per topic (--max-partitions-per-topic)",
+				max(n, int32(len(rt.ReplicaAssignment))), b.cfg.MaxPartitionsPerTopic))
+		case len(rt.ReplicaAssignment) == 0 && rt.ReplicationFactor != -1 && rt.ReplicationFactor <= 0:
+			fail(kerr.InvalidReplicationFactor, fmt.Sprintf("replication factor must be at least 1 (or -1 for the default), got %d", rt.ReplicationFactor))
+		case len(rt.ReplicaAssignment) == 0 && int(rt.ReplicationFactor) > len(brokers):
+			fail(kerr.InvalidReplicationFactor, fmt.Sprintf("replication factor %d is larger than the %d broker(s) available", rt.ReplicationFactor, len(brokers)))
 		default:
 			if err := validateConfigs(configs); err != nil {
 				fail(kerr.InvalidConfig, err.Error())
@@ -74,14 +77,8 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			if len(rt.ReplicaAssignment) > 0 {
 				n = int32(len(rt.ReplicaAssignment))
 				for i, a := range rt.ReplicaAssignment {
-					ok := a.Partition == int32(i) && len(a.Replicas) == len(rt.ReplicaAssignment[0].Replicas) && len(a.Replicas) > 0
-					for _, r := range a.Replicas {
-						if _, exists := brokers[r]; !exists {
-							ok = false
-						}
-					}
-					if !ok {
-						fail(kerr.InvalidReplicaAssignment, "replica assignment must list partitions 0..n-1 on existing brokers")
+					if msg := badAssignment(i, a.Partition, a.Replicas, len(rt.ReplicaAssignment[0].Replicas), brokers); msg != "" {
+						fail(kerr.InvalidReplicaAssignment, msg)
 						break
 					}
 				}
@@ -103,11 +100,10 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			}
 			if err := b.createTopic(rc.ctx, rt.Topic, n, configs, false); err != nil {
 				var ke *kerr.Error
-				if errors.As(err, &ke) {
-					fail(ke, err.Error())
-				} else {
-					fail(kerr.UnknownServerError, err.Error())
+				if !errors.As(err, &ke) {
+					ke = kerr.UnknownServerError
 				}
+				fail(ke, reason(err))
 			}
 		}
 		if st.ErrorCode == 0 {

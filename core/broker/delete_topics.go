@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"encoding/base64"
+	"fmt"
+
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -44,26 +47,30 @@ func handleDeleteTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 		} else {
 			t, ok = state.TopicByID(tg.id)
 		}
+		var why string
 		switch {
 		case !ok && tg.name == nil:
 			st.ErrorCode = kerr.UnknownTopicID.Code
+			why = "no topic has ID " + base64.RawURLEncoding.EncodeToString(tg.id[:])
 		case !ok:
 			st.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			why = fmt.Sprintf("topic '%s' does not exist", *tg.name)
 		case t.Internal:
 			st.ErrorCode = kerr.InvalidTopicException.Code
+			why = fmt.Sprintf("internal topic '%s' cannot be deleted", t.Name)
 		default:
 			name := t.Name
 			st.Topic, st.TopicID = &name, t.ID
 			res, err := b.ctl.Propose(rc.ctx, &cluster.Command{Op: cluster.OpDeleteTopic, Topic: t.Name})
 			if err != nil {
-				st.ErrorCode = errCode(proposeErr(err))
+				perr := proposeErr(err)
+				st.ErrorCode, why = errCode(perr), "delete topic '"+name+"': "+reason(perr)
 			} else if res.Err != nil {
-				st.ErrorCode = res.Err.Code
+				st.ErrorCode, why = res.Err.Code, "delete topic '"+name+"': "+res.Err.Message
 			}
 		}
 		if st.ErrorCode != 0 && req.Version >= 5 {
-			msg := kerr.ErrorForCode(st.ErrorCode).Error()
-			st.ErrorMessage = &msg
+			st.ErrorMessage = &why
 		}
 		resp.Topics = append(resp.Topics, st)
 	}

@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"fmt"
 	"slices"
 	"strconv"
 
@@ -26,11 +27,12 @@ func handleDescribeConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 		sr := kmsg.NewDescribeConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
 		want := func(name string) bool { return rr.ConfigNames == nil || slices.Contains(rr.ConfigNames, name) }
+		var why string
 		switch rr.ResourceType {
 		case kmsg.ConfigResourceTypeTopic:
 			t, ok := b.ctl.State().Topics[rr.ResourceName]
 			if !ok {
-				sr.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sr.ErrorCode, why = kerr.UnknownTopicOrPartition.Code, "topic '"+rr.ResourceName+"' does not exist"
 				break
 			}
 			for _, tc := range topicConfigs {
@@ -41,7 +43,7 @@ func handleDescribeConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 			}
 		case kmsg.ConfigResourceTypeBroker:
 			if rr.ResourceName != "" && rr.ResourceName != strconv.Itoa(int(b.cfg.NodeID)) {
-				sr.ErrorCode = kerr.InvalidRequest.Code
+				sr.ErrorCode, why = kerr.InvalidRequest.Code, fmt.Sprintf("broker '%s' is not this broker (node %d)", rr.ResourceName, b.cfg.NodeID)
 				break
 			}
 			for _, kv := range b.brokerConfigs() {
@@ -59,11 +61,10 @@ func handleDescribeConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 				sr.Configs = append(sr.Configs, c)
 			}
 		default:
-			sr.ErrorCode = kerr.InvalidRequest.Code
+			sr.ErrorCode, why = kerr.InvalidRequest.Code, fmt.Sprintf("resource type %d has no configs in weir: only topics (2) and brokers (4)", rr.ResourceType)
 		}
 		if sr.ErrorCode != 0 {
-			msg := kerr.ErrorForCode(sr.ErrorCode).Error()
-			sr.ErrorMessage = &msg
+			sr.ErrorMessage = &why
 		}
 		resp.Resources = append(resp.Resources, sr)
 	}

@@ -68,7 +68,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			sp := kmsg.NewProduceResponseTopicPartition()
 			sp.Partition = rp.Partition
 			sp.BaseOffset, sp.LogAppendTime, sp.LogStartOffset = -1, -1, -1
-			var reason error
+			var why error
 			switch {
 			case reqErr != 0:
 				sp.ErrorCode = reqErr
@@ -83,7 +83,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			default:
 				records, err := b.validateProduce(rp.Records, &lim)
 				if err != nil {
-					reason = err
+					why = err
 					sp.ErrorCode = errCode(err)
 					var re *record.RecordsError
 					if errors.As(err, &re) && req.Version >= 8 {
@@ -95,12 +95,12 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 					}
 					break
 				}
-				reason = b.produceTo(tp.parts[rp.Partition], records, &sp)
+				why = b.produceTo(tp.parts[rp.Partition], records, &sp)
 			}
 			if sp.ErrorCode != 0 && req.Version >= 8 {
 				var msg string
-				if reason != nil {
-					msg = reason.Error()
+				if why != nil {
+					msg = reason(why)
 				} else if e := kerr.ErrorForCode(sp.ErrorCode); e != nil {
 					msg = e.Error()
 				}

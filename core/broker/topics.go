@@ -27,13 +27,60 @@ func validTopicName(name string) error {
 	if len(name) > maxTopicNameLen {
 		return fmt.Errorf("topic name longer than %d characters", maxTopicNameLen)
 	}
-	for i := 0; i < len(name); i++ {
-		c := name[i]
+	for i, c := range name {
 		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '.' || c == '_' || c == '-') {
-			return fmt.Errorf("topic name %q has an illegal character %q", name, c)
+			return fmt.Errorf("topic name %q has an illegal character %q at position %d: only ASCII letters, digits, '.', '_' and '-' are allowed", name, c, i)
 		}
 	}
 	return nil
+}
+
+// badAssignment explains what is wrong with the replica list of the i-th
+// entry of a manual assignment, or returns "".
+func badAssignment(i int, partition int32, replicas []int32, firstLen int, brokers map[int32]cluster.Broker) string {
+	switch {
+	case partition != int32(i):
+		return fmt.Sprintf("replica assignment entry %d is for partition %d: partitions must be listed 0..n-1 in order", i, partition)
+	case len(replicas) == 0:
+		return fmt.Sprintf("partition %d has no replicas", partition)
+	case len(replicas) != firstLen:
+		return fmt.Sprintf("partition %d has %d replicas but partition 0 has %d: every partition needs the same replication factor", partition, len(replicas), firstLen)
+	}
+	seen := map[int32]bool{}
+	for _, r := range replicas {
+		if _, ok := brokers[r]; !ok {
+			return fmt.Sprintf("partition %d names broker %d, which does not exist", partition, r)
+		}
+		if seen[r] {
+			return fmt.Sprintf("partition %d names broker %d twice", partition, r)
+		}
+		seen[r] = true
+	}
+	return ""
+}
+
+// kerrOf is the Kafka error err wraps, UNKNOWN_SERVER_ERROR if none.
+func kerrOf(err error) *kerr.Error {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke
+	}
+	return kerr.UnknownServerError
+}
+
+// reason is the text of err for a response's error message: the canned
+// description of the Kafka code it wraps (which the code already says) is
+// dropped, so what remains is why.
+func reason(err error) string {
+	msg := err.Error()
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		if msg == ke.Error() {
+			return ke.Message
+		}
+		msg = strings.TrimSuffix(msg, ": "+ke.Error())
+	}
+	return msg
 }
 
 // assignment places n new partitions on this node (the only broker);
