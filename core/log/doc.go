@@ -127,8 +127,8 @@
 // (Manager), Flush, or, with Config.SyncOnAppend, before Append returns.
 // A roll fsyncs the segment it closes, and the directory, in the
 // background (as Kafka schedules a flush at every roll), so the recovery
-// point follows the rolls without any flush.* setting and the next
-// checkpoint (Manager maintenance) records it. The recovery point only
+// point follows the rolls without any flush.* setting and is checkpointed
+// at once (no append waits for it). The recovery point only
 // moves over a prefix of segments whose bytes and directory entries are
 // both durable.
 //

@@ -233,6 +233,7 @@ func TestStorageFailureTakesLogOffline(t *testing.T) {
 			if _, err := l.DeleteRecordsBefore(1); !isStorageErr(err) {
 				t.Fatalf("delete records on an offline log: %v", err)
 			}
+			l.bg.Wait()
 			if l.recoveryPoint > max(rpBefore, acked) {
 				t.Fatalf("recovery point moved to %d over unsynced bytes (was %d, acked %d)", l.recoveryPoint, rpBefore, acked)
 			}

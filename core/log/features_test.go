@@ -13,6 +13,9 @@ import (
 // crash abandons l as kill -9 would: file descriptors closed, nothing
 // flushed, no indexes, snapshot, checkpoint or clean-shutdown marker.
 func crash(l *Log) {
+	// A killed process has no goroutines left: let a roll's background
+	// flush finish rather than have it write into the reopened log's dir.
+	l.bg.Wait()
 	l.appendMu.Lock()
 	defer l.appendMu.Unlock()
 	l.mu.Lock()

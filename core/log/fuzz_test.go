@@ -73,6 +73,7 @@ func FuzzRecovery(f *testing.F) {
 			l.Flush()
 			flushedEnd = l.EndOffset()
 		}
+		l.bg.Wait() // rolls flush in the background; count what they made durable
 		// What a crash may damage: per segment, bytes past its flushed size.
 		damageable := map[string]int64{}
 		// BaseOffset (batch bytes 0-7) and PartitionLeaderEpoch (12-15)

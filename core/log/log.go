@@ -58,7 +58,9 @@ type Log struct {
 	bg             sync.WaitGroup // background flushes of rolled segments
 
 	// metaOnDisk is the last log checkpoint written (writeMetaLocked);
-	// guarded by appendMu.
+	// guarded by metaMu, which serialises the writes of that file
+	// (mutations hold appendMu; a background roll flush holds neither).
+	metaMu       sync.Mutex
 	metaOnDisk   logMeta
 	metaOnDiskOK bool
 
@@ -515,13 +517,17 @@ func (l *Log) metaLocked() logMeta {
 
 // writeMetaLocked writes the log checkpoint (weir-log-checkpoint) with the
 // current log start, recovery point and cleaner point. Every write of that
-// file goes through here (callers hold appendMu, or own the log in Open),
-// so metaOnDisk is what the file holds. With skipSame, a checkpoint equal
+// file goes through here (callers hold appendMu, own the log in Open, or
+// are the background flush of a roll), so metaOnDisk is what the file
+// holds. With skipSame, a checkpoint equal
 // to it is not rewritten: the periodic Checkpoint of an idle log, or of a
 // busy one whose recovery point has not moved (no flush), would otherwise
 // fsync a file and its directory while holding appendMu, stalling appends
 // every maintenance interval for nothing.
 func (l *Log) writeMetaLocked(skipSame bool) error {
+	l.metaMu.Lock()
+	defer l.metaMu.Unlock()
+	// Read under metaMu: a later write never records an older state.
 	m := l.metaLocked()
 	if skipSame && l.metaOnDiskOK && l.metaOnDisk == m {
 		return nil

@@ -223,7 +223,7 @@ func (l *Log) syncSegments(op string) error {
 // flushRolled fsyncs a segment that was just closed by a roll, and the
 // directory (the new segment's entry and the renamed index files), in the
 // background, as Kafka schedules a flush at every roll: the recovery point
-// moves over it and the next checkpoint records that, so a crash rescans
+// moves over it and the log checkpoint records that, so a crash rescans
 // only the active segment. Called with appendMu held.
 func (l *Log) flushRolled(s *segment) {
 	if l.offline.Load() != nil {
@@ -252,7 +252,16 @@ func (l *Log) flushRolled(s *segment) {
 			s.flushedNext = max(s.flushedNext, next)
 			l.advanceRecoveryLocked()
 		}
+		closed := l.closed
 		l.mu.Unlock()
+		// Record the new recovery point now rather than at the next
+		// maintenance run: a crash then rescans only the active segment.
+		// Once per roll, without the append lock.
+		if !closed {
+			if err := l.writeMetaLocked(true); err != nil {
+				l.fail("write log checkpoint", err)
+			}
+		}
 	}()
 }
 
