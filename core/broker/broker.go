@@ -220,6 +220,10 @@ type Broker struct {
 	// reconPending holds the indexes of states that changed topics and
 	// are not yet in service (what settle waits for); guarded by reconMu.
 	reconPending map[uint64]struct{}
+	// Backoff of reopening offline logs, by topic\x00partition.
+	reopenMu    sync.Mutex
+	reopenDelay map[string]time.Duration
+	reopenNext  map[string]int64
 
 	sessions   *fetchSessions
 	pids       producerIDs
@@ -266,7 +270,7 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 	}
 	b := &Broker{cfg: cfg, logger: logger, conns: map[*conn]struct{}{}, connsByIP: map[string]int{}, lock: lock,
 		queued: newByteBudget(cfg.QueuedMaxRequestBytes), warnLimit: newRateLimiter(warnInterval), reconKick: make(chan struct{}, 1),
-		reconPending: map[uint64]struct{}{}}
+		reconPending: map[uint64]struct{}{}, reopenDelay: map[string]time.Duration{}, reopenNext: map[string]int64{}}
 	b.reconCond.L = &b.reconMu
 	b.autoCreateRate = newTokenBucket(cfg.AutoCreatePerSecond)
 	b.ctx, b.cancel = context.WithCancel(context.Background())

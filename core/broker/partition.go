@@ -24,6 +24,7 @@ type partition struct {
 	leaderEpoch atomic.Int32
 	hw          atomic.Int64
 	deleted     atomic.Bool
+	reopenAt    atomic.Int64 // unix ns before which an offline log is not reopened (reconcile.go)
 
 	// Fetch long-polls register here to be woken when the HW moves.
 	nwaiters atomic.Int32

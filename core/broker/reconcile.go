@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"maps"
+	"strconv"
 	"sync"
 	"time"
 
@@ -119,16 +120,42 @@ func (b *Broker) reconcileLoop() {
 	}
 }
 
-// hasUnopened reports whether a served partition's log failed to open.
+// hasUnopened reports whether a served partition's log failed to open or
+// is offline and due for a reopen.
 func (b *Broker) hasUnopened() bool {
 	for _, t := range *b.topics.Load() {
-		for _, p := range t.parts {
-			if p == nil {
-				return true
-			}
+		if hasNil(t.parts) || b.reopenDue(t.parts) {
+			return true
 		}
 	}
 	return false
+}
+
+// reopenDue reports whether one of parts is offline after a storage
+// failure and its next reopen attempt is due. Attempts back off (2 s
+// doubling to a minute per partition): each one rescans the log.
+func (b *Broker) reopenDue(parts []*partition) bool {
+	for _, p := range parts {
+		if p == nil || p.log.Offline() == nil {
+			continue
+		}
+		if at := p.reopenAt.Load(); at == 0 || time.Now().UnixNano() >= at {
+			return true
+		}
+	}
+	return false
+}
+
+// reopenBackoff carries the partition's backoff to its replacement via the
+// manager's key; recorded here on the broker by topic/partition.
+func (b *Broker) reopenBackoff(p *partition) {
+	b.reopenMu.Lock()
+	defer b.reopenMu.Unlock()
+	k := p.topic + "\x00" + strconv.Itoa(int(p.index))
+	d := b.reopenDelay[k]
+	d = min(max(2*d, retryInterval), time.Minute)
+	b.reopenDelay[k] = d
+	b.reopenNext[k] = time.Now().Add(d).UnixNano()
 }
 
 // reconcile makes the served partitions match next: new partitions get
@@ -158,7 +185,7 @@ func (b *Broker) reconcile(next *cluster.State) {
 	var creates []create
 	for name, t := range next.Topics {
 		old, had := cur[name]
-		if had && old.meta == t && !hasNil(old.parts) {
+		if had && old.meta == t && !hasNil(old.parts) && !b.reopenDue(old.parts) {
 			out[name] = old
 			continue
 		}
@@ -169,7 +196,7 @@ func (b *Broker) reconcile(next *cluster.State) {
 		tp := &topicParts{meta: t, parts: make([]*partition, len(t.Partitions))}
 		lcfg := b.logConfig(t.Configs)
 		for i, pm := range t.Partitions {
-			if had && i < len(old.parts) && old.parts[i] != nil {
+			if had && i < len(old.parts) && old.parts[i] != nil && !b.reopenDue(old.parts[i:i+1]) {
 				p := old.parts[i]
 				if !maps.Equal(old.meta.Configs, t.Configs) {
 					p.log.SetConfig(lcfg)
@@ -177,6 +204,13 @@ func (b *Broker) reconcile(next *cluster.State) {
 				p.setLeaderEpoch(pm.LeaderEpoch)
 				tp.parts[i] = p
 				continue
+			}
+			if had && i < len(old.parts) && old.parts[i] != nil {
+				// Offline after a storage failure: reopened below (the
+				// manager closes and recovers it); waiters on the old
+				// partition give up.
+				old.parts[i].markDeleted()
+				b.reopenBackoff(old.parts[i])
 			}
 			creates = append(creates, create{name: name, tp: tp, i: i, cfg: lcfg, epoch: pm.LeaderEpoch})
 		}
@@ -189,6 +223,14 @@ func (b *Broker) reconcile(next *cluster.State) {
 			return // its slot stays nil: KAFKA_STORAGE_ERROR until a retry opens it
 		}
 		p := newPartition(c.name, int32(c.i), c.tp.meta.ID, l)
+		b.reopenMu.Lock()
+		k := c.name + "\x00" + strconv.Itoa(c.i)
+		if l.Offline() == nil {
+			delete(b.reopenDelay, k)
+		}
+		p.reopenAt.Store(b.reopenNext[k])
+		delete(b.reopenNext, k)
+		b.reopenMu.Unlock()
 		p.setLeaderEpoch(c.epoch)
 		c.tp.parts[c.i] = p
 	}

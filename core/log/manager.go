@@ -188,7 +188,10 @@ func (m *Manager) Create(topic string, partition int32, cfg Config) (*Log, error
 // cfg applied. A directory recorded for another ID (a deleted topic of the
 // same name whose removal never finished) is set aside and an empty log
 // created in its place; a directory with no record (written before topic
-// IDs were) is adopted and the ID recorded. A zero id skips the check.
+// IDs were) is adopted and the ID recorded. A zero id skips the check. A
+// log that went offline after a storage failure is closed and opened
+// again (recovered); if that fails the partition has no log until the
+// next CreateWithID.
 //
 // The manager lock is not held across Open (which fsyncs several files for
 // a new log), so creations of different partitions run concurrently; two
@@ -215,10 +218,15 @@ func (m *Manager) CreateWithID(topic string, partition int32, id TopicID, cfg Co
 		<-wait
 		m.mu.Lock()
 	}
-	var stale *Log
+	var stale, offline *Log
 	if l, ok := m.logs[tp]; ok {
 		have := m.ids[tp]
 		switch {
+		case l.Offline() != nil && (id == TopicID{} || have == id || have == TopicID{}):
+			// Offline after a storage failure: close it and open it
+			// again, which recovers it from its last durable state.
+			offline = l
+			delete(m.logs, tp)
 		case id == TopicID{} || have == id:
 			m.mu.Unlock()
 			l.SetConfig(cfg)
@@ -231,17 +239,22 @@ func (m *Manager) CreateWithID(topic string, partition int32, id TopicID, cfg Co
 				return nil, storageErr("record topic id", err)
 			}
 			return l, nil
+		default:
+			// The open log belongs to another incarnation of the topic.
+			stale = l
+			delete(m.logs, tp)
+			delete(m.ids, tp)
 		}
-		// The open log belongs to another incarnation of the topic.
-		stale = l
-		delete(m.logs, tp)
-		delete(m.ids, tp)
 	}
 	done := make(chan struct{})
 	m.creating[tp] = done
 	m.opening.Add(1)
 	m.mu.Unlock()
 
+	if offline != nil {
+		m.opts.Logger.Warn("reopening partition log taken offline by a storage failure", "log", tp.Dir(), "cause", offline.Offline())
+		_ = offline.Close() // no clean-shutdown marker: Open recovers
+	}
 	l, err := m.openWithID(tp, dir, id, cfg, stale)
 
 	m.mu.Lock()
