@@ -2,11 +2,19 @@
 // unit weir stores on disk and sends on the wire unchanged.
 //
 // The byte codecs come from franz-go: kmsg.RecordBatch / kmsg.Record for the
-// layout and kgo's default (de)compressors for gzip, snappy (raw and xerial
-// framed), lz4 and zstd. This package adds what a broker needs on top: a
-// cheap fixed-offset header view for the hot path (no allocation), CRC-32C
-// checks, in-place rewrites of the fields a broker owns, and a builder for
-// the batches the broker writes itself (group offsets, control records).
+// layout and kgo's compressors for gzip, snappy, lz4 and zstd. This package
+// adds what a broker needs on top: a cheap fixed-offset header view for the
+// hot path (no allocation), CRC-32C checks, in-place rewrites of the fields
+// a broker owns, and a builder for the batches the broker writes itself
+// (group offsets, control records).
+//
+// Untrusted input: CheckBatch validates a produced batch as Kafka's
+// LogValidator does (record count against offsets, every record's varint
+// layout walked in place, timestamps, keys), and every decompression
+// (Decompress; Records and RecordsUnchecked at DefaultDecompressLimit) is
+// bounded, checking what a frame announces before allocating for it, so
+// a small "zip bomb" cannot inflate in memory. FuzzCheckBatch keeps both
+// honest.
 //
 // Batch header layout (big endian, 61 bytes), as in Kafka's DefaultRecordBatch:
 //
