@@ -36,7 +36,7 @@ import (
 //   different codec before the append (compression.go), from the records
 //   validation already decompressed.
 // * Transactions are not supported: a transactional batch is refused with
-//   INVALID_TXN_STATE before it reaches the log (see refuseTransactional).
+//   INVALID_TXN_STATE before it reaches the log (errNoTxnCoordinator says why).
 //
 // Version notes:
 // * v3+: TransactionalID; v5: LogStartOffset; v8: ErrorMessage; v9 flexible.
