@@ -8,6 +8,14 @@ package main
 // the client to the moment its acknowledgement arrives, as the Java tool
 // does; at an unlimited rate it therefore includes time spent waiting for
 // buffer space. MB means 2^20 bytes (as in the Java tools).
+//
+// Both commands run a franz-go client at franz-go's own defaults: a flag
+// changes the client only when it is given on the command line. Every record
+// carries different random bytes (a walk through a 64 MiB random pool), so
+// the client's default snappy compression finds nothing to shrink and
+// batches travel uncompressed, as they would with real, dense payloads; a
+// single repeated payload would compress to almost nothing and measure a
+// different thing.
 
 import (
 	"context"
@@ -125,12 +133,14 @@ result is one JSON object on stdout.`,
 			if records <= 0 || size < 0 || producers <= 0 {
 				return errors.New("--records and --producers must be positive, --record-size not negative")
 			}
-			opts, err := ps.opts()
+			opts, err := ps.optsFor(cmd.Flags().Changed)
 			if err != nil {
 				return err
 			}
-			opts = append(opts, kgo.DefaultProduceTopic(topic), kgo.MaxBufferedRecords(maxBuffered),
-				kgo.RecordDeliveryTimeout(2*time.Minute))
+			opts = append(opts, kgo.DefaultProduceTopic(topic))
+			if cmd.Flags().Changed("max-buffered-records") {
+				opts = append(opts, kgo.MaxBufferedRecords(maxBuffered))
+			}
 			if err := ensureTopic(cmd.Context(), co, topic, partitions); err != nil {
 				return err
 			}
@@ -151,16 +161,18 @@ result is one JSON object on stdout.`,
 			return nil
 		},
 	}
-	ps.register(cmd, "none")
-	cmd.Flags().Lookup("linger").DefValue = "5ms" // Kafka 4.x's linger.ms default
-	ps.linger = 5 * time.Millisecond
+	// Shown with franz-go's defaults, which apply until a flag is given.
+	ps.register(cmd, "snappy")
+	cmd.Flags().Lookup("compression").Usage += " (franz-go sends a batch uncompressed when compressing does not shrink it)"
+	cmd.Flags().Lookup("linger").DefValue = "10ms"
+	cmd.Flags().Lookup("batch-max-bytes").DefValue = "1000012"
 	cmd.Flags().StringVarP(&topic, "topic", "t", "", "topic to write (created if missing)")
 	cmd.Flags().Int64VarP(&records, "records", "n", 1_000_000, "number of records to produce")
 	cmd.Flags().IntVarP(&size, "record-size", "s", 1024, "value size in bytes")
 	cmd.Flags().Float64Var(&rate, "throughput", -1, "target records/s over all producers (-1: unlimited)")
 	cmd.Flags().IntVar(&producers, "producers", 1, "number of independent producer clients")
 	cmd.Flags().Int32Var(&partitions, "partitions", 1, "partitions when creating the topic")
-	cmd.Flags().IntVar(&maxBuffered, "max-buffered-records", 50_000, "records a producer may buffer before Produce blocks")
+	cmd.Flags().IntVar(&maxBuffered, "max-buffered-records", 50_000, "records a producer may buffer before Produce blocks (franz-go's default)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
 	cmd.Flags().DurationVar(&every, "progress-interval", 5*time.Second, "how often to print progress to stderr (0: never)")
 	cmd.Flags().DurationVar(&warmup, "warmup", 0, "leave records sent in this first stretch out of the latency figures")
@@ -191,8 +203,7 @@ func benchProduce(cmd *cobra.Command, co *clusterOpts, opts []kgo.Opt, topic str
 	if ctx == nil {
 		ctx = context.Background()
 	}
-	payload := make([]byte, size)
-	rand.Read(payload)
+	pool := payloadPool(size)
 
 	clients := make([]*kgo.Client, producers)
 	for i := range clients {
@@ -273,7 +284,7 @@ func benchProduce(cmd *cobra.Command, co *clusterOpts, opts []kgo.Opt, topic str
 				}
 				idx := j
 				sent := time.Now()
-				cl.Produce(ctx, &kgo.Record{Topic: topic, Value: payload}, func(_ *kgo.Record, err error) {
+				cl.Produce(ctx, &kgo.Record{Topic: topic, Value: pool.value(j)}, func(_ *kgo.Record, err error) {
 					if err != nil {
 						failed.Add(1)
 						firstErr.CompareAndSwap(nil, err.Error())
@@ -327,6 +338,35 @@ func benchProduce(cmd *cobra.Command, co *clusterOpts, opts []kgo.Opt, topic str
 	return res, nil
 }
 
+// payloads hands out record values: consecutive slices of one random pool,
+// so no two records within 64 MiB of each other share bytes and no batch
+// compresses, without paying for random bytes per record on a client that
+// shares the CPUs with the broker it measures.
+type payloads struct {
+	pool []byte
+	size int
+	n    int64 // distinct values in the pool
+}
+
+const payloadPoolBytes = 64 << 20
+
+func payloadPool(size int) *payloads {
+	p := &payloads{size: size, n: 1}
+	if size == 0 {
+		return p
+	}
+	p.n = max(1, payloadPoolBytes/int64(size))
+	p.pool = make([]byte, p.n*int64(size))
+	rand.Read(p.pool)
+	return p
+}
+
+// value is record i's value; callers must not modify it.
+func (p *payloads) value(i int64) []byte {
+	off := (i % p.n) * int64(p.size)
+	return p.pool[off : off+int64(p.size) : off+int64(p.size)]
+}
+
 func printBench(cmd *cobra.Command, r *benchResult, asJSON bool) error {
 	out := cmd.OutOrStdout()
 	if asJSON {
@@ -352,14 +392,16 @@ func newBenchConsumeCmd(co *clusterOpts) *cobra.Command {
 		records  int64
 		idle     time.Duration
 		fetchMax int32
+		partMax  int32
+		group    string
 		asJSON   bool
 		every    time.Duration
 	)
 	cmd := &cobra.Command{
 		Use:   "consume",
 		Short: "Read a topic from the beginning and report throughput",
-		Long: `Read --records records from the start of every partition of --topic (no
-consumer group) and report records/s and MB/s from client start to the last
+		Long: `Read --records records from the start of every partition of --topic (in
+no consumer group unless --group is given) and report records/s and MB/s from client start to the last
 record, and how long the first record took. Stops early, with an error, when
 nothing arrives for --idle-timeout.`,
 		Args: cobra.NoArgs,
@@ -368,7 +410,17 @@ nothing arrives for --idle-timeout.`,
 			if topic == "" {
 				return errors.New("--topic is required")
 			}
-			res, err := benchConsume(cmd, co, topic, records, idle, fetchMax, every)
+			var opts []kgo.Opt
+			if cmd.Flags().Changed("fetch-max-bytes") {
+				opts = append(opts, kgo.FetchMaxBytes(fetchMax))
+			}
+			if cmd.Flags().Changed("fetch-max-partition-bytes") {
+				opts = append(opts, kgo.FetchMaxPartitionBytes(partMax))
+			}
+			if group != "" {
+				opts = append(opts, kgo.ConsumerGroup(group))
+			}
+			res, err := benchConsume(cmd, co, topic, records, idle, opts, every)
 			if res != nil {
 				if perr := printBench(cmd, res, asJSON); perr != nil {
 					return perr
@@ -380,21 +432,23 @@ nothing arrives for --idle-timeout.`,
 	cmd.Flags().StringVarP(&topic, "topic", "t", "", "topic to read")
 	cmd.Flags().Int64VarP(&records, "records", "n", 1_000_000, "number of records to read")
 	cmd.Flags().DurationVar(&idle, "idle-timeout", 15*time.Second, "give up when no record arrives for this long")
-	cmd.Flags().Int32Var(&fetchMax, "fetch-max-bytes", 50<<20, "fetch.max.bytes")
+	cmd.Flags().Int32Var(&fetchMax, "fetch-max-bytes", 50<<20, "fetch.max.bytes (franz-go's default)")
+	cmd.Flags().Int32Var(&partMax, "fetch-max-partition-bytes", 1<<20, "max.partition.fetch.bytes (franz-go's default)")
+	cmd.Flags().StringVar(&group, "group", "", "consume as a member of this consumer group (default: no group, every partition from its start)")
 	cmd.Flags().BoolVar(&asJSON, "json", false, "print the result as JSON on stdout")
 	cmd.Flags().DurationVar(&every, "progress-interval", 5*time.Second, "how often to print progress to stderr (0: never)")
 	return cmd
 }
 
 func benchConsume(cmd *cobra.Command, co *clusterOpts, topic string, records int64,
-	idle time.Duration, fetchMax int32, every time.Duration) (*benchResult, error) {
+	idle time.Duration, opts []kgo.Opt, every time.Duration) (*benchResult, error) {
 	ctx := cmd.Context()
 	if ctx == nil {
 		ctx = context.Background()
 	}
 	start := time.Now()
-	cl, err := co.newClient(ctx, kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()),
-		kgo.FetchMaxBytes(fetchMax), kgo.FetchMaxPartitionBytes(min(fetchMax, 10<<20)))
+	opts = append([]kgo.Opt{kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart())}, opts...)
+	cl, err := co.newClient(ctx, opts...)
 	if err != nil {
 		return nil, err
 	}

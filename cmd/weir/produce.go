@@ -35,35 +35,49 @@ func (s *producerSettings) register(cmd *cobra.Command, defCompression string) {
 }
 
 func (s *producerSettings) opts() ([]kgo.Opt, error) {
+	return s.optsFor(func(string) bool { return true })
+}
+
+// optsFor is opts restricted to the settings whose flag name keep accepts;
+// the others are left at franz-go's defaults. `weir bench produce` passes
+// only the flags given on the command line, so it measures a default client.
+func (s *producerSettings) optsFor(keep func(flag string) bool) ([]kgo.Opt, error) {
 	var opts []kgo.Opt
-	switch strings.ToLower(s.acks) {
-	case "all", "-1":
-		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
-	case "1", "leader":
-		// Idempotent writes need acks=all; without it, fall back to plain writes.
-		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
-	case "0", "none":
-		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
-	default:
-		return nil, fmt.Errorf("--acks %q: want all, 1 or 0", s.acks)
+	if keep("acks") {
+		switch strings.ToLower(s.acks) {
+		case "all", "-1":
+			opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+		case "1", "leader":
+			// Idempotent writes need acks=all; without it, fall back to plain writes.
+			opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
+		case "0", "none":
+			opts = append(opts, kgo.RequiredAcks(kgo.NoAck()), kgo.DisableIdempotentWrite())
+		default:
+			return nil, fmt.Errorf("--acks %q: want all, 1 or 0", s.acks)
+		}
 	}
-	var codec kgo.CompressionCodec
-	switch strings.ToLower(s.compression) {
-	case "none", "":
-		codec = kgo.NoCompression()
-	case "gzip":
-		codec = kgo.GzipCompression()
-	case "snappy":
-		codec = kgo.SnappyCompression()
-	case "lz4":
-		codec = kgo.Lz4Compression()
-	case "zstd":
-		codec = kgo.ZstdCompression()
-	default:
-		return nil, fmt.Errorf("--compression %q: want none, gzip, snappy, lz4 or zstd", s.compression)
+	if keep("compression") {
+		var codec kgo.CompressionCodec
+		switch strings.ToLower(s.compression) {
+		case "none", "":
+			codec = kgo.NoCompression()
+		case "gzip":
+			codec = kgo.GzipCompression()
+		case "snappy":
+			codec = kgo.SnappyCompression()
+		case "lz4":
+			codec = kgo.Lz4Compression()
+		case "zstd":
+			codec = kgo.ZstdCompression()
+		default:
+			return nil, fmt.Errorf("--compression %q: want none, gzip, snappy, lz4 or zstd", s.compression)
+		}
+		opts = append(opts, kgo.ProducerBatchCompression(codec))
 	}
-	opts = append(opts, kgo.ProducerBatchCompression(codec), kgo.ProducerLinger(s.linger))
-	if s.batchBytes > 0 {
+	if keep("linger") {
+		opts = append(opts, kgo.ProducerLinger(s.linger))
+	}
+	if keep("batch-max-bytes") && s.batchBytes > 0 {
 		opts = append(opts, kgo.ProducerBatchMaxBytes(s.batchBytes))
 	}
 	return opts, nil

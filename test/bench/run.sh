@@ -1,23 +1,34 @@
 #!/usr/bin/env bash
 # test/bench/run.sh: weir vs Apache Kafka, side by side (`make bench`).
 #
-# Builds bin/weir, then runs test/bench/harness, which for each of
-# BENCH_ROUNDS rounds starts a fresh `weir serve` and a fresh Apache Kafka
-# (test/services/kafka.sh) with empty data dirs under BENCH_WORKDIR (same
-# disk), and measures with the same client (`weir bench`, franz-go):
-#   produce throughput (1 KiB, acks=all, unlimited rate), p99 latency at a
-#   fixed rate, consume throughput, cold start to first ack, peak RSS;
-#   plus kafka-producer-perf-test (the Java client) when kafka-cli.sh exists.
-# Prints medians, ratios weir/Kafka and the targets; writes
-# bench-results/bench-<UTC time>.json. Extra arguments go to the harness
-# (e.g. -rounds 1 -records 100000 -targets weir; see -h).
+# Builds bin/weir and test/bench/harness, which measures both brokers the
+# way a sceptic would (see the harness's package doc and the README's
+# "Benchmarks" section): Kafka's own kafka-producer-perf-test and
+# kafka-consumer-perf-test and franz-go, all at their default client
+# settings, 1 KiB records, acks=all, 500 MB per run, fresh data dirs on one
+# disk, page cache dropped before every broker start, 3 interleaved rounds
+# in alternating order; per-round figures, medians and ratios weir/Kafka,
+# with broker CPU-seconds per GB and peak RSS next to MB/s and latency; and
+# weir serve --fsync under 16 producers against dd conv=fdatasync. Writes
+# bench-results/bench-<UTC time>.json. About 15 minutes on 2 CPUs.
 #
-# Not part of `make test`: it takes several minutes and wants a quiet machine.
+# Env: BENCH_QUICK=1 (100 MB, 1 round: for development, ~3 minutes),
+# BENCH_ROUNDS, BENCH_MB, BENCH_WORKDIR (/tmp/weir-bench; put it on the disk
+# you mean to measure). Extra arguments go to the harness (-h lists them).
+# Dropping the page cache needs root; without it the rounds start warm and
+# the header says so.
+#
+# Its weir listens on 127.0.0.1:24092/24083 and its Kafka on 24192/24193, so
+# the shared services (Kafka on 19092) keep running. Not part of `make test`.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 
-rounds=${BENCH_ROUNDS:-3}
-records=${BENCH_RECORDS:-300000}
+args=()
+if [[ ${BENCH_QUICK:-0} == 1 ]]; then
+  args+=(-rounds 1 -mb 100 -warmup-mb 50 -latency-seconds 6 -fsync-mb 50)
+fi
+[[ -n ${BENCH_ROUNDS:-} ]] && args+=(-rounds "$BENCH_ROUNDS")
+[[ -n ${BENCH_MB:-} ]] && args+=(-mb "$BENCH_MB")
 workdir=${BENCH_WORKDIR:-/tmp/weir-bench}
 
 echo "bench: building bin/weir and the harness" >&2
@@ -25,5 +36,4 @@ mkdir -p bin
 go build -o bin/weir ./cmd/weir
 go build -o bin/weir-bench-harness ./test/bench/harness
 
-exec bin/weir-bench-harness -repo . -weir bin/weir -workdir "$workdir" \
-  -rounds "$rounds" -records "$records" -out bench-results "$@"
+exec bin/weir-bench-harness -repo . -weir bin/weir -workdir "$workdir" -out bench-results "${args[@]}" "$@"
