@@ -122,6 +122,9 @@ records/s overall (-1: unlimited), from --producers independent clients, and
 report records/s, MB/s and per-record acknowledgement latency (avg, p50, p95,
 p99, p99.9, max; records sent during --warmup are left out of the latency
 figures but not of the throughput). The topic is created with --partitions if it does not exist.
+The client runs at franz-go's defaults: a flag changes it only when given.
+Every record carries different random bytes, so compression cannot shrink
+a repeated payload.
 Progress goes to stderr every --progress-interval; with --json the final
 result is one JSON object on stdout.`,
 		Args: cobra.NoArgs,
