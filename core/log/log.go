@@ -866,7 +866,7 @@ func (l *Log) rollLocked(base int64) error {
 	// The closed segment is flushed, and the new one's directory entry
 	// synced, in the background; with SyncOnAppend the group commit of the
 	// first append here syncs the directory before acknowledging it.
-	l.flushRolled(old)
+	l.flushRolled()
 	return nil
 }
 

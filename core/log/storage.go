@@ -220,42 +220,25 @@ func (l *Log) syncSegments(op string) error {
 	return nil
 }
 
-// flushRolled fsyncs a segment that was just closed by a roll, and the
-// directory (the new segment's entry and the renamed index files), in the
-// background, as Kafka schedules a flush at every roll: the recovery point
-// moves over it and the log checkpoint records that, so a crash rescans
-// only the active segment. Called with appendMu held.
-func (l *Log) flushRolled(s *segment) {
+// flushRolled fsyncs what is unflushed (the segment a roll just closed,
+// and any older one recovery left unflushed), and the directory (the new
+// segment's entry, the renamed index files), in the background, as Kafka
+// schedules a flush at every roll: the recovery point moves over it and
+// the log checkpoint records that at once, so a crash rescans only the
+// active segment. Called with appendMu held.
+func (l *Log) flushRolled() {
 	if l.offline.Load() != nil {
 		return
 	}
-	s.acquire()
-	size, next, gen := s.size, s.next, l.gen.Load()
 	l.bg.Add(1)
 	go func() {
 		defer l.bg.Done()
-		defer s.release()
-		if s.removed.Load() {
-			return
+		if err := l.syncSegments("flush after roll"); err != nil {
+			return // reported, and the log is offline
 		}
-		if err := syncData(s.file); err != nil {
-			l.fail("flush rolled segment", err)
-			return
-		}
-		if err := l.syncDir(); err != nil {
-			l.fail("sync log dir after roll", err)
-			return
-		}
-		l.mu.Lock()
-		if l.gen.Load() == gen {
-			s.flushedSize = max(s.flushedSize, size)
-			s.flushedNext = max(s.flushedNext, next)
-			l.advanceRecoveryLocked()
-		}
+		l.mu.RLock()
 		closed := l.closed
-		l.mu.Unlock()
-		// Record the new recovery point now rather than at the next
-		// maintenance run: a crash then rescans only the active segment.
+		l.mu.RUnlock()
 		// Once per roll, without the append lock.
 		if !closed {
 			if err := l.writeMetaLocked(true); err != nil {
