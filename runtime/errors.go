@@ -170,6 +170,13 @@ func (h *errorHandler) deadLetter(ctx context.Context, st stage, class string, e
 	return nil
 }
 
+// retryingErr is the status trace of a RUNNING task that keeps retrying a
+// retriable error: operators see why nothing moves without the task
+// failing (Kafka Connect shows nothing until it gives up).
+func retryingErr(op string, err error) error {
+	return fmt.Errorf("retrying %s after a retriable error: %w", op, err)
+}
+
 func rootCause(err error) error {
 	for {
 		u := errors.Unwrap(err)

@@ -53,6 +53,10 @@ type sinkTask struct {
 	current  map[plugins.TopicPartition]int64 // next offset per partition, delivered to Put
 	closed   bool
 	commitRq chan struct{}
+
+	// retrying is set while Put fails with retriable errors, so the
+	// status shows the cause once and clears it once (task goroutine only).
+	retrying bool
 }
 
 // GroupID is Kafka Connect's sink consumer group for a connector.
@@ -339,6 +343,10 @@ func (s *sinkTask) deliver(ctx context.Context, fs kgo.Fetches) error {
 		}
 		s.mu.Unlock()
 		if err == nil {
+			if s.retrying {
+				s.retrying = false
+				s.w.putTaskStatus(s.id, stateRunning, nil)
+			}
 			s.mSent.Add(float64(len(batch)))
 			s.mBatch.Observe(time.Since(start).Seconds())
 			return nil
@@ -350,6 +358,10 @@ func (s *sinkTask) deliver(ctx context.Context, fs kgo.Fetches) error {
 		}
 		s.w.m.retries.WithLabelValues(s.lbl...).Inc()
 		s.log.Warn("retriable error from put; redelivering the batch", "err", err, "backoff", backoff)
+		if !s.retrying {
+			s.retrying = true
+			s.w.putTaskStatus(s.id, stateRunning, retryingErr("put", err))
+		}
 		if err := sleepCtx(ctx, backoff); err != nil {
 			return err
 		}

@@ -213,6 +213,7 @@ func (s *sourceTask) run(ctx context.Context) (err error) {
 	s.log.Info("source task started")
 	lastCommit := time.Now()
 	backoff := initialBackof
+	retrying := false
 	for ctx.Err() == nil {
 		ok := s.rt.waitWhilePaused(ctx, func() {
 			_ = s.commit(ctx)
@@ -237,11 +238,19 @@ func (s *sourceTask) run(ctx context.Context) (err error) {
 			}
 			s.w.m.retries.WithLabelValues(s.lbl...).Inc()
 			s.log.Warn("retriable error from poll", "err", err, "backoff", backoff)
+			if !retrying {
+				retrying = true
+				s.w.putTaskStatus(s.id, stateRunning, retryingErr("poll", err))
+			}
 			if sleepCtx(ctx, backoff) != nil {
 				break
 			}
 			backoff = min(backoff*2, s.cc.retryDelayMax)
 			continue
+		}
+		if retrying {
+			retrying = false
+			s.w.putTaskStatus(s.id, stateRunning, nil)
 		}
 		backoff = initialBackof
 		if len(recs) > 0 {

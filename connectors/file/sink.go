@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"path/filepath"
 	"sync"
 
 	"github.com/weirlog/weir/plugins"
@@ -88,6 +89,12 @@ func (t *SinkTask) Put(_ context.Context, recs []plugins.Record) error {
 	if t.w == nil {
 		return errors.New("FileStreamSink task is stopped")
 	}
+	if len(recs) == 0 {
+		return nil
+	}
+	if err := t.checkPath(); err != nil {
+		return err
+	}
 	for i := range recs {
 		t.w.WriteString(plugins.ValueString(recs[i].Value))
 		if err := t.w.WriteByte('\n'); err != nil {
@@ -97,6 +104,39 @@ func (t *SinkTask) Put(_ context.Context, recs []plugins.Record) error {
 	if err := t.w.Flush(); err != nil {
 		return fmt.Errorf("write %s: %w", t.name(), err)
 	}
+	return nil
+}
+
+// checkPath makes sure the file's name still leads to the open file
+// before writing: lines written to a file whose directory was taken away
+// would vanish with it. While the directory is gone Put fails retriably
+// (the runtime redelivers the batch); a missing or different file under the
+// name (the directory came back empty, the file was rotated) is opened for
+// appending. Callers hold t.mu.
+func (t *SinkTask) checkPath() error {
+	if t.f == nil {
+		return nil
+	}
+	named, err := os.Stat(t.filename)
+	if err != nil {
+		if _, derr := os.Stat(filepath.Dir(t.filename)); derr != nil {
+			return &plugins.Retriable{Err: fmt.Errorf("sink file %s is gone with its directory, waiting for it to come back: %w", t.filename, derr)}
+		}
+		// The directory is there but the file is not: start a new one.
+	} else if open, err := t.f.Stat(); err == nil && os.SameFile(named, open) {
+		return nil
+	}
+	if err := t.flush(); err != nil {
+		return &plugins.Retriable{Err: err}
+	}
+	t.f.Close()
+	f, err := os.OpenFile(t.filename, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o644)
+	if err != nil {
+		t.f, t.w = nil, nil
+		return fmt.Errorf("reopen %s for appending: %w", t.filename, err)
+	}
+	t.f = f
+	t.w.Reset(f)
 	return nil
 }
 

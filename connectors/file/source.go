@@ -225,7 +225,33 @@ func (t *SourceTask) read() ([]plugins.Record, error) {
 	if len(t.pending) == 0 {
 		t.pending = nil // let a large buffer go
 	}
+	if len(recs) == 0 {
+		if err := t.checkPath(); err != nil {
+			return nil, err
+		}
+	}
 	return recs, nil
+}
+
+// checkPath runs when the open file has nothing new: if its name no longer
+// leads to it, the file was taken away (its directory unmounted, the file
+// renamed or deleted) and the task reports that as a retriable error until
+// the name is back. A different file under the name (replaced) is opened
+// afresh by the next Poll, from the stored offset.
+func (t *SourceTask) checkPath() error {
+	f, ok := t.f.(*os.File)
+	if !ok || t.filename == "" {
+		return nil
+	}
+	named, err := os.Stat(t.filename)
+	if err != nil {
+		return &plugins.Retriable{Err: fmt.Errorf("source file %s is gone, waiting for it to come back: %w", t.filename, err)}
+	}
+	if open, err := f.Stat(); err == nil && !os.SameFile(named, open) {
+		f.Close()
+		t.f, t.r, t.opened, t.pending = nil, nil, false, nil
+	}
+	return nil
 }
 
 // takeLines moves complete lines from pending into recs, up to
