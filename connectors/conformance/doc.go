@@ -66,7 +66,7 @@
 //	func (lines) Down(ctx context.Context, s *conformance.Stream) error { … rename the file away … }
 //	func (lines) Up(ctx context.Context, s *conformance.Stream) error   { … rename it back … }
 //
-//	func TestMain(m *testing.M) { os.Exit(conformance.Main(m)) }
+//	func TestMain(m *testing.M) { os.Exit(conformance.Main(m)) } // optional: removes the built binary
 //
 //	func TestFileStreamSourceKit(t *testing.T) {
 //		conformance.Run(t, lines{}, conformance.Options{Outage: 3 * time.Second})

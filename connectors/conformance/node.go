@@ -40,7 +40,8 @@ func weirBinary(t testing.TB) string {
 			}
 			return
 		}
-		dir, err := os.MkdirTemp("", "weir-kit-bin-")
+		removeStaleBins()
+		dir, err := os.MkdirTemp("", fmt.Sprintf("weir-kit-bin-%d-", os.Getpid()))
 		if err != nil {
 			buildErr = err
 			return
@@ -55,6 +56,22 @@ func weirBinary(t testing.TB) string {
 		t.Fatalf("weir binary: %v", buildErr)
 	}
 	return binPath
+}
+
+// removeStaleBins deletes binaries earlier test processes built and left
+// (a package without Main cannot remove its own): their directory names
+// carry the pid of a process that no longer exists.
+func removeStaleBins() {
+	dirs, _ := filepath.Glob(filepath.Join(os.TempDir(), "weir-kit-bin-*-*"))
+	for _, d := range dirs {
+		var pid int
+		if _, err := fmt.Sscanf(filepath.Base(d), "weir-kit-bin-%d-", &pid); err != nil || pid <= 0 {
+			continue
+		}
+		if syscall.Kill(pid, 0) == syscall.ESRCH {
+			os.RemoveAll(d)
+		}
+	}
 }
 
 // Main is an optional TestMain for packages that run the kit: it removes

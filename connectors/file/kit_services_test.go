@@ -23,8 +23,6 @@ import (
 // directory) renamed away and back; the poison is a record the configured
 // converter or transform cannot handle.
 
-func TestMain(m *testing.M) { os.Exit(conformance.Main(m)) }
-
 func kitOptions() conformance.Options {
 	return conformance.Options{Records: 4000, Outage: 3 * time.Second,
 		// TODO(kit): Lifecycle, Rebalance and Config land next.
