@@ -81,20 +81,19 @@ var errNoTxnCoordinator = fmt.Errorf("transactional batches are refused: weir ha
 // append: records itself, possibly rewritten in place, or a recompressed
 // copy.
 func (b *Broker) validateProduce(records []byte, l *produceLimits) ([]byte, error) {
-	if len(records) > 21 && records[16] == 2 {
-		// Attributes are at a fixed place in v2; the full parse is
-		// CheckBatch's.
+	// Attributes sit at a fixed place in v2 (low byte at 22): whether to
+	// refuse a transactional batch, or keep the decompressed records for
+	// compression.type, is known before CheckBatch parses the rest.
+	codec := record.CodecNone
+	if len(records) > 22 && records[16] == 2 {
 		if records[22]&0x10 != 0 {
 			return nil, errNoTxnCoordinator
 		}
+		codec = record.Codec(records[22] & 0x07)
 	}
 	opts := l.check
 	opts.Now = time.Now().UnixMilli()
-	var h record.Header
-	if len(records) >= record.HeaderSize {
-		h, _ = record.ParseHeader(records)
-	}
-	recode := l.recode && h.Codec() != l.codec
+	recode := l.recode && codec != l.codec
 	opts.KeepRecords = recode
 	c, err := record.CheckBatch(records, &opts)
 	if err != nil {
