@@ -73,10 +73,14 @@
 //     incrementing.column.name and timestamp.column.name), works on tables
 //     without a primary key, and sees inserts and updates (an updated row
 //     arrives again in its new state). It does not see deletes: that is
-//     CDC's job. Costs: each scan reads and sorts the table (no index on
-//     xmin), and one long-running transaction anywhere in the database
+//     CDC's job. Costs: each scan reads the table (no index on xmin) and
+//     sorts the rows it returns (its transaction raises work_mem to 256MB
+//     so a first full scan sorts in memory), and one long-running
+//     transaction anywhere in the database
 //     holds the bound back (rows arrive once it ends). Tables only (views
-//     have no xmin). A row frozen more than 2^32 transactions ago may be
+//     have no xmin). The offset names a transaction, so a scan interrupted
+//     inside one transaction's rows delivers those rows again on resume
+//     (at least once); a row frozen more than 2^32 transactions ago may be
 //     read once more, never lost.
 //
 // # Types (source)

@@ -4,10 +4,7 @@ package jdbc_test
 
 import (
 	"context"
-	"errors"
 	"fmt"
-	"io"
-	"net"
 	"os"
 	"regexp"
 	"strconv"
@@ -18,6 +15,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/weirlog/weir/connectors/conformance"
+	"github.com/weirlog/weir/connectors/jdbc"
 	"github.com/weirlog/weir/plugins"
 )
 
@@ -93,7 +91,7 @@ type pgHarness struct {
 
 type pgStream struct {
 	schema string
-	proxy  *proxy
+	proxy  *jdbc.TestProxy
 }
 
 func (h *pgHarness) Class() string {
@@ -145,7 +143,7 @@ func (h *pgHarness) stream(s *conformance.Stream) *pgStream {
 	if _, err := c.Exec(ctx, ddl); err != nil {
 		panic(fmt.Sprintf("%s: %v", ddl, err))
 	}
-	if ps.proxy, err = newProxy(pgAddr()); err != nil {
+	if ps.proxy, err = jdbc.NewTestProxy(pgAddr()); err != nil {
 		panic(err)
 	}
 	h.streams[s.Name] = ps
@@ -159,7 +157,7 @@ func (h *pgHarness) cleanup() {
 	defer cancel()
 	c, err := pgAdmin(ctx)
 	for _, ps := range h.streams {
-		ps.proxy.close()
+		ps.proxy.Close()
 		if err == nil {
 			c.Exec(ctx, "DROP SCHEMA IF EXISTS "+ps.schema+" CASCADE")
 		}
@@ -172,7 +170,7 @@ func (h *pgHarness) cleanup() {
 func (h *pgHarness) Config(s *conformance.Stream) map[string]string {
 	ps := h.stream(s)
 	cfg := map[string]string{
-		"connection.url":        "jdbc:postgresql://" + ps.proxy.addr() + "/weir?sslmode=disable",
+		"connection.url":        "jdbc:postgresql://" + ps.proxy.Addr() + "/weir?sslmode=disable",
 		"connection.user":       "weir",
 		"connection.password":   "weir",
 		"connection.attempts":   "1",
@@ -292,110 +290,6 @@ func (h pgSink) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Reco
 }
 
 func (h *pgHarness) Down(_ context.Context, s *conformance.Stream) error {
-	return h.stream(s).proxy.down()
+	return h.stream(s).proxy.Down()
 }
-func (h *pgHarness) Up(_ context.Context, s *conformance.Stream) error { return h.stream(s).proxy.up() }
-
-// proxy forwards a loopback port to PostgreSQL; down closes the listener
-// and cuts every connection (clients see refused and reset connections,
-// as when the server goes away), up listens on the same port again.
-type proxy struct {
-	target string
-	mu     sync.Mutex
-	port   string
-	ln     net.Listener
-	conns  map[net.Conn]bool
-}
-
-func newProxy(target string) (*proxy, error) {
-	p := &proxy{target: target, conns: map[net.Conn]bool{}}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	_, p.port, _ = net.SplitHostPort(ln.Addr().String())
-	p.ln = ln
-	go p.accept(ln)
-	return p, nil
-}
-
-func (p *proxy) addr() string { return "127.0.0.1:" + p.port }
-
-func (p *proxy) accept(ln net.Listener) {
-	for {
-		c, err := ln.Accept()
-		if err != nil {
-			return
-		}
-		go p.serve(c)
-	}
-}
-
-func (p *proxy) serve(c net.Conn) {
-	s, err := net.DialTimeout("tcp", p.target, 5*time.Second)
-	if err != nil {
-		c.Close()
-		return
-	}
-	p.mu.Lock()
-	if p.ln == nil { // went down meanwhile
-		p.mu.Unlock()
-		c.Close()
-		s.Close()
-		return
-	}
-	p.conns[c], p.conns[s] = true, true
-	p.mu.Unlock()
-	done := make(chan struct{}, 2)
-	pipe := func(dst, src net.Conn) { io.Copy(dst, src); dst.Close(); src.Close(); done <- struct{}{} }
-	go pipe(s, c)
-	go pipe(c, s)
-	<-done
-	<-done
-	p.mu.Lock()
-	delete(p.conns, c)
-	delete(p.conns, s)
-	p.mu.Unlock()
-}
-
-func (p *proxy) down() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln == nil {
-		return errors.New("proxy already down")
-	}
-	p.ln.Close()
-	p.ln = nil
-	for c := range p.conns {
-		c.Close()
-	}
-	return nil
-}
-
-func (p *proxy) up() error {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.ln != nil {
-		return nil
-	}
-	var err error
-	for i := 0; i < 50; i++ {
-		var ln net.Listener
-		if ln, err = net.Listen("tcp", p.addr()); err == nil {
-			p.ln = ln
-			go p.accept(ln)
-			return nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return fmt.Errorf("proxy: listen again on %s: %w", p.addr(), err)
-}
-
-func (p *proxy) close() {
-	p.mu.Lock()
-	ln := p.ln
-	p.mu.Unlock()
-	if ln != nil {
-		p.down()
-	}
-}
+func (h *pgHarness) Up(_ context.Context, s *conformance.Stream) error { return h.stream(s).proxy.Up() }

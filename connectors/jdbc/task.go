@@ -295,8 +295,9 @@ func (t *SourceTask) begin(ctx context.Context, ts *tableState) error {
 		return err
 	}
 	if t.s.mode == ModeXmin {
-		// The scan sorts by xid; let big scans sort in memory.
-		if _, err := tx.Exec(ctx, "SET LOCAL work_mem = '64MB'"); err != nil {
+		// The scan sorts by xid: let a big first scan sort in memory (work_mem
+		// is a cap, taken only as needed; a higher setting is kept).
+		if _, err := tx.Exec(ctx, "SELECT set_config('work_mem', '256MB', true) WHERE pg_size_bytes(current_setting('work_mem')) < 268435456"); err != nil {
 			return err
 		}
 	}

@@ -13,15 +13,18 @@
 # Prints rows/s and the ratios (targets: bulk read >= 0.7 of COPY, sink >=
 # 0.5 of COPY) and writes bench-results/jdbc-<UTC time>.json.
 #
-# Env: JDBC_BENCH_ROWS (1000000), JDBC_BENCH_BATCH (10000), WEIR_PG_PORT (5432).
+# Every measurement runs JDBC_BENCH_ROUNDS times; medians are reported.
+# Env: JDBC_BENCH_ROWS (1000000), JDBC_BENCH_BATCH (10000), JDBC_BENCH_ROUNDS (3),
+# WEIR_PG_PORT (5432).
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 rows=${JDBC_BENCH_ROWS:-1000000}
 batch=${JDBC_BENCH_BATCH:-10000}
+rounds=${JDBC_BENCH_ROUNDS:-3}
 port=${WEIR_PG_PORT:-5432}
 bash test/services/postgres.sh start >&2
 mkdir -p bench-results
 out=bench-results/jdbc-$(date -u +%Y%m%dT%H%M%SZ).json
 go run ./test/bench/jdbcbench -url "postgres://weir:weir@127.0.0.1:$port/weir?sslmode=disable" \
-  -rows "$rows" -batch "$batch" -json "$out"
+  -rows "$rows" -batch "$batch" -rounds "$rounds" -json "$out"
 echo "results: $out" >&2

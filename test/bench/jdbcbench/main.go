@@ -15,6 +15,7 @@ import (
 	"math/big"
 	"os"
 	"runtime/pprof"
+	"slices"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,6 +25,7 @@ import (
 
 type result struct {
 	Rows           int     `json:"rows"`
+	Rounds         int     `json:"rounds"`
 	CopyToRowsS    float64 `json:"copy_to_rows_s"`
 	BulkRowsS      float64 `json:"source_bulk_rows_s"`
 	XminRowsS      float64 `json:"source_xmin_rows_s"`
@@ -41,6 +43,7 @@ func main() {
 	url := flag.String("url", "postgres://weir:weir@127.0.0.1:5432/weir?sslmode=disable", "PostgreSQL URL")
 	rows := flag.Int("rows", 1_000_000, "rows in the benchmark table")
 	batch := flag.Int("batch", 10_000, "batch.max.rows of the source, records per Put of the sink")
+	rounds := flag.Int("rounds", 3, "runs of every measurement; the median counts (the machine is shared)")
 	jsonOut := flag.String("json", "", "write the results as JSON to this file")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the client here")
 	flag.Parse()
@@ -51,14 +54,14 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
-	if err := run(*url, *rows, *batch, *jsonOut); err != nil {
+	if err := run(*url, *rows, *batch, max(*rounds, 1), *jsonOut); err != nil {
 		fmt.Fprintln(os.Stderr, "jdbcbench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(url string, n, batch int, jsonOut string) error {
+func run(url string, n, batch, rounds int, jsonOut string) error {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -70,7 +73,7 @@ func run(url string, n, batch int, jsonOut string) error {
 		return err
 	}
 	defer conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	res := result{Rows: n, BulkTarget: 0.7, SinkTarget: 0.5}
+	res := result{Rows: n, Rounds: rounds, BulkTarget: 0.7, SinkTarget: 0.5}
 	_ = conn.QueryRow(ctx, "SHOW server_version").Scan(&res.PostgresServer)
 
 	ddl := " (id bigint PRIMARY KEY, qty integer NOT NULL, item text NOT NULL, price numeric(10,2), at timestamptz NOT NULL)"
@@ -85,53 +88,63 @@ func run(url string, n, batch int, jsonOut string) error {
 		return err
 	}
 
-	// The physical limit of reading: COPY TO STDOUT, discarded.
-	start := time.Now()
-	if _, err := conn.PgConn().CopyTo(ctx, io.Discard, "COPY (SELECT * FROM "+schema+".src) TO STDOUT"); err != nil {
-		return err
-	}
-	res.CopyToRowsS = float64(n) / time.Since(start).Seconds()
-
-	for _, mode := range []string{"bulk", "xmin"} {
-		rate, err := sourceRate(url, schema, mode, n, batch)
-		if err != nil {
-			return fmt.Errorf("source %s: %w", mode, err)
+	// The physical limit of reading: COPY TO STDOUT, discarded. Each
+	// round measures COPY and both source modes back to back.
+	var copyTo, bulk, xmin []float64
+	for r := 0; r < rounds; r++ {
+		start := time.Now()
+		if _, err := conn.PgConn().CopyTo(ctx, io.Discard, "COPY (SELECT * FROM "+schema+".src) TO STDOUT"); err != nil {
+			return err
 		}
-		if mode == "bulk" {
-			res.BulkRowsS = rate
-		} else {
-			res.XminRowsS = rate
+		copyTo = append(copyTo, float64(n)/time.Since(start).Seconds())
+		for _, mode := range []string{"bulk", "xmin"} {
+			rate, err := sourceRate(url, schema, mode, n, batch)
+			if err != nil {
+				return fmt.Errorf("source %s: %w", mode, err)
+			}
+			if mode == "bulk" {
+				bulk = append(bulk, rate)
+			} else {
+				xmin = append(xmin, rate)
+			}
 		}
 	}
+	res.CopyToRowsS, res.BulkRowsS, res.XminRowsS = median(copyTo), median(bulk), median(xmin)
 
-	// The physical limit of writing: COPY FROM STDIN of the same rows.
-	if _, err := conn.Exec(ctx, "CREATE TABLE "+schema+".copied"+ddl); err != nil {
-		return err
-	}
+	// The physical limit of writing: COPY FROM STDIN of the same rows,
+	// each round into a fresh table, then the sink into another.
+	var copyFrom, sink []float64
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	start = time.Now()
-	i := 0
-	if _, err := conn.CopyFrom(ctx, pgx.Identifier{schema, "copied"}, []string{"id", "qty", "item", "price", "at"}, pgx.CopyFromFunc(func() ([]any, error) {
-		if i >= n {
-			return nil, nil
+	for r := 0; r < rounds; r++ {
+		tbl := fmt.Sprintf("copied%d", r)
+		if _, err := conn.Exec(ctx, "CREATE TABLE "+schema+"."+tbl+ddl); err != nil {
+			return err
 		}
-		i++
-		return []any{int64(i), int32(i % 1000), fmt.Sprintf("item-%d", i), float64(i%10000) / 100, base.Add(time.Duration(i) * time.Second)}, nil
-	})); err != nil {
-		return err
+		start := time.Now()
+		i := 0
+		if _, err := conn.CopyFrom(ctx, pgx.Identifier{schema, tbl}, []string{"id", "qty", "item", "price", "at"}, pgx.CopyFromFunc(func() ([]any, error) {
+			if i >= n {
+				return nil, nil
+			}
+			i++
+			return []any{int64(i), int32(i % 1000), fmt.Sprintf("item-%d", i), float64(i%10000) / 100, base.Add(time.Duration(i) * time.Second)}, nil
+		})); err != nil {
+			return err
+		}
+		copyFrom = append(copyFrom, float64(n)/time.Since(start).Seconds())
+		rate, err := sinkRate(url, schema, fmt.Sprintf("sunk%d", r), n, batch)
+		if err != nil {
+			return fmt.Errorf("sink: %w", err)
+		}
+		sink = append(sink, rate)
+		conn.Exec(ctx, "DROP TABLE "+schema+"."+tbl+", "+schema+fmt.Sprintf(".sunk%d", r))
 	}
-	res.CopyFromRowsS = float64(n) / time.Since(start).Seconds()
-
-	rate, err := sinkRate(url, schema, n, batch)
-	if err != nil {
-		return fmt.Errorf("sink: %w", err)
-	}
-	res.SinkRowsS = rate
+	res.CopyFromRowsS, res.SinkRowsS = median(copyFrom), median(sink)
 	res.BulkRatio = res.BulkRowsS / res.CopyToRowsS
 	res.XminRatio = res.XminRowsS / res.CopyToRowsS
 	res.SinkRatio = res.SinkRowsS / res.CopyFromRowsS
 
-	fmt.Printf("jdbc bench (%d rows, PostgreSQL %s):\n", n, res.PostgresServer)
+	fmt.Printf("jdbc bench (%d rows, median of %d rounds, PostgreSQL %s):\n", n, rounds, res.PostgresServer)
 	fmt.Printf("  COPY TO STDOUT          %10.0f rows/s\n", res.CopyToRowsS)
 	fmt.Printf("  JdbcSource mode=bulk    %10.0f rows/s   %.2f of COPY (target >= %.1f)\n", res.BulkRowsS, res.BulkRatio, res.BulkTarget)
 	fmt.Printf("  JdbcSource mode=xmin    %10.0f rows/s   %.2f of COPY\n", res.XminRowsS, res.XminRatio)
@@ -181,7 +194,7 @@ func sourceRate(url, schema, mode string, n, batch int) (float64, error) {
 }
 
 // sinkRate Puts n prebuilt records into a fresh table, batch per Put.
-func sinkRate(url, schema string, n, batch int) (float64, error) {
+func sinkRate(url, schema, topic string, n, batch int) (float64, error) {
 	vs := plugins.StructBuilder().Field("id", plugins.Int64Schema).Field("qty", plugins.Int32Schema).Field("item", plugins.StringSchema).
 		Field("price", plugins.DecimalSchema(2).AsOptional()).Field("at", plugins.TimestampSchema()).MustBuild()
 	recs := make([]plugins.Record, n)
@@ -189,7 +202,7 @@ func sinkRate(url, schema string, n, batch int) (float64, error) {
 	for i := range recs {
 		v := plugins.NewStruct(vs).MustPut("id", int64(i+1)).MustPut("qty", int32(i%1000)).MustPut("item", fmt.Sprintf("item-%d", i+1)).
 			MustPut("price", big.NewRat(int64(i%10000), 100)).MustPut("at", base.Add(time.Duration(i)*time.Second))
-		recs[i] = plugins.Record{Topic: "sunk", Partition: 0, Offset: int64(i), Value: v, ValueSchema: vs}
+		recs[i] = plugins.Record{Topic: topic, Partition: 0, Offset: int64(i), Value: v, ValueSchema: vs}
 	}
 	task := &jdbc.SinkTask{}
 	cfg := plugins.Config{"connection.url": url, "table.name.format": schema + ".${topic}", "auto.create": "true", "batch.size": fmt.Sprint(batch), "name": "jdbcbench"}
@@ -208,4 +221,10 @@ func sinkRate(url, schema string, n, batch int) (float64, error) {
 		}
 	}
 	return float64(n-1) / time.Since(start).Seconds(), nil
+}
+
+func median(xs []float64) float64 {
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/2]
 }
