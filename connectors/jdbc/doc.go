@@ -133,7 +133,8 @@
 // write each group of one shape with one statement per batch.size rows
 // over unnest()ed column arrays; tables with array columns are written a
 // statement per row in one pipelined pgx batch. insert mode keeps every
-// record, in order.
+// record, in order, and writes with binary COPY FROM STDIN when every
+// column has a type pgx encodes natively (the statement path otherwise).
 //
 // auto.create creates a missing table (primary key from pk.mode) and
 // auto.evolve adds columns for new fields (which must be optional or have

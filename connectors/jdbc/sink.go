@@ -103,6 +103,8 @@ type SinkTask struct {
 	log    *slog.Logger
 	conn   *pgx.Conn
 	tables map[string]*tableMeta // by SQL name
+	names  map[string][2]string  // topic → SQL and raw table name
+	shapes map[shapeKey]shapeEntry
 	// exactly.once: the next offset per partition already in the
 	// database; records below it are skipped (they were written).
 	eos      map[plugins.TopicPartition]int64
@@ -121,6 +123,8 @@ func (t *SinkTask) Start(tctx plugins.SinkTaskContext, cfg plugins.Config) error
 	t.s, t.tctx = s, tctx
 	t.log = slog.With("connector", s.connector)
 	t.tables = map[string]*tableMeta{}
+	t.names = map[string][2]string{}
+	t.shapes = map[shapeKey]shapeEntry{}
 	t.eos = map[plugins.TopicPartition]int64{}
 	return nil
 }
@@ -335,6 +339,12 @@ func (t *SinkTask) write(ctx context.Context, ops []*sinkOp, next map[plugins.To
 					}
 					t.reporter()(op.rec, fmt.Errorf("write to %s: %w", g.table, err))
 				}
+			}
+			continue
+		}
+		if ok, err := t.copyRows(ctx, tx, meta, g); ok || err != nil {
+			if err != nil {
+				return fmt.Errorf("write to %s: %w", g.table, err)
 			}
 			continue
 		}

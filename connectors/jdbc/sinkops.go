@@ -27,14 +27,15 @@ type sinkCol struct {
 
 // sinkOp is one record turned into a row write (or delete).
 type sinkOp struct {
-	rec   *plugins.Record
-	table string // SQL name
-	del   bool
-	cols  []sinkCol // primary-key columns first
-	vals  []any     // Connect values, aligned with cols
-	npk   int
-	shape string // table, kind and column names: ops of one shape share a statement
-	key   string // table and primary-key values, for collapsing
+	rec      *plugins.Record
+	table    string // SQL name
+	rawTable string // as table.name.format made it
+	del      bool
+	cols     []sinkCol // primary-key columns first
+	vals     []any     // Connect values, aligned with cols
+	npk      int
+	shape    string // table, kind and column names: ops of one shape share a statement
+	key      string // table and primary-key values, for collapsing
 }
 
 type badRecord struct {
@@ -91,7 +92,13 @@ func (t *SinkTask) toOps(recs []plugins.Record) ([]*sinkOp, []badRecord) {
 
 func (t *SinkTask) toOp(r *plugins.Record) (*sinkOp, error) {
 	s := t.s
-	op := &sinkOp{rec: r, table: s.sqlTableName(strings.ReplaceAll(s.tableFormat, "${topic}", r.Topic))}
+	tn, ok := t.names[r.Topic]
+	if !ok {
+		raw := strings.ReplaceAll(s.tableFormat, "${topic}", r.Topic)
+		tn = [2]string{s.sqlTableName(raw), raw}
+		t.names[r.Topic] = tn
+	}
+	op := &sinkOp{rec: r, table: tn[0], rawTable: tn[1]}
 	if r.Value == nil {
 		if !s.deletes {
 			return nil, nil // a tombstone without delete.enabled: nothing to write
@@ -160,15 +167,55 @@ func (t *SinkTask) toOp(r *plugins.Record) (*sinkOp, error) {
 			}
 			op.cols, op.vals, op.npk = pf, pv, len(pf)
 		}
-		for i, f := range fs {
-			if !slices.ContainsFunc(op.cols, func(c sinkCol) bool { return c.name == f.name }) {
-				op.cols, op.vals = append(op.cols, f), append(op.vals, vs[i])
+		if len(op.cols) == 0 {
+			op.cols, op.vals = fs, vs
+		} else {
+			for i, f := range fs {
+				if !slices.ContainsFunc(op.cols, func(c sinkCol) bool { return c.name == f.name }) {
+					op.cols, op.vals = append(op.cols, f), append(op.vals, vs[i])
+				}
 			}
 		}
 	}
 	if len(op.cols) == 0 {
 		return nil, errors.New("nothing to write: no fields")
 	}
+	// Records of one table and schemas share their shape: build it once.
+	var sk shapeKey
+	if _, isStruct := r.Value.(*plugins.Struct); isStruct || op.del {
+		sk = shapeKey{op.table, op.del, r.KeySchema, r.ValueSchema}
+		if sh, ok := t.shapes[sk]; ok && len(sh.cols) == len(op.cols) {
+			op.shape = sh.shape
+		}
+	}
+	if op.shape == "" {
+		op.shape = shapeOf(op)
+		if sk.table != "" {
+			if len(t.shapes) >= 1024 {
+				clear(t.shapes) // schemas decoded anew per record must not grow it
+			}
+			t.shapes[sk] = shapeEntry{cols: op.cols, shape: op.shape}
+		}
+	}
+	if op.npk > 0 {
+		kb, _ := json.Marshal(jsonable(op.vals[:op.npk]))
+		op.key = op.table + "\x00" + string(kb)
+	}
+	return op, nil
+}
+
+type shapeKey struct {
+	table  string
+	del    bool
+	ks, vs *plugins.Schema
+}
+
+type shapeEntry struct {
+	cols  []sinkCol
+	shape string
+}
+
+func shapeOf(op *sinkOp) string {
 	var sb strings.Builder
 	sb.WriteString(op.table)
 	if op.del {
@@ -180,12 +227,7 @@ func (t *SinkTask) toOp(r *plugins.Record) (*sinkOp, error) {
 		sb.WriteByte(0)
 		sb.WriteString(c.name)
 	}
-	op.shape = sb.String()
-	if op.npk > 0 {
-		kb, _ := json.Marshal(jsonable(op.vals[:op.npk]))
-		op.key = op.table + "\x00" + string(kb)
-	}
-	return op, nil
+	return sb.String()
 }
 
 // fieldsOf lists a Struct's or a schemaless map's fields, in schema order
@@ -886,4 +928,55 @@ func pgCode(err error) string {
 func isDuplicateObject(err error) bool {
 	c := pgCode(err)
 	return c == "42P07" || c == "23505" || c == "42710"
+}
+
+// copyRows writes an insert-mode group with COPY FROM STDIN (binary),
+// PostgreSQL's fastest way in, when every column has a type pgx encodes
+// natively; ok is false when the group must take the statement path.
+func (t *SinkTask) copyRows(ctx context.Context, tx pgx.Tx, m *tableMeta, g *opGroup) (bool, error) {
+	if t.s.insertMode != "insert" || g.del || len(g.ops) < 2 {
+		return false, nil
+	}
+	names := make([]string, len(g.cols))
+	mcs := make([]*metaCol, len(g.cols))
+	for i, c := range g.cols {
+		mcs[i] = m.cols[t.s.colKey(c.name)]
+		if !coreOIDs[mcs[i].oid] || mcs[i].array {
+			return false, nil
+		}
+		names[i] = t.s.colKey(c.name)
+	}
+	parts := strings.Split(g.ops[0].rawTable, ".")
+	if len(parts) > 2 {
+		parts = parts[len(parts)-2:]
+	}
+	for i := range parts {
+		parts[i] = t.s.colKey(parts[i]) // unquoted names are stored folded
+	}
+	i := 0
+	var convErr error
+	src := pgx.CopyFromFunc(func() ([]any, error) {
+		if i >= len(g.ops) {
+			return nil, nil
+		}
+		op := g.ops[i]
+		i++
+		row := make([]any, len(g.cols))
+		for j := range g.cols {
+			v, err := t.bindValue(op.vals[j], g.cols[j].schema, mcs[j])
+			if err != nil {
+				convErr = fmt.Errorf("record %s/%d@%d field %q: %w", op.rec.Topic, op.rec.Partition, op.rec.Offset, g.cols[j].name, err)
+				return nil, convErr
+			}
+			row[j] = v
+		}
+		return row, nil
+	})
+	if _, err := tx.CopyFrom(ctx, pgx.Identifier(parts), names, src); err != nil {
+		if convErr != nil {
+			return true, convErr
+		}
+		return true, err
+	}
+	return true, nil
 }
