@@ -224,6 +224,9 @@ func (w *Worker) putConnector(ctx context.Context, name string, cfg map[string]s
 	if err := w.checkValid(cfg); err != nil {
 		return ConnectorInfo{}, false, err
 	}
+	for _, u := range w.UnknownKeys(cfg) {
+		w.log.Warn("connector config has a key nothing declares", "connector", name, "key", u.Key, "did_you_mean", u.Suggestion)
+	}
 	var kvs []configKV
 	if !exists && initial != "" && initial != TargetStarted {
 		kvs = append(kvs, configKV{"target-state-" + name, map[string]any{"state": string(initial), "state.v2": string(initial)}})

@@ -1,6 +1,13 @@
 package runtime
 
-import "strings"
+import (
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/weirlog/weir/plugins"
+)
 
 // Closest returns the candidate nearest to s by edit distance (ignoring
 // case, '.', '-' and '_', so tasksMax matches tasks.max), or "" when none
@@ -73,4 +80,70 @@ func editDistance(a, b string) int {
 		prev2, prev, cur = prev, cur, prev2
 	}
 	return prev[len(rb)]
+}
+
+// UnknownKey is a connector config key that nothing declares: not the
+// runtime, the connector, its transforms and predicates.
+type UnknownKey struct {
+	Key        string
+	Suggestion string // the nearest declared key, or ""
+}
+
+func (u UnknownKey) String() string {
+	s := "unknown config key " + strconv.Quote(u.Key)
+	if u.Suggestion != "" {
+		s += ` (did you mean "` + u.Suggestion + `"?)`
+	}
+	return s + "; it is passed to the connector, which ignores keys it does not know"
+}
+
+// freeFormPrefixes are key prefixes handed to components that declare no
+// keys here (client overrides, converter settings, topic creation).
+var freeFormPrefixes = []string{
+	cfgProducerOverride, cfgConsumerOverride, "admin.override.",
+	cfgKeyConverter + ".", cfgValueConverter + ".", cfgHeaderConverter + ".",
+	"topic.creation.",
+}
+
+// Keys Kafka's ConnectorConfig knows that weir reads without declaring.
+var undeclaredKnownKeys = []string{cfgConfigActionReset}
+
+// UnknownConfigKeys returns the keys of cfg outside known (the names a
+// validation lists) and the free-form prefixes, sorted, each with the
+// nearest known key. Connect accepts such keys and only logs them; weir
+// reports them because they are nearly always typos.
+func UnknownConfigKeys(cfg map[string]string, known []string) []UnknownKey {
+	all := append(slices.Clone(known), undeclaredKnownKeys...)
+	var out []UnknownKey
+	for _, k := range slices.Sorted(maps.Keys(cfg)) {
+		if slices.Contains(all, k) || slices.ContainsFunc(freeFormPrefixes, func(p string) bool { return strings.HasPrefix(k, p) }) {
+			continue
+		}
+		out = append(out, UnknownKey{Key: k, Suggestion: Closest(k, all)})
+	}
+	return out
+}
+
+// UnknownKeys is UnknownConfigKeys against what this worker's plugins
+// declare for cfg's connector class (nil when the class is unknown: that
+// is an error validation reports).
+func (w *Worker) UnknownKeys(cfg map[string]string) []UnknownKey {
+	reg, ok := w.cfg.Plugins.Lookup(strings.TrimSpace(cfg[cfgClass]))
+	if !ok || (reg.Type != plugins.PluginSource && reg.Type != plugins.PluginSink) {
+		return nil
+	}
+	conn, _, err := w.cfg.Plugins.NewConnector(reg.Class)
+	if err != nil {
+		return nil
+	}
+	base := sourceConfigDef()
+	if reg.Type == plugins.PluginSink {
+		base = sinkConfigDef()
+	}
+	def := plugins.EnrichConfigDef(w.cfg.Plugins, base.Merge(conn.ConfigDef()), plugins.Config(cfg))
+	var known []string
+	for _, k := range def.Keys() {
+		known = append(known, k.Name)
+	}
+	return UnknownConfigKeys(cfg, known)
 }

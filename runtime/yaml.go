@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -37,6 +38,19 @@ import (
 // several per file (YAML documents separated by ---), or a plain Kafka
 // Connect JSON body {"name":..., "config":{...}}. Every error names the
 // file and line.
+
+// objectMetaFields are Kubernetes' ObjectMeta fields: a manifest exported
+// with kubectl carries them, and weir uses only name.
+var objectMetaFields = []string{"name", "namespace", "labels", "annotations", "generateName", "uid", "resourceVersion",
+	"generation", "creationTimestamp", "deletionTimestamp", "deletionGracePeriodSeconds", "finalizers", "ownerReferences", "managedFields"}
+
+// unsupportedFields are Strimzi KafkaConnector spec fields weir refuses
+// with a pointer to what it has instead.
+var unsupportedFields = map[string]string{
+	"listOffsets":  "read them with `weir connector offsets NAME`",
+	"alterOffsets": "set them with `weir connector offsets NAME --set` (the connector must be stopped)",
+	"version":      "weir runs the one version of each plugin built into the binary",
+}
 
 // ConnectorDefinition is one connector read from a file.
 type ConnectorDefinition struct {
@@ -275,6 +289,26 @@ func definitionFrom(file string, root *ynode) (ConnectorDefinition, error) {
 	if root.kind != yMap {
 		return d, bad(root, "a connector definition must be a mapping (KafkaConnector resource or {\"name\",\"config\"})")
 	}
+	// strict refuses fields a definition does not have, at their line:
+	// a misspelt field (taskMax) would otherwise be dropped silently.
+	strict := func(n *ynode, what string, known ...string) error {
+		if n == nil || n.kind != yMap {
+			return nil
+		}
+		var errs []error
+		for _, k := range n.keys {
+			if slices.Contains(known, k) {
+				continue
+			}
+			p := n.keyPos[k]
+			msg := fmt.Sprintf("unknown field %q in %s%s", k, what, didYouMean(k, known))
+			if hint, ok := unsupportedFields[k]; ok && strings.HasPrefix(what, "spec") {
+				msg = fmt.Sprintf("%s.%s is not supported by weir: %s", what, k, hint)
+			}
+			errs = append(errs, &DefinitionError{File: file, Line: p[0], Col: p[1], Msg: msg})
+		}
+		return errors.Join(errs...)
+	}
 	scalarMap := func(n *ynode, what string) error {
 		if n == nil || n.kind == yNull {
 			return nil
@@ -306,6 +340,14 @@ func definitionFrom(file string, root *ynode) (ConnectorDefinition, error) {
 		return nil
 	}
 	if kind := root.get("kind"); kind != nil || root.get("apiVersion") != nil {
+		if err := errors.Join(
+			strict(root, "the KafkaConnector resource", "apiVersion", "kind", "metadata", "spec", "status"),
+			strict(root.get("metadata"), "metadata", objectMetaFields...),
+			strict(root.get("spec"), "spec", "class", "tasksMax", "config", "state", "pause", "autoRestart"),
+			strict(root.get("spec").get("autoRestart"), "spec.autoRestart", "enabled", "maxRestarts"),
+		); err != nil {
+			return d, err
+		}
 		if kind == nil || kind.s != "KafkaConnector" {
 			return d, bad(kind, "kind must be KafkaConnector")
 		}
@@ -395,6 +437,9 @@ func definitionFrom(file string, root *ynode) (ConnectorDefinition, error) {
 		}
 	} else {
 		// Kafka Connect's POST /connectors body.
+		if err := strict(root, "the connector definition (Kafka Connect's {\"name\",\"config\",\"initial_state\"})", createRequestFields...); err != nil {
+			return d, err
+		}
 		name := root.get("name")
 		if name == nil || name.kind != yScalar || strings.TrimSpace(name.s) == "" {
 			return d, bad(root, "name is required (or write a KafkaConnector resource)")
@@ -443,6 +488,22 @@ func (w *Worker) ValidateDefinition(d ConnectorDefinition) []error {
 	return out
 }
 
+// DefinitionWarnings are problems that do not stop a definition from
+// applying: config keys nothing declares (usually typos), each at its line
+// with the nearest declared key.
+func (w *Worker) DefinitionWarnings(d ConnectorDefinition) []error {
+	return KeyWarnings(d, w.UnknownKeys(d.Config))
+}
+
+// KeyWarnings places unknown keys of a definition at their lines.
+func KeyWarnings(d ConnectorDefinition, unknown []UnknownKey) []error {
+	var out []error
+	for _, u := range unknown {
+		out = append(out, &DefinitionError{File: d.File, Line: d.KeyLinesOr(u.Key), Msg: fmt.Sprintf("connector %s: warning: %s", d.Name, u)})
+	}
+	return out
+}
+
 // KeyLinesOr returns the line of a config key, or of the definition.
 func (d ConnectorDefinition) KeyLinesOr(key string) int {
 	if l, ok := d.KeyLines[key]; ok && l > 0 {
@@ -466,8 +527,11 @@ func (w *Worker) ApplyDir(path string) error {
 	for _, d := range defs {
 		if err := w.applyDefinition(d); err != nil {
 			errs = append(errs, fmt.Errorf("%s:%d: connector %s: %w", d.File, d.Line, d.Name, err))
-		} else {
-			w.log.Info("applied connector definition", "connector", d.Name, "file", d.File)
+			continue
+		}
+		w.log.Info("applied connector definition", "connector", d.Name, "file", d.File)
+		for _, warn := range w.DefinitionWarnings(d) {
+			w.log.Warn(warn.Error())
 		}
 	}
 	return errors.Join(errs...)

@@ -146,6 +146,9 @@ func newConnectorApplyCmd(o *connectOpts) *cobra.Command {
 					continue
 				}
 				fmt.Fprintf(cmd.OutOrStdout(), "connector/%s %s\n", d.Name, verb)
+				for _, w := range remoteKeyWarnings(cmd.Context(), o, d) {
+					fmt.Fprintln(cmd.ErrOrStderr(), w.Error())
+				}
 			}
 			return errors.Join(errs...)
 		},
@@ -193,6 +196,31 @@ func applyOne(ctx context.Context, o *connectOpts, d runtime.ConnectorDefinition
 	return verb, nil
 }
 
+// remoteKeyWarnings asks the worker which keys the connector's plugin
+// declares (PUT /connector-plugins/{class}/config/validate, which Kafka
+// Connect answers too) and warns about the others. A worker that cannot
+// answer gets no warnings: they are advice, never a reason to fail.
+func remoteKeyWarnings(ctx context.Context, o *connectOpts, d runtime.ConnectorDefinition) []error {
+	var infos struct {
+		Configs []struct {
+			Definition struct {
+				Name string `json:"name"`
+			} `json:"definition"`
+		} `json:"configs"`
+	}
+	class := d.Config["connector.class"]
+	if _, err := o.do(ctx, "PUT", "/connector-plugins/"+url.PathEscape(class)+"/config/validate", d.Config, &infos); err != nil {
+		return nil
+	}
+	var known []string
+	for _, c := range infos.Configs {
+		if c.Definition.Name != "" {
+			known = append(known, c.Definition.Name)
+		}
+	}
+	return runtime.KeyWarnings(d, runtime.UnknownConfigKeys(d.Config, known))
+}
+
 func newConnectorValidateCmd() *cobra.Command {
 	var file string
 	cmd := &cobra.Command{
@@ -215,6 +243,9 @@ func newConnectorValidateCmd() *cobra.Command {
 			for _, d := range defs {
 				for _, e := range w.ValidateDefinition(d) {
 					problems = append(problems, e.Error())
+				}
+				for _, e := range w.DefinitionWarnings(d) {
+					fmt.Fprintln(cmd.ErrOrStderr(), e.Error())
 				}
 			}
 			if len(problems) > 0 {
