@@ -18,7 +18,7 @@ VERSION ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.1.0-dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X github.com/weirlog/weir/internal/buildinfo.version=$(VERSION) -X github.com/weirlog/weir/internal/buildinfo.commit=$(COMMIT)
 
-.PHONY: run test test-unit test-services test-connectors test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
+.PHONY: run test test-unit test-services test-connectors bench-connectors test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
 
 run: build
 	./$(BIN) serve
@@ -56,6 +56,12 @@ test-compat: build
 
 bench: build
 	bash test/bench/run.sh && bash test/bench/connect.sh && bash test/bench/stomp.sh
+	$(MAKE) bench-connectors
+
+# One records/s and MB/s row per connector from the acceptance kit's
+# throughput hook (conformance.Throughput), end to end through weir serve.
+bench-connectors: services-up build
+	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -run '^$$' -bench 'Kit$$' -benchtime 1x ./connectors/...
 
 lint:
 	@out=$$(gofmt -l $$(git ls-files '*.go')); if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi

@@ -78,7 +78,7 @@ type kit struct {
 
 // env is one scenario's world: weir processes, a stream, its config.
 type env struct {
-	t       *testing.T
+	t       testing.TB
 	k       *kit
 	ctx     context.Context
 	cwd     string
@@ -95,7 +95,7 @@ type env struct {
 }
 
 // newEnv starts a standalone node: broker and worker in one process.
-func (k *kit) newEnv(t *testing.T) *env {
+func (k *kit) newEnv(t testing.TB) *env {
 	t.Helper()
 	e := k.baseEnv(t)
 	n := newNode(t, e.cwd, "weir", workerArgs(k.o)...)
@@ -104,7 +104,7 @@ func (k *kit) newEnv(t *testing.T) *env {
 	return e
 }
 
-func (k *kit) baseEnv(t *testing.T) *env {
+func (k *kit) baseEnv(t testing.TB) *env {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	t.Cleanup(cancel)
@@ -346,14 +346,16 @@ func (k *kit) roundTrip(t *testing.T) {
 // ---- helpers shared by the fault scenarios ----
 
 // inFlight is the bound on duplicates one crash at time at may cause
-// under AtLeastOnce, computed once the stream has caught up after it: the
-// records first delivered from one offset-flush interval (plus two seconds
-// for the commit itself) before the crash on. Only records delivered
-// before the crash whose offsets were not committed yet can come again,
-// and those all lie in that window.
-func (e *env) inFlight(at time.Time) int {
+// under AtLeastOnce, computed once the stream has caught up after it: of
+// the records written before the crash (the first upto), those first
+// delivered from one offset-flush interval (plus two seconds for the
+// commit itself) before the crash on. Only records delivered before the
+// crash whose offsets were not committed yet can come again, and those all
+// lie in that window (the bound also counts records still on their way at
+// the crash, which come once).
+func (e *env) inFlight(at time.Time, upto int) int {
 	win := e.k.o.OffsetFlushInterval + 2*time.Second
-	return e.tally.distinct() - e.tally.distinctAt(at.Add(-win))
+	return e.tally.firstSince(upto, at.Add(-win))
 }
 
 // checkGuarantee fails the test when the delivery guarantee does not

@@ -100,6 +100,9 @@ type node struct {
 	done     chan struct{}
 	starts   int
 	lastKill time.Time
+	// readyPath answers 200 once the node serves ([/connectors]: the
+	// worker has read its config topic).
+	readyPath string
 }
 
 func freePort(t testing.TB) string {
@@ -156,9 +159,9 @@ func (n *node) start() {
 	cmd := exec.Command(weirBinary(n.t), args...)
 	cmd.Dir = n.cwd
 	cmd.Stdout, cmd.Stderr = logf, logf
-	// Own process group: a kill of the test binary's group does not
-	// reach it, and we never leave it running (Cleanup kills it).
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	// Cleanup kills it; Pdeathsig covers a test binary that is killed
+	// itself (go test -timeout), so no weir outlives the test.
+	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {
 		n.t.Fatalf("%s: start weir serve: %v", n.name, err)
 	}
@@ -174,7 +177,11 @@ func (n *node) start() {
 			n.t.Fatalf("%s: weir serve exited before it was ready:\n%s", n.name, tail(n.logPath, 4<<10))
 		default:
 		}
-		resp, err := http.Get(n.url() + "/connectors")
+		path := n.readyPath
+		if path == "" {
+			path = "/connectors"
+		}
+		resp, err := http.Get(n.url() + path)
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == http.StatusOK {

@@ -135,6 +135,7 @@ type tally struct {
 	h       Harness
 	check   bool // compare every record with h.Record
 	counts  map[int]int
+	first   map[int]time.Time // when each number was first seen (kept across replace)
 	total   int
 	foreign int
 	damaged []string
@@ -148,7 +149,7 @@ type sample struct {
 }
 
 func newTally(h Harness, check bool) *tally {
-	return &tally{h: h, check: check, counts: map[int]int{}}
+	return &tally{h: h, check: check, counts: map[int]int{}, first: map[int]time.Time{}}
 }
 
 func (t *tally) add(r plugins.Record) {
@@ -164,6 +165,9 @@ func (t *tally) add(r plugins.Record) {
 	}
 	t.counts[id]++
 	t.total++
+	if _, ok := t.first[id]; !ok {
+		t.first[id] = time.Now()
+	}
 	if t.check {
 		if err := compare(r, t.h.Record(id), t.h.Carries()); err != nil && len(t.damaged) < 10 {
 			t.damaged = append(t.damaged, fmt.Sprintf("record %d: %v", id, err))
@@ -199,21 +203,18 @@ func (t *tally) distinctAt(at time.Time) int {
 	return t.samples[i-1].distinct
 }
 
-func (t *tally) distinct() int {
+// firstSince counts the numbers in [0, upto) first seen after since, or
+// not seen at all.
+func (t *tally) firstSince(upto int, since time.Time) int {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return len(t.counts)
-}
-
-// totalAt is the total seen at time at (the last sample not after it).
-func (t *tally) totalAt(at time.Time) int {
-	t.mu.Lock()
-	defer t.mu.Unlock()
-	i := sort.Search(len(t.samples), func(i int) bool { return t.samples[i].at.After(at) })
-	if i == 0 {
-		return 0
+	n := 0
+	for i := 0; i < upto; i++ {
+		if f, ok := t.first[i]; !ok || f.After(since) {
+			n++
+		}
 	}
-	return t.samples[i-1].total
+	return n
 }
 
 // missing lists the numbers in [from, to) not seen yet.

@@ -4,13 +4,15 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"math/rand/v2"
-	"slices"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirlog/weir/plugins"
 )
 
 // ---- Crash ----
@@ -23,38 +25,38 @@ func (k *kit) crash(t *testing.T) {
 	e.observe(false)
 	e.create()
 	n := k.o.Records
-	chunk := max(n/(10*(k.o.Crashes+1)), 1)
 	written := 0
 	prevDups := 0
 	totalBound := 0
 	for round := 1; round <= k.o.Crashes; round++ {
-		// Write for a random while (at least one chunk), then kill -9.
-		until := time.Now().Add(time.Duration(300+rand.IntN(1200)) * time.Millisecond)
+		// Records flow for a random while, then kill -9 lands mid-stream.
+		// The round lasts longer than the in-flight window, so the bound
+		// says something.
 		target := n * round / (k.o.Crashes + 1)
-		for written < target && (time.Now().Before(until) || written == 0) {
-			next := min(written+chunk, target)
-			e.write(written, next)
-			written = next
-			time.Sleep(20 * time.Millisecond)
-		}
-		e.write(written, target)
+		e.pacedWrite(written, target, time.Duration(2000+rand.IntN(3000))*time.Millisecond)
 		written = target
-		time.Sleep(time.Duration(rand.IntN(400)) * time.Millisecond)
+		time.Sleep(time.Duration(rand.IntN(300)) * time.Millisecond)
 		e.tally.mark()
 		at := time.Now()
 		before := e.tally.distinctAt(at)
 		e.broker.kill()
 		e.broker.start()
+		// Fresh records after the restart arrive only once the connector
+		// runs again and has re-delivered what it had not committed.
+		atKill := written
+		probe := max(n/200, 1)
+		e.write(written, written+probe)
+		written += probe
 		e.waitAll(0, written, fmt.Sprintf("Crash round %d", round))
 		time.Sleep(k.o.OffsetFlushInterval) // let late duplicates show up
 		e.tally.mark()
-		bound := e.inFlight(at)
+		bound := e.inFlight(at, atKill)
 		d := e.tally.dups(0, written)
 		roundDups := d - prevDups
 		prevDups = d
 		totalBound += bound
-		t.Logf("Crash round %d: kill -9 after %d records arrived; lost %d, duplicates %d (in-flight bound %d)",
-			round, before, len(e.tally.missing(0, written)), roundDups, bound)
+		t.Logf("Crash round %d: kill -9 after %d of %d records arrived; lost %d, duplicates %d (in-flight bound %d)",
+			round, before, atKill, len(e.tally.missing(0, written)), roundDups, bound)
 		e.checkGuarantee(fmt.Sprintf("Crash round %d", round), written, roundDups, bound)
 	}
 	e.write(written, n)
@@ -320,21 +322,347 @@ func (e *env) writePoison() []byte {
 
 // ---- Lifecycle ----
 
+// lifecycle pauses (nothing flows), resumes, stops; reads the offsets,
+// PATCHes them back to an earlier point and DELETEs them, each time
+// checking the connector re-reads from where it was told.
 func (k *kit) lifecycle(t *testing.T) {
-	t.Fatal("Lifecycle: not implemented yet")
+	e := k.newEnv(t)
+	e.stream("lifecycle", nil)
+	e.observe(false)
+	e.create()
+	n := max(k.o.Records/4, 40)
+	a, b := n/4, n/2
+	rest := e.rest()
+	e.write(0, a)
+	e.waitAll(0, a, "Lifecycle (running)")
+
+	// Pause: records written meanwhile wait.
+	if err := rest.target(e.ctx, e.s.Name, "pause"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState("PAUSED")
+	e.write(a, b)
+	time.Sleep(2 * time.Second)
+	if got := b - a - len(e.tally.missing(a, b)); got != 0 {
+		t.Errorf("Lifecycle: %d records flowed while the connector was PAUSED", got)
+	}
+	if err := rest.target(e.ctx, e.s.Name, "resume"); err != nil {
+		t.Fatal(err)
+	}
+	e.waitState("RUNNING")
+	e.waitAll(0, b, "Lifecycle (after resume)")
+	t.Logf("Lifecycle: pause held back %d records, resume delivered them", b-a)
+
+	// Stop; the offsets now stand at b.
+	e.stopConnector()
+	atB, err := rest.offsets(e.ctx, e.s.Name)
+	if err != nil {
+		t.Fatalf("GET offsets: %v", err)
+	}
+	var parsed struct {
+		Offsets []json.RawMessage `json:"offsets"`
+	}
+	if err := json.Unmarshal(atB, &parsed); err != nil || len(parsed.Offsets) == 0 {
+		t.Fatalf("GET offsets of a connector that delivered %d records = %s (%v), want some offsets", b, atB, err)
+	}
+	t.Logf("Lifecycle: GET offsets after %d records: %s", b, atB)
+	e.resumeConnector()
+	e.write(b, n)
+	e.waitAll(0, n, "Lifecycle (after stop and resume)")
+	if d := e.tally.dups(0, n); d != 0 {
+		t.Errorf("Lifecycle: stop and resume delivered %d duplicates", d)
+	}
+
+	// PATCH back to b: [b, n) comes again, [0, b) does not.
+	e.stopConnector()
+	before := e.tally.snapshot()
+	if err := rest.patchOffsets(e.ctx, e.s.Name, atB); err != nil {
+		t.Fatalf("PATCH offsets: %v", err)
+	}
+	e.resumeConnector()
+	e.waitCounts(b, n, before, "Lifecycle (re-read after PATCH offsets)")
+	time.Sleep(time.Second)
+	after := e.tally.snapshot()
+	for i := 0; i < b; i++ {
+		if after[i] != before[i] {
+			t.Errorf("Lifecycle: record %d came again after PATCH to the offsets after record %d", i, b-1)
+			break
+		}
+	}
+	t.Logf("Lifecycle: PATCH offsets back to %d records: records [%d, %d) re-read, none before", b, b, n)
+
+	// DELETE: everything comes again.
+	e.stopConnector()
+	before = e.tally.snapshot()
+	if err := rest.deleteOffsets(e.ctx, e.s.Name); err != nil {
+		t.Fatalf("DELETE offsets: %v", err)
+	}
+	if o, err := rest.offsets(e.ctx, e.s.Name); err == nil {
+		if json.Unmarshal(o, &parsed) == nil && len(parsed.Offsets) != 0 {
+			t.Errorf("Lifecycle: offsets after DELETE = %s, want none", o)
+		}
+	}
+	e.resumeConnector()
+	e.waitCounts(0, n, before, "Lifecycle (re-read after DELETE offsets)")
+	t.Logf("Lifecycle: DELETE offsets: all %d records re-read from the start", n)
+}
+
+// stopConnector PUTs stop and waits for STOPPED (no tasks).
+func (e *env) stopConnector() {
+	e.t.Helper()
+	if err := e.rest().target(e.ctx, e.s.Name, "stop"); err != nil {
+		e.t.Fatal(err)
+	}
+	deadline := time.Now().Add(e.k.o.Timeout)
+	for {
+		st, err := e.rest().status(e.ctx, e.s.Name)
+		if err == nil && st.Connector.State == "STOPPED" && len(st.Tasks) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			e.t.Fatalf("connector not STOPPED after %s: %+v %v", e.k.o.Timeout, st, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+}
+
+func (e *env) resumeConnector() {
+	e.t.Helper()
+	if err := e.rest().target(e.ctx, e.s.Name, "resume"); err != nil {
+		e.t.Fatal(err)
+	}
+	e.waitState("RUNNING")
+}
+
+// waitCounts waits until every record in [from, to) arrived once more
+// than in before.
+func (e *env) waitCounts(from, to int, before map[int]int, what string) {
+	e.t.Helper()
+	deadline := time.Now().Add(e.k.o.Timeout)
+	for {
+		var short []int
+		for i := from; i < to; i++ {
+			if e.tally.count(i) <= before[i] {
+				short = append(short, i)
+			}
+		}
+		if len(short) == 0 {
+			return
+		}
+		if time.Now().After(deadline) {
+			st, _ := e.rest().status(e.ctx, e.s.Name)
+			e.t.Fatalf("%s: %d records did not come again: %s; status %+v", what, len(short), fmtIDs(short), st)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
 }
 
 // ---- Rebalance ----
 
+// rebalance runs three distributed workers on one Kafka cluster, kills
+// the one running the task with SIGKILL and checks the task moves and the
+// stream completes with the declared guarantee.
 func (k *kit) rebalance(t *testing.T) {
-	t.Fatal("Rebalance: not implemented yet")
+	e := k.baseEnv(t)
+	broker := newNode(t, e.cwd, "broker", append([]string{"--no-connect"}, k.o.WeirArgs...)...)
+	broker.readyPath = "/health"
+	broker.start()
+	e.broker = broker
+	for i := range 3 {
+		w := newNode(t, e.cwd, fmt.Sprintf("worker%d", i), append(workerArgs(k.o),
+			"--connect-group-id", "kit-rebalance", "--connect-bootstrap-servers", broker.kafka,
+			"--connect-rebalance-delay", "1s")...)
+		w.start()
+		e.workers = append(e.workers, w)
+	}
+	e.stream("rebalance", nil)
+	e.observe(false)
+	e.create()
+	n := k.o.Records
+	third := n / 3
+	e.pacedWrite(0, third, time.Second)
+	e.waitAll(0, third, "Rebalance (three workers)")
+	st := e.waitState("RUNNING")
+	owner := st.Tasks[0].WorkerID
+	var victim *node
+	for _, w := range e.workers {
+		if w.http == owner || "http://"+w.http == owner {
+			victim = w
+		}
+	}
+	if victim == nil {
+		t.Fatalf("Rebalance: task runs on %q, none of the kit's workers", owner)
+	}
+	e.tally.mark()
+	at := time.Now()
+	writtenAtKill := third
+	victim.kill()
+	e.pacedWrite(third, 2*third, time.Second)
+	var moved time.Duration
+	var to string
+	deadline := time.Now().Add(k.o.Timeout)
+	for moved == 0 {
+		st, err := e.rest().status(e.ctx, e.s.Name)
+		if err == nil && len(st.Tasks) > 0 && st.Tasks[0].State == "RUNNING" && st.Tasks[0].WorkerID != owner {
+			moved, to = time.Since(at), st.Tasks[0].WorkerID
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("Rebalance: task still not RUNNING on another worker %s after killing %s: %+v %v", k.o.Timeout, owner, st, err)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	e.write(2*third, n)
+	e.waitAll(0, n, "Rebalance (after the task moved)")
+	time.Sleep(k.o.OffsetFlushInterval)
+	e.tally.mark()
+	d := e.tally.dups(0, n)
+	bound := e.inFlight(at, writtenAtKill)
+	t.Logf("Rebalance: SIGKILL of %s; the task moved to %s in %s; %d records, lost %d, duplicates %d (in-flight bound %d)",
+		owner, to, moved.Round(10*time.Millisecond), n, len(e.tally.missing(0, n)), d, bound)
+	e.checkGuarantee("Rebalance", n, d, bound)
+}
+
+// pacedWrite spreads records [from, to) over about d, so faults land in
+// a flowing stream.
+func (e *env) pacedWrite(from, to int, d time.Duration) {
+	e.t.Helper()
+	const steps = 20
+	step := max((to-from+steps-1)/steps, 1)
+	for i := from; i < to; i += step {
+		e.write(i, min(i+step, to))
+		time.Sleep(d / steps)
+	}
 }
 
 // ---- Config ----
 
-func (k *kit) config(t *testing.T) {
-	t.Fatal("Config: not implemented yet")
+// badByType are values no key of the type accepts.
+var badByType = map[string]string{
+	"INT":     "not-a-number",
+	"SHORT":   "not-a-number",
+	"LONG":    "not-a-number",
+	"DOUBLE":  "not-a-number",
+	"BOOLEAN": "maybe",
+	"CLASS":   "com.example.NoSuchClass",
 }
 
-var _ = json.Marshal
-var _ = slices.Contains[[]string]
+// config checks PUT /connector-plugins/{p}/config/validate: a valid config
+// has no errors; each required key missing, and one bad value per key
+// type, gives an error on that very key.
+func (k *kit) config(t *testing.T) {
+	e := k.newEnv(t)
+	e.stream("config", nil)
+	rest := e.rest()
+	class := k.h.Class()
+	valid := e.cfg
+	res, err := rest.validate(e.ctx, class, valid)
+	if err != nil {
+		t.Fatalf("validate the valid config: %v", err)
+	}
+	if res.ErrorCount != 0 {
+		t.Fatalf("the harness's config does not validate: %v", errorsOf(res))
+	}
+	// The connector's own keys (its ConfigDef, registered by the test's
+	// import of the connector package), apart from the runtime's.
+	own := map[string]bool{}
+	if def, _, err := plugins.Default.PluginConfigDef(class); err == nil {
+		for _, key := range def.Keys() {
+			own[key.Name] = true
+		}
+	}
+	keys, err := rest.pluginConfig(e.ctx, class)
+	if err != nil {
+		t.Fatalf("GET plugin config: %v", err)
+	}
+	if len(keys) == 0 {
+		t.Errorf("Config: GET /connector-plugins/%s/config lists no keys", class)
+	}
+	defs := res.Configs
+	check := func(what, key string, cfg map[string]string) {
+		t.Helper()
+		r, err := rest.validate(e.ctx, class, cfg)
+		if err != nil {
+			t.Errorf("Config: %s: validate answered %v, want 200 with an error on %s", what, err, key)
+			return
+		}
+		errs := keyErrors(r, key)
+		if len(errs) == 0 {
+			t.Errorf("Config: %s: no error on %s (errors: %v)", what, key, errorsOf(r))
+			return
+		}
+		t.Logf("Config: %s → %s: %s", what, key, errs[0])
+	}
+	required := 0
+	for _, c := range defs {
+		name := c.Definition.Name
+		if !c.Definition.Required || name == "connector.class" {
+			continue // without connector.class there is no plugin to validate against
+		}
+		cfg := maps.Clone(valid)
+		delete(cfg, name)
+		check("missing required "+name, name, cfg)
+		required++
+	}
+	if k.sink != nil {
+		// A sink needs topics or topics.regex.
+		cfg := maps.Clone(valid)
+		delete(cfg, "topics")
+		delete(cfg, "topics.regex")
+		check("sink without topics", "topics", cfg)
+		required++
+	}
+	// One bad value per key type, among the connector's own keys and
+	// among the runtime's.
+	seen := map[string]bool{}
+	for _, c := range defs {
+		typ := c.Definition.Type
+		bad, ok := badByType[typ]
+		side := fmt.Sprint(own[c.Definition.Name])
+		if !ok || seen[side+typ] {
+			continue
+		}
+		seen[side+typ] = true
+		cfg := maps.Clone(valid)
+		cfg[c.Definition.Name] = bad
+		check(fmt.Sprintf("bad %s %s=%q", typ, c.Definition.Name, bad), c.Definition.Name, cfg)
+	}
+	// Keys with a fixed set of values (STRING, LIST) reject others.
+	for _, c := range defs {
+		side := fmt.Sprint(own[c.Definition.Name])
+		if len(c.Value.RecommendedValues) == 0 || seen[side+"enum:"+c.Definition.Type] {
+			continue
+		}
+		seen[side+"enum:"+c.Definition.Type] = true
+		cfg := maps.Clone(valid)
+		cfg[c.Definition.Name] = "not-one-of-the-recommended-values"
+		check(fmt.Sprintf("bad %s %s outside %v", c.Definition.Type, c.Definition.Name, c.Value.RecommendedValues), c.Definition.Name, cfg)
+	}
+	if bv, ok := k.h.(BadValuer); ok {
+		for key, v := range bv.BadValues() {
+			cfg := maps.Clone(valid)
+			cfg[key] = v
+			check(fmt.Sprintf("bad %s=%q", key, v), key, cfg)
+		}
+	}
+	t.Logf("Config: %d required keys, %d (key type, connector or runtime) pairs checked", required, len(seen))
+}
+
+func keyErrors(r plugins.ConfigInfos, key string) []string {
+	for _, c := range r.Configs {
+		if c.Value.Name == key || c.Definition.Name == key {
+			return c.Value.Errors
+		}
+	}
+	return nil
+}
+
+func errorsOf(r plugins.ConfigInfos) map[string][]string {
+	m := map[string][]string{}
+	for _, c := range r.Configs {
+		if len(c.Value.Errors) > 0 {
+			m[c.Value.Name] = c.Value.Errors
+		}
+	}
+	return m
+}
