@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hashicorp/raft"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -107,5 +108,22 @@ func TestApplyTable(t *testing.T) {
 	}
 	if len(s.Topics) != 0 || len(s.byID) != 0 {
 		t.Fatalf("topic not deleted: %v", s.Topics)
+	}
+}
+
+// An idle single node must not wake up every few milliseconds: the leader's
+// lease check runs every LeaderLeaseTimeout whether or not there are peers.
+func TestSingleVoterLeaderIdlesQuietly(t *testing.T) {
+	rc := raft.DefaultConfig()
+	rc.LocalID = "1"
+	tuneSingleVoter(rc)
+	if err := raft.ValidateConfig(rc); err != nil {
+		t.Fatalf("single-voter raft config: %v", err)
+	}
+	if perSec := time.Second / rc.LeaderLeaseTimeout; perSec > 10 {
+		t.Errorf("an idle leader checks its lease %d times a second", perSec)
+	}
+	if rc.HeartbeatTimeout > 200*time.Millisecond {
+		t.Errorf("a lone node waits up to %v before its first election", 2*rc.HeartbeatTimeout)
 	}
 }
