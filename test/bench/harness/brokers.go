@@ -291,16 +291,24 @@ const clkTck = 100 // sysconf(_SC_CLK_TCK) on every Linux we run on
 
 // cpuSeconds is utime+stime of every thread of pid so far.
 func cpuSeconds(pid int) (float64, error) {
+	u, s, err := cpuSplit(pid)
+	return u + s, err
+}
+
+// cpuSplit is utime and stime of every thread of pid so far: the broker's
+// own code, and the kernel's work on its behalf (copies into the page cache
+// and out of sockets, which every broker pays alike).
+func cpuSplit(pid int) (user, sys float64, err error) {
 	f, err := statFields(pid)
 	if err != nil {
-		return 0, err
+		return 0, 0, err
 	}
 	ut, err1 := strconv.ParseFloat(f[11], 64) // field 14
 	st, err2 := strconv.ParseFloat(f[12], 64) // field 15
 	if err := errors.Join(err1, err2); err != nil {
-		return 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
+		return 0, 0, fmt.Errorf("parse /proc/%d/stat: %w", pid, err)
 	}
-	return (ut + st) / clkTck, nil
+	return ut / clkTck, st / clkTck, nil
 }
 
 func vmHWM(pid int) (float64, error) {

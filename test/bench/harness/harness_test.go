@@ -62,7 +62,7 @@ func TestParseDD(t *testing.T) {
 
 func TestCPUPerGB(t *testing.T) {
 	m := measurement{Steps: map[string]*step{
-		stepProduce:     {Bytes: 1 << 30, BrokerCPU: 1},
+		stepProduce:     {Bytes: 1 << 30, BrokerCPU: 1, BrokerSys: 0.75},
 		stepConsume:     {Bytes: 1 << 30, BrokerCPU: 0.5},
 		stepLatency:     {Bytes: 1 << 30, BrokerCPU: 100}, // not a throughput run
 		stepPerfProduce: {Bytes: 2 << 30, BrokerCPU: 2.5},
@@ -72,6 +72,9 @@ func TestCPUPerGB(t *testing.T) {
 	}
 	if got := m.cpuPerGB(); got != 1 {
 		t.Errorf("overall CPU/GB = %v, want (1+0.5+2.5)/4", got)
+	}
+	if got := m.sysPerGB(); got != 0.75/4 {
+		t.Errorf("overall system CPU/GB = %v", got)
 	}
 }
 

@@ -61,7 +61,7 @@ func newReport(c config) *report {
 			fmt.Sprintf("franz-go %s (`weir bench`): its defaults (acks=all, idempotent, linger 10ms, snappy only where it shrinks a batch, 1 MB batches, 50000 buffered records, fetch 50 MiB / 1 MiB per partition); set: seed broker, client id, dial timeout 5s, the topic, consume from the start; every record a different random value, so nothing compresses", franz),
 			java,
 			fmt.Sprintf("warm-up %d MB produced and consumed (franz-go, in a group) after each start, not measured; latency: %d rec/s for %d s, the first 2 s left out; 'linger 0' is the one non-default run: it shows what the broker adds", c.warmupMB, c.latencyRate, c.latencySecs),
-			"broker CPU-s/GB: user+system seconds of the broker process (/proc/<pid>/stat) across the client's run, per GB (2^30 B) of values moved; MB = 2^20 B; peak RSS = VmHWM after all runs",
+			"broker CPU-s/GB: user+system seconds of the broker process (/proc/<pid>/stat, system shown apart: the kernel's copies) across the client's run, per GB (2^30 B) of values moved; MB = 2^20 B; peak RSS = VmHWM after all runs",
 		},
 		Runs: map[string][]measurement{},
 	}
@@ -119,8 +119,10 @@ func atMost(x float64) func(float64) bool  { return func(r float64) bool { retur
 
 var metrics = []metric{
 	{"cpu_per_gb", "broker CPU-s/GB, all four throughput runs", "s/GB", measurement.cpuPerGB, "<= 0.33", atMost(0.33)},
+	{"sys_per_gb", "  of which system (kernel) CPU-s/GB", "s/GB", measurement.sysPerGB, "", nil},
 	{"produce_mbs", "produce, franz-go defaults", "MB/s", stepField(stepProduce, mbs), ">= 2", atLeast(2)},
 	{"produce_cpu", "  broker CPU-s/GB", "s/GB", stepField(stepProduce, perGB), "", nil},
+	{"produce_sys", "  of which system", "s/GB", stepField(stepProduce, func(s *step) float64 { return s.sysPerGB() }), "", nil},
 	{"perf_produce_mbs", "produce, kafka-producer-perf-test", "MB/s", stepField(stepPerfProduce, mbs), ">= 1.5", atLeast(1.5)},
 	{"perf_produce_cpu", "  broker CPU-s/GB", "s/GB", stepField(stepPerfProduce, perGB), "", nil},
 	{"consume_mbs", "consume, franz-go defaults", "MB/s", stepField(stepConsume, mbs), ">= 1.3", atLeast(1.3)},
@@ -225,7 +227,7 @@ func (rep *report) print(out io.Writer) {
 
 	fmt.Fprintln(out, "\nper round (MB/s; broker CPU-s/GB; p99 ms; load = 1-minute load average when the broker started):")
 	tw := tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-	fmt.Fprintln(tw, "broker\tround\tload\tfranz prod\tcpu/GB\tfranz cons\tcpu/GB\tperf prod\tcpu/GB\tperf cons\tcpu/GB\tall cpu/GB\tp99 l0\tp99 dflt\tp99 perf\tRSS MB\tcold ms\t")
+	fmt.Fprintln(tw, "broker\tround\tload\tfranz prod\tcpu/GB\tfranz cons\tcpu/GB\tperf prod\tcpu/GB\tperf cons\tcpu/GB\tall cpu/GB\tof it sys\tp99 l0\tp99 dflt\tp99 perf\tRSS MB\tcold ms\t")
 	for _, name := range []string{"weir", "kafka"} {
 		for _, m := range rep.Runs[name] {
 			st := func(k string) *step {
@@ -234,12 +236,12 @@ func (rep *report) print(out io.Writer) {
 				}
 				return &step{}
 			}
-			fmt.Fprintf(tw, "%s\t%d.%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, m.Round, m.Position, m.LoadAvg1m,
+			fmt.Fprintf(tw, "%s\t%d.%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", name, m.Round, m.Position, m.LoadAvg1m,
 				num(st(stepProduce).MBs, 1), num(st(stepProduce).cpuPerGB(), 2),
 				num(st(stepConsume).MBs, 1), num(st(stepConsume).cpuPerGB(), 2),
 				num(st(stepPerfProduce).MBs, 1), num(st(stepPerfProduce).cpuPerGB(), 2),
 				num(st(stepPerfConsume).MBs, 1), num(st(stepPerfConsume).cpuPerGB(), 2),
-				num(m.cpuPerGB(), 2),
+				num(m.cpuPerGB(), 2), num(m.sysPerGB(), 2),
 				num(st(stepLatencyLinger).P99Ms, 2), num(st(stepLatency).P99Ms, 2), num(st(stepPerfLatency).P99Ms, 0),
 				num(m.PeakRSSMB, 0), num(m.ColdStartMs, 0))
 		}

@@ -40,6 +40,7 @@ type step struct {
 	// BrokerCPU is user+system seconds of the broker process over the
 	// client's whole run (start-up included); ClientCPU the client's.
 	BrokerCPU float64 `json:"broker_cpu_seconds"`
+	BrokerSys float64 `json:"broker_system_cpu_seconds"` // of BrokerCPU
 	ClientCPU float64 `json:"client_cpu_seconds"`
 	// FetchMBs is kafka-consumer-perf-test's fetch.MB.sec: its MB/s
 	// without the time the consumer group took to form.
@@ -52,6 +53,14 @@ func (s *step) cpuPerGB() float64 {
 		return 0
 	}
 	return s.BrokerCPU / (float64(s.Bytes) / (1 << 30))
+}
+
+// sysPerGB is the kernel's part of cpuPerGB.
+func (s *step) sysPerGB() float64 {
+	if s == nil || s.Bytes == 0 {
+		return 0
+	}
+	return s.BrokerSys / (float64(s.Bytes) / (1 << 30))
 }
 
 // measurement is one round's figures for one broker; zero means not measured.
@@ -69,18 +78,27 @@ type measurement struct {
 
 // cpuPerGB sums broker CPU and bytes over the throughput runs.
 func (m measurement) cpuPerGB() float64 {
-	var cpu float64
+	return m.sumPerGB(func(s *step) float64 { return s.BrokerCPU })
+}
+
+// sysPerGB is the kernel's part of cpuPerGB.
+func (m measurement) sysPerGB() float64 {
+	return m.sumPerGB(func(s *step) float64 { return s.BrokerSys })
+}
+
+func (m measurement) sumPerGB(cpu func(*step) float64) float64 {
+	var c float64
 	var bytes int64
 	for _, k := range throughputSteps {
 		if s := m.Steps[k]; s != nil && s.Bytes > 0 {
-			cpu += s.BrokerCPU
+			c += cpu(s)
 			bytes += s.Bytes
 		}
 	}
 	if bytes == 0 {
 		return 0
 	}
-	return cpu / (float64(bytes) / (1 << 30))
+	return c / (float64(bytes) / (1 << 30))
 }
 
 func measureRound(ctx context.Context, c config, name string, b broker, r, pos int) measurement {
@@ -125,7 +143,7 @@ func measureRound(ctx context.Context, c config, name string, b broker, r, pos i
 		if ctx.Err() != nil {
 			return nil
 		}
-		c0, err := cpuSeconds(pid)
+		u0, s0, err := cpuSplit(pid)
 		if err != nil {
 			fail(key, err)
 			return nil
@@ -135,15 +153,15 @@ func measureRound(ctx context.Context, c config, name string, b broker, r, pos i
 			fail(key, err)
 			return nil
 		}
-		c1, err := cpuSeconds(pid)
+		u1, s1, err := cpuSplit(pid)
 		if err != nil {
 			fail(key, err)
 			return nil
 		}
-		s.BrokerCPU = c1 - c0
+		s.BrokerCPU, s.BrokerSys = (u1-u0)+(s1-s0), s1-s0
 		m.Steps[key] = s
-		progress("%s round %d: %-16s %7.1f MB/s  p99 %7.2f ms  broker %.2f CPU-s/GB  client %.1f CPU-s",
-			name, r, key, s.MBs, s.P99Ms, s.cpuPerGB(), s.ClientCPU)
+		progress("%s round %d: %-16s %7.1f MB/s  p99 %7.2f ms  broker %.2f CPU-s/GB (system %.2f)  client %.1f CPU-s",
+			name, r, key, s.MBs, s.P99Ms, s.cpuPerGB(), s.sysPerGB(), s.ClientCPU)
 		return s
 	}
 
