@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"regexp"
 	"strings"
 	"time"
 
@@ -87,6 +88,16 @@ type Config struct {
 	// looked up; nil means plugins.Default.
 	Plugins *plugins.Registry
 
+	// ConfigProviderKeys are connector config keys, besides those a plugin
+	// declares as PASSWORD, whose values may hold ${env:…} and ${file:…}
+	// references. A reference anywhere else is refused at validation.
+	ConfigProviderKeys []string
+	// EnvAllowlistPattern is the regular expression an environment
+	// variable's name must match for ${env:NAME} to resolve it (Kafka's
+	// EnvVarConfigProvider allowlist.pattern, anchored at both ends).
+	// Empty lets no variable through.
+	EnvAllowlistPattern string
+
 	// ExactlyOnceSourceSupport enables KIP-618 transactional source tasks
 	// ("enabled"); "disabled" (default) gives at-least-once delivery with
 	// offsets committed only after the records are acknowledged.
@@ -169,6 +180,9 @@ func (c Config) validate() error {
 	if c.HeartbeatInterval >= c.SessionTimeout {
 		errs = append(errs, fmt.Errorf("heartbeat interval %s must be below the session timeout %s", c.HeartbeatInterval, c.SessionTimeout))
 	}
+	if _, err := compileEnvAllowlist(c.EnvAllowlistPattern); err != nil {
+		errs = append(errs, err)
+	}
 	switch c.ExactlyOnceSourceSupport {
 	case "disabled", "enabled", "preparing":
 	default:
@@ -179,3 +193,16 @@ func (c Config) validate() error {
 
 // distributed reports whether the worker joins a Connect cluster.
 func (c Config) distributed() bool { return c.GroupID != "" }
+
+// compileEnvAllowlist compiles EnvAllowlistPattern, anchored as Java's
+// Pattern.matches is; nil when it is empty (no variable allowed).
+func compileEnvAllowlist(p string) (*regexp.Regexp, error) {
+	if strings.TrimSpace(p) == "" {
+		return nil, nil
+	}
+	re, err := regexp.Compile("^(?:" + p + ")$")
+	if err != nil {
+		return nil, fmt.Errorf("env allowlist pattern %q: %w", p, err)
+	}
+	return re, nil
+}

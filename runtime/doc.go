@@ -20,7 +20,10 @@
 //	group.go               distributed mode over the Kafka group protocol
 //	rest.go, ops.go        the REST API and the operations behind it
 //	yaml.go                Strimzi KafkaConnector files; ApplyDir
-//	secrets.go             ${env:NAME} and ${file:path:key}, and masking
+//	secrets.go             ${env:NAME} and ${file:path:key}, only in PASSWORD
+//	                       (or allowlisted) keys and for allowlisted
+//	                       variables; masking
+//	suggest.go             "did you mean", unknown config keys
 //	metrics.go             Prometheus collectors per connector and task
 //
 // # Invariants

@@ -305,7 +305,12 @@ func TestAutoRestartAndSecrets(t *testing.T) {
 	}
 	testStarts.Delete("flaky") // -count=N reruns in the same process
 	c := startCluster(t)
-	w := c.startWorker(t, nil)
+	// fail.message is no secret key: the worker's allowlist lets it use a
+	// provider, and the env pattern lets WEIR_TEST_* through.
+	w := c.startWorker(t, func(cfg *Config) {
+		cfg.ConfigProviderKeys = []string{"fail.message"}
+		cfg.EnvAllowlistPattern = "WEIR_TEST_.*"
+	})
 	topic := c.topic("auto")
 	r := call(t, "POST", w.url+"/connectors", map[string]any{"name": "flaky", "config": map[string]any{
 		"connector.class": "io.weir.test.TestSourceConnector", "topic": topic, "count": "5", "fail.starts": "2",

@@ -104,7 +104,6 @@ func (w *Worker) validateConnector(cfg map[string]string) (plugins.ConfigInfos, 
 	if !ok || (reg.Type != plugins.PluginSource && reg.Type != plugins.PluginSink) {
 		return plugins.ConfigInfos{}, restErr(http.StatusBadRequest, "Failed to find any class that implements Connector and which name matches %s, available connectors are: %s", class, w.connectorClassList())
 	}
-	resolved, rerr := w.secrets.resolve(cfg)
 	conn, _, err := w.cfg.Plugins.NewConnector(class)
 	if err != nil {
 		return plugins.ConfigInfos{}, restErr(http.StatusBadRequest, "%s: %v", cfgClass, err)
@@ -113,6 +112,10 @@ func (w *Worker) validateConnector(cfg map[string]string) (plugins.ConfigInfos, 
 	if reg.Type == plugins.PluginSink {
 		base = sinkConfigDef()
 	}
+	// Which keys may use config providers depends on the declared types,
+	// so the definition comes from the raw config (transform aliases and
+	// classes are never secrets).
+	resolved, rerr := w.secrets.resolve(cfg, w.providerPolicy(plugins.EnrichConfigDef(w.cfg.Plugins, base.Merge(conn.ConfigDef()), plugins.Config(cfg))))
 	def := plugins.EnrichConfigDef(w.cfg.Plugins, base.Merge(conn.ConfigDef()), plugins.Config(resolved))
 	infos := def.ValidateInfos(reg.Class, plugins.Config(resolved))
 	if rerr != nil {

@@ -5,11 +5,15 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"maps"
 	"os"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
+
+	"github.com/weirlog/weir/plugins"
 )
 
 // Config providers (KIP-297): ${env:NAME} and ${file:path:key} in connector
@@ -31,13 +35,41 @@ type secrets struct {
 
 func newSecrets() *secrets { return &secrets{values: map[string]bool{}} }
 
-// resolve returns cfg with every placeholder replaced.
-func (s *secrets) resolve(cfg map[string]string) (map[string]string, error) {
+// providerPolicy says where config providers may be used: a reference in
+// any key would let a REST caller read a secret through a value that is
+// shown (a topic name is visible to every Metadata request), so only keys
+// that hold secrets may resolve them, and ${env:…} only names the
+// environment variables the worker lets through (Kafka's
+// EnvVarConfigProvider allowlist.pattern).
+type providerPolicy struct {
+	keyAllowed func(key string) bool   // nil: every key
+	envAllowed func(name string) bool  // nil: every variable
+	describe   func(key string) string // why a key is refused
+}
+
+// resolve returns cfg with every placeholder replaced. A placeholder the
+// policy refuses, or one that cannot be resolved, stays as written and
+// the first such problem is returned.
+func (s *secrets) resolve(cfg map[string]string, pol providerPolicy) (map[string]string, error) {
 	out := make(map[string]string, len(cfg))
 	var firstErr error
-	for k, v := range cfg {
+	for _, k := range slices.Sorted(maps.Keys(cfg)) { // the same first error every time
+		v := cfg[k]
+		if pol.keyAllowed != nil && placeholderRE.MatchString(v) && !pol.keyAllowed(k) {
+			if firstErr == nil {
+				firstErr = fmt.Errorf("config %s: %s", k, pol.describe(k))
+			}
+			out[k] = v
+			continue
+		}
 		out[k] = placeholderRE.ReplaceAllStringFunc(v, func(m string) string {
 			sub := placeholderRE.FindStringSubmatch(m)
+			if sub[1] == "env" && pol.envAllowed != nil && !pol.envAllowed(sub[3]) {
+				if firstErr == nil {
+					firstErr = fmt.Errorf("config %s: ${env:%s}: the worker's allowlist pattern for environment variables does not match %s (set it with weir serve --connect-env-allowlist-pattern, Kafka's config.providers.env.param.allowlist.pattern)", k, sub[3], sub[3])
+				}
+				return m
+			}
 			val, err := lookupSecret(sub[1], sub[2], sub[3])
 			if err != nil {
 				if firstErr == nil {
@@ -67,6 +99,42 @@ func lookupSecret(provider, path, key string) (string, error) {
 		return propertiesValue(path, key)
 	}
 	return "", fmt.Errorf("unknown config provider %q (weir knows env and file)", provider)
+}
+
+// secretSuffixes are the keys of Kafka clients and converters that hold
+// secrets (their ConfigDefs declare them PASSWORD); under a free-form
+// prefix (producer.override., value.converter., …) they may use providers.
+var secretSuffixes = []string{
+	"sasl.jaas.config", "ssl.key.password", "ssl.keystore.password", "ssl.truststore.password",
+	"ssl.keystore.key", "ssl.keystore.certificate.chain", "ssl.truststore.certificates",
+	"sasl.oauthbearer.client.secret", "basic.auth.user.info", "bearer.auth.token",
+}
+
+// providerPolicy is the worker's policy for a connector whose declared
+// keys are def.
+func (w *Worker) providerPolicy(def *plugins.ConfigDef) providerPolicy {
+	return providerPolicy{
+		keyAllowed: func(k string) bool {
+			if def != nil {
+				if ck, ok := def.Key(k); ok && ck.Type == plugins.ConfigPassword {
+					return true
+				}
+			}
+			if slices.Contains(w.cfg.ConfigProviderKeys, k) {
+				return true
+			}
+			for _, p := range freeFormPrefixes {
+				if rest, ok := strings.CutPrefix(k, p); ok && slices.Contains(secretSuffixes, rest) {
+					return true
+				}
+			}
+			return false
+		},
+		envAllowed: func(name string) bool { return w.envAllow != nil && w.envAllow.MatchString(name) },
+		describe: func(k string) string {
+			return fmt.Sprintf("config provider references (${env:…}, ${file:…}) are resolved only in keys the connector declares as PASSWORD, or in the worker's allowlist (weir serve --connect-config-provider-keys); %s is neither", k)
+		},
+	}
 }
 
 // propertiesValue reads key from a Java properties file (key=value or

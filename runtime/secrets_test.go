@@ -19,7 +19,7 @@ func TestResolveSecrets(t *testing.T) {
 		"a": "${env:WEIR_T_PW}",
 		"b": "jdbc:postgresql://h/db?user=${file:" + props + ":user}&password=${file:" + props + ":password}",
 		"c": "plain ${not a placeholder",
-	})
+	}, providerPolicy{})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,13 +30,13 @@ func TestResolveSecrets(t *testing.T) {
 		t.Fatalf("mask: %q", got)
 	}
 	for _, bad := range []string{"${env:WEIR_T_UNSET}", "${file:/nonexistent:k}", "${file:" + props + ":nokey}", "${vault:x:y}"} {
-		if _, err := s.resolve(map[string]string{"k": bad}); err == nil || !strings.Contains(err.Error(), "config k") {
+		if _, err := s.resolve(map[string]string{"k": bad}, providerPolicy{}); err == nil || !strings.Contains(err.Error(), "config k") {
 			t.Errorf("%s: error %v", bad, err)
 		}
 	}
 	// Task configs derived from resolved values keep the placeholders.
 	raw := map[string]string{"pw": "${env:WEIR_T_PW}", "x": "1"}
-	res, _ := s.resolve(raw)
+	res, _ := s.resolve(raw, providerPolicy{})
 	tasks := []map[string]string{{"pw": res["pw"], "x": "1"}}
 	reverseSecrets(raw, res, tasks)
 	if tasks[0]["pw"] != "${env:WEIR_T_PW}" {

@@ -128,6 +128,21 @@ func UnknownConfigKeys(cfg map[string]string, known []string) []UnknownKey {
 // declare for cfg's connector class (nil when the class is unknown: that
 // is an error validation reports).
 func (w *Worker) UnknownKeys(cfg map[string]string) []UnknownKey {
+	def := w.connectorDef(cfg)
+	if def == nil {
+		return nil
+	}
+	var known []string
+	for _, k := range def.Keys() {
+		known = append(known, k.Name)
+	}
+	return UnknownConfigKeys(cfg, known)
+}
+
+// connectorDef is everything a connector config declares: the runtime's
+// keys, the plugin's, and those of its transforms and predicates (nil when
+// the class is not a connector of this worker).
+func (w *Worker) connectorDef(cfg map[string]string) *plugins.ConfigDef {
 	reg, ok := w.cfg.Plugins.Lookup(strings.TrimSpace(cfg[cfgClass]))
 	if !ok || (reg.Type != plugins.PluginSource && reg.Type != plugins.PluginSink) {
 		return nil
@@ -140,10 +155,5 @@ func (w *Worker) UnknownKeys(cfg map[string]string) []UnknownKey {
 	if reg.Type == plugins.PluginSink {
 		base = sinkConfigDef()
 	}
-	def := plugins.EnrichConfigDef(w.cfg.Plugins, base.Merge(conn.ConfigDef()), plugins.Config(cfg))
-	var known []string
-	for _, k := range def.Keys() {
-		known = append(known, k.Name)
-	}
-	return UnknownConfigKeys(cfg, known)
+	return plugins.EnrichConfigDef(w.cfg.Plugins, base.Merge(conn.ConfigDef()), plugins.Config(cfg))
 }

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"maps"
 	"net/http"
+	"regexp"
 	"slices"
 	"strings"
 	"sync"
@@ -57,6 +58,7 @@ type Worker struct {
 	cfg      Config
 	log      *slog.Logger
 	secrets  *secrets
+	envAllow *regexp.Regexp // nil: no environment variable may be resolved
 	m        *metrics
 	gatherer prometheus.Gatherer
 
@@ -123,6 +125,7 @@ func New(cfg Config, logger *slog.Logger) (*Worker, error) {
 		levels: map[string]*slog.LevelVar{"root": root},
 	}
 	w.passCond = sync.NewCond(&w.passMu)
+	w.envAllow, _ = compileEnvAllowlist(cfg.EnvAllowlistPattern) // validated above
 	reg := cfg.Registerer
 	if reg == nil {
 		r := prometheus.NewRegistry()
@@ -683,7 +686,7 @@ func (c *runConnector) start(w *Worker, ctx context.Context, raw map[string]stri
 		c.fail(w, err)
 		return
 	}
-	resolved, err := w.secrets.resolve(raw)
+	resolved, err := w.secrets.resolve(raw, w.providerPolicy(w.connectorDef(raw)))
 	if err != nil {
 		c.fail(w, err)
 		return
@@ -871,12 +874,13 @@ func (w *Worker) startTask(ctx context.Context, id taskID, raw map[string]string
 		finish(err)
 		return t
 	}
-	connCfg, err := w.secrets.resolve(snap.connectors[id.Connector])
+	pol := w.providerPolicy(w.connectorDef(snap.connectors[id.Connector]))
+	connCfg, err := w.secrets.resolve(snap.connectors[id.Connector], pol)
 	if err != nil {
 		finish(err)
 		return t
 	}
-	taskCfg, err := w.secrets.resolve(raw)
+	taskCfg, err := w.secrets.resolve(raw, pol)
 	if err != nil {
 		finish(err)
 		return t

@@ -235,7 +235,12 @@ func newConnectorValidateCmd() *cobra.Command {
 			if err != nil {
 				return err
 			}
-			w, err := runtime.New(runtime.Config{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+			// The same provider policy a `weir serve` with these variables
+			// (or the matching flags) would apply.
+			w, err := runtime.New(runtime.Config{
+				EnvAllowlistPattern: os.Getenv("WEIR_CONNECT_ENV_ALLOWLIST_PATTERN"),
+				ConfigProviderKeys:  splitComma(os.Getenv("WEIR_CONNECT_CONFIG_PROVIDER_KEYS")),
+			}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 			if err != nil {
 				return err
 			}

@@ -30,6 +30,8 @@ var serveConnect struct {
 	bootstrap     string
 	flushInterval time.Duration
 	fileDirs      string
+	providerKeys  string
+	envAllowlist  string
 }
 
 var _ = addServeFlags(func(f *pflag.FlagSet) {
@@ -41,6 +43,8 @@ var _ = addServeFlags(func(f *pflag.FlagSet) {
 	f.DurationVar(&serveConnect.flushInterval, "connect-offset-flush-interval", 5*time.Second, "how often tasks commit their offsets (offset.flush.interval.ms)")
 	// The default is stated, not set, so that an unset flag also honours
 	// the variable the file package reads for processes without flags.
+	f.StringVar(&serveConnect.providerKeys, "connect-config-provider-keys", "", "comma-separated connector config keys that may hold ${env:…}/${file:…} references besides those a plugin declares PASSWORD")
+	f.StringVar(&serveConnect.envAllowlist, "connect-env-allowlist-pattern", "", "regular expression the whole name of an environment variable must match for ${env:NAME} to resolve it (Kafka's EnvVarConfigProvider allowlist.pattern); empty: none")
 	f.StringVar(&serveConnect.fileDirs, strings.TrimPrefix(file.AllowedDirsSetting, "--"), "",
 		"comma-separated directories FileStream connectors may read and write; any other file is refused with 400 (default: ./"+file.DefaultAllowedDir+" under the working directory, created if missing)")
 })
@@ -48,13 +52,7 @@ var _ = addServeFlags(func(f *pflag.FlagSet) {
 // setFileAllowedDirs applies --connect-file-allowed-dirs (empty: the
 // environment's or the default) and creates the default directory.
 func setFileAllowedDirs(env serveEnv) error {
-	var dirs []string
-	for _, d := range strings.Split(serveConnect.fileDirs, ",") {
-		if d = strings.TrimSpace(d); d != "" {
-			dirs = append(dirs, d)
-		}
-	}
-	if err := file.SetAllowedDirs(dirs); err != nil {
+	if err := file.SetAllowedDirs(splitComma(serveConnect.fileDirs)); err != nil {
 		return err
 	}
 	for _, d := range file.AllowedDirs() {
@@ -92,6 +90,8 @@ func init() {
 			HTTPAddr:                   env.HTTPAddr,
 			Registerer:                 env.Registerer,
 			ScheduledRebalanceMaxDelay: serveConnect.rebalanceWait,
+			ConfigProviderKeys:         splitComma(serveConnect.providerKeys),
+			EnvAllowlistPattern:        serveConnect.envAllowlist,
 		}, env.Logger)
 		if err != nil {
 			return nil, nil, fmt.Errorf("connector runtime: %w", err)
@@ -120,4 +120,14 @@ func runtimeCheck(err error) error {
 		return fmt.Errorf("%w: %v", errServeStarting, err)
 	}
 	return err
+}
+
+func splitComma(s string) []string {
+	var out []string
+	for _, x := range strings.Split(s, ",") {
+		if x = strings.TrimSpace(x); x != "" {
+			out = append(out, x)
+		}
+	}
+	return out
 }
