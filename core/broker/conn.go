@@ -32,6 +32,14 @@ const maxInflight = 32
 // Fetch long-polls, group joins and syncs — get a goroutine of their own.
 // The write goroutine writes responses strictly in request order, whatever
 // order they complete in.
+//
+// Limits (Kafka's socket-server settings): a frame's buffer grows with the
+// bytes that arrive (never sized from the length prefix alone past 1 MiB),
+// bytes read but not handled are bounded per connection
+// (socket.request.max.bytes) and broker-wide (queued.max.request.bytes),
+// a connection with no request and nothing in flight for
+// connections.max.idle.ms is closed, and every response write has a
+// deadline (WriteTimeout).
 type conn struct {
 	b          *Broker
 	nc         net.Conn

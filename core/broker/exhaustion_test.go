@@ -165,3 +165,45 @@ func TestAutoCreateBounded(t *testing.T) {
 		t.Fatalf("after a second: %d created, want 3", c)
 	}
 }
+
+// TestAutoCreateStopsWhenClientGoes: a Metadata request naming hundreds of
+// missing topics, from a client that disconnects at once, stops creating
+// them instead of creating every one for nobody (issue 8, item 9).
+func TestAutoCreateStopsWhenClientGoes(t *testing.T) {
+	b := brokertest.StartWith(t, func(c *broker.Config) { c.AutoCreateMaxPerRequest = 1000; c.AutoCreatePerSecond = 1000 })
+	req := kmsg.NewPtrMetadataRequest()
+	req.SetVersion(9)
+	req.AllowAutoTopicCreation = true
+	const n = 400
+	for i := range n {
+		mt := kmsg.NewMetadataRequestTopic()
+		name := fmt.Sprintf("ghost-%d", i)
+		mt.Topic = &name
+		req.Topics = append(req.Topics, mt)
+	}
+	nc := dial(t, b.Addr())
+	nc.Write(rawFrame(req, 1))
+	time.Sleep(20 * time.Millisecond)
+	nc.Close()
+	count := func() int {
+		mreq := kmsg.NewPtrMetadataRequest()
+		resp, err := mreq.RequestWith(ctxT(t), client(t, b))
+		if err != nil {
+			t.Fatal(err)
+		}
+		c := 0
+		for _, mt := range resp.Topics {
+			if strings.HasPrefix(*mt.Topic, "ghost-") {
+				c++
+			}
+		}
+		return c
+	}
+	time.Sleep(3 * time.Second)
+	first := count()
+	time.Sleep(time.Second)
+	if again := count(); again != first || first >= n {
+		t.Fatalf("%d then %d of %d topics auto-created for a client that left", first, again, n)
+	}
+	t.Logf("%d of %d topics created before the client left", first, n)
+}
