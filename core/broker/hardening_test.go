@@ -138,6 +138,9 @@ func TestPartitionAndLagMetrics(t *testing.T) {
 	if v, ok := gauge(t, b, "weir_consumergroup_lag", map[string]string{"group": "lag-group", "topic": "lagged", "partition": "0"}); !ok || v != 6 {
 		t.Errorf("weir_consumergroup_lag = %v (%v), want 6", v, ok)
 	}
+	if v, ok := gauge(t, b, "weir_consumergroup_members", map[string]string{"group": "lag-group", "state": "Empty"}); !ok || v != 0 {
+		t.Errorf("weir_consumergroup_members{lag-group,Empty} = %v (%v)", v, ok)
+	}
 	if _, ok := gauge(t, b, "weir_broker_request_duration_seconds", map[string]string{"api": "Metadata"}); !ok {
 		t.Error("no latency series for Metadata, which was called")
 	}

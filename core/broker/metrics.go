@@ -99,16 +99,17 @@ func (m *metrics) observe(key int16, d time.Duration) {
 type partitionCollector struct{ b *Broker }
 
 var (
-	descLogEnd      = prometheus.NewDesc("weir_log_end_offset", "Next offset to be written in the partition (log end offset).", []string{"topic", "partition"}, nil)
-	descLogStart    = prometheus.NewDesc("weir_log_start_offset", "First offset still in the partition.", []string{"topic", "partition"}, nil)
-	descLogSize     = prometheus.NewDesc("weir_log_size_bytes", "Bytes of the partition's segments.", []string{"topic", "partition"}, nil)
-	descHW          = prometheus.NewDesc("weir_partition_high_watermark", "The partition's high watermark (what consumers may read up to).", []string{"topic", "partition"}, nil)
-	descGroupOffset = prometheus.NewDesc("weir_consumergroup_current_offset", "A consumer group's committed offset for a partition.", []string{"group", "topic", "partition"}, nil)
-	descGroupLag    = prometheus.NewDesc("weir_consumergroup_lag", "Records between a group's committed offset and the partition's high watermark.", []string{"group", "topic", "partition"}, nil)
+	descLogEnd       = prometheus.NewDesc("weir_log_end_offset", "Next offset to be written in the partition (log end offset).", []string{"topic", "partition"}, nil)
+	descLogStart     = prometheus.NewDesc("weir_log_start_offset", "First offset still in the partition.", []string{"topic", "partition"}, nil)
+	descLogSize      = prometheus.NewDesc("weir_log_size_bytes", "Bytes of the partition's segments.", []string{"topic", "partition"}, nil)
+	descHW           = prometheus.NewDesc("weir_partition_high_watermark", "The partition's high watermark (what consumers may read up to).", []string{"topic", "partition"}, nil)
+	descGroupOffset  = prometheus.NewDesc("weir_consumergroup_current_offset", "A consumer group's committed offset for a partition.", []string{"group", "topic", "partition"}, nil)
+	descGroupLag     = prometheus.NewDesc("weir_consumergroup_lag", "Records between a group's committed offset and the partition's high watermark.", []string{"group", "topic", "partition"}, nil)
+	descGroupMembers = prometheus.NewDesc("weir_consumergroup_members", "Members of a consumer group, by its state.", []string{"group", "state"}, nil)
 )
 
 func (pc *partitionCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{descLogEnd, descLogStart, descLogSize, descHW, descGroupOffset, descGroupLag} {
+	for _, d := range []*prometheus.Desc{descLogEnd, descLogStart, descLogSize, descHW, descGroupOffset, descGroupLag, descGroupMembers} {
 		ch <- d
 	}
 }
@@ -133,6 +134,9 @@ func (pc *partitionCollector) Collect(ch chan<- prometheus.Metric) {
 	g := pc.b.groupsLoaded.Load()
 	if g == nil {
 		return
+	}
+	for _, gs := range g.Summaries() {
+		ch <- prometheus.MustNewConstMetric(descGroupMembers, prometheus.GaugeValue, float64(gs.Members), gs.Group, gs.State)
 	}
 	for _, o := range g.CommittedOffsets() {
 		p, ok := pc.b.partition(o.Topic, o.Partition)

@@ -24,3 +24,23 @@ func (c *Coordinator) CommittedOffsets() []CommittedOffset {
 	}
 	return out
 }
+
+// GroupSummary is one group's state and size, for metrics.
+type GroupSummary struct {
+	Group   string
+	State   string // Kafka's names: Empty, PreparingRebalance, CompletingRebalance, Stable, Dead
+	Members int
+}
+
+// Summaries returns every group's state and member count.
+func (c *Coordinator) Summaries() []GroupSummary {
+	var out []GroupSummary
+	for _, g := range c.snapshot() {
+		g.mu.Lock()
+		if !g.closed {
+			out = append(out, GroupSummary{Group: g.id, State: g.state.String(), Members: len(g.members)})
+		}
+		g.mu.Unlock()
+	}
+	return out
+}
