@@ -39,8 +39,9 @@
 // Records: topic topic.prefix + table name (query mode: topic.prefix);
 // value a Struct named after the table with one field per column; key a
 // Struct of the primary-key columns (one field per column, also for one
-// column), null for a table without a primary key or with
-// key.from.primary.key=false (Confluent's null keys). Source partition
+// column), null for a table without a primary key, in query mode, or with
+// key.from.primary.key=false (Confluent's null keys; a ValueToKey chain
+// works as before). Source partition
 // {"protocol":"1","table":"<db>.<schema>.<table>"} ({"query":"query"} in
 // query mode); an offset stored under Confluent's older {"table":"<table>"}
 // partition is read when the new one has none.

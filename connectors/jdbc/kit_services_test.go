@@ -293,3 +293,14 @@ func (h *pgHarness) Down(_ context.Context, s *conformance.Stream) error {
 	return h.stream(s).proxy.Down()
 }
 func (h *pgHarness) Up(_ context.Context, s *conformance.Stream) error { return h.stream(s).proxy.Up() }
+
+// BadValues adds the connectors' own keys to the Config scenario.
+func (h pgSource) BadValues() map[string]string {
+	return map[string]string{"mode": "sometimes", "batch.max.rows": "0", "db.timezone": "Mars/Olympus",
+		"numeric.mapping": "wild", "poll.interval.ms": "-5", "table.types": "SEQUENCE"}
+}
+
+func (h pgSink) BadValues() map[string]string {
+	return map[string]string{"insert.mode": "merge", "pk.mode": "everything", "batch.size": "0",
+		"quote.sql.identifiers": "sometimes", "max.retries": "-1"}
+}
