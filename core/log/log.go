@@ -890,6 +890,11 @@ func (l *Log) writeSnapshot(offset int64) error {
 // directory if a segment was created since its last sync. Called with
 // appendMu held, so it covers the whole log.
 func (l *Log) syncUnflushed() error {
+	if l.offline.Load() != nil {
+		// Nothing more is fsynced; the failure was reported when the log
+		// went offline, and the periodic flush.ms must not repeat it.
+		return nil
+	}
 	if err := l.syncSegments("fsync segment"); err != nil {
 		return err
 	}
@@ -904,6 +909,9 @@ func (l *Log) Flush() error {
 	defer l.appendMu.Unlock()
 	if l.closed {
 		return storageErr("flush", errClosed)
+	}
+	if err := l.offlineErr("flush"); err != nil {
+		return err
 	}
 	return l.syncUnflushed()
 }

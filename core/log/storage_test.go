@@ -420,3 +420,36 @@ func TestCleanRestartLogsNoWarnings(t *testing.T) {
 		t.Fatalf("a clean restart logged warnings:\n%s", strings.Join(h.recs, "\n"))
 	}
 }
+
+// TestOfflineLogIsQuietInMaintenance: once offline, the background work of
+// a Manager (flush.ms, retention, compaction, checkpoints) skips the log
+// instead of failing again every interval: the failure was reported once.
+func TestOfflineLogIsQuietInMaintenance(t *testing.T) {
+	c := newClock()
+	ffs := newFaultFS()
+	o := testOpts(c)
+	o.FS = ffs
+	cfg := DefaultConfig()
+	cfg.FlushMs = time.Second
+	cfg.CleanupPolicy = CleanupCompactDelete
+	l := mustOpen(t, t.TempDir(), cfg, o)
+	defer l.Close()
+	mustAppend(t, l, simpleBatch(t, 2, c.ms()))
+	ffs.failOn(func(op, p string) bool { return op == "sync" })
+	c.Advance(2 * time.Second)
+	if err := l.Maintain(); !isStorageErr(err) {
+		t.Fatalf("the failing flush: %v", err)
+	}
+	appendFails := func() {
+		if _, err := l.Append(simpleBatch(t, 2, c.ms()), AppendOptions{}); !isStorageErr(err) {
+			t.Fatalf("append: %v", err)
+		}
+	}
+	appendFails()
+	for i := 0; i < 3; i++ {
+		c.Advance(2 * time.Second)
+		if err := l.Maintain(); err != nil {
+			t.Fatalf("maintenance of an offline log: %v", err)
+		}
+	}
+}
