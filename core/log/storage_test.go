@@ -216,7 +216,7 @@ func TestGroupCommitSharesFsync(t *testing.T) {
 		cfs := newCountingFS()
 		cfs.before = func(op, path string) {
 			if op == "sync" && strings.HasSuffix(path, logSuffix) {
-				time.Sleep(20 * time.Millisecond) // a slow disk: appends pile up
+				time.Sleep(50 * time.Millisecond) // a slow disk: appends pile up
 			}
 		}
 		o := testOpts(c)
@@ -228,11 +228,13 @@ func TestGroupCommitSharesFsync(t *testing.T) {
 		const n = 16
 		before := cfs.syncs.Load()
 		var wg sync.WaitGroup
+		start := make(chan struct{})
 		for i := 0; i < n; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
 				b := simpleBatch(t, 2, c.ms())
+				<-start
 				res, err := l.Append(b, AppendOptions{})
 				if err != nil {
 					t.Error(err)
@@ -246,9 +248,13 @@ func TestGroupCommitSharesFsync(t *testing.T) {
 				}
 			}()
 		}
+		close(start)
 		wg.Wait()
+		// Alone, each append would fsync: 16. Shared, the first round
+		// takes what arrived first and the next the rest (a loaded
+		// machine may need a round or two more).
 		syncs := cfs.syncs.Load() - before
-		if syncs > 3 {
+		if syncs > n/4 {
 			t.Fatalf("%d concurrent appends took %d fsyncs; group commit should need 2 or 3", n, syncs)
 		}
 		if l.EndOffset() != 2*n {
@@ -259,7 +265,7 @@ func TestGroupCommitSharesFsync(t *testing.T) {
 		cfs := newCountingFS()
 		cfs.before = func(op, path string) {
 			if op == "sync" && strings.HasSuffix(path, logSuffix) {
-				time.Sleep(20 * time.Millisecond)
+				time.Sleep(50 * time.Millisecond)
 			}
 		}
 		m, err := NewManager(t.TempDir(), Options{FS: cfs, Logger: discardLogger(), MaintenanceInterval: time.Hour})
@@ -280,30 +286,35 @@ func TestGroupCommitSharesFsync(t *testing.T) {
 		}
 		before := cfs.syncs.Load()
 		rounds := m.opts.commit.rounds.Load()
-		start := time.Now()
 		var wg sync.WaitGroup
+		begin := make(chan struct{})
 		for i := 0; i < parts*perPart; i++ {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				if _, err := logs[i%parts].Append(simpleBatch(t, 1, 0), AppendOptions{}); err != nil {
+				b := simpleBatch(t, 1, 0)
+				<-begin
+				if _, err := logs[i%parts].Append(b, AppendOptions{}); err != nil {
 					t.Error(err)
 				}
 			}()
 		}
+		start := time.Now()
+		close(begin)
 		wg.Wait()
 		elapsed := time.Since(start)
 		syncs := cfs.syncs.Load() - before
-		if r := m.opts.commit.rounds.Load() - rounds; r > 3 {
+		r := m.opts.commit.rounds.Load() - rounds
+		if r > perPart {
 			t.Fatalf("%d appends to %d logs took %d commit rounds", parts*perPart, parts, r)
 		}
-		if syncs > 3*parts {
-			t.Fatalf("%d appends to %d logs took %d fsyncs", parts*perPart, parts, syncs)
+		if syncs > r*parts || syncs > parts*perPart/2 {
+			t.Fatalf("%d appends to %d logs took %d fsyncs in %d rounds", parts*perPart, parts, syncs, r)
 		}
-		// The logs of a round are synced in parallel: 3 rounds of 20 ms,
-		// not one 20 ms fsync per log per round.
-		if elapsed > time.Duration(parts)*3*20*time.Millisecond {
-			t.Fatalf("16 appends took %v: the logs of a round were not synced together", elapsed)
+		// The logs of a round are synced in parallel: a round costs one
+		// 50 ms fsync, not one per log.
+		if elapsed > time.Duration(r+1)*50*time.Millisecond+100*time.Millisecond {
+			t.Fatalf("%d rounds took %v: the logs of a round were not synced together", r, elapsed)
 		}
 	})
 }
