@@ -4,6 +4,8 @@
 #   make test    everything CI runs: lint, unit tests (-race), the real
 #                systems (installed and started on demand), Kafka client
 #                compatibility and crash tests
+#   make test-connectors   every connector against its real system, through the
+#                acceptance kit (connectors/conformance)
 #   make bench   weir vs Apache Kafka (and connectors vs their client libraries) on this machine (not a test)
 
 GO      ?= go
