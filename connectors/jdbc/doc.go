@@ -143,7 +143,8 @@
 //
 //	INT8, INT16 → smallint; INT32 → integer; INT64 → bigint; FLOAT32 → real;
 //	FLOAT64 → double precision; BOOLEAN → boolean; STRING → text;
-//	BYTES → bytea; Decimal → numeric; Date → date; Time → time;
+//	BYTES → bytea; Decimal → numeric(p,s) (its scale; p from
+//	connect.decimal.precision, else 1000); Date → date; Time → time;
 //	Timestamp → timestamp (written in db.timezone); ARRAY of a primitive →
 //	that type[]; MAP, STRUCT, other arrays → jsonb. Schemaless values by Go
 //	type (string text, int64 bigint, float64 double precision, bool

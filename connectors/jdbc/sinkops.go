@@ -532,7 +532,17 @@ func pgTypeFor(s *plugins.Schema, sample any) (string, error) {
 	}
 	switch s.Name {
 	case plugins.DecimalName:
-		return "numeric", nil
+		// The schema's scale, so the column reads back as the same Decimal
+		// (an unconstrained numeric has no scale of its own).
+		scale, err := s.DecimalScale()
+		if err != nil {
+			return "", err
+		}
+		prec := 1000 // PostgreSQL's maximum
+		if p, err := strconv.Atoi(s.Parameters["connect.decimal.precision"]); err == nil && p >= max(scale, 1) && p <= 1000 {
+			prec = p
+		}
+		return fmt.Sprintf("numeric(%d,%d)", prec, scale), nil
 	case plugins.DateName:
 		return "date", nil
 	case plugins.TimeName:
