@@ -159,7 +159,9 @@ func TestJavaProducerPerfTest(t *testing.T) {
 	out := kafkaCLI(t, 180*time.Second, nil, "kafka-producer-perf-test", "--topic", topic,
 		"--num-records", strconv.Itoa(n), "--record-size", "100", "--throughput", "-1",
 		"--producer-props", "bootstrap.servers="+addr, "acks=all", "linger.ms=5", "compression.type=lz4").Stdout
-	m := regexp.MustCompile(`(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency`).FindStringSubmatch(out)
+	// On a slow machine the tool prints progress lines of the same shape
+	// every 5 s; only the final summary carries the percentiles.
+	m := regexp.MustCompile(`(\d+) records sent, ([\d.]+) records/sec \(([\d.]+) MB/sec\), ([\d.]+) ms avg latency, [\d.]+ ms max latency, \d+ ms 50th`).FindStringSubmatch(out)
 	if m == nil || m[1] != strconv.Itoa(n) {
 		t.Fatalf("kafka-producer-perf-test summary missing or wrong count:\n%s", out)
 	}
