@@ -238,7 +238,13 @@ func (w *Worker) putConnector(ctx context.Context, name string, cfg map[string]s
 	if err := w.writeConfig(ctx, kvs...); err != nil {
 		return ConnectorInfo{}, false, err
 	}
-	info, _ := w.info(name, w.configs.snapshot())
+	// As Kafka's herders answer: the config just written with the tasks
+	// committed before it (none for a new connector), not whatever the
+	// herder may have generated since the write was read back.
+	info := ConnectorInfo{Name: name, Config: w.maskConfig(cfg), Tasks: []taskID{}, Type: w.connectorType(cfg[cfgClass])}
+	for n := range snap.tasks[name] {
+		info.Tasks = append(info.Tasks, taskID{name, n})
+	}
 	return info, !exists, nil
 }
 
@@ -280,6 +286,9 @@ func (w *Worker) deleteConnector(ctx context.Context, name string) error {
 	// Give the owner a moment to stop first, so its last status write does
 	// not outlive the tombstones.
 	time.AfterFunc(500*time.Millisecond, func() {
+		if _, back := w.configs.snapshot().connectors[name]; back {
+			return // created again meanwhile: its statuses are the new ones
+		}
 		for _, k := range keys {
 			w.prod.Produce(context.Background(), &kgo.Record{Topic: w.cfg.StatusTopic, Key: []byte(k)}, nil)
 		}
