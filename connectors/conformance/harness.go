@@ -58,10 +58,10 @@ type Stream struct {
 
 // Harness is what a connector's test gives the kit about its external
 // system. Its methods are called from the test goroutine, one at a time,
-// except Read and the methods of SourceHarness, which the kit may call
-// from a second goroutine while it crashes the worker; a harness must
-// tolerate that (they never run concurrently with each other for the same
-// stream).
+// except SinkHarness.Read, which the kit calls every 200ms from a goroutine
+// of its own while a scenario runs, concurrently with the others (Down and
+// Up included: Read may fail while the system is down). Record and ID must
+// be safe for concurrent use.
 type Harness interface {
 	// Class is the connector class, as in "connector.class".
 	Class() string
