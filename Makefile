@@ -78,4 +78,4 @@ fuzz:
 	    echo "== $$d $$t"; $(GO) test -run '^$$' -fuzz "^$$t\$$" -fuzztime $(FUZZTIME) $$d || exit 1; done; done
 
 clean:
-	rm -rf bin weir-data
+	rm -rf bin weir-data connect-files
