@@ -80,10 +80,6 @@ type Options struct {
 	// called with the log's locks held, from any goroutine: it must be
 	// quick and must not call back into the Log.
 	OnStorageError func(dir, op string, err error)
-
-	// commit is the group committer shared by the logs of one Manager
-	// (withDefaults creates it).
-	commit *committer
 }
 
 // AppendOrigin says who appends: only client appends are validated for

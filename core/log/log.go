@@ -53,8 +53,7 @@ type Log struct {
 
 	offline        atomic.Pointer[offlineError] // set once by a failed write, truncate or fsync
 	onStorageError func(dir, op string, err error)
-	commit         *committer     // group commit for SyncOnAppend, shared by a Manager's logs
-	commitSeq      uint64         // round this log is enqueued in; guarded by commit.mu
+	commit         groupCommit    // SyncOnAppend's group commit
 	bg             sync.WaitGroup // background flushes of rolled segments
 
 	// metaOnDisk is the last log checkpoint written (writeMetaLocked);
@@ -142,12 +141,6 @@ func (o Options) withDefaults() Options {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	if o.commit == nil {
-		// A Manager calls withDefaults once and hands the result to every
-		// Open, so its logs share one committer (group commit per data
-		// directory); a log opened alone gets its own.
-		o.commit = newCommitter()
-	}
 	return o
 }
 
@@ -175,7 +168,6 @@ func Open(dir string, cfg Config, opts Options) (*Log, error) {
 		cleanerMaxKeys:  opts.CleanerMaxKeys,
 		cleanerMaxBatch: opts.CleanerMaxBatchBytes,
 		onStorageError:  opts.OnStorageError,
-		commit:          opts.commit,
 	}
 	if err := l.fs.MkdirAll(dir, 0o755); err != nil {
 		return nil, l.ioErr("create log dir", err)

@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"runtime"
 	"sync"
 	"sync/atomic"
 
@@ -248,123 +247,58 @@ func (l *Log) flushRolled() {
 	}()
 }
 
-// committer is group commit for logs with SyncOnAppend: one per Manager (a
-// data directory), shared by all its logs. An append writes its batches,
-// publishes them, enqueues its log and waits; a committer goroutine (started
-// when work arrives, gone when there is none) takes every log enqueued
-// meanwhile and fsyncs them together, so one fdatasync per file covers
-// every batch that arrived while the previous round was on the disk, from
-// any producer, and the logs of one round are synced in parallel so the
-// file system can commit their journal updates at once.
-type committer struct {
+// groupCommit is a log's group commit (SyncOnAppend): an Append writes
+// and publishes its batches, releases the append lock, joins the round
+// being collected and waits. The first waiter that finds no round running
+// leads one: it closes the round (later arrivals join the next), fsyncs
+// what was published, and wakes the round's members; a member of the next
+// round then leads that one. So one fdatasync covers every batch that
+// arrived while the previous one was on the disk, from any producer, with
+// no goroutine hand-off when an appender is alone. Logs commit
+// independently: the fdatasyncs of a data directory's partitions run
+// concurrently and the file system's journal commits them together, which
+// measured twice as fast as rounds shared by a Manager's logs (a shared
+// round waits for its slowest file before the next can start).
+type groupCommit struct {
 	mu        sync.Mutex
 	cond      sync.Cond
+	seq       uint64 // rounds started; the one being collected is seq+1
+	completed uint64 // last round finished
 	running   bool
-	collect   []*Log // logs enqueued for round seq
-	syncing   []*Log // logs of the round being synced (reused buffer)
-	seq       uint64 // round being collected
-	completed uint64 // rounds finished
-	rounds    atomic.Int64
-	wg        sync.WaitGroup // syncs of the current round (run goroutine only)
+	rounds    atomic.Int64 // rounds run (tests, benchmarks)
 }
 
-func newCommitter() *committer {
-	c := &committer{seq: 1}
-	c.cond.L = &c.mu
-	return c
-}
-
-// enqueue adds l to the round being collected and returns that round.
-func (c *committer) enqueue(l *Log) uint64 {
-	c.mu.Lock()
-	if l.commitSeq != c.seq {
-		l.commitSeq = c.seq
-		c.collect = append(c.collect, l)
+// round waits until a round that started after the caller published its
+// batches has finished, leading it if nobody else is.
+func (g *groupCommit) round(l *Log) {
+	g.mu.Lock()
+	if g.cond.L == nil {
+		g.cond.L = &g.mu
 	}
-	seq := c.seq
-	if !c.running {
-		c.running = true
-		go c.run()
-	}
-	c.mu.Unlock()
-	return seq
-}
-
-// wait blocks until round seq has been synced.
-func (c *committer) wait(seq uint64) {
-	c.mu.Lock()
-	for c.completed < seq {
-		c.cond.Wait()
-	}
-	c.mu.Unlock()
-}
-
-func (c *committer) run() {
-	// Helpers sync the other logs of a round in parallel; they live as
-	// long as this goroutine, so a busy committer starts none per round.
-	var work chan *Log
-	helpers := 0
-	defer func() {
-		if work != nil {
-			close(work)
+	my := g.seq + 1
+	for g.completed < my {
+		if g.running {
+			g.cond.Wait()
+			continue
 		}
-	}()
-	for {
-		c.mu.Lock()
-		if len(c.collect) == 0 {
-			c.running = false
-			c.mu.Unlock()
-			return
-		}
-		logs := c.collect
-		c.collect, c.syncing = c.syncing[:0], logs
-		seq := c.seq
-		c.seq++
-		c.mu.Unlock()
-		c.rounds.Add(1)
-
-		if n := min(len(logs)-1, maxCommitHelpers); n > helpers {
-			if work == nil {
-				work = make(chan *Log, maxCommitHelpers)
-			}
-			for ; helpers < n; helpers++ {
-				go c.help(work)
-			}
-		}
-		for _, l := range logs[1:] {
-			c.wg.Add(1)
-			work <- l
-		}
-		_ = logs[0].syncSegments("fsync segment")
-		c.wg.Wait()
-		clear(logs)
-
-		c.mu.Lock()
-		c.completed = seq
-		c.cond.Broadcast()
-		c.mu.Unlock()
-		// Let the appenders just woken write their next batches before the
-		// next round starts: on few cores the first one back would
-		// otherwise start a round alone, halving what a round covers.
-		runtime.Gosched()
+		g.running = true
+		g.seq = my // arrivals from now on join the next round
+		g.mu.Unlock()
+		g.rounds.Add(1)
+		_ = l.syncSegments("fsync segment") // a failure takes the log offline
+		g.mu.Lock()
+		g.completed = my
+		g.running = false
+		g.cond.Broadcast()
 	}
-}
-
-// maxCommitHelpers bounds the fsyncs of one round in flight at once.
-const maxCommitHelpers = 16
-
-func (c *committer) help(work <-chan *Log) {
-	for l := range work {
-		_ = l.syncSegments("fsync segment")
-		c.wg.Done()
-	}
+	g.mu.Unlock()
 }
 
 // awaitDurable waits until every offset below end is durable (group
 // commit), or returns why it cannot be. Called without appendMu.
 func (l *Log) awaitDurable(end int64) error {
 	for try := 0; ; try++ {
-		l.commit.wait(l.commit.enqueue(l))
+		l.commit.round(l)
 		l.mu.RLock()
 		rp, closed := l.recoveryPoint, l.closed
 		l.mu.RUnlock()
