@@ -164,7 +164,12 @@
 // start reads them: records below a partition's stored offset are skipped,
 // so a crash between the database commit and the consumer-group commit
 // neither loses nor duplicates a row. No SDK change was needed: the
-// records the group redelivers are filtered instead of seeking.
+// records the group redelivers are filtered instead of seeking. A task
+// that stops cleanly (nothing written since its final PreCommit) marks its
+// partitions' rows clean, so offsets moved while the connector is stopped
+// (KIP-875 PATCH or DELETE) win on the next start; if that final group
+// commit failed (Kafka unreachable at shutdown), the records since the
+// previous commit are written again.
 //
 // # Not supported yet
 //

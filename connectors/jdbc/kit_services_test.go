@@ -29,11 +29,7 @@ import (
 func TestMain(m *testing.M) { os.Exit(conformance.Main(m)) }
 
 func kitOptions() conformance.Options {
-	return conformance.Options{Records: 4000, Outage: 3 * time.Second,
-		// The scenarios the kit runs so far; ExternalDown waits for the
-		// runtime to show a retrying task's cause in its status trace
-		// (passing it here otherwise: nothing lost once PostgreSQL is back).
-		Only: []string{"RoundTrip", "Crash", "PoisonRecord"}}
+	return conformance.Options{Records: 4000, Outage: 3 * time.Second}
 }
 
 func TestJdbcSourceKit(t *testing.T) {

@@ -110,6 +110,10 @@ type SinkTask struct {
 	eos      map[plugins.TopicPartition]int64
 	eosReady bool
 	retries  int
+	// dirty: written since the last PreCommit; lastClosed: the partitions
+	// of the last Close (the final one before Stop). See Stop.
+	dirty      bool
+	lastClosed []plugins.TopicPartition
 }
 
 var _ plugins.SinkTask = (*SinkTask)(nil)
@@ -149,16 +153,38 @@ func (t *SinkTask) Close(tps []plugins.TopicPartition) error {
 	for _, tp := range tps {
 		delete(t.eos, tp)
 	}
+	t.lastClosed = tps
 	return nil
 }
 
 // PreCommit: every Put is written before it returns.
 func (t *SinkTask) PreCommit(_ context.Context, cur map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
+	t.dirty = false
 	return cur, nil
 }
 
 // Stop closes the connection.
+//
+// With exactly.once, a task that stops after its final offset commit (no
+// write since the last PreCommit, the partitions closed) marks their
+// offsets clean: the consumer group then holds the same offsets as the
+// table, so on the next start the group's offsets win. That is how
+// KIP-875's PATCH and DELETE of a stopped connector's offsets take effect;
+// after a crash the table is ahead of the group and wins.
 func (t *SinkTask) Stop() error {
+	if t.s != nil && t.s.exactlyOnce && !t.dirty && len(t.lastClosed) > 0 && t.conn != nil && !t.conn.IsClosed() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		var topics []string
+		var parts []int32
+		for _, tp := range t.lastClosed {
+			topics, parts = append(topics, tp.Topic), append(parts, tp.Partition)
+		}
+		if _, err := t.conn.Exec(ctx, "UPDATE "+t.offsetsTableSQL()+" AS o SET clean = true FROM unnest($2::text[], $3::int4[]) AS u(t, p) "+
+			"WHERE o.connector = $1 AND o.topic = u.t AND o.kafka_partition = u.p", t.s.connector, topics, parts); err != nil {
+			t.log.Warn("jdbc sink: marking exactly-once offsets clean", "err", err)
+		}
+		cancel()
+	}
 	if t.conn != nil {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
@@ -192,20 +218,32 @@ func (t *SinkTask) loadOffsets(ctx context.Context) error {
 	}
 	tbl := t.offsetsTableSQL()
 	if _, err := t.conn.Exec(ctx, "CREATE TABLE IF NOT EXISTS "+tbl+
-		" (connector text NOT NULL, topic text NOT NULL, kafka_partition integer NOT NULL, next_offset bigint NOT NULL, PRIMARY KEY (connector, topic, kafka_partition))"); err != nil {
+		" (connector text NOT NULL, topic text NOT NULL, kafka_partition integer NOT NULL, next_offset bigint NOT NULL, clean boolean NOT NULL DEFAULT false, PRIMARY KEY (connector, topic, kafka_partition))"); err != nil {
 		if !isDuplicateObject(err) {
 			return fmt.Errorf("create %s: %w", tbl, err)
 		}
 	}
-	rows, err := t.conn.Query(ctx, "SELECT topic, kafka_partition, next_offset FROM "+tbl+" WHERE connector = $1", t.s.connector)
+	var hasClean bool
+	if err := t.conn.QueryRow(ctx, "SELECT EXISTS (SELECT 1 FROM pg_catalog.pg_attribute WHERE attrelid = to_regclass($1) AND attname = 'clean')", tbl).Scan(&hasClean); err != nil {
+		return fmt.Errorf("read columns of %s: %w", tbl, err)
+	}
+	if !hasClean { // a table from before the column existed
+		if _, err := t.conn.Exec(ctx, "ALTER TABLE "+tbl+" ADD COLUMN IF NOT EXISTS clean boolean NOT NULL DEFAULT false"); err != nil {
+			return fmt.Errorf("alter %s: %w", tbl, err)
+		}
+	}
+	rows, err := t.conn.Query(ctx, "SELECT topic, kafka_partition, next_offset, clean FROM "+tbl+" WHERE connector = $1", t.s.connector)
 	if err != nil {
 		return fmt.Errorf("read %s: %w", tbl, err)
 	}
 	eos := map[plugins.TopicPartition]int64{}
 	var tp plugins.TopicPartition
 	var next int64
-	if _, err := pgx.ForEachRow(rows, []any{&tp.Topic, &tp.Partition, &next}, func() error {
-		eos[tp] = next
+	var clean bool
+	if _, err := pgx.ForEachRow(rows, []any{&tp.Topic, &tp.Partition, &next, &clean}, func() error {
+		if !clean { // clean: the group's offsets equal these (see Stop) and win
+			eos[tp] = next
+		}
 		return nil
 	}); err != nil {
 		return fmt.Errorf("read %s: %w", tbl, err)
@@ -367,7 +405,7 @@ func (t *SinkTask) write(ctx context.Context, ops []*sinkOp, next map[plugins.To
 		}
 		if _, err := tx.Exec(ctx, "INSERT INTO "+t.offsetsTableSQL()+" (connector, topic, kafka_partition, next_offset) "+
 			"SELECT $1, u.t, u.p, u.o FROM unnest($2::text[], $3::int4[], $4::int8[]) AS u(t, p, o) "+
-			"ON CONFLICT (connector, topic, kafka_partition) DO UPDATE SET next_offset = EXCLUDED.next_offset",
+			"ON CONFLICT (connector, topic, kafka_partition) DO UPDATE SET next_offset = EXCLUDED.next_offset, clean = false",
 			t.s.connector, topics, parts, offs); err != nil {
 			return fmt.Errorf("write offsets to %s: %w", t.offsetsTableSQL(), err)
 		}
@@ -378,6 +416,7 @@ func (t *SinkTask) write(ctx context.Context, ops []*sinkOp, next map[plugins.To
 	for tp, o := range next {
 		t.eos[tp] = o
 	}
+	t.dirty, t.lastClosed = true, nil
 	return nil
 }
 

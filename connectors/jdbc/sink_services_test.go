@@ -245,3 +245,50 @@ func TestSinkExactlyOnceResumesFromDatabase(t *testing.T) {
 		t.Errorf("stored offset %d, %v; want 1500", next, err)
 	}
 }
+
+// TestSinkExactlyOnceCleanStopLetsGroupOffsetsWin: after a clean stop
+// (final PreCommit, Close, Stop) the group holds the table's offsets, so
+// offsets moved while stopped (KIP-875 PATCH) take effect: the records
+// from there are written again.
+func TestSinkExactlyOnceCleanStopLetsGroupOffsetsWin(t *testing.T) {
+	c := pgConn(t)
+	schema := testSchema(t, c)
+	ctx := context.Background()
+	kv := []string{TableNameFormat, schema + ".eos", AutoCreate, "true", ExactlyOnce, "true", ExactlyOnceTable, schema + ".offsets"}
+	tp := plugins.TopicPartition{Topic: "orders", Partition: 0}
+	batch := func(from, to int64) []plugins.Record {
+		var out []plugins.Record
+		for i := from; i < to; i++ {
+			out = append(out, order(i, i, "x", 1))
+		}
+		return out
+	}
+	task := startSink(t, nil, kv...)
+	if err := task.Put(ctx, batch(0, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp: 1000}); err != nil {
+		t.Fatal(err)
+	}
+	task.Close([]plugins.TopicPartition{tp})
+	task.Stop()
+
+	task = startSink(t, nil, kv...) // the group was moved back to 500 meanwhile
+	if err := task.Put(ctx, batch(500, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	var n int
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM "+schema+".eos").Scan(&n); err != nil || n != 1500 {
+		t.Errorf("rows %d, %v; want 1500 (500 written again after the offsets moved)", n, err)
+	}
+	// A crash now (no PreCommit after the write) keeps the table in charge.
+	task.Close([]plugins.TopicPartition{tp})
+	task.Stop()
+	task = startSink(t, nil, kv...)
+	if err := task.Put(ctx, batch(900, 1000)); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.QueryRow(ctx, "SELECT count(*) FROM "+schema+".eos").Scan(&n); err != nil || n != 1500 {
+		t.Errorf("after a crash: rows %d, %v; want 1500", n, err)
+	}
+}
