@@ -194,17 +194,29 @@ func (c *conn) readFull(buf []byte) error {
 }
 
 // readBody reads a frame of size bytes, reserving budget and growing the
-// buffer only as its bytes arrive.
+// buffer only as its bytes arrive. When the free list already holds a
+// buffer for the whole frame, the bytes go straight into it (the budget
+// still grows only with what arrived): it is memory held anyway, and
+// growing a buffer piecemeal copies what arrived at every doubling, which
+// for multi-MiB produce frames was one more copy of every byte produced
+// (12% of the broker's CPU under franz-go's defaults, issue 16).
 func (c *conn) readBody(size int) (*[]byte, error) {
 	n := min(size, eagerFrameBytes)
 	if !c.acquire(int64(n)) {
 		return nil, c.ctx.Err()
 	}
 	held := int64(n)
-	bufp := getBuf(n)
+	bufp := freeBuf(size)
+	whole := bufp != nil
+	if !whole {
+		bufp = getBuf(n)
+	}
 	got := 0
 	for {
 		want := min(size, len(*bufp))
+		if whole {
+			want = min(size, max(n, 2*got))
+		}
 		if int64(want) > held {
 			if !c.acquire(int64(want) - held) {
 				putBuf(bufp)
@@ -224,6 +236,9 @@ func (c *conn) readBody(size int) (*[]byte, error) {
 				c.release(held - int64(size))
 			}
 			return bufp, nil
+		}
+		if whole {
+			continue
 		}
 		next := getBuf(min(size, 2*len(*bufp)))
 		copy(*next, (*bufp)[:got])
@@ -525,6 +540,22 @@ func getBuf(n int) *[]byte {
 	}
 	b := make([]byte, n)
 	return &b
+}
+
+// freeBuf is a buffer of at least n bytes from the free list, or nil if
+// none is idle: unlike getBuf it never allocates.
+func freeBuf(n int) *[]byte {
+	for i := range bufFree {
+		if n <= 4096<<i {
+			select {
+			case b := <-bufFree[i]:
+				return b
+			default:
+				return nil
+			}
+		}
+	}
+	return nil
 }
 
 func putBuf(b *[]byte) {
