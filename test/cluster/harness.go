@@ -31,18 +31,21 @@ type Config struct {
 	Nodes int      // number of nodes, all of them controller voters (default 3)
 	Args  []string // extra `weir serve` flags for every node
 	Net   *Net     // when set, each node runs in its own network namespace of Net
-	// Broker-only nodes: IDs above Nodes, started later with AddBroker.
+	// ArgsFor, when set, gives one node more flags (it may use the
+	// cluster's addresses, which exist by then).
+	ArgsFor func(c *Cluster, n *Node) []string
 }
 
 // Cluster is a set of `weir serve` processes forming one weir cluster.
 type Cluster struct {
-	t      testing.TB
-	Bin    string
-	Dir    string
-	Net    *Net
-	Nodes  []*Node
-	voters string
-	args   []string
+	t       testing.TB
+	Bin     string
+	Dir     string
+	Net     *Net
+	Nodes   []*Node
+	voters  string
+	args    []string
+	argsFor func(c *Cluster, n *Node) []string
 }
 
 // Node is one `weir serve` process. Its addresses and data directory stay
@@ -77,7 +80,7 @@ func Start(t testing.TB, cfg Config) *Cluster {
 	if err != nil {
 		t.Fatalf("temp dir: %v", err)
 	}
-	c := &Cluster{t: t, Bin: harness.WeirBinary(t), Dir: dir, Net: cfg.Net, args: cfg.Args}
+	c := &Cluster{t: t, Bin: harness.WeirBinary(t), Dir: dir, Net: cfg.Net, args: cfg.Args, argsFor: cfg.ArgsFor}
 	var voters []string
 	for i := 1; i <= cfg.Nodes; i++ {
 		n := c.newNode(int32(i))
@@ -290,6 +293,9 @@ func (n *Node) args() []string {
 		"--controller-voters", n.c.voters,
 	}
 	a = append(a, n.c.args...)
+	if n.c.argsFor != nil {
+		a = append(a, n.c.argsFor(n.c, n)...)
+	}
 	return append(a, n.extraArgs...)
 }
 

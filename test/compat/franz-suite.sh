@@ -23,6 +23,7 @@
 #   FRANZ_SUITE_KEEP=1     also keep the compiled test binary and weir's data dir
 #   KGO_TEST_RECORDS       passed through: records per ETL test (franz default 500000)
 #   KGO_LOG_LEVEL          passed through (info|debug|none)
+#   KGO_TEST_RF            replication factor of the suite's topics (default 1)
 #
 # Each test runs alone (one compiled test binary, one process per test, each
 # with its own timeout) so a hang or panic in one does not hide the others.
@@ -73,7 +74,7 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--broker) BROKER="$2"; shift 2 ;;
 	--only) ONLY="$2"; shift 2 ;;
-	-h|--help) sed -n '2,33p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,34p' "$0"; exit 0 ;;
 	*) echo "franz-suite.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
@@ -192,7 +193,7 @@ else
 fi
 
 export KGO_SEEDS="$BROKER"
-export KGO_TEST_RF=1
+export KGO_TEST_RF="${KGO_TEST_RF:-1}" # 3 against a 3-node cluster (test/cluster)
 
 required_failed=0
 extra_failed=0
