@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"golang.org/x/time/rate"
 	"log/slog"
 	"net"
 	"os"
@@ -242,8 +243,8 @@ type Broker struct {
 	connsByIP map[string]int // guarded by connMu
 	wg        sync.WaitGroup
 
-	queued         *byteBudget // queued.max.request.bytes, over every connection
-	autoCreateRate *tokenBucket
+	queued         *byteBudget   // queued.max.request.bytes, over every connection
+	autoCreateRate *rate.Limiter // auto.create.topics.per.second, bursts of one second's worth
 	warnLimit      *rateLimiter
 
 	lock *os.File // the data directory's flock, released last by Close
@@ -276,7 +277,7 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 		queued: newByteBudget(cfg.QueuedMaxRequestBytes), warnLimit: newRateLimiter(warnInterval), reconKick: make(chan struct{}, 1),
 		reconPending: map[uint64]struct{}{}, reopenDelay: map[string]time.Duration{}, reopenNext: map[string]int64{}}
 	b.reconCond.L = &b.reconMu
-	b.autoCreateRate = newTokenBucket(cfg.AutoCreatePerSecond)
+	b.autoCreateRate = rate.NewLimiter(rate.Limit(cfg.AutoCreatePerSecond), cfg.AutoCreatePerSecond)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
 	b.sessions = newFetchSessions(1000)
 	b.pids.b = b
@@ -533,9 +534,10 @@ func (b *Broker) acceptLoop() {
 		}
 		if limit != "" {
 			b.connMu.Unlock()
+			// Counted before the close, so whoever sees the close sees the count.
+			b.metrics.connRejected.WithLabelValues(limit).Inc()
 			c.cancel()
 			nc.Close()
-			b.metrics.connRejected.WithLabelValues(limit).Inc()
 			b.warnLimited("connection refused: limit reached", "limit", limit, "remote", c.remote)
 			continue
 		}

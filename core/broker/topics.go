@@ -6,8 +6,6 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
-	"sync"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 
@@ -161,38 +159,12 @@ func (b *Broker) autoCreate(ctx context.Context, name string, n *int) error {
 	if *n >= b.cfg.AutoCreateMaxPerRequest {
 		return fmt.Errorf("%w: more than %d topics to auto-create in one request", kerr.LeaderNotAvailable, b.cfg.AutoCreateMaxPerRequest)
 	}
-	if !b.autoCreateRate.take(time.Now()) {
+	if !b.autoCreateRate.Allow() {
 		b.metrics.autoCreateLimited.Inc()
 		return fmt.Errorf("%w: auto-creation above %d topics per second", kerr.LeaderNotAvailable, b.cfg.AutoCreatePerSecond)
 	}
 	*n++
 	return b.createTopic(ctx, name, b.cfg.DefaultPartitions, nil, false)
-}
-
-// tokenBucket allows rate events per second with bursts of rate.
-type tokenBucket struct {
-	mu     sync.Mutex
-	rate   float64
-	tokens float64
-	last   time.Time
-}
-
-func newTokenBucket(rate int) *tokenBucket {
-	return &tokenBucket{rate: float64(rate), tokens: float64(rate)}
-}
-
-func (tb *tokenBucket) take(now time.Time) bool {
-	tb.mu.Lock()
-	defer tb.mu.Unlock()
-	if !tb.last.IsZero() {
-		tb.tokens = min(tb.rate, tb.tokens+now.Sub(tb.last).Seconds()*tb.rate)
-	}
-	tb.last = now
-	if tb.tokens < 1 {
-		return false
-	}
-	tb.tokens--
-	return true
 }
 
 // proposeErr maps a controller failure to the Kafka error a client sees.
