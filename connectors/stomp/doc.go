@@ -24,7 +24,8 @@
 // the broker, not the offset, is where a restarted task resumes.
 //
 // A lost connection is re-established with exponential backoff, moving
-// along the stomp.url failover list. Messages received but not yet in the
+// along the stomp.url failover list; while a destination is not subscribed
+// and nothing is waiting, Poll returns a retriable error naming the cause. Messages received but not yet in the
 // log are redelivered by the broker; a redelivery of a message whose record
 // is already in the log (or on its way) is acknowledged, not written again,
 // while its message-id is within the last stomp.dedup.window ones. After a
@@ -38,7 +39,9 @@
 // pipelined (stomp.max.in.flight outstanding, batch.size frames per socket
 // write) and PreCommit returns, per partition, the offset of the oldest
 // record without RECEIPT, so the runtime commits only what the broker has
-// confirmed. On a broken connection every unconfirmed frame is sent again.
+// confirmed. On a broken connection every unconfirmed frame is sent again;
+// when no broker answers, Put returns a retriable error (the runtime
+// redelivers the batch; records already taken are not taken twice).
 // Kafka headers stomp.<name> go out as <name> (a topic filled by
 // StompSource round-trips), others as they are, except the reserved names
 // destination, message-id, content-length, subscription, ack, receipt,
@@ -46,8 +49,13 @@
 // naming one SEND's receipt rejects that record: it goes to the dead letter
 // queue (errors.deadletterqueue.topic.name) or fails the task.
 //
-// Not supported: STOMP transactions (BEGIN/COMMIT), STOMP 1.0-only brokers
-// for the sink, ActiveMQ's exclusive/retroactive consumer and priority
-// headers on SUBSCRIBE, wildcard-aware task assignment, temporary
-// destinations and reply-to handling, client certificates for TLS.
+// Not supported: STOMP transactions (BEGIN/COMMIT/ABORT); ActiveMQ's
+// SUBSCRIBE extensions other than activemq.prefetchSize and
+// activemq.subscriptionName (exclusive, retroactive, priority, noLocal,
+// dispatchAsync, maximumPendingMessageLimit); the transformation header
+// (Map and Object messages arrive in ActiveMQ's default body encoding);
+// composite destinations in one SUBSCRIBE; temporary destinations and
+// reply-to handling (reply-to is just a header); TLS client certificates.
+// Wildcard topics subscribe, and ${destination} is the message's actual
+// destination, but each wildcard is one task like any topic.
 package stomp

@@ -102,7 +102,7 @@ func receive(t testing.TB, dest string, want int, idle time.Duration, opts ...fu
 			return out
 		}
 	}
-	_ = sub.Unsubscribe()
+	drainAway(sub)
 	return out
 }
 
@@ -177,3 +177,14 @@ func (c sinkCtx) ErrantRecordReporter() func(*plugins.Record, error) {
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// drainAway keeps taking (unacknowledged, so redelivered) the messages
+// that still arrive on sub: go-stomp delivers them on the goroutine that
+// also writes ACKs and reads receipts, so an unread subscription would
+// stall the connection's DISCONNECT.
+func drainAway(sub *gostomp.Subscription) {
+	go func() {
+		for range sub.C {
+		}
+	}()
+}

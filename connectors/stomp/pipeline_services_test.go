@@ -27,8 +27,6 @@ import (
 // The pipeline tests run the real `weir serve` (built from this tree) as
 // the worker, with ActiveMQ on both ends.
 
-func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
-
 // pipelineN is the message count of TestPipelineQueueTopicQueue (the
 // issue's 100,000); WEIR_STOMP_N overrides it.
 func pipelineN() int {
@@ -87,6 +85,20 @@ func waitRunning(t testing.TB, p *harness.Proc, name string) {
 	t.Fatalf("connector %s not running after 60s: %s", name, last)
 }
 
+func taskCount(t testing.TB, p *harness.Proc, name string) int {
+	t.Helper()
+	resp, err := http.Get("http://" + p.HTTPAddr + "/connectors/" + name + "/tasks")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var tasks []json.RawMessage
+	if err := json.NewDecoder(resp.Body).Decode(&tasks); err != nil {
+		t.Fatal(err)
+	}
+	return len(tasks)
+}
+
 func sourceConnector(dest, topic string, kv ...string) map[string]string {
 	cfg := map[string]string{
 		"connector.class":    "StompSource",
@@ -143,6 +155,7 @@ func collect(t testing.TB, dest string) *collector {
 		for {
 			select {
 			case <-col.stop:
+				drainAway(sub)
 				return
 			case m := <-sub.C:
 				if m == nil || m.Err != nil {
@@ -246,10 +259,14 @@ func TestPipelineQueueTopicQueue(t *testing.T) {
 	topic := strings.ReplaceAll(unique("stomp-pipe"), ".", "-")
 	p := harness.StartWeir(t, "")
 	col := collect(t, out)
-	putConnector(t, p, "src", sourceConnector(in, topic))
+	// Two competing consumers on the input queue.
+	putConnector(t, p, "src", sourceConnector(in, topic, "tasks.max", "2"))
 	putConnector(t, p, "snk", sinkConnector(topic, out))
 	waitRunning(t, p, "src")
 	waitRunning(t, p, "snk")
+	if tasks := taskCount(t, p, "src"); tasks != 2 {
+		t.Fatalf("source has %d tasks, want 2 competing consumers", tasks)
+	}
 	start := time.Now()
 	send(t, in, n, genMsg)
 	t.Logf("sent %d messages in %v", n, time.Since(start).Round(time.Millisecond))
@@ -264,7 +281,7 @@ func TestPipelineQueueTopicQueue(t *testing.T) {
 // topic (every message-id) or in the output queue; duplicates (only of
 // messages not yet acknowledged when the worker died) are counted.
 func TestPipelineSurvivesKill9(t *testing.T) {
-	n := pipelineN() / 4
+	n := pipelineN() * 3 / 20
 	in, out := "/queue/"+unique("weir.kin"), "/queue/"+unique("weir.kout")
 	topic := strings.ReplaceAll(unique("stomp-kill"), ".", "-")
 	p := harness.StartWeir(t, "")
@@ -273,17 +290,29 @@ func TestPipelineSurvivesKill9(t *testing.T) {
 	putConnector(t, p, "snk", sinkConnector(topic, out))
 	waitRunning(t, p, "src")
 	waitRunning(t, p, "snk")
+	// The input arrives over ~10 s or more, so that every kill is mid-stream.
 	sent := make(chan struct{})
-	go func() { defer close(sent); send(t, in, n, genMsg) }()
-	for round := 1; round <= 3; round++ {
-		target := n * round / 4
-		deadline := time.Now().Add(time.Minute)
-		for col.distinct() < target && time.Now().Before(deadline) {
-			time.Sleep(50 * time.Millisecond)
+	const chunks = 30
+	go func() {
+		defer close(sent)
+		for c := 0; c < chunks; c++ {
+			from, to := n*c/chunks, n*(c+1)/chunks
+			send(t, in, to-from, func(i int) msgSpec { return genMsg(from + i) })
+			time.Sleep(300 * time.Millisecond)
 		}
-		t.Logf("round %d: kill -9 with %d of %d messages in the output queue", round, col.distinct(), n)
+	}()
+	for round := 1; round <= 3; round++ {
+		// Kill once the (restarted) pipeline has moved on by n/10.
+		base := col.distinct()
+		for deadline := time.Now().Add(time.Minute); col.distinct() < base+n/10 && time.Now().Before(deadline); {
+			time.Sleep(20 * time.Millisecond)
+		}
+		got := col.distinct()
+		if got >= n {
+			t.Fatalf("round %d: the stream had already completed; nothing was killed mid-stream", round)
+		}
+		t.Logf("round %d: kill -9 with %d of %d messages in the output queue", round, got, n)
 		p.Kill()
-		time.Sleep(500 * time.Millisecond)
 		if err := p.Start(); err != nil {
 			t.Fatal(err)
 		}
@@ -400,13 +429,13 @@ func restartActiveMQ(t testing.TB, down time.Duration) {
 // ActiveMQ stopped and restarted mid-stream: both connectors reconnect
 // (with backoff) and nothing is lost, in the topic or in the output queue.
 func TestPipelineSurvivesActiveMQRestart(t *testing.T) {
-	n := pipelineN() / 10
+	n := pipelineN() / 20
 	in, out := "/queue/"+unique("weir.rin"), "/queue/"+unique("weir.rout")
 	topic := strings.ReplaceAll(unique("stomp-restart"), ".", "-")
 	send(t, in, n, genMsg)
 	p := harness.StartWeir(t, "")
-	putConnector(t, p, "src", sourceConnector(in, topic, "stomp.reconnect.backoff.max.ms", "1000"))
-	putConnector(t, p, "snk", sinkConnector(topic, out, "stomp.reconnect.backoff.max.ms", "1000"))
+	putConnector(t, p, "src", sourceConnector(in, topic, "stomp.reconnect.backoff.max.ms", "1000", "errors.retry.delay.max.ms", "1000"))
+	putConnector(t, p, "snk", sinkConnector(topic, out, "stomp.reconnect.backoff.max.ms", "1000", "errors.retry.delay.max.ms", "1000"))
 	cl, err := kgo.NewClient(kgo.SeedBrokers(p.KafkaAddr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if err != nil {
 		t.Fatal(err)

@@ -81,6 +81,11 @@ type SinkTask struct {
 	conn     *sinkConn // current connection, nil when down (task goroutine)
 	nextAddr int
 	seq      uint64
+	refused  int // CONNECTs refused in a row
+	// lastPut is, per partition, the offset of the last record taken into
+	// the window: when the runtime redelivers a batch after a Retriable
+	// error, what was already taken is not sent twice.
+	lastPut map[plugins.TopicPartition]int64
 
 	mu       sync.Mutex
 	cond     *sync.Cond
@@ -91,6 +96,11 @@ type SinkTask struct {
 	poison   []*inflight          // rejected by an ERROR naming their receipt
 	curConn  atomic.Pointer[sinkConn]
 	progress time.Time // the last RECEIPT, or when one became outstanding
+	// confirmed counts receipts since the last PreCommit; past
+	// commitEvery Put asks the runtime to commit early, so a crash
+	// redelivers less than a whole offset.flush.interval of records.
+	confirmed int
+	requested bool
 
 	resent atomic.Int64 // frames sent again after a reconnection
 }
@@ -118,10 +128,18 @@ func (t *SinkTask) Start(tctx plugins.SinkTaskContext, cfg plugins.Config) error
 	t.log = slog.Default().With("connector", "StompSink")
 	t.cond = sync.NewCond(&t.mu)
 	t.byID = map[string]*inflight{}
+	t.lastPut = map[plugins.TopicPartition]int64{}
 	return nil
 }
 
-func (t *SinkTask) Open([]plugins.TopicPartition) error { return nil }
+// Open forgets what was sent for the partitions: their records come from
+// the committed offset on.
+func (t *SinkTask) Open(tps []plugins.TopicPartition) error {
+	for _, tp := range tps {
+		delete(t.lastPut, tp)
+	}
+	return nil
+}
 
 // Put sends recs, batch.size frames per socket write, waiting only when
 // the window of unconfirmed frames is full.
@@ -141,6 +159,12 @@ func (t *SinkTask) Put(ctx context.Context, recs []plugins.Record) error {
 		room := t.s.maxInFlight - t.unconf
 		t.mu.Unlock()
 		for n < t.s.batchSize && n < room && i < len(recs) {
+			tp := plugins.TopicPartition{Topic: recs[i].Topic, Partition: recs[i].Partition}
+			if last, ok := t.lastPut[tp]; ok && recs[i].Offset <= last {
+				i++ // already taken before a Retriable error
+				continue
+			}
+			t.lastPut[tp] = recs[i].Offset
 			e, err := t.entry(&recs[i])
 			if err != nil {
 				if rerr := t.reportErrant(&recs[i], err); rerr != nil {
@@ -177,8 +201,18 @@ func (t *SinkTask) Put(ctx context.Context, recs []plugins.Record) error {
 			t.trim()
 		}
 	}
+	t.mu.Lock()
+	ask := t.confirmed >= max(4*t.s.batchSize, commitEvery) && !t.requested
+	t.requested = t.requested || ask
+	t.mu.Unlock()
+	if ask && t.tctx != nil {
+		t.tctx.RequestCommit()
+	}
 	return t.takePoison()
 }
+
+// commitEvery is how many confirmed records make Put request a commit.
+const commitEvery = 2000
 
 // entry builds the SEND frame of one record.
 func (t *SinkTask) entry(rec *plugins.Record) (*inflight, error) {
@@ -342,6 +376,7 @@ func (t *SinkTask) PreCommit(ctx context.Context, current map[plugins.TopicParti
 	}
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.confirmed, t.requested = 0, false
 	out := make(map[plugins.TopicPartition]int64, len(current))
 	maps.Copy(out, current)
 	for _, e := range t.window {
@@ -361,6 +396,7 @@ var preCommitWait = time.Second
 // settle waits until every frame is confirmed, re-sending after a broken
 // connection, until ctx ends.
 func (t *SinkTask) settle(ctx context.Context) error {
+	bo := backoff{first: t.s.backoff, max: t.s.backoffMax}
 	for {
 		t.mu.Lock()
 		done := t.unconf == 0
@@ -369,7 +405,11 @@ func (t *SinkTask) settle(ctx context.Context) error {
 			return nil
 		}
 		if err := t.ensureConn(ctx); err != nil {
-			return err
+			var re *plugins.Retriable
+			if !errors.As(err, &re) || !sleepCtx(ctx, bo.next()) {
+				return err
+			}
+			continue
 		}
 		if err := t.waitFor(ctx, func() bool { return t.unconf == 0 }); err != nil {
 			return err
@@ -429,6 +469,7 @@ func (t *SinkTask) onReceipt(c *sinkConn, id string) {
 	e.confirmed = true
 	delete(t.byID, id)
 	t.unconf--
+	t.confirmed++
 	t.progress = time.Now()
 	if len(t.window) > 0 && t.window[0] == e {
 		t.trimLocked()
@@ -472,8 +513,11 @@ func (t *SinkTask) dropConn(err error) {
 	t.curConn.Store(nil)
 }
 
-// ensureConn connects (with exponential backoff, along the failover list)
-// when there is no connection, and sends every unconfirmed frame again.
+// ensureConn connects when there is no connection, trying each broker of
+// the failover list once, and sends every unconfirmed frame again. When
+// none answers it returns a Retriable error (the runtime backs off and
+// retries, and shows the cause in the task's status); a broker refusing
+// CONNECT (credentials) maxSubscribeErrors times in a row is fatal.
 func (t *SinkTask) ensureConn(ctx context.Context) error {
 	t.mu.Lock()
 	cerr := t.connErr
@@ -484,40 +528,37 @@ func (t *SinkTask) ensureConn(ctx context.Context) error {
 	if t.conn != nil {
 		return nil
 	}
-	bo := backoff{first: t.s.backoff, max: t.s.backoffMax}
-	connectErrors := 0
-	for {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		var errs []error
-		for range t.s.addrs {
-			a := t.s.addrs[t.nextAddr%len(t.s.addrs)]
-			c, err := dialSink(ctx, a, &t.s.connSettings, t)
-			if err == nil {
-				if err := t.resend(c); err != nil {
-					c.close()
-					errs = append(errs, err)
-					break
-				}
-				return nil
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	var errs []error
+	refused := false
+	for range t.s.addrs {
+		a := t.s.addrs[t.nextAddr%len(t.s.addrs)]
+		c, err := dialSink(ctx, a, &t.s.connSettings, t)
+		if err == nil {
+			t.refused = 0
+			if err := t.resend(c); err != nil {
+				return &plugins.Retriable{Err: fmt.Errorf("sending to the STOMP broker %s: %w", a, err)}
 			}
-			var refused *connectRefused
-			if errors.As(err, &refused) {
-				connectErrors++
-			}
-			errs = append(errs, fmt.Errorf("%s: %w", a, err))
-			t.nextAddr++
+			return nil
 		}
-		if connectErrors >= maxSubscribeErrors {
-			return fmt.Errorf("connecting to the STOMP broker: %w", errors.Join(errs...))
+		var rf *connectRefused
+		if errors.As(err, &rf) {
+			refused = true
 		}
-		wait := bo.next()
-		t.log.Warn("cannot connect to the STOMP broker; retrying", "err", errors.Join(errs...), "backoff", wait)
-		if !sleepCtx(ctx, wait) {
-			return ctx.Err()
+		errs = append(errs, fmt.Errorf("%s: %w", a, err))
+		t.nextAddr++
+	}
+	err := fmt.Errorf("cannot connect to the STOMP broker: %w", errors.Join(errs...))
+	if refused {
+		t.refused++
+		if t.refused >= maxSubscribeErrors {
+			return err
 		}
 	}
+	t.log.Warn("STOMP broker unreachable", "err", err)
+	return &plugins.Retriable{Err: err}
 }
 
 // resend installs c and writes every unconfirmed frame on it, in order.

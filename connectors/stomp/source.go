@@ -192,7 +192,27 @@ func (t *SourceTask) Poll(ctx context.Context) ([]plugins.Record, error) {
 		}
 		timer.Stop()
 	}
-	return t.take()
+	recs, err := t.take()
+	if err == nil && len(recs) == 0 {
+		// Nothing to deliver and a destination is not subscribed: say why
+		// (the runtime retries, and shows the cause in the task's status).
+		if derr := t.downErr(); derr != nil {
+			return nil, &plugins.Retriable{Err: derr}
+		}
+	}
+	return recs, err
+}
+
+func (t *SourceTask) downErr() error {
+	var errs []error
+	for _, c := range t.cons {
+		c.mu.Lock()
+		if c.downErr != nil {
+			errs = append(errs, c.downErr)
+		}
+		c.mu.Unlock()
+	}
+	return errors.Join(errs...)
 }
 
 func (t *SourceTask) takeFatal() error {
@@ -438,9 +458,16 @@ type consumer struct {
 	clientID string
 	next     int // index into addrs of the next broker to try
 
-	mu   sync.Mutex
-	sess *session
-	done bool
+	mu      sync.Mutex
+	sess    *session
+	done    bool
+	downErr error // why the destination is not subscribed now (nil: it is)
+}
+
+func (c *consumer) setDown(err error) {
+	c.mu.Lock()
+	c.downErr = err
+	c.mu.Unlock()
 }
 
 // session is one connection and its subscription.
@@ -487,10 +514,12 @@ func (c *consumer) run(ctx context.Context) {
 				return
 			}
 			wait := bo.next()
+			c.setDown(fmt.Errorf("cannot subscribe to %s: %w", c.dest, err))
 			log.Warn("cannot connect to the STOMP broker; retrying", "err", err, "backoff", wait)
 			sleepCtx(ctx, wait)
 			continue
 		}
+		c.setDown(nil)
 		log.Info("subscribed", "broker", addr.String(), "durable", c.durable)
 		got := false
 		for {
@@ -513,8 +542,10 @@ func (c *consumer) run(ctx context.Context) {
 						c.closeSession(sess)
 						return
 					}
+					c.setDown(fmt.Errorf("the broker closed the subscription to %s: %s", c.dest, serr.Message))
 				} else {
 					log.Warn("lost the connection to the STOMP broker; reconnecting", "err", errString(m))
+					c.setDown(fmt.Errorf("lost the connection to the STOMP broker (%s): %s", addr, errString(m)))
 				}
 				c.closeSession(sess)
 				break
