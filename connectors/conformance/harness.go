@@ -125,6 +125,16 @@ type SinkPoisoner interface {
 	PoisonRecord() (key, value []byte)
 }
 
+// Unreplayable is implemented by a source harness whose system forgets
+// what the connector acknowledged (a message queue): moving the offsets
+// back cannot make it re-read. Lifecycle then checks that PATCH and DELETE
+// of the offsets are accepted and that the connector carries on from the
+// system's own position, nothing lost and nothing read twice. The reason
+// is logged.
+type Unreplayable interface {
+	Unreplayable() string
+}
+
 // BadValuer lets a harness add connector-specific bad values to the
 // Config scenario: key → a value PUT …/config/validate must reject, with
 // an error naming the key.

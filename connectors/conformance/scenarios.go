@@ -373,6 +373,11 @@ func (k *kit) lifecycle(t *testing.T) {
 		t.Errorf("Lifecycle: stop and resume delivered %d duplicates", d)
 	}
 
+	if u, ok := k.h.(Unreplayable); ok && k.src != nil {
+		k.lifecycleUnreplayable(e, u.Unreplayable(), atB, n)
+		return
+	}
+
 	// PATCH back to b: [b, n) comes again, [0, b) does not.
 	e.stopConnector()
 	before := e.tally.snapshot()
@@ -454,6 +459,36 @@ func (e *env) waitCounts(from, to int, before map[int]int, what string) {
 			e.t.Fatalf("%s: %d records did not come again: %s; status %+v", what, len(short), fmtIDs(short), st)
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// lifecycleUnreplayable is Lifecycle's offsets part for a source whose
+// system cannot re-read: PATCH and DELETE are accepted, and what is written
+// afterwards arrives once, with nothing before it coming again.
+func (k *kit) lifecycleUnreplayable(e *env, why string, atB []byte, n int) {
+	t := e.t
+	rest := e.rest()
+	t.Logf("Lifecycle: %s cannot re-read after an offset reset: %s", k.h.Class(), why)
+	for i, step := range []string{"PATCH", "DELETE"} {
+		e.stopConnector()
+		var err error
+		if step == "PATCH" {
+			err = rest.patchOffsets(e.ctx, e.s.Name, atB)
+		} else {
+			err = rest.deleteOffsets(e.ctx, e.s.Name)
+		}
+		if err != nil {
+			t.Fatalf("%s offsets: %v", step, err)
+		}
+		e.resumeConnector()
+		from, to := n+i*n/4, n+(i+1)*n/4
+		e.write(from, to)
+		e.waitAll(0, to, "Lifecycle (after "+step+" offsets)")
+		time.Sleep(time.Second)
+		if d := e.tally.dups(0, to); d != 0 {
+			t.Errorf("Lifecycle: %d duplicates after %s offsets", d, step)
+		}
+		t.Logf("Lifecycle: %s offsets accepted; records [%d, %d) arrived once, nothing before them again", step, from, to)
 	}
 }
 

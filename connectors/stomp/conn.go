@@ -120,6 +120,10 @@ func (s *connSettings) connectOpts(a brokerAddr, extra ...func(*gostomp.Conn) er
 	opts := []func(*gostomp.Conn) error{
 		gostomp.ConnOpt.Host(host),
 		gostomp.ConnOpt.HeartBeat(s.hbSend, s.hbRecv),
+		// ActiveMQ's heart-beats come up to about twice the negotiated
+		// interval apart; the default grace (1x plus 5 s) dropped idle
+		// connections every ~30 s.
+		gostomp.ConnOpt.HeartBeatGracePeriodMultiplier(2),
 		gostomp.ConnOpt.AcceptVersion(gostomp.V12, gostomp.V11, gostomp.V10),
 		gostomp.ConnOpt.Logger(quietLogger{}),
 		// The write channel carries ACK frames from the runtime's producer

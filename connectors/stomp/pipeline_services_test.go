@@ -10,7 +10,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"sort"
 	"strconv"
 	"strings"
@@ -281,7 +280,7 @@ func TestPipelineQueueTopicQueue(t *testing.T) {
 // topic (every message-id) or in the output queue; duplicates (only of
 // messages not yet acknowledged when the worker died) are counted.
 func TestPipelineSurvivesKill9(t *testing.T) {
-	n := pipelineN() * 3 / 20
+	n := pipelineN() / 10
 	in, out := "/queue/"+unique("weir.kin"), "/queue/"+unique("weir.kout")
 	topic := strings.ReplaceAll(unique("stomp-kill"), ".", "-")
 	p := harness.StartWeir(t, "")
@@ -404,64 +403,4 @@ func TestDurableSubscriptionSurvivesRestart(t *testing.T) {
 	if len(got) != 20 || total != 30 {
 		t.Fatalf("after the restart: %d records, app-seq %v; want 30 records, 0..19 (20 published while the worker was down)", total, keys)
 	}
-}
-
-// restartActiveMQ stops and starts the broker of test/services (persistent:
-// nothing it acknowledged may be lost). It is started again when the test
-// ends, whatever happened.
-func restartActiveMQ(t testing.TB, down time.Duration) {
-	t.Helper()
-	root, err := harness.RepoRoot()
-	if err != nil {
-		t.Fatal(err)
-	}
-	script := root + "/test/services/activemq.sh"
-	t.Cleanup(func() { _ = exec.Command("bash", script, "start").Run() })
-	if out, err := exec.Command("bash", script, "stop").CombinedOutput(); err != nil {
-		t.Fatalf("stop ActiveMQ: %v\n%s", err, out)
-	}
-	time.Sleep(down)
-	if out, err := exec.Command("bash", script, "start").CombinedOutput(); err != nil {
-		t.Fatalf("start ActiveMQ: %v\n%s", err, out)
-	}
-}
-
-// ActiveMQ stopped and restarted mid-stream: both connectors reconnect
-// (with backoff) and nothing is lost, in the topic or in the output queue.
-func TestPipelineSurvivesActiveMQRestart(t *testing.T) {
-	n := pipelineN() / 20
-	in, out := "/queue/"+unique("weir.rin"), "/queue/"+unique("weir.rout")
-	topic := strings.ReplaceAll(unique("stomp-restart"), ".", "-")
-	send(t, in, n, genMsg)
-	p := harness.StartWeir(t, "")
-	putConnector(t, p, "src", sourceConnector(in, topic, "stomp.reconnect.backoff.max.ms", "1000", "errors.retry.delay.max.ms", "1000"))
-	putConnector(t, p, "snk", sinkConnector(topic, out, "stomp.reconnect.backoff.max.ms", "1000", "errors.retry.delay.max.ms", "1000"))
-	cl, err := kgo.NewClient(kgo.SeedBrokers(p.KafkaAddr), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer cl.Close()
-	ids := map[string]int{}
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
-	defer cancel()
-	restarted := false
-	for len(ids) < n && ctx.Err() == nil {
-		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) { ids[string(r.Key)]++ })
-		if !restarted && len(ids) >= n/3 {
-			t.Logf("restarting ActiveMQ with %d of %d records in the topic", len(ids), n)
-			restartActiveMQ(t, time.Second)
-			restarted = true
-		}
-	}
-	dups := 0
-	for _, k := range ids {
-		dups += k - 1
-	}
-	if len(ids) != n || !restarted {
-		t.Fatalf("topic: %d of %d messages (restarted %v)", len(ids), n, restarted)
-	}
-	col := collect(t, out)
-	col.waitDistinct(t, n, 2*time.Minute, 3*time.Second)
-	outDups := col.report(t, n)
-	t.Logf("after an ActiveMQ restart: topic %d distinct, %d duplicates; output queue %d distinct, %d duplicates", len(ids), dups, col.distinct(), outDups)
 }
