@@ -245,3 +245,33 @@ func TestSinkPreCommitHoldsUnconfirmed(t *testing.T) {
 		t.Fatalf("PreCommit = %d, want 42 (the first record without RECEIPT)", got[tp])
 	}
 }
+
+// stomp.ack.mode=client acknowledges cumulatively, and only up to the
+// oldest message whose record is not in the log yet.
+func TestSourceClientAckIsCumulative(t *testing.T) {
+	drainWait = 200 * time.Millisecond
+	q := "/queue/" + unique("weir.cack")
+	send(t, q, 10, func(i int) msgSpec { return msgSpec{body: []byte(itoa(i))} })
+	t1 := startSource(t, sourceCfg(q, AckModeConfig, "client"))
+	recs := pollN(t, t1, 10, 20*time.Second, false)
+	if len(recs) != 10 {
+		t.Fatalf("%d records", len(recs))
+	}
+	// 0, 1 and 3 reach the log; 2 does not: one ACK covers 0 and 1 only.
+	for _, i := range []int{0, 1, 3} {
+		if err := t1.CommitRecord(&recs[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	_ = t1.Stop()
+	time.Sleep(drainWait + 500*time.Millisecond)
+	t2 := startSource(t, sourceCfg(q))
+	again := pollN(t, t2, 8, 20*time.Second, true)
+	var got []string
+	for _, r := range again {
+		got = append(got, string(r.Value.([]byte)))
+	}
+	if strings.Join(got, ",") != "2,3,4,5,6,7,8,9" {
+		t.Fatalf("after a cumulative ACK of 0..1 the queue gave %v, want 2..9", got)
+	}
+}
