@@ -20,6 +20,8 @@ const (
 	OpSetConfigs       Op = "set_configs"        // Topic, Configs (replaces all dynamic configs)
 	OpAllocProducerIDs Op = "alloc_producer_ids" // Count
 	OpSetLeader        Op = "set_leader"         // Topic, Partition, Leader, ISR
+	OpFenceBroker      Op = "fence_broker"       // BrokerID: missed heartbeats or controlled shutdown
+	OpUnfenceBroker    Op = "unfence_broker"     // BrokerID: heard again
 )
 
 // Command is one state-machine input; it is JSON in the raft log, so fields
@@ -37,6 +39,7 @@ type Command struct {
 	Partition  int32             `json:"partition,omitempty"`
 	Leader     int32             `json:"leader,omitempty"`
 	ISR        []int32           `json:"isr,omitempty"`
+	BrokerID   int32             `json:"broker_id,omitempty"`
 }
 
 // Result is what applying a Command produced. Err is a Kafka error (nil on
@@ -63,7 +66,29 @@ func apply(s *State, c *Command) (*State, Result) {
 			return s, Result{Err: kerr.InvalidRequest}
 		}
 		n := s.clone()
-		n.Brokers[c.Broker.NodeID] = *c.Broker
+		br := *c.Broker
+		br.Fenced = false // it just spoke: alive
+		n.Brokers[br.NodeID] = br
+		electLeaderless(n, br.NodeID)
+		return n, Result{}
+
+	case OpFenceBroker, OpUnfenceBroker:
+		br, ok := s.Brokers[c.BrokerID]
+		if !ok {
+			return s, Result{Err: kerr.BrokerNotAvailable}
+		}
+		fence := c.Op == OpFenceBroker
+		if br.Fenced == fence {
+			return s, Result{}
+		}
+		n := s.clone()
+		br.Fenced = fence
+		n.Brokers[br.NodeID] = br
+		if fence {
+			fenceBroker(n, br.NodeID)
+		} else {
+			electLeaderless(n, br.NodeID)
+		}
 		return n, Result{}
 
 	case OpCreateTopic:
@@ -148,12 +173,84 @@ func apply(s *State, c *Command) (*State, Result) {
 	return s, Result{Err: kerr.InvalidRequest}
 }
 
+// newPartition is led by its first replica. The ISR starts as the leader
+// alone: the other replicas join it once their fetchers have caught up
+// (core/replica), so min.insync.replicas is never met by replicas that
+// hold nothing.
 func newPartition(replicas []int32) Partition {
-	p := Partition{Leader: -1, Replicas: slices.Clone(replicas), ISR: slices.Clone(replicas)}
+	p := Partition{Leader: -1, Replicas: slices.Clone(replicas)}
 	if len(replicas) > 0 {
 		p.Leader = replicas[0]
+		p.ISR = []int32{replicas[0]}
 	}
 	return p
+}
+
+// fenceBroker takes node out of every ISR it is in (unless it is the last
+// member: the ISR never empties, so an unclean election is never needed to
+// know who holds the data) and moves its leaderships to the first replica
+// still in the ISR and not fenced; a partition with none is leaderless
+// (-1) until an ISR member comes back. n is a fresh clone; its topics are
+// copied before they change.
+func fenceBroker(n *State, node int32) {
+	for _, name := range n.TopicNames() {
+		t := n.Topics[name]
+		var nt *Topic
+		for i := range t.Partitions {
+			p := t.Partitions[i]
+			in := slices.Contains(p.ISR, node)
+			if p.Leader != node && !in {
+				continue
+			}
+			if nt == nil {
+				nt = t.clone()
+			}
+			q := &nt.Partitions[i]
+			if in && len(q.ISR) > 1 {
+				q.ISR = slices.DeleteFunc(slices.Clone(q.ISR), func(r int32) bool { return r == node })
+			}
+			if q.Leader == node {
+				q.Leader = -1
+				for _, r := range q.Replicas {
+					if r != node && slices.Contains(q.ISR, r) && !n.Brokers[r].Fenced {
+						q.Leader = r
+						break
+					}
+				}
+				q.LeaderEpoch++
+			}
+			q.PartitionEpoch++
+		}
+		if nt != nil {
+			n.Topics[name] = nt
+		}
+	}
+}
+
+// electLeaderless gives node the partitions that have no leader and whose
+// ISR names it (it held their data when it was fenced): no unclean
+// election.
+func electLeaderless(n *State, node int32) {
+	for _, name := range n.TopicNames() {
+		t := n.Topics[name]
+		var nt *Topic
+		for i := range t.Partitions {
+			p := t.Partitions[i]
+			if p.Leader >= 0 || !slices.Contains(p.ISR, node) {
+				continue
+			}
+			if nt == nil {
+				nt = t.clone()
+			}
+			q := &nt.Partitions[i]
+			q.Leader = node
+			q.LeaderEpoch++
+			q.PartitionEpoch++
+		}
+		if nt != nil {
+			n.Topics[name] = nt
+		}
+	}
 }
 
 func encodeCommand(c *Command) ([]byte, error) { return json.Marshal(c) }

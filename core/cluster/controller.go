@@ -9,12 +9,12 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -74,6 +74,14 @@ type Config struct {
 	// the apply goroutine, so that a proposal's effects are servable when
 	// it returns without file I/O stalling the state machine.
 	Settle func(ctx context.Context, index uint64) error
+
+	// HeartbeatInterval is how often a node of a multi-node cluster
+	// heartbeats the metadata leader (broker.heartbeat.interval.ms);
+	// default 500 ms. SessionTimeout is how long the leader waits without
+	// one before fencing the broker (broker.session.timeout.ms); default
+	// 3 s.
+	HeartbeatInterval time.Duration
+	SessionTimeout    time.Duration
 }
 
 // Controller owns the raft group and the metadata state machine.
@@ -82,6 +90,18 @@ type Controller struct {
 	fsm    *fsm
 	raft   *raft.Raft
 	closer []io.Closer
+
+	// Multi-node only (see forward.go and membership.go).
+	multi     bool
+	localAddr string
+	seenMu    sync.Mutex
+	lastSeen  map[int32]time.Time
+	fenced    map[int32]time.Time
+	stopBeats atomic.Bool
+	ctx       context.Context
+	cancel    context.CancelFunc
+	wg        sync.WaitGroup
+	started   atomic.Bool
 
 	closeOnce sync.Once
 }
@@ -92,7 +112,14 @@ func Open(cfg Config) (*Controller, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	c := &Controller{cfg: cfg, fsm: newFSM(cfg.OnChange)}
+	if cfg.HeartbeatInterval <= 0 {
+		cfg.HeartbeatInterval = 500 * time.Millisecond
+	}
+	if cfg.SessionTimeout <= 0 {
+		cfg.SessionTimeout = 3 * time.Second
+	}
+	c := &Controller{cfg: cfg, fsm: newFSM(cfg.OnChange), lastSeen: map[int32]time.Time{}, fenced: map[int32]time.Time{}}
+	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.fsm.logger = cfg.Logger
 	if cfg.Registerer != nil {
 		for _, m := range []prometheus.Collector{c.fsm.failed, c.fsm.rejected} {
@@ -109,9 +136,14 @@ func Open(cfg Config) (*Controller, error) {
 		Level:  hclog.Error, // elections and leadership changes are routine here
 		Output: &slogWriter{l: cfg.Logger.With("component", "raft")},
 	})
-	single := len(cfg.Voters) <= 1
+	// A node whose id is not among several voters (or not the one voter)
+	// is a broker that joins as a non-voter.
+	single := len(cfg.Voters) == 0 || (len(cfg.Voters) == 1 && cfg.Voters[0].NodeID == cfg.NodeID)
+	c.multi = !single
 	if single {
 		tuneSingleVoter(rc)
+	} else {
+		tuneVoters(rc)
 	}
 	rc.SnapshotThreshold = 1024
 
@@ -145,18 +177,19 @@ func Open(cfg Config) (*Controller, error) {
 	if single {
 		addr, trans = raft.NewInmemTransport(raft.ServerAddress("node-" + strconv.Itoa(int(cfg.NodeID))))
 	} else {
-		tcpAddr, err := net.ResolveTCPAddr("tcp", cfg.RaftAddr)
-		if err != nil {
+		if cfg.RaftAddr == "" {
 			c.closeStores()
-			return nil, fmt.Errorf("raft address %q: %w", cfg.RaftAddr, err)
+			return nil, errors.New("a node of a multi-node cluster needs a raft address (--raft-addr)")
 		}
-		tt, err := raft.NewTCPTransportWithLogger(cfg.RaftAddr, tcpAddr, 3, 10*time.Second, rc.Logger)
+		mux, err := newMuxLayer(cfg.RaftAddr, c.handleRPC)
 		if err != nil {
 			c.closeStores()
 			return nil, fmt.Errorf("raft transport: %w", err)
 		}
+		tt := raft.NewNetworkTransportWithLogger(mux, 3, 10*time.Second, rc.Logger)
 		c.closer = append(c.closer, tt)
 		trans, addr = tt, tt.LocalAddr()
+		c.localAddr = string(addr)
 	}
 
 	existing, err := raft.HasExistingState(logs, stable, snaps)
@@ -164,7 +197,7 @@ func Open(cfg Config) (*Controller, error) {
 		c.closeStores()
 		return nil, fmt.Errorf("inspect raft state: %w", err)
 	}
-	if !existing {
+	if !existing && (single || c.isVoter(cfg.NodeID)) {
 		var servers []raft.Server
 		if single {
 			servers = []raft.Server{{Suffrage: raft.Voter, ID: rc.LocalID, Address: addr}}
@@ -191,6 +224,9 @@ func Open(cfg Config) (*Controller, error) {
 // committed command (single node), or until a leader is known (several
 // voters). Then, if the cluster has no ID yet, it proposes one.
 func (c *Controller) WaitReady(ctx context.Context) error {
+	if c.multi {
+		return c.waitReadyMulti(ctx)
+	}
 	t := time.NewTicker(2 * time.Millisecond)
 	defer t.Stop()
 	for {
@@ -225,31 +261,137 @@ var ErrNotLeader = errors.New("not the metadata leader")
 
 // Propose replicates c and applies it; it returns when applied on this
 // (leader) node.
+//
+// On a node that is not the leader of a multi-node cluster the command is
+// forwarded to the leader; Propose returns once this node has applied it
+// too, so the proposer reads its own write in State().
 func (c *Controller) Propose(ctx context.Context, cmd *Command) (Result, error) {
-	b, err := encodeCommand(cmd)
+	idx, res, err := c.applyOrForward(ctx, cmd)
 	if err != nil {
-		return Result{}, fmt.Errorf("encode metadata command: %w", err)
-	}
-	f := c.raft.Apply(b, timeoutOf(ctx))
-	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
-			return Result{}, ErrNotLeader
-		}
-		return Result{}, fmt.Errorf("apply metadata command %s: %w", cmd.Op, err)
-	}
-	var res Result
-	switch r := f.Response().(type) {
-	case Result:
-		res = r
-	case error:
-		return Result{}, r
+		return res, err
 	}
 	if c.cfg.Settle != nil {
-		if err := c.cfg.Settle(ctx, f.Index()); err != nil {
+		if err := c.cfg.Settle(ctx, idx); err != nil {
 			return res, fmt.Errorf("metadata command %s applied; waiting for its effects: %w", cmd.Op, err)
 		}
 	}
 	return res, nil
+}
+
+// applyOrForward applies cmd on the leader, locally or through forward,
+// and waits until this node has applied it.
+func (c *Controller) applyOrForward(ctx context.Context, cmd *Command) (uint64, Result, error) {
+	if !c.multi || c.raft.State() == raft.Leader {
+		idx, res, err := c.applyLocal(cmd, timeoutOf(ctx))
+		if err == nil || !c.multi || !errors.Is(err, ErrNotLeader) {
+			return idx, res, err
+		}
+	}
+	resp, err := c.forward(ctx, &rpcRequest{Kind: rpcPropose, Command: cmd})
+	if err != nil {
+		return 0, Result{}, fmt.Errorf("forward metadata command %s to the leader: %w", cmd.Op, err)
+	}
+	res, err := resultOf(resp)
+	if err != nil {
+		return 0, Result{}, fmt.Errorf("apply metadata command %s on the leader: %w", cmd.Op, err)
+	}
+	if err := c.waitApplied(ctx, resp.Index); err != nil {
+		return resp.Index, res, err
+	}
+	return resp.Index, res, nil
+}
+
+// applyLocal replicates cmd through this (leader) node's raft.
+func (c *Controller) applyLocal(cmd *Command, timeout time.Duration) (uint64, Result, error) {
+	b, err := encodeCommand(cmd)
+	if err != nil {
+		return 0, Result{}, fmt.Errorf("encode metadata command: %w", err)
+	}
+	f := c.raft.Apply(b, timeout)
+	if err := f.Error(); err != nil {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+			return 0, Result{}, ErrNotLeader
+		}
+		return 0, Result{}, fmt.Errorf("apply metadata command %s: %w", cmd.Op, err)
+	}
+	switch r := f.Response().(type) {
+	case Result:
+		return f.Index(), r, nil
+	case error:
+		return f.Index(), Result{}, r
+	}
+	return f.Index(), Result{}, nil
+}
+
+// waitApplied waits until this node's state machine has applied index.
+func (c *Controller) waitApplied(ctx context.Context, index uint64) error {
+	t := time.NewTicker(2 * time.Millisecond)
+	defer t.Stop()
+	// raft's own applied index runs ahead of the state machine (it counts
+	// entries handed to it, and configuration entries the FSM never sees);
+	// it is only the fallback when an index never reaches the FSM.
+	var raftAt time.Time
+	for c.fsm.applied.Load() < index {
+		if c.raft.AppliedIndex() >= index {
+			if raftAt.IsZero() {
+				raftAt = time.Now()
+			} else if time.Since(raftAt) > time.Second {
+				return nil
+			}
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("wait to apply metadata index %d: %w", index, ctx.Err())
+		case <-c.ctx.Done():
+			return errors.New("metadata controller closed")
+		case <-t.C:
+		}
+	}
+	return nil
+}
+
+// waitReadyMulti joins (a non-voter), waits for a leader and for this node
+// to have caught up with it, sets the cluster ID if none is set and starts
+// the heartbeats.
+func (c *Controller) waitReadyMulti(ctx context.Context) error {
+	if !c.isVoter(c.cfg.NodeID) {
+		if _, err := c.forward(ctx, &rpcRequest{Kind: rpcJoin, NodeID: c.cfg.NodeID, RaftAddr: c.localAddr}); err != nil {
+			return fmt.Errorf("join the metadata quorum: %w", err)
+		}
+	}
+	resp, err := c.forward(ctx, &rpcRequest{Kind: rpcHeartbeat, NodeID: c.cfg.NodeID})
+	if err != nil {
+		return fmt.Errorf("wait for metadata leader: %w", err)
+	}
+	if err := c.waitApplied(ctx, resp.Index); err != nil {
+		return err
+	}
+	if c.State().ClusterID == "" {
+		if _, _, err := c.applyOrForward(ctx, &Command{Op: OpInit, ClusterID: NewClusterID()}); err != nil {
+			return err
+		}
+	}
+	if c.started.CompareAndSwap(false, true) {
+		c.wg.Add(1)
+		go c.liveness(c.ctx)
+	}
+	return nil
+}
+
+// Multi reports whether this node is part of a multi-node cluster.
+func (c *Controller) Multi() bool { return c.multi }
+
+// LeaderID is the node ID of the metadata leader, -1 if none is known.
+func (c *Controller) LeaderID() int32 {
+	if c.raft.State() == raft.Leader {
+		return c.cfg.NodeID
+	}
+	_, id := c.raft.LeaderWithID()
+	n, err := strconv.ParseInt(string(id), 10, 32)
+	if id == "" || err != nil {
+		return -1
+	}
+	return int32(n)
 }
 
 // State returns the current immutable metadata.
@@ -262,6 +404,8 @@ func (c *Controller) IsLeader() bool { return c.raft.State() == raft.Leader }
 func (c *Controller) Close() error {
 	var err error
 	c.closeOnce.Do(func() {
+		c.cancel()
+		c.wg.Wait()
 		if c.raft != nil {
 			err = c.raft.Shutdown().Error()
 		}
@@ -334,6 +478,17 @@ func (w *slogWriter) Write(p []byte) (int, error) {
 // and ~5 ms of CPU per second on an idle 2-CPU machine (issue 16); 100 ms
 // costs a fifth of that and at most ~0.2 s more before the first election.
 const singleVoterTimeout = 100 * time.Millisecond
+
+// tuneVoters sets the timeouts of a multi-node group: a leader that stops
+// hearing a quorum steps down after the lease, and a follower stands for
+// election after one to two heartbeat timeouts, so metadata leadership
+// moves within about a second on loopback or a LAN.
+func tuneVoters(rc *raft.Config) {
+	rc.HeartbeatTimeout = 500 * time.Millisecond
+	rc.ElectionTimeout = 500 * time.Millisecond
+	rc.LeaderLeaseTimeout = 250 * time.Millisecond
+	rc.CommitTimeout = 5 * time.Millisecond
+}
 
 // tuneSingleVoter sets the timeouts of a group of one: no one to wait for,
 // so elect fast; the lease and election timeouts only matter with peers.

@@ -18,6 +18,9 @@ import (
 // from one goroutine; State() may be called from any goroutine.
 type fsm struct {
 	state atomic.Pointer[State]
+	// applied is the raft index of the last command Apply saw, whether or
+	// not it changed the state (waitApplied).
+	applied atomic.Uint64
 
 	mu       sync.Mutex // serialises onChange calls with Apply/Restore
 	onChange func(prev, next *State, c *Command)
@@ -48,6 +51,7 @@ func (f *fsm) Apply(l *raft.Log) (out any) {
 	c, err := decodeCommand(l.Data)
 	f.mu.Lock()
 	defer f.mu.Unlock()
+	defer f.applied.Store(l.Index)
 	if err != nil {
 		// Never expected: a command written by a newer weir, or a corrupt
 		// entry. The state stays as it was; say so loudly.
@@ -107,6 +111,7 @@ func (f *fsm) Restore(rc io.ReadCloser) error {
 	defer f.mu.Unlock()
 	prev := f.state.Load()
 	f.state.Store(s)
+	f.applied.Store(max(f.applied.Load(), s.Index))
 	if f.onChange != nil {
 		f.onChange(prev, s, nil)
 	}

@@ -14,6 +14,10 @@ type Broker struct {
 	Host   string  `json:"host"`
 	Port   int32   `json:"port"`
 	Rack   *string `json:"rack,omitempty"`
+	// Fenced: the controller stopped hearing its heartbeats (or it shut
+	// down in a controlled way); it leads nothing and is in no ISR it can
+	// leave, and Metadata does not list it.
+	Fenced bool `json:"fenced,omitempty"`
 }
 
 // Partition is one partition's replica placement and leadership. Leader

@@ -1,0 +1,160 @@
+package cluster
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"strings"
+	"testing"
+	"time"
+)
+
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+type testNode struct {
+	id   int32
+	addr string
+	c    *Controller
+}
+
+// openCluster starts voters 1..nVoters and brokers beyond them, all in
+// memory, and waits until every node is ready.
+func openCluster(t *testing.T, nVoters, nBrokers int) []*testNode {
+	t.Helper()
+	var nodes []*testNode
+	var voters []Voter
+	for i := 1; i <= nVoters+nBrokers; i++ {
+		n := &testNode{id: int32(i), addr: freeAddr(t)}
+		nodes = append(nodes, n)
+		if i <= nVoters {
+			voters = append(voters, Voter{NodeID: n.id, Addr: n.addr})
+		}
+	}
+	errc := make(chan error, len(nodes))
+	for _, n := range nodes {
+		c, err := Open(Config{NodeID: n.id, RaftAddr: n.addr, Voters: voters, HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: 600 * time.Millisecond})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n.c = c
+		t.Cleanup(func() { n.c.Close() })
+		go func() {
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			errc <- c.WaitReady(ctx)
+		}()
+	}
+	for range nodes {
+		if err := <-errc; err != nil {
+			t.Fatal(err)
+		}
+	}
+	return nodes
+}
+
+func waitFor(t *testing.T, what string, d time.Duration, ok func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(d)
+	for !ok() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+// Three voters and a non-voter: proposals from any node (forwarded to the
+// leader) are applied everywhere, the non-voter learns the metadata, and a
+// broker that stops heartbeating is fenced and its leaderships move to
+// another ISR member with a new leader epoch.
+func TestMultiNodeMembershipAndFencing(t *testing.T) {
+	nodes := openCluster(t, 3, 1)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, n := range nodes {
+		br := Broker{NodeID: n.id, Host: "127.0.0.1", Port: 9000 + n.id}
+		if _, err := n.c.Propose(ctx, &Command{Op: OpRegisterBroker, Broker: &br}); err != nil {
+			t.Fatalf("register %d: %v", n.id, err)
+		}
+		if _, ok := n.c.State().Brokers[n.id]; !ok {
+			t.Fatalf("node %d does not read its own registration", n.id)
+		}
+	}
+	var leader *testNode
+	for _, n := range nodes {
+		if n.c.IsLeader() {
+			leader = n
+		}
+	}
+	if leader == nil || leader.id == 4 {
+		t.Fatalf("leader %v", leader)
+	}
+	// The victim is a voter that does not lead the metadata, so the
+	// quorum survives it; it leads the partition, replicated on the others.
+	var victim, other *testNode
+	for _, n := range nodes[:3] {
+		if n != leader && victim == nil {
+			victim = n
+		} else if n != leader {
+			other = n
+		}
+	}
+	_ = other
+	id := NewTopicID()
+	nonVoter := nodes[3]
+	if _, err := nonVoter.c.Propose(ctx, &Command{Op: OpCreateTopic, Topic: "t", TopicID: id, Assignment: [][]int32{{victim.id, 4}}}); err != nil {
+		t.Fatalf("create topic through the non-voter: %v", err)
+	}
+	if _, err := nonVoter.c.Propose(ctx, &Command{Op: OpSetLeader, Topic: "t", Partition: 0, Leader: victim.id, ISR: []int32{victim.id, 4}}); err != nil {
+		t.Fatal(err)
+	}
+	for _, n := range nodes {
+		waitFor(t, fmt.Sprintf("node %d to learn the topic", n.id), 5*time.Second, func() bool {
+			tp := n.c.State().Topics["t"]
+			return tp != nil && len(tp.Partitions[0].ISR) == 2
+		})
+	}
+	before := leader.c.State().Topics["t"].Partitions[0]
+	start := time.Now()
+	victim.c.Close()
+	waitFor(t, "the victim to be fenced", 10*time.Second, func() bool {
+		return leader.c.State().Brokers[victim.id].Fenced
+	})
+	p := leader.c.State().Topics["t"].Partitions[0]
+	t.Logf("broker %d fenced %v after its controller stopped; partition now %+v", victim.id, time.Since(start).Round(time.Millisecond), p)
+	if p.Leader != 4 || p.LeaderEpoch != before.LeaderEpoch+1 || len(p.ISR) != 1 || p.ISR[0] != 4 {
+		t.Fatalf("after fencing: %+v (before %+v)", p, before)
+	}
+	waitFor(t, "the non-voter to see the new leader", 5*time.Second, func() bool {
+		return nonVoter.c.State().Topics["t"].Partitions[0].Leader == 4
+	})
+	if id := nonVoter.c.LeaderID(); id != leader.id {
+		t.Fatalf("non-voter names leader %d, want %d", id, leader.id)
+	}
+}
+
+// The controller RPC listener hands raft's own connections on and refuses
+// oversized frames.
+func TestMuxRefusesHugeFrame(t *testing.T) {
+	m, err := newMuxLayer("127.0.0.1:0", func(*rpcRequest) rpcResponse { return rpcResponse{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	var sb strings.Builder
+	if err := readFrame(strings.NewReader("\xff\xff\xff\xff"), &sb); err == nil {
+		t.Fatal("a 4 GiB frame was accepted")
+	}
+	resp, err := callRPC(context.Background(), m.Addr().String(), &rpcRequest{Kind: rpcHeartbeat})
+	if err != nil || resp.Error != "" {
+		t.Fatalf("%+v %v", resp, err)
+	}
+}
