@@ -12,6 +12,7 @@ import (
 	"os"
 	"os/signal"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -64,6 +65,12 @@ func addServeFlags(add func(*pflag.FlagSet)) bool {
 }
 
 type serveOptions struct {
+	brokerRack       string
+	defaultRF        int
+	minInsync        int
+	uncleanElection  bool
+	heartbeatMs      int64
+	sessionTimeoutMs int64
 	configFile       string
 	dataDir          string
 	kafkaAddr        string
@@ -149,7 +156,13 @@ func bindServeFlags(f *pflag.FlagSet, o *serveOptions) {
 	f.Int32Var(&o.maxRequestBytes, "max-request-bytes", 100<<20, "largest request frame accepted; larger ones close the connection (socket.request.max.bytes)")
 	f.BoolVar(&o.fsync, "fsync", false, "fsync every append before acknowledging it (default: page cache, like Kafka)")
 	f.StringVar(&o.controllerVoters, "controller-voters", "", "metadata quorum as id@host:port,... (empty: this node alone)")
-	f.StringVar(&o.raftAddr, "raft-addr", "", "this node's Raft address when --controller-voters is set")
+	f.StringVar(&o.raftAddr, "raft-addr", "", "this node's Raft address when --controller-voters is set (raft and the controller RPCs share it)")
+	f.StringVar(&o.brokerRack, "broker-rack", "", "this broker's rack: replicas of a partition are spread over racks (broker.rack)")
+	f.IntVar(&o.defaultRF, "default-replication-factor", 1, "replicas of topics created without a replication factor (default.replication.factor); internal topics get min(3, brokers)")
+	f.IntVar(&o.minInsync, "min-insync-replicas", 1, "replicas that must have an acks=all write before it is acknowledged, for topics that do not set it (min.insync.replicas)")
+	f.BoolVar(&o.uncleanElection, "unclean-leader-election-enable", false, "elect a leader from outside the ISR, losing acknowledged writes (unclean.leader.election.enable); weir refuses true")
+	f.Int64Var(&o.heartbeatMs, "broker-heartbeat-interval-ms", 500, "how often a broker of a cluster heartbeats the metadata leader (broker.heartbeat.interval.ms)")
+	f.Int64Var(&o.sessionTimeoutMs, "broker-session-timeout-ms", 3000, "a broker not heard for this long is fenced and its leaderships move (broker.session.timeout.ms)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
 	f.DurationVar(&o.shutdownTimeout, "shutdown-timeout", 10*time.Second, "how long shutdown may take: open HTTP requests, connectors, then closing the partition logs; past it weir exits and unclosed logs are recovered at the next start")
@@ -237,9 +250,6 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	voters, err := cluster.ParseVoters(o.controllerVoters)
 	if err != nil {
 		return err
-	}
-	if len(voters) > 1 {
-		return errors.New("--controller-voters with several voters needs replication, which is not implemented yet")
 	}
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGTERM, os.Interrupt)
 	defer stop()
@@ -377,6 +387,16 @@ func (o *serveOptions) brokerConfig(dataDir string, voters []cluster.Voter, reg 
 	atLeast("group-max-session-timeout-ms", o.groupMaxSessionMs, 1)
 	atLeast("group-initial-rebalance-delay-ms", o.groupInitialDelayMs, 0)
 	atLeast("offsets-retention-minutes", o.offsetsRetentionMin, 1)
+	atLeast("default-replication-factor", int64(o.defaultRF), 1)
+	atLeast("min-insync-replicas", int64(o.minInsync), 1)
+	atLeast("broker-heartbeat-interval-ms", o.heartbeatMs, 1)
+	atLeast("broker-session-timeout-ms", o.sessionTimeoutMs, o.heartbeatMs+1)
+	if o.uncleanElection {
+		errs = append(errs, errors.New("--unclean-leader-election-enable=true is not supported: weir elects leaders from the ISR only, so no acknowledged write is ever lost"))
+	}
+	if o.raftAddr == "" && len(voters) > 0 && (len(voters) > 1 || voters[0].NodeID != o.nodeID) {
+		errs = append(errs, errors.New("--raft-addr is required with --controller-voters naming other nodes"))
+	}
 	if o.connMaxIdleMs == 0 || o.connMaxIdleMs < -1 {
 		errs = append(errs, fmt.Errorf("--connections-max-idle-ms must be positive or -1 (never), got %d", o.connMaxIdleMs))
 	}
@@ -408,9 +428,16 @@ func (o *serveOptions) brokerConfig(dataDir string, voters []cluster.Voter, reg 
 			InitialRebalanceDelay: ms(o.groupInitialDelayMs),
 			OffsetsRetention:      time.Duration(o.offsetsRetentionMin) * time.Minute,
 		},
-		ControllerVoters: voters,
-		RaftAddr:         o.raftAddr,
-		Registerer:       reg,
+		ControllerVoters:         voters,
+		RaftAddr:                 o.raftAddr,
+		BrokerRack:               o.brokerRack,
+		DefaultReplicationFactor: o.defaultRF,
+		HeartbeatInterval:        ms(o.heartbeatMs),
+		SessionTimeout:           ms(o.sessionTimeoutMs),
+		Registerer:               reg,
+	}
+	if o.minInsync != 1 {
+		cfg.TopicDefaults = map[string]string{"min.insync.replicas": strconv.Itoa(o.minInsync)}
 	}
 	if err := cfg.Validate(); err != nil {
 		return broker.Config{}, err

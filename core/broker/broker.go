@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
+	"github.com/twmb/franz-go/pkg/kerr"
 
 	"github.com/weirlog/weir/core/cluster"
 	"github.com/weirlog/weir/core/group"
@@ -94,6 +95,19 @@ type Config struct {
 	// (not yet used by the single-node broker: leave empty).
 	ControllerVoters []cluster.Voter
 	RaftAddr         string
+	// BrokerRack is broker.rack: replica placement spreads a partition's
+	// replicas over racks.
+	BrokerRack string
+	// DefaultReplicationFactor is default.replication.factor for topics
+	// created without one (auto-created, or -1 in CreateTopics); default 1.
+	// Internal topics get min(3, live brokers).
+	DefaultReplicationFactor int
+	// HeartbeatInterval and SessionTimeout are the broker's liveness to
+	// the metadata leader in a multi-node cluster
+	// (broker.heartbeat.interval.ms, broker.session.timeout.ms); defaults
+	// 500 ms and 3 s.
+	HeartbeatInterval time.Duration
+	SessionTimeout    time.Duration
 
 	// Registerer receives the broker's metrics; nil means a private registry
 	// (see (*Broker).Gatherer).
@@ -145,6 +159,9 @@ func (c *Config) setDefaults() {
 	if c.StrayGracePeriod == 0 {
 		c.StrayGracePeriod = time.Hour
 	}
+	if c.DefaultReplicationFactor == 0 {
+		c.DefaultReplicationFactor = 1
+	}
 }
 
 // Validate reports every setting out of range, each naming its Kafka
@@ -176,6 +193,7 @@ func (c Config) Validate() error {
 		fmt.Sprintf("must be at least socket.request.max.bytes (%d)", maxReq), c.QueuedMaxRequestBytes)
 	bad(c.MaxDecompressedBatchBytes < 0, "max.decompressed.batch.bytes", "max-decompressed-batch-bytes", "must be positive", c.MaxDecompressedBatchBytes)
 	bad(c.StrayGracePeriod < 0, "log.stray.grace.ms", "stray-grace-period", "must be positive", c.StrayGracePeriod)
+	bad(c.DefaultReplicationFactor < 0, "default.replication.factor", "default-replication-factor", "must be at least 1", c.DefaultReplicationFactor)
 	bad(c.WriteTimeout < 0, "socket.write.timeout.ms", "socket-write-timeout-ms", "must be positive", c.WriteTimeout)
 	if err := c.Group.Validate(); err != nil {
 		errs = append(errs, err)
@@ -340,6 +358,9 @@ func (b *Broker) Start(ctx context.Context) error {
 		OnChange:   b.handOver,
 		Settle:     b.settle,
 		Registerer: b.registerer,
+
+		HeartbeatInterval: b.cfg.HeartbeatInterval,
+		SessionTimeout:    b.cfg.SessionTimeout,
 	})
 	if err != nil {
 		ln.Close()
@@ -360,7 +381,11 @@ func (b *Broker) Start(ctx context.Context) error {
 	go b.reconcileLoop()
 	metadataReady := time.Since(start)
 	self := cluster.Broker{NodeID: b.cfg.NodeID, Host: b.host, Port: b.port}
-	if cur, ok := ctl.State().Brokers[self.NodeID]; !ok || cur.Host != self.Host || cur.Port != self.Port {
+	if b.cfg.BrokerRack != "" {
+		rack := b.cfg.BrokerRack
+		self.Rack = &rack
+	}
+	if cur, ok := ctl.State().Brokers[self.NodeID]; !ok || cur.Host != self.Host || cur.Port != self.Port || cur.Fenced || !sameRack(cur.Rack, self.Rack) {
 		if _, err := ctl.Propose(ctx, &cluster.Command{Op: cluster.OpRegisterBroker, Broker: &self}); err != nil {
 			b.Close()
 			return fmt.Errorf("broker: register: %w", err)
@@ -368,7 +393,8 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	if _, ok := ctl.State().Topics[OffsetsTopic]; !ok {
 		cfgs := map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600"}
-		if errc := b.createTopic(ctx, OffsetsTopic, b.cfg.OffsetsTopicPartitions, cfgs, true); errc != nil {
+		// Several nodes starting together may all try: one wins.
+		if errc := b.createTopic(ctx, OffsetsTopic, b.cfg.OffsetsTopicPartitions, -1, cfgs, true); errc != nil && !errors.Is(errc, kerr.TopicAlreadyExists) {
 			b.Close()
 			return fmt.Errorf("broker: create %s: %w", OffsetsTopic, errc)
 		}
@@ -419,7 +445,7 @@ func (b *Broker) Healthy() error {
 	if b.ctx.Err() != nil {
 		return errors.New("shutting down")
 	}
-	if !b.ctl.IsLeader() {
+	if b.ctl.LeaderID() < 0 {
 		return errors.New("no metadata leader")
 	}
 	// A log taken offline by a storage failure answers KAFKA_STORAGE_ERROR
@@ -466,6 +492,15 @@ func (b *Broker) onStorageError(dir, op string, err error) {
 // coordinator, the metadata controller and the logs, in that order.
 func (b *Broker) Close() error {
 	b.closeOnce.Do(func() {
+		if b.ctl != nil && b.ctl.Multi() && b.ln != nil {
+			// Controlled shutdown: the controller moves this broker's
+			// leaderships away while it can still answer.
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := b.ctl.ShutdownBroker(ctx); err != nil {
+				b.logger.Warn("controlled shutdown: leaderships not moved", "err", err)
+			}
+			cancel()
+		}
 		b.cancel()
 		if b.ln != nil {
 			b.ln.Close()
@@ -570,5 +605,40 @@ func (b *Broker) partition(topic string, idx int32) (*partition, bool) {
 		return nil, false
 	}
 	p := t.parts[idx]
+	if p != nil && !b.leads(t.meta, int(idx)) {
+		return nil, false // a follower serves no client (yet)
+	}
 	return p, p != nil // nil: its log did not open (yet); see reconcile.go
+}
+
+// partitionCode is the error for a partition that partition() did not
+// return: NOT_LEADER_OR_FOLLOWER when another broker leads it, else
+// UNKNOWN_TOPIC_OR_PARTITION.
+func (b *Broker) partitionCode(topic string, idx int32) int16 {
+	t, ok := b.lookup(topic)
+	if ok && idx >= 0 && int(idx) < len(t.parts) && !b.leads(t.meta, int(idx)) {
+		return kerr.NotLeaderForPartition.Code
+	}
+	return kerr.UnknownTopicOrPartition.Code
+}
+
+func sameRack(a, b *string) bool {
+	if a == nil || b == nil {
+		return a == b
+	}
+	return *a == *b
+}
+
+// multi reports whether this broker is one of several.
+func (b *Broker) multi() bool { return b.ctl != nil && b.ctl.Multi() }
+
+// hosts reports whether this broker keeps a log of partition i of t: on a
+// single node every partition; in a cluster the replicas it is named in.
+func (b *Broker) hosts(t *cluster.Topic, i int) bool {
+	return !b.multi() || slices.Contains(t.Partitions[i].Replicas, b.cfg.NodeID)
+}
+
+// leads reports whether this broker leads partition i of t.
+func (b *Broker) leads(t *cluster.Topic, i int) bool {
+	return !b.multi() || t.Partitions[i].Leader == b.cfg.NodeID
 }

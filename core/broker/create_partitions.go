@@ -44,7 +44,7 @@ func handleCreatePartitions(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respo
 		case rt.Assignment != nil && len(rt.Assignment) != int(rt.Count)-len(t.Partitions):
 			fail(kerr.InvalidReplicaAssignment, fmt.Sprintf("assignment lists %d partitions, but going from %d to %d partitions adds %d", len(rt.Assignment), len(t.Partitions), rt.Count, int(rt.Count)-len(t.Partitions)))
 		default:
-			assign := b.assignment(rt.Count - int32(len(t.Partitions)))
+			assign := b.assignment(rt.Topic, int32(len(t.Partitions)), rt.Count-int32(len(t.Partitions)), len(t.Partitions[0].Replicas), false)
 			for i, a := range rt.Assignment {
 				p := len(t.Partitions) + i
 				if msg := badAssignment(p, int32(p), a.Replicas, len(t.Partitions[0].Replicas), state.Brokers); msg != "" {

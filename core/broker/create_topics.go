@@ -6,6 +6,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirlog/weir/core/cluster"
 )
 
 // CreateTopics: v0-7
@@ -52,7 +54,7 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 		if n == -1 {
 			n = b.cfg.DefaultPartitions
 		}
-		brokers := b.ctl.State().Brokers
+		brokers := liveBrokers(b.ctl.State())
 		switch {
 		case seen[rt.Topic] > 1:
 			fail(kerr.InvalidRequest, fmt.Sprintf("topic '%s' is named %d times in the request", rt.Topic, seen[rt.Topic]))
@@ -98,7 +100,14 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			if req.ValidateOnly {
 				break
 			}
-			if err := b.createTopic(rc.ctx, rt.Topic, n, configs, false); err != nil {
+			assign := b.assignment(rt.Topic, 0, n, int(rt.ReplicationFactor), false)
+			if len(rt.ReplicaAssignment) > 0 && b.multi() {
+				assign = make([][]int32, len(rt.ReplicaAssignment))
+				for i, a := range rt.ReplicaAssignment {
+					assign[i] = a.Replicas
+				}
+			}
+			if err := b.createTopicAssigned(rc.ctx, rt.Topic, assign, configs, false); err != nil {
 				var ke *kerr.Error
 				if !errors.As(err, &ke) {
 					ke = kerr.UnknownServerError
@@ -110,6 +119,9 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 			st.NumPartitions, st.ReplicationFactor = n, 1
 			if t, ok := b.ctl.State().Topics[rt.Topic]; ok {
 				st.TopicID = t.ID
+				st.ReplicationFactor = int16(len(t.Partitions[0].Replicas))
+			} else if rt.ReplicationFactor > 0 {
+				st.ReplicationFactor = rt.ReplicationFactor // validate only
 			}
 			if req.Version >= 5 {
 				for _, tc := range topicConfigs {
@@ -123,4 +135,15 @@ func handleCreateTopics(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 		resp.Topics = append(resp.Topics, st)
 	}
 	return resp
+}
+
+// liveBrokers are the registered brokers not fenced.
+func liveBrokers(st *cluster.State) map[int32]cluster.Broker {
+	out := make(map[int32]cluster.Broker, len(st.Brokers))
+	for id, br := range st.Brokers {
+		if !br.Fenced {
+			out[id] = br
+		}
+	}
+	return out
 }

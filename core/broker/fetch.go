@@ -147,8 +147,8 @@ func (b *Broker) readPartition(req *kmsg.FetchRequest, r *fetchRead, budget int6
 	}
 	p, ok := b.partition(name, sp.key.partition)
 	if !ok || p == nil {
-		r.code = kerr.UnknownTopicOrPartition.Code
-		if req.Version >= 13 {
+		r.code = b.partitionCode(name, sp.key.partition)
+		if req.Version >= 13 && r.code == kerr.UnknownTopicOrPartition.Code {
 			r.code = kerr.UnknownTopicID.Code
 		}
 		return

@@ -3,14 +3,16 @@ package broker
 import (
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	groupPkg "github.com/weirlog/weir/core/group"
 )
 
 // FindCoordinator: v0-5
 //
 // Behavior:
-// * Group keys (type 0): this node, the only broker, coordinates every
-//   group (the offsets topic's partition leader; with replication it
-//   becomes the leader of group.PartitionFor(key)).
+// * Group keys (type 0): the leader of __consumer_offsets partition
+//   group.PartitionFor(key) (on a single node, this node);
+//   COORDINATOR_NOT_AVAILABLE while that partition has no live leader.
 // * Transaction keys (type 1): transactions are not implemented, so
 //   COORDINATOR_NOT_AVAILABLE.
 // * v4+ batches keys in CoordinatorKeys and answers per key.
@@ -30,7 +32,7 @@ func handleFindCoordinator(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 	if req.Version <= 3 {
 		resp.ErrorCode, resp.ErrorMessage = answer(req.CoordinatorKey)
 		if resp.ErrorCode == 0 {
-			resp.NodeID, resp.Host, resp.Port = b.cfg.NodeID, b.host, b.port
+			resp.ErrorCode, resp.NodeID, resp.Host, resp.Port = b.coordinatorFor(req.CoordinatorKey)
 		} else {
 			resp.NodeID = -1
 		}
@@ -41,11 +43,30 @@ func handleFindCoordinator(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Respon
 		c.Key = key
 		c.ErrorCode, c.ErrorMessage = answer(key)
 		if c.ErrorCode == 0 {
-			c.NodeID, c.Host, c.Port = b.cfg.NodeID, b.host, b.port
+			c.ErrorCode, c.NodeID, c.Host, c.Port = b.coordinatorFor(key)
 		} else {
 			c.NodeID = -1
 		}
 		resp.Coordinators = append(resp.Coordinators, c)
 	}
 	return resp
+}
+
+// coordinatorFor is the broker coordinating group: the leader of the
+// group's __consumer_offsets partition (this node alone on a single node).
+func (b *Broker) coordinatorFor(group string) (code int16, node int32, host string, port int32) {
+	if !b.multi() {
+		return 0, b.cfg.NodeID, b.host, b.port
+	}
+	st := b.ctl.State()
+	t, ok := st.Topics[OffsetsTopic]
+	if !ok || len(t.Partitions) == 0 {
+		return kerr.CoordinatorNotAvailable.Code, -1, "", -1
+	}
+	p := t.Partitions[groupPkg.PartitionFor(group, int32(len(t.Partitions)))]
+	br, ok := st.Brokers[p.Leader]
+	if p.Leader < 0 || !ok || br.Fenced {
+		return kerr.CoordinatorNotAvailable.Code, -1, "", -1
+	}
+	return 0, br.NodeID, br.Host, br.Port
 }

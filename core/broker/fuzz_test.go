@@ -33,7 +33,7 @@ func FuzzRequestPath(f *testing.F) {
 	}
 	f.Cleanup(func() { b.Close() })
 	// The seeds name topic "fz"; have it exist so fetches can long-poll it.
-	if err := b.createTopic(ctx, "fz", 1, nil, false); err != nil {
+	if err := b.createTopic(ctx, "fz", 1, -1, nil, false); err != nil {
 		f.Fatal(err)
 	}
 

@@ -63,6 +63,9 @@ func (s *offsetsStore) Append(ctx context.Context, partition int32, batch []byte
 // Replay calls fn for every record of a partition, from the log start to
 // the high watermark, in offset order. Control batches are skipped.
 func (s *offsetsStore) Replay(partition int32, fn func(key, value []byte) error) error {
+	if t, ok := s.b.lookup(OffsetsTopic); ok && int(partition) < len(t.parts) && !s.b.leads(t.meta, int(partition)) {
+		return nil // another broker coordinates its groups (FindCoordinator)
+	}
 	p, ok := s.b.partition(OffsetsTopic, partition)
 	if !ok || p == nil {
 		return fmt.Errorf("offsets store: no partition %d", partition)

@@ -32,7 +32,7 @@ func handleListOffsets(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			sp.Timestamp, sp.Offset, sp.LeaderEpoch = -1, -1, -1
 			p, ok := b.partition(rt.Topic, rp.Partition)
 			if !ok || p == nil {
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = b.partitionCode(rt.Topic, rp.Partition)
 				st.Partitions = append(st.Partitions, sp)
 				continue
 			}

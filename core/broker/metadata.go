@@ -15,7 +15,8 @@ import (
 // Metadata: v0-12
 //
 // Behavior:
-// * Brokers, cluster ID and controller come from the metadata state.
+// * Brokers, cluster ID and controller come from the metadata state:
+//   fenced brokers are left out, the controller is the raft leader.
 // * Null topics (v1+) or an empty list (v0) mean all topics.
 // * Missing topics are auto-created with the broker's DefaultPartitions
 //   when auto.create.topics.enable is on and the request allows it
@@ -36,13 +37,16 @@ func handleMetadata(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	st := b.ctl.State()
 
 	for _, br := range sortedBrokers(st) {
+		if br.Fenced {
+			continue // not serving: clients must not be sent there
+		}
 		mb := kmsg.NewMetadataResponseBroker()
 		mb.NodeID, mb.Host, mb.Port, mb.Rack = br.NodeID, br.Host, br.Port, br.Rack
 		resp.Brokers = append(resp.Brokers, mb)
 	}
 	cid := st.ClusterID
 	resp.ClusterID = &cid
-	resp.ControllerID = b.cfg.NodeID
+	resp.ControllerID = b.ctl.LeaderID()
 	resp.AuthorizedOperations = authorizedOps(req.IncludeClusterAuthorizedOperations && req.Version <= 10, clusterAuthorizedOps)
 	topicOps := authorizedOps(req.IncludeTopicAuthorizedOperations, topicAuthorizedOps)
 

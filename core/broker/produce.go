@@ -72,7 +72,11 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			switch {
 			case reqErr != 0:
 				sp.ErrorCode = reqErr
-			case !tok || rp.Partition < 0 || int(rp.Partition) >= len(tp.parts) || tp.parts[rp.Partition] == nil:
+			case !tok || rp.Partition < 0 || int(rp.Partition) >= len(tp.parts):
+				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+			case !b.leads(tp.meta, int(rp.Partition)):
+				sp.ErrorCode = kerr.NotLeaderForPartition.Code
+			case tp.parts[rp.Partition] == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
 			case tp.meta.Internal:
 				sp.ErrorCode = kerr.InvalidTopicException.Code

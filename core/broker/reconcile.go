@@ -124,7 +124,7 @@ func (b *Broker) reconcileLoop() {
 // is offline and due for a reopen.
 func (b *Broker) hasUnopened() bool {
 	for _, t := range *b.topics.Load() {
-		if hasNil(t.parts) || b.reopenDue(t.parts) {
+		if b.hasNil(t) || b.reopenDue(t.parts) {
 			return true
 		}
 	}
@@ -185,7 +185,7 @@ func (b *Broker) reconcile(next *cluster.State) {
 	var creates []create
 	for name, t := range next.Topics {
 		old, had := cur[name]
-		if had && old.meta == t && !hasNil(old.parts) && !b.reopenDue(old.parts) {
+		if had && old.meta == t && !b.hasNil(old) && !b.reopenDue(old.parts) {
 			out[name] = old
 			continue
 		}
@@ -211,6 +211,9 @@ func (b *Broker) reconcile(next *cluster.State) {
 				// partition give up.
 				old.parts[i].markDeleted()
 				b.reopenBackoff(old.parts[i])
+			}
+			if !b.hosts(t, i) {
+				continue // another broker's replica
 			}
 			creates = append(creates, create{name: name, tp: tp, i: i, cfg: lcfg, epoch: pm.LeaderEpoch})
 		}
@@ -270,9 +273,10 @@ func (b *Broker) reconcile(next *cluster.State) {
 	b.reconMu.Unlock()
 }
 
-func hasNil(parts []*partition) bool {
-	for _, p := range parts {
-		if p == nil {
+// hasNil reports whether a partition this broker should keep has no log.
+func (b *Broker) hasNil(t *topicParts) bool {
+	for i, p := range t.parts {
+		if p == nil && b.hosts(t.meta, i) {
 			return true
 		}
 	}

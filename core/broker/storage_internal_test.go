@@ -66,7 +66,7 @@ func TestStorageErrorVisible(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if err := b.createTopic(ctx, "sick", 1, nil, false); err != nil {
+	if err := b.createTopic(ctx, "sick", 1, -1, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	if err := b.Healthy(); err != nil {
@@ -146,7 +146,7 @@ func TestDeleteTopicDoesNotStallMetadata(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	if err := b.createTopic(ctx, "big", 1, nil, false); err != nil {
+	if err := b.createTopic(ctx, "big", 1, -1, nil, false); err != nil {
 		t.Fatal(err)
 	}
 	deleted := make(chan error, 1)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"strconv"
 	"strings"
 
@@ -81,22 +82,48 @@ func reason(err error) string {
 	return msg
 }
 
-// assignment places n new partitions on this node (the only broker);
-// replication will spread replicas over the live brokers.
-func (b *Broker) assignment(n int32) [][]int32 {
-	a := make([][]int32, n)
-	for i := range a {
-		a[i] = []int32{b.cfg.NodeID}
+// assignment places n new partitions of topic name, rf replicas each (-1:
+// default.replication.factor; internal topics min(3, live brokers)), over
+// the live brokers; a single node places everything on itself.
+// first is the index of the first new partition, so added partitions go
+// on rotating leaders from where the topic's left off.
+func (b *Broker) assignment(name string, first, n int32, rf int, internal bool) [][]int32 {
+	if !b.multi() {
+		a := make([][]int32, n)
+		for i := range a {
+			a[i] = []int32{b.cfg.NodeID}
+		}
+		return a
+	}
+	switch {
+	case internal:
+		rf = 3
+	case rf <= 0:
+		rf = b.cfg.DefaultReplicationFactor
+	}
+	h := fnv.New32a()
+	h.Write([]byte(name))
+	a := cluster.Place(b.ctl.State(), n, rf, int(h.Sum32()%1024)+int(first))
+	if a == nil {
+		a = make([][]int32, n)
+		for i := range a {
+			a[i] = []int32{b.cfg.NodeID}
+		}
 	}
 	return a
 }
 
-// createTopic proposes a topic; the error is a *kerr.Error when the client
-// should see it as such.
-func (b *Broker) createTopic(ctx context.Context, name string, partitions int32, configs map[string]string, internal bool) error {
+// createTopic proposes a topic of rf replicas (-1: the default); the error
+// is a *kerr.Error when the client should see it as such.
+func (b *Broker) createTopic(ctx context.Context, name string, partitions int32, rf int, configs map[string]string, internal bool) error {
+	return b.createTopicAssigned(ctx, name, b.assignment(name, 0, partitions, rf, internal), configs, internal)
+}
+
+// createTopicAssigned proposes a topic with the given replica lists.
+func (b *Broker) createTopicAssigned(ctx context.Context, name string, assign [][]int32, configs map[string]string, internal bool) error {
 	res, err := b.ctl.Propose(ctx, &cluster.Command{
 		Op: cluster.OpCreateTopic, Topic: name, TopicID: cluster.NewTopicID(), Internal: internal,
-		Assignment: b.assignment(partitions), Configs: configs,
+		Assignment: assign, Configs: configs,
 	})
 	if err != nil {
 		return proposeErr(err)
@@ -118,7 +145,7 @@ func (b *Broker) inService(name string) error {
 	}
 	var missing []string
 	for i, p := range t.parts {
-		if p == nil {
+		if p == nil && b.hosts(t.meta, i) {
 			missing = append(missing, strconv.Itoa(i))
 		}
 	}
@@ -140,6 +167,9 @@ func (b *Broker) partitionErrorCode(topic string, idx int) int16 {
 	t, ok := b.lookup(topic)
 	if !ok || idx >= len(t.parts) {
 		return kerr.LeaderNotAvailable.Code // not reconciled yet
+	}
+	if !b.hosts(t.meta, idx) {
+		return 0 // another broker keeps it
 	}
 	if p := t.parts[idx]; p == nil || p.log.Offline() != nil {
 		return kerr.KafkaStorageError.Code
@@ -164,7 +194,7 @@ func (b *Broker) autoCreate(ctx context.Context, name string, n *int) error {
 		return fmt.Errorf("%w: auto-creation above %d topics per second", kerr.LeaderNotAvailable, b.cfg.AutoCreatePerSecond)
 	}
 	*n++
-	return b.createTopic(ctx, name, b.cfg.DefaultPartitions, nil, false)
+	return b.createTopic(ctx, name, b.cfg.DefaultPartitions, -1, nil, false)
 }
 
 // proposeErr maps a controller failure to the Kafka error a client sees.

@@ -102,6 +102,7 @@ type Controller struct {
 	cancel    context.CancelFunc
 	wg        sync.WaitGroup
 	started   atomic.Bool
+	running   atomic.Bool // raft is set (the mux may serve RPCs before)
 
 	closeOnce sync.Once
 }
@@ -217,6 +218,7 @@ func Open(cfg Config) (*Controller, error) {
 		return nil, fmt.Errorf("start raft: %w", err)
 	}
 	c.raft = r
+	c.running.Store(true)
 	return c, nil
 }
 
@@ -306,6 +308,13 @@ func (c *Controller) applyLocal(cmd *Command, timeout time.Duration) (uint64, Re
 	b, err := encodeCommand(cmd)
 	if err != nil {
 		return 0, Result{}, fmt.Errorf("encode metadata command: %w", err)
+	}
+	if cmd.Op == OpFenceBroker {
+		// Heartbeats in flight from before the fencing must not unfence
+		// the broker again (membership.go).
+		c.seenMu.Lock()
+		c.fenced[cmd.BrokerID] = time.Now()
+		c.seenMu.Unlock()
 	}
 	f := c.raft.Apply(b, timeout)
 	if err := f.Error(); err != nil {

@@ -14,7 +14,17 @@
 // Single node (the default of `weir serve`): one voter, an in-process raft
 // transport, raft-boltdb for the log and stable store and file snapshots in
 // the data directory, and timeouts short enough that the node is leader in
-// a few tens of milliseconds. Several voters (`--controller-voters`) use a
-// TCP transport on RaftAddr and raft's default timeouts; the FSM does not
-// change.
+// a few tens of milliseconds.
+//
+// Several nodes (`--controller-voters 1@h:p,2@h:p,3@h:p`): the voters
+// bootstrap the raft group together; a node whose ID is not a voter joins
+// as a non-voter (it learns the metadata, never votes), added by the
+// leader when it asks (forward.go). Raft and weir's controller RPCs share
+// RaftAddr: the first byte of a connection tells them apart. Propose on a
+// node that is not the leader forwards the command to the leader and
+// returns once this node has applied it. Every node heartbeats the leader;
+// the leader fences a broker it has not heard for SessionTimeout, and the
+// FSM moves its leaderships to the first unfenced ISR replica with a new
+// leader epoch, never outside the ISR (membership.go). Place spreads new
+// partitions' replicas over the live brokers, alternating racks.
 package cluster

@@ -213,7 +213,10 @@ func callRPC(ctx context.Context, addr string, req *rpcRequest) (rpcResponse, er
 
 // handleRPC serves a controller RPC on this node.
 func (c *Controller) handleRPC(req *rpcRequest) rpcResponse {
-	if c.raft == nil || c.raft.State() != raft.Leader {
+	if !c.running.Load() {
+		return rpcResponse{NotLeader: true} // raft not started yet
+	}
+	if c.raft.State() != raft.Leader {
 		addr, _ := c.raft.LeaderWithID()
 		return rpcResponse{NotLeader: true, Leader: string(addr)}
 	}

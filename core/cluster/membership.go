@@ -111,7 +111,7 @@ func (c *Controller) liveness(ctx context.Context) {
 			switch {
 			case !br.Fenced && now.Sub(seen) > c.cfg.SessionTimeout:
 				op = OpFenceBroker
-			case br.Fenced && now.Sub(seen) < c.cfg.SessionTimeout && seen.After(c.fencedAt(id)):
+			case br.Fenced && now.Sub(seen) < c.cfg.SessionTimeout && seen.After(c.fencedAt(id).Add(c.cfg.HeartbeatInterval)):
 				op = OpUnfenceBroker
 			default:
 				continue
@@ -119,11 +119,6 @@ func (c *Controller) liveness(ctx context.Context) {
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			_, _, err := c.applyOrForward(pctx, &Command{Op: op, BrokerID: id})
 			cancel()
-			if op == OpFenceBroker {
-				c.seenMu.Lock()
-				c.fenced[id] = time.Now()
-				c.seenMu.Unlock()
-			}
 			c.cfg.Logger.Info("broker liveness changed", "op", op, "node_id", id, "last_heartbeat", seen.Format(time.RFC3339Nano), "err", err)
 		}
 	}

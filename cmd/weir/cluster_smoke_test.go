@@ -1,0 +1,148 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// freePorts returns n distinct free loopback addresses: all are held open
+// until every one is picked, so none is handed out twice.
+func freePorts(t *testing.T, n int) []string {
+	t.Helper()
+	var out []string
+	for range n {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ln.Close()
+		out = append(out, ln.Addr().String())
+	}
+	return out
+}
+
+// Three `weir serve` processes form one cluster from --controller-voters;
+// Metadata lists the three brokers with their advertised addresses, a
+// topic spreads its leaders over them, and kill -9 of the metadata leader
+// fences it: the others elect a new metadata leader and stop listing it.
+// The time from the kill to the metadata without it is printed.
+func TestClusterOfThreeProcesses(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs three weir processes")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "weir")
+	build := exec.Command("go", "build", "-o", bin, ".")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Fatalf("go build: %v\n%s", err, out)
+	}
+	kafka := make([]string, 3)
+	raft := make([]string, 3)
+	var voters []string
+	ports := freePorts(t, 6)
+	for i := range kafka {
+		kafka[i], raft[i] = ports[2*i], ports[2*i+1]
+		voters = append(voters, fmt.Sprintf("%d@%s", i+1, raft[i]))
+	}
+	procs := make([]*exec.Cmd, 3)
+	for i := range procs {
+		logf, err := os.Create(filepath.Join(dir, fmt.Sprintf("node%d.log", i+1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		cmd := exec.Command(bin, "serve", "--node-id", fmt.Sprint(i+1), "--data-dir", filepath.Join(dir, fmt.Sprint(i+1)),
+			"--kafka-addr", kafka[i], "--advertised-kafka-addr", kafka[i], "--raft-addr", raft[i],
+			"--controller-voters", strings.Join(voters, ","), "--http-addr", "", "--offsets-topic-partitions", "6",
+			"--broker-heartbeat-interval-ms", "100", "--broker-session-timeout-ms", "1000", "--no-connect")
+		cmd.Stdout, cmd.Stderr = logf, logf
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		procs[i] = cmd
+		t.Cleanup(func() {
+			cmd.Process.Kill()
+			cmd.Wait()
+			logf.Close()
+			if t.Failed() {
+				b, _ := os.ReadFile(logf.Name())
+				t.Logf("node %d log:\n%s", i+1, tail(string(b), 3000))
+			}
+		})
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(kafka...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	waitBrokers := func(n int) (kadm.Metadata, time.Duration) {
+		start := time.Now()
+		for {
+			md, err := adm.Metadata(ctx)
+			if err == nil && len(md.Brokers) == n {
+				return md, time.Since(start)
+			}
+			if ctx.Err() != nil {
+				t.Fatalf("waiting for %d brokers: last %v %v", n, md.Brokers, err)
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	md, _ := waitBrokers(3)
+	for _, b := range md.Brokers {
+		if addr := net.JoinHostPort(b.Host, fmt.Sprint(b.Port)); addr != kafka[b.NodeID-1] {
+			t.Fatalf("broker %d advertised as %s, want %s", b.NodeID, addr, kafka[b.NodeID-1])
+		}
+	}
+	resp, err := adm.CreateTopic(ctx, 6, -1, nil, "smoke")
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "smoke", Value: []byte("hello")}).FirstErr(); err != nil {
+		t.Fatalf("produce: %v", err)
+	}
+	md, err = adm.Metadata(ctx, "smoke")
+	if err != nil {
+		t.Fatal(err)
+	}
+	leaders := map[int32]bool{}
+	for _, p := range md.Topics["smoke"].Partitions {
+		leaders[p.Leader] = true
+	}
+	if len(leaders) != 3 {
+		t.Fatalf("6 partitions led by %v, want all three brokers", leaders)
+	}
+	victim := md.Controller
+	if victim < 1 || victim > 3 {
+		t.Fatalf("controller %d", victim)
+	}
+	kill := time.Now()
+	procs[victim-1].Process.Signal(syscall.SIGKILL)
+	procs[victim-1].Wait()
+	md, _ = waitBrokers(2)
+	took := time.Since(kill)
+	t.Logf("kill -9 of metadata leader %d: new metadata leader %d, broker fenced and gone from Metadata after %v", victim, md.Controller, took.Round(time.Millisecond))
+	if md.Controller == victim || md.Controller < 0 {
+		t.Fatalf("controller still %d", md.Controller)
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
