@@ -7,34 +7,34 @@
 //
 // The protocol, for one partition with leader L and followers F1, F2:
 //
-//	 producer           leader L                      follower F1 (F2 alike)
-//	    │ Produce acks=all  │                                   │
-//	    │──────────────────▶│ ISR < min.insync? NOT_ENOUGH_REPLICAS
-//	    │                   │ append(epoch e) → LEO_L           │
-//	    │                   │◀──────────────────────────────────│ Fetch(ReplicaID=F1, offset=LEO_F1)
-//	    │                   │ LEO[F1] = offset (F1 holds [0,offset))
-//	    │                   │ HW = min(LEO over ISR), if |ISR| ≥ min.insync
-//	    │                   │──────────────────────────────────▶│ batches [LEO_F1, LEO_L), HW
-//	    │                   │                                   │ append(origin=replication, offsets kept)
-//	    │                   │◀──────────────────────────────────│ Fetch(offset=LEO_F1') …
-//	    │◀──────────────────│ HW ≥ batch end: acknowledge       │
-//	    │                   │   (ISR shrank below min.insync    │
-//	    │                   │    meanwhile: NOT_ENOUGH_REPLICAS_AFTER_APPEND)
+//	producer           leader L                      follower F1 (F2 alike)
+//	   │ Produce acks=all  │                                   │
+//	   │──────────────────▶│ ISR < min.insync? NOT_ENOUGH_REPLICAS
+//	   │                   │ append(epoch e) → LEO_L           │
+//	   │                   │◀──────────────────────────────────│ Fetch(ReplicaID=F1, offset=LEO_F1)
+//	   │                   │ LEO[F1] = offset (F1 holds [0,offset))
+//	   │                   │ HW = min(LEO over ISR), if |ISR| ≥ min.insync
+//	   │                   │──────────────────────────────────▶│ batches [LEO_F1, LEO_L), HW
+//	   │                   │                                   │ append(origin=replication, offsets kept)
+//	   │                   │◀──────────────────────────────────│ Fetch(offset=LEO_F1') …
+//	   │◀──────────────────│ HW ≥ batch end: acknowledge       │
+//	   │                   │   (ISR shrank below min.insync    │
+//	   │                   │    meanwhile: NOT_ENOUGH_REPLICAS_AFTER_APPEND)
 //
-//	 ISR changes go through the metadata state machine (core/cluster), with
-//	 the leader epoch and partition epoch of the proposer checked there:
-//	   shrink: a follower whose LEO has not reached the leader's LEO for
-//	           replica.lag.time.max.ms (30 s) leaves the ISR;
-//	   expand: a follower whose LEO reached the HW (and the leader's epoch
-//	           start) joins it;
-//	   fence:  a broker that misses heartbeats leaves every ISR and its
-//	           leaderships move to the first unfenced ISR replica, with a
-//	           new leader epoch (core/cluster OpFenceBroker).
+//	ISR changes go through the metadata state machine (core/cluster), with
+//	the leader epoch and partition epoch of the proposer checked there:
+//	  shrink: a follower whose LEO has not reached the leader's LEO for
+//	          replica.lag.time.max.ms (30 s) leaves the ISR;
+//	  expand: a follower whose LEO reached the HW (and the leader's epoch
+//	          start) joins it;
+//	  fence:  a broker that misses heartbeats leaves every ISR and its
+//	          leaderships move to the first unfenced ISR replica, with a
+//	          new leader epoch (core/cluster OpFenceBroker).
 //
-//	 After a leader change, a follower asks the new leader
-//	 OffsetForLeaderEpoch(its latest epoch e) and truncates to
-//	 min(its LEO, the end offset the leader reports for e): never by the HW
-//	 alone, which may lag what the ISR holds.
+//	After a leader change, a follower asks the new leader
+//	OffsetForLeaderEpoch(its latest epoch e) and truncates to
+//	min(its LEO, the end offset the leader reports for e): never by the HW
+//	alone, which may lag what the ISR holds.
 //
 // Invariants:
 //   - HW ≤ min(LEO of every ISR member): the HW is the minimum of the ISR's
