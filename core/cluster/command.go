@@ -22,6 +22,10 @@ const (
 	OpSetLeader        Op = "set_leader"         // Topic, Partition, Leader, ISR
 	OpFenceBroker      Op = "fence_broker"       // BrokerID: missed heartbeats or controlled shutdown
 	OpUnfenceBroker    Op = "unfence_broker"     // BrokerID: heard again
+	// OpAlterPartition is a leader's ISR change (Kafka's AlterPartition):
+	// Topic, Partition, BrokerID (the proposing leader), LeaderEpoch and
+	// PartitionEpoch it last saw, ISR (the new one).
+	OpAlterPartition Op = "alter_partition"
 )
 
 // Command is one state-machine input; it is JSON in the raft log, so fields
@@ -40,6 +44,10 @@ type Command struct {
 	Leader     int32             `json:"leader,omitempty"`
 	ISR        []int32           `json:"isr,omitempty"`
 	BrokerID   int32             `json:"broker_id,omitempty"`
+	// LeaderEpoch and PartitionEpoch fence OpAlterPartition from a deposed
+	// leader or from a stale view.
+	LeaderEpoch    int32 `json:"leader_epoch,omitempty"`
+	PartitionEpoch int32 `json:"partition_epoch,omitempty"`
 }
 
 // Result is what applying a Command produced. Err is a Kafka error (nil on
@@ -70,6 +78,38 @@ func apply(s *State, c *Command) (*State, Result) {
 		br.Fenced = false // it just spoke: alive
 		n.Brokers[br.NodeID] = br
 		electLeaderless(n, br.NodeID)
+		return n, Result{}
+
+	case OpAlterPartition:
+		t, ok := s.Topics[c.Topic]
+		if !ok || c.Partition < 0 || int(c.Partition) >= len(t.Partitions) {
+			return s, Result{Err: kerr.UnknownTopicOrPartition}
+		}
+		p := t.Partitions[c.Partition]
+		switch {
+		case p.Leader != c.BrokerID:
+			return s, Result{Err: kerr.NotLeaderForPartition}
+		case c.LeaderEpoch != p.LeaderEpoch:
+			return s, Result{Err: kerr.FencedLeaderEpoch}
+		case c.PartitionEpoch != p.PartitionEpoch:
+			return s, Result{Err: kerr.InvalidUpdateVersion}
+		case !slices.Contains(c.ISR, p.Leader):
+			return s, Result{Err: kerr.InvalidRequest} // the leader never leaves its own ISR
+		}
+		for _, r := range c.ISR {
+			if !slices.Contains(p.Replicas, r) {
+				return s, Result{Err: kerr.InvalidReplicaAssignment}
+			}
+			if br, ok := s.Brokers[r]; ok && br.Fenced && !slices.Contains(p.ISR, r) {
+				return s, Result{Err: kerr.IneligibleReplica} // KIP-841: a fenced broker does not join
+			}
+		}
+		t = t.clone()
+		q := &t.Partitions[c.Partition]
+		q.ISR = slices.Clone(c.ISR)
+		q.PartitionEpoch++
+		n := s.clone()
+		n.Topics[t.Name] = t
 		return n, Result{}
 
 	case OpFenceBroker, OpUnfenceBroker:

@@ -88,3 +88,59 @@ func TestApplyFailuresAreCounted(t *testing.T) {
 		t.Fatalf("rejected delete = %v, want 1", got)
 	}
 }
+
+// An ISR change is applied only from the partition's current leader at
+// the epochs it names: a deposed leader, or one that missed an ISR change,
+// is refused, and a fenced broker cannot be added.
+func TestAlterPartitionFencing(t *testing.T) {
+	s := newState()
+	for _, c := range []*Command{
+		{Op: OpRegisterBroker, Broker: &Broker{NodeID: 1}},
+		{Op: OpRegisterBroker, Broker: &Broker{NodeID: 2}},
+		{Op: OpRegisterBroker, Broker: &Broker{NodeID: 3}},
+		{Op: OpCreateTopic, Topic: "t", TopicID: NewTopicID(), Assignment: [][]int32{{1, 2, 3}}},
+	} {
+		var r Result
+		if s, r = apply(s, c); r.Err != nil {
+			t.Fatal(r.Err)
+		}
+	}
+	alter := func(from, le, pe int32, isr ...int32) *kerr.Error {
+		n, r := apply(s, &Command{Op: OpAlterPartition, Topic: "t", BrokerID: from, LeaderEpoch: le, PartitionEpoch: pe, ISR: isr})
+		if r.Err == nil {
+			s = n
+		}
+		return r.Err
+	}
+	if err := alter(1, 0, 0, 1, 2); err != nil {
+		t.Fatal(err)
+	}
+	if err := alter(1, 0, 0, 1, 2, 3); err != kerr.InvalidUpdateVersion {
+		t.Fatalf("stale partition epoch: %v", err)
+	}
+	if err := alter(2, 0, 1, 1, 2); err != kerr.NotLeaderForPartition {
+		t.Fatalf("from a follower: %v", err)
+	}
+	if err := alter(1, 0, 1, 2); err != kerr.InvalidRequest {
+		t.Fatalf("leader left out: %v", err)
+	}
+	// Broker 1 is fenced: broker 2 leads at epoch 1 and broker 1's
+	// proposals are refused.
+	s, _ = apply(s, &Command{Op: OpFenceBroker, BrokerID: 1})
+	p := s.Topics["t"].Partitions[0]
+	if p.Leader != 2 || p.LeaderEpoch != 1 || len(p.ISR) != 1 || p.ISR[0] != 2 {
+		t.Fatalf("after fencing broker 1: %+v", p)
+	}
+	if err := alter(1, 0, p.PartitionEpoch, 1, 2); err != kerr.NotLeaderForPartition {
+		t.Fatalf("deposed leader: %v", err)
+	}
+	if err := alter(2, 0, p.PartitionEpoch, 2, 3); err != kerr.FencedLeaderEpoch {
+		t.Fatalf("old leader epoch: %v", err)
+	}
+	if err := alter(2, 1, p.PartitionEpoch, 2, 1); err != kerr.IneligibleReplica {
+		t.Fatalf("fenced broker added: %v", err)
+	}
+	if err := alter(2, 1, p.PartitionEpoch, 2, 3); err != nil {
+		t.Fatal(err)
+	}
+}
