@@ -62,7 +62,7 @@ func TestClusterKcatMetadata(t *testing.T) {
 // franz-go's own kgo integration suite (the same list as on one node, in
 // test/compat/franz-suite.sh) with KGO_TEST_RF=3 against the cluster.
 func TestClusterFranzSuite(t *testing.T) {
-	c := Start(t, Config{Nodes: 3})
+	c := Start(t, Config{Nodes: 3, Args: noConnect})
 	root, err := harness.RepoRoot()
 	if err != nil {
 		t.Fatal(err)
