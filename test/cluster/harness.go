@@ -22,6 +22,16 @@ import (
 	"github.com/weirlog/weir/test/compat/harness"
 )
 
+// EnvSystem selects what the harness starts: "weir" (the default) or
+// "kafka", three Apache Kafka KRaft nodes in combined broker+controller
+// mode from test/services/kafka (the jars kafka.sh fetches), at Kafka's
+// defaults. The scenarios run unchanged against either, which is how they
+// are checked against the reference implementation.
+const EnvSystem = "WEIR_CLUSTER_SYSTEM"
+
+// IsKafka reports whether the harness runs Apache Kafka instead of weir.
+func IsKafka() bool { return os.Getenv(EnvSystem) == "kafka" }
+
 // ReadyTimeout bounds how long a node may take to answer Metadata after
 // it was started (recovery after kill -9 and a Raft election included).
 var ReadyTimeout = 60 * time.Second
@@ -76,11 +86,18 @@ func Start(t testing.TB, cfg Config) *Cluster {
 	if cfg.Nodes == 0 {
 		cfg.Nodes = 3
 	}
+	if IsKafka() && ReadyTimeout < 3*time.Minute {
+		ReadyTimeout = 3 * time.Minute // three JVMs on a small machine; a restart recovers and rejoins slowly
+	}
 	dir, err := os.MkdirTemp("", "weir-cluster-")
 	if err != nil {
 		t.Fatalf("temp dir: %v", err)
 	}
-	c := &Cluster{t: t, Bin: harness.WeirBinary(t), Dir: dir, Net: cfg.Net, args: cfg.Args, argsFor: cfg.ArgsFor}
+	bin := "kafka"
+	if !IsKafka() {
+		bin = harness.WeirBinary(t)
+	}
+	c := &Cluster{t: t, Bin: bin, Dir: dir, Net: cfg.Net, args: cfg.Args, argsFor: cfg.ArgsFor}
 	var voters []string
 	for i := 1; i <= cfg.Nodes; i++ {
 		n := c.newNode(int32(i))
@@ -315,13 +332,21 @@ func (n *Node) spawn() error {
 	n.runs++
 	fmt.Fprintf(lf, "\n===== cluster harness: node %d start #%d at %s =====\n", n.ID, n.runs, time.Now().Format(time.RFC3339Nano))
 	var cmd *exec.Cmd
-	if n.namespace != "" {
+	if IsKafka() {
+		var err error
+		if cmd, err = n.kafkaCmd(); err != nil {
+			lf.Close()
+			return err
+		}
+	} else if n.namespace != "" {
 		// ip netns exec execs weir itself: the pid we hold is weir's.
 		cmd = exec.Command("ip", append([]string{"netns", "exec", n.namespace, n.c.Bin}, n.args()...)...)
 	} else {
 		cmd = exec.Command(n.c.Bin, n.args()...)
 	}
-	cmd.Stdout, cmd.Stderr = lf, lf
+	if cmd.Stdout == nil {
+		cmd.Stdout, cmd.Stderr = lf, lf
+	}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	if err := cmd.Start(); err != nil {
 		lf.Close()

@@ -237,7 +237,7 @@ func TestClusterKillLeaderRounds(t *testing.T) {
 	t.Logf("KillLeaderRounds: 5 rounds, %d acknowledged, %d lost; leadership moves %s; kill → first acks=all ack %s",
 		res.Total.Acknowledged, res.Total.Lost, durations(moves), durations(acks))
 	for i, d := range moves {
-		if d > maxLeaderMove {
+		if d > maxLeaderMove && !IsKafka() { // the target is weir's; Kafka's figure is printed for comparison
 			t.Errorf("round %d: leadership took %v to move (target ≤ %v)", i+1, d, maxLeaderMove)
 		}
 	}
