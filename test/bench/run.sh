@@ -9,7 +9,7 @@
 # disk, page cache dropped before every broker start, 3 interleaved rounds
 # in alternating order; per-round figures, medians and ratios weir/Kafka,
 # with broker CPU-seconds per GB and peak RSS next to MB/s and latency; and
-# weir serve --fsync under 16 producers against dd conv=fdatasync. Writes
+# weir serve --fsync under 16 producers against dd conv=fdatasync (500 MB each). Writes
 # bench-results/bench-<UTC time>.json. About 15 minutes on 2 CPUs.
 #
 # Env: BENCH_QUICK=1 (100 MB, 1 round: for development, ~3 minutes),

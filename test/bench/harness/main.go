@@ -97,7 +97,7 @@ func main() {
 	flag.IntVar(&c.partitions, "partitions", 6, "partitions of each benchmark topic")
 	flag.IntVar(&c.latencyRate, "latency-rate", 5000, "records/s of the latency runs")
 	flag.IntVar(&c.latencySecs, "latency-seconds", 15, "length of each latency run (its first 2 s are left out of the percentiles)")
-	flag.IntVar(&c.fsyncMB, "fsync-mb", 200, "MB for the --fsync and dd runs (0: skip)")
+	flag.IntVar(&c.fsyncMB, "fsync-mb", 500, "MB for the --fsync and dd runs (0: skip)")
 	flag.IntVar(&c.fsyncProds, "fsync-producers", 16, "concurrent producers against weir serve --fsync")
 	flag.StringVar(&c.targets, "targets", "weir,kafka", "brokers to measure")
 	flag.BoolVar(&c.java, "java", true, "also run Kafka's perf-test tools (test/services/kafka-cli.sh)")
