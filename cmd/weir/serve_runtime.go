@@ -15,7 +15,9 @@ import (
 	// Built-in connectors register themselves with the plugin registry.
 	_ "github.com/weirlog/weir/connectors/datagen"
 	"github.com/weirlog/weir/connectors/file"
+	_ "github.com/weirlog/weir/connectors/hdfs"
 	_ "github.com/weirlog/weir/connectors/jdbc"
+	_ "github.com/weirlog/weir/connectors/s3"
 	_ "github.com/weirlog/weir/connectors/stomp"
 	"github.com/weirlog/weir/runtime"
 )

@@ -1,0 +1,308 @@
+package hdfs
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"maps"
+	"net/url"
+	"os"
+	"os/user"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/colinmarc/hdfs/v2"
+	"github.com/colinmarc/hdfs/v2/hadoopconf"
+
+	"github.com/weirlog/weir/connectors/storage"
+	"github.com/weirlog/weir/plugins"
+)
+
+// Configuration keys (Confluent's HDFS sink names).
+const (
+	URLConfig        = "hdfs.url"
+	UserConfig       = "hdfs.user"
+	LogsDirConfig    = "logs.dir"
+	HadoopConfConfig = "hadoop.conf.dir"
+)
+
+var formats = map[string]func(*plugins.ParsedConfig, bool) (storage.Format, error){}
+
+func formatNames() []string {
+	var out []string
+	for _, pkg := range []string{"io.confluent.connect.hdfs3.", "io.confluent.connect.hdfs."} {
+		for k, f := range map[string]func(*plugins.ParsedConfig, bool) (storage.Format, error){
+			"json.JsonFormat": storage.JSONFormat, "string.StringFormat": storage.StringFormat,
+		} {
+			formats[pkg+k] = f
+			formats[k[strings.IndexByte(k, '.')+1:]] = f
+			out = append(out, pkg+k)
+		}
+	}
+	return append(out, "JsonFormat", "StringFormat")
+}
+
+var configDef = storage.ConfigDef(formatNames(), "io.confluent.connect.hdfs3.json.JsonFormat").
+	Define(plugins.ConfigKey{Name: URLConfig, Type: plugins.ConfigString, Default: plugins.NoDefault, Importance: plugins.High,
+		Validator: plugins.ValidatorFunc("an hdfs:// URL", func(_ string, v any) error {
+			_, err := parseURL(v.(string))
+			return err
+		}), Documentation: "The HDFS NameNode, hdfs://host:port (or hdfs://nameservice with hadoop.conf.dir)"}).
+	Define(plugins.ConfigKey{Name: UserConfig, Type: plugins.ConfigString, Default: "", Importance: plugins.Medium,
+		Documentation: "The user files are written as; empty: $HADOOP_USER_NAME or the OS user"}).
+	Define(plugins.ConfigKey{Name: LogsDirConfig, Type: plugins.ConfigString, Default: "logs", Importance: plugins.Low,
+		Documentation: "Accepted for compatibility; weir needs no write-ahead log (positions come from the file names)"}).
+	Define(plugins.ConfigKey{Name: HadoopConfConfig, Type: plugins.ConfigString, Default: "", Importance: plugins.Low,
+		Documentation: "A directory with core-site.xml/hdfs-site.xml (HA name services)"})
+
+func parseURL(s string) (*url.URL, error) {
+	u, err := url.Parse(s)
+	if err != nil || u.Scheme != "hdfs" || u.Host == "" {
+		return nil, fmt.Errorf("%q is not an hdfs://host:port URL", s)
+	}
+	return u, nil
+}
+
+func init() {
+	for _, class := range []string{"io.confluent.connect.hdfs3.Hdfs3SinkConnector", "io.confluent.connect.hdfs.HdfsSinkConnector"} {
+		plugins.Register(plugins.Registration{
+			Class: class, Type: plugins.PluginSink,
+			Doc: "Archive topics to HDFS files, exactly once",
+			New: func() any { return &Connector{} },
+		})
+	}
+}
+
+// Connector is the HDFS sink connector.
+type Connector struct{ cfg plugins.Config }
+
+var _ plugins.SinkConnector = (*Connector)(nil)
+
+func (c *Connector) ConfigDef() *plugins.ConfigDef { return configDef }
+func (c *Connector) Version() string               { return plugins.Version }
+func (c *Connector) Stop() error                   { return nil }
+func (c *Connector) NewTask() plugins.SinkTask     { return &storage.Task{NewBackend: newBackend} }
+
+// Start validates the configuration.
+func (c *Connector) Start(_ plugins.ConnectorContext, cfg plugins.Config) error {
+	if _, err := parse(cfg); err != nil {
+		return err
+	}
+	c.cfg = maps.Clone(cfg)
+	return nil
+}
+
+// TaskConfigs: every task the same; the group spreads the partitions.
+func (c *Connector) TaskConfigs(maxTasks int) ([]plugins.Config, error) {
+	out := make([]plugins.Config, max(maxTasks, 1))
+	for i := range out {
+		out[i] = maps.Clone(c.cfg)
+	}
+	return out, nil
+}
+
+func parse(cfg plugins.Config) (*plugins.ParsedConfig, error) {
+	p, err := configDef.Parse(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("HDFS sink: %w", err)
+	}
+	return p, nil
+}
+
+// Client connects to the NameNode the sink's keys name (tests and the
+// bench use it too).
+func Client(p *plugins.ParsedConfig) (*hdfs.Client, error) {
+	u, err := parseURL(p.String(URLConfig))
+	if err != nil {
+		return nil, err
+	}
+	opts := hdfs.ClientOptions{Addresses: []string{u.Host}}
+	if dir := p.String(HadoopConfConfig); dir != "" {
+		conf, err := hadoopconf.Load(dir)
+		if err != nil {
+			return nil, fmt.Errorf("HDFS sink: %s: %w", HadoopConfConfig, err)
+		}
+		opts = hdfs.ClientOptionsFromConf(conf)
+		if u.Port() != "" || len(opts.Addresses) == 0 {
+			opts.Addresses = []string{u.Host}
+		}
+	}
+	opts.User = p.String(UserConfig)
+	if opts.User == "" {
+		opts.User = os.Getenv("HADOOP_USER_NAME")
+	}
+	if opts.User == "" {
+		if cu, err := user.Current(); err == nil {
+			opts.User = cu.Username
+		}
+	}
+	cl, err := hdfs.NewClient(opts)
+	if err != nil {
+		return nil, fmt.Errorf("HDFS sink: connect to %s: %w", u.Host, err)
+	}
+	return cl, nil
+}
+
+func newBackend(cfg plugins.Config) (*storage.Backend, error) {
+	p, err := parse(cfg)
+	if err != nil {
+		return nil, err
+	}
+	set, err := storage.Parse(p, formats, false)
+	if err != nil {
+		return nil, fmt.Errorf("HDFS sink: %w", err)
+	}
+	cl, err := Client(p)
+	if err != nil {
+		return nil, err
+	}
+	return &storage.Backend{Name: "HDFS sink", Store: &store{cl: cl, topicsDir: set.TopicsDir}, Settings: set,
+		Naming: storage.Naming{TopicsDir: set.TopicsDir, DirDelim: set.DirDelim, FileDelim: set.FileDelim, WithEnd: true}}, nil
+}
+
+type store struct {
+	cl        *hdfs.Client
+	topicsDir string
+}
+
+func abs(p string) string { return "/" + strings.TrimPrefix(p, "/") }
+
+// tmpPath is where a file is written before its rename: under
+// /<topics.dir>/+tmp/, named after the file so recovery finds it by
+// partition.
+func (s *store) tmpPath(p string) string {
+	rel := strings.TrimPrefix(p, s.topicsDir+"/")
+	var r [8]byte
+	rand.Read(r[:])
+	return abs(path.Join(s.topicsDir, "+tmp", path.Dir(rel), path.Base(rel)+"."+hex.EncodeToString(r[:])+"_tmp"))
+}
+
+func (s *store) Commit(ctx context.Context, p string, data []byte, _ int64) error {
+	tmp := s.tmpPath(p)
+	if err := s.cl.MkdirAll(path.Dir(tmp), 0o755); err != nil {
+		return fmt.Errorf("mkdir: %w", err)
+	}
+	w, err := s.cl.Create(tmp)
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	if dl, ok := ctx.Deadline(); ok {
+		w.SetDeadline(dl)
+	}
+	if _, err := w.Write(data); err != nil {
+		w.Close()
+		s.cl.Remove(tmp)
+		return fmt.Errorf("write temp file: %w", err)
+	}
+	// Flush is the client's hflush/hsync: the data is on the DataNodes
+	// before the file is completed and renamed.
+	if err := w.Flush(); err != nil {
+		w.Close()
+		s.cl.Remove(tmp)
+		return fmt.Errorf("sync temp file: %w", err)
+	}
+	if err := closeFile(ctx, w); err != nil {
+		s.cl.Remove(tmp)
+		return err
+	}
+	final := abs(p)
+	if err := s.cl.MkdirAll(path.Dir(final), 0o755); err != nil {
+		return fmt.Errorf("mkdir: %w", err)
+	}
+	if err := s.cl.Rename(tmp, final); err != nil {
+		return fmt.Errorf("rename into place: %w", err)
+	}
+	return nil
+}
+
+// closeFile completes the file; the NameNode answers ErrReplicating while
+// the last block is not yet minimally replicated, which passes.
+func closeFile(ctx context.Context, w *hdfs.FileWriter) error {
+	delay := 50 * time.Millisecond
+	for {
+		err := w.Close()
+		if !errors.Is(err, hdfs.ErrReplicating) {
+			if err != nil {
+				return fmt.Errorf("close temp file: %w", err)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("close temp file: still replicating: %w", ctx.Err())
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, time.Second)
+	}
+}
+
+func (s *store) List(_ context.Context, dir string) ([]string, error) {
+	var out []string
+	err := s.cl.Walk(abs(dir), func(p string, info fs.FileInfo, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !info.IsDir() {
+			out = append(out, strings.TrimPrefix(p, "/"))
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, nil
+	}
+	return out, err
+}
+
+func (s *store) EndOffset(context.Context, string) (int64, error) {
+	return 0, errors.New("HDFS file names carry their end offset")
+}
+
+func (s *store) ReadMarker(_ context.Context, p string) ([]byte, bool, error) {
+	b, err := s.cl.ReadFile(abs(p))
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil, false, nil
+	}
+	return b, err == nil, err
+}
+
+func (s *store) WriteMarker(ctx context.Context, p string, data []byte) error {
+	return s.Commit(ctx, p, data, 0)
+}
+
+// Recover removes temp files of tp a crashed writer left under +tmp
+// (deleting a file also drops its lease).
+func (s *store) Recover(_ context.Context, topicsDir string, tp plugins.TopicPartition) error {
+	prefix := tp.Topic + "+" + strconv.Itoa(int(tp.Partition)) + "+"
+	var stale []string
+	err := s.cl.Walk(abs(path.Join(topicsDir, "+tmp", tp.Topic)), func(p string, info fs.FileInfo, err error) error {
+		if err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return nil
+			}
+			return err
+		}
+		if !info.IsDir() && strings.HasPrefix(path.Base(p), prefix) {
+			stale = append(stale, p)
+		}
+		return nil
+	})
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return err
+	}
+	for _, p := range stale {
+		if err := s.cl.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("remove stale temp file %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func (s *store) Close() error { return s.cl.Close() }

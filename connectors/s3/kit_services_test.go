@@ -1,0 +1,213 @@
+//go:build services
+
+package s3_test
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"hash/fnv"
+	"io"
+	"os"
+	"os/exec"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+
+	"github.com/weirlog/weir/connectors/conformance"
+	s3sink "github.com/weirlog/weir/connectors/s3"
+	"github.com/weirlog/weir/plugins"
+)
+
+// These tests need versitygw from test/services (bash test/services/s3.sh
+// start) and fail when it is down.
+
+const kitBucket = "weir-kit"
+
+func s3Endpoint() string {
+	port := os.Getenv("WEIR_S3_PORT")
+	if port == "" {
+		port = "9000"
+	}
+	return "http://127.0.0.1:" + port
+}
+
+func baseConfig() map[string]string {
+	return map[string]string{
+		"store.url": s3Endpoint(), "s3.region": "us-east-1", "s3.path.style.access.enabled": "true",
+		"aws.access.key.id": "weir", "aws.secret.access.key": "weirsecret", "s3.bucket.name": kitBucket,
+	}
+}
+
+// client returns an S3 client of the test server and makes sure the
+// bucket exists.
+func client(t testing.TB) *s3.Client {
+	t.Helper()
+	cfg := plugins.Config(baseConfig())
+	cfg["flush.size"] = "1"
+	p, err := s3sink.ConfigDefForTest().Parse(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := s3sink.Client(context.Background(), p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if _, err := cl.HeadBucket(ctx, &s3.HeadBucketInput{Bucket: aws.String(kitBucket)}); err != nil {
+		if _, err := cl.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(kitBucket)}); err != nil {
+			t.Fatalf("versitygw at %s is not reachable or the bucket cannot be made (start it: bash test/services/s3.sh start): %v", s3Endpoint(), err)
+		}
+	}
+	return cl
+}
+
+// topicsDir is a directory unique to one stream of one run, so files of
+// earlier runs (the bucket persists) are never recovered into this one.
+func topicsDir(s *conformance.Stream) string {
+	h := fnv.New64a()
+	h.Write([]byte(s.Dir))
+	return "kit/" + strconv.FormatUint(h.Sum64(), 36)
+}
+
+type harness struct {
+	cl    *s3.Client
+	extra map[string]string
+
+	mu       sync.Mutex
+	disorder []string // files whose records are not in ascending order
+}
+
+func (*harness) Class() string                    { return "io.confluent.connect.s3.S3SinkConnector" }
+func (*harness) Guarantee() conformance.Guarantee { return conformance.ExactlyOnce }
+func (*harness) Carries() conformance.Fields      { return conformance.Values }
+
+func (h *harness) Config(s *conformance.Stream) map[string]string {
+	cfg := baseConfig()
+	cfg["topics.dir"] = topicsDir(s)
+	cfg["flush.size"] = "300"
+	cfg["rotate.interval.ms"] = "1000"
+	cfg["format.class"] = "io.confluent.connect.s3.format.json.JsonFormat"
+	for k, v := range h.extra {
+		cfg[k] = v
+	}
+	return cfg
+}
+
+var kitEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+
+func (*harness) Record(i int) plugins.Record {
+	return plugins.Record{
+		Key: fmt.Sprintf("k%d", i), KeySchema: plugins.StringSchema,
+		Value: fmt.Sprintf("v%08d \"quoted\" back\\slash\ttab ünïcødé ✓", i), ValueSchema: plugins.StringSchema,
+		Timestamp: kitEpoch.Add(time.Duration(i) * time.Millisecond),
+	}
+}
+
+func (*harness) ID(r plugins.Record) (int, bool) {
+	s, _ := r.Value.(string)
+	if len(s) < 9 || s[0] != 'v' {
+		return 0, false
+	}
+	n, err := strconv.Atoi(s[1:9])
+	return n, err == nil
+}
+
+// Read lists the stream's objects and parses every JSON line.
+func (h *harness) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Record, error) {
+	keys, err := listKeys(ctx, h.cl, topicsDir(s)+"/"+s.Topic+"/")
+	if err != nil {
+		return nil, err
+	}
+	var out []plugins.Record
+	for _, k := range keys {
+		b, err := getObject(ctx, h.cl, k)
+		if err != nil {
+			return nil, err
+		}
+		last := -1
+		sc := bufio.NewScanner(bytes.NewReader(b))
+		sc.Buffer(nil, 1<<20)
+		for sc.Scan() {
+			var v any
+			if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
+				return nil, fmt.Errorf("%s: %w", k, err)
+			}
+			r := plugins.Record{Value: v}
+			if id, ok := h.ID(r); ok {
+				if id <= last {
+					h.mu.Lock()
+					h.disorder = append(h.disorder, k)
+					h.mu.Unlock()
+				}
+				last = id
+			}
+			out = append(out, r)
+		}
+	}
+	return out, nil
+}
+
+func listKeys(ctx context.Context, cl *s3.Client, prefix string) ([]string, error) {
+	var keys []string
+	pg := s3.NewListObjectsV2Paginator(cl, &s3.ListObjectsV2Input{Bucket: aws.String(kitBucket), Prefix: aws.String(prefix)})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page.Contents {
+			keys = append(keys, aws.ToString(o.Key))
+		}
+	}
+	sort.Strings(keys)
+	return keys, nil
+}
+
+func getObject(ctx context.Context, cl *s3.Client, key string) ([]byte, error) {
+	o, err := cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(kitBucket), Key: aws.String(key)})
+	if err != nil {
+		return nil, err
+	}
+	defer o.Body.Close()
+	return io.ReadAll(o.Body)
+}
+
+// Down stops versitygw; Up starts it again with its data (posix backend).
+func (*harness) Down(ctx context.Context, _ *conformance.Stream) error {
+	return service(ctx, "stop")
+}
+
+func (*harness) Up(ctx context.Context, _ *conformance.Stream) error {
+	return service(ctx, "start")
+}
+
+func service(ctx context.Context, verb string) error {
+	cmd := exec.CommandContext(ctx, "bash", "../../test/services/s3.sh", verb)
+	out, err := cmd.CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("s3.sh %s: %v: %s", verb, err, out)
+	}
+	return nil
+}
+
+func (*harness) BadValues() map[string]string {
+	return map[string]string{"store.url": "ftp://nowhere", "flush.size": "0", "partitioner.class": "NoSuchPartitioner"}
+}
+
+func TestS3SinkKit(t *testing.T) {
+	h := &harness{cl: client(t)}
+	conformance.Run(t, h, conformance.Options{Records: 4000, Outage: 3 * time.Second, Partitions: 4})
+	if len(h.disorder) > 0 {
+		t.Errorf("objects with records out of offset order: %s", strings.Join(h.disorder[:min(len(h.disorder), 10)], ", "))
+	}
+}

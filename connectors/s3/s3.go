@@ -1,0 +1,306 @@
+package s3
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"maps"
+	"net/url"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	awsconfig "github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/s3/types"
+
+	"github.com/weirlog/weir/connectors/storage"
+	"github.com/weirlog/weir/plugins"
+)
+
+// Configuration keys (Confluent's S3 sink names).
+const (
+	BucketConfig      = "s3.bucket.name"
+	RegionConfig      = "s3.region"
+	StoreURLConfig    = "store.url"
+	PathStyleConfig   = "s3.path.style.access.enabled"
+	AccessKeyConfig   = "aws.access.key.id"
+	SecretKeyConfig   = "aws.secret.access.key"
+	PartSizeConfig    = "s3.part.size"
+	CompressionConfig = "s3.compression.type"
+	SSEConfig         = "s3.ssea.name"
+	ACLConfig         = "s3.acl.canned"
+	TaggingConfig     = "s3.object.tagging"
+	BackoffConfig     = "s3.retry.backoff.ms"
+	PartRetriesConfig = "s3.part.retries"
+
+	// EndOffsetMeta is the user metadata key holding an object's last offset.
+	EndOffsetMeta = "weir-end-offset"
+)
+
+const (
+	jsonClass  = "io.confluent.connect.s3.format.json.JsonFormat"
+	bytesClass = "io.confluent.connect.s3.format.bytearray.ByteArrayFormat"
+)
+
+var formats = map[string]func(*plugins.ParsedConfig, bool) (storage.Format, error){
+	jsonClass: storage.JSONFormat, "JsonFormat": storage.JSONFormat,
+	bytesClass: storage.ByteArrayFormat, "ByteArrayFormat": storage.ByteArrayFormat,
+}
+
+func formatNames() []string {
+	return []string{jsonClass, "JsonFormat", bytesClass, "ByteArrayFormat"}
+}
+
+var configDef = storage.ConfigDef(formatNames(), jsonClass).
+	Define(plugins.ConfigKey{Name: BucketConfig, Type: plugins.ConfigString, Default: plugins.NoDefault, Validator: plugins.NonEmptyString(), Importance: plugins.High,
+		Documentation: "The S3 bucket"}).
+	Define(plugins.ConfigKey{Name: RegionConfig, Type: plugins.ConfigString, Default: "us-west-2", Importance: plugins.Medium, Documentation: "The AWS region"}).
+	Define(plugins.ConfigKey{Name: StoreURLConfig, Type: plugins.ConfigString, Default: "", Importance: plugins.High,
+		Validator: plugins.ValidatorFunc("an http(s) URL", func(_ string, v any) error {
+			s, _ := v.(string)
+			if s == "" {
+				return nil
+			}
+			u, err := url.Parse(s)
+			if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+				return fmt.Errorf("%q is not an http(s) URL", s)
+			}
+			return nil
+		}), Documentation: "A custom S3 endpoint (MinIO, versitygw, Ceph)"}).
+	Define(plugins.ConfigKey{Name: PathStyleConfig, Type: plugins.ConfigBoolean, Default: true, Importance: plugins.Low, Documentation: "Path-style addressing (bucket in the path)"}).
+	Define(plugins.ConfigKey{Name: AccessKeyConfig, Type: plugins.ConfigString, Default: "", Importance: plugins.High,
+		Documentation: "Access key id; empty uses the SDK's default credential chain"}).
+	Define(plugins.ConfigKey{Name: SecretKeyConfig, Type: plugins.ConfigPassword, Default: "", Importance: plugins.High, Documentation: "Secret access key"}).
+	Define(plugins.ConfigKey{Name: PartSizeConfig, Type: plugins.ConfigInt, Default: int32(25 << 20), Validator: plugins.Between(5<<20, 1<<31-1), Importance: plugins.High,
+		Documentation: "Part size of multipart uploads; files larger than one part are uploaded in parts"}).
+	Define(plugins.ConfigKey{Name: CompressionConfig, Type: plugins.ConfigString, Default: "none", Validator: plugins.OneOf("none", "gzip"), Importance: plugins.Low,
+		Documentation: "Compression of JSON files"}).
+	Define(plugins.ConfigKey{Name: SSEConfig, Type: plugins.ConfigString, Default: "", Validator: plugins.OneOf("", "AES256", "aws:kms"), Importance: plugins.Low, Documentation: "Server-side encryption"}).
+	Define(plugins.ConfigKey{Name: ACLConfig, Type: plugins.ConfigString, Default: "", Importance: plugins.Low,
+		Validator: plugins.OneOf("", "private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"),
+		Documentation: "Canned ACL of the objects"}).
+	Define(plugins.ConfigKey{Name: TaggingConfig, Type: plugins.ConfigBoolean, Default: false, Importance: plugins.Low,
+		Documentation: "Tag objects with startOffset, endOffset and recordCount"}).
+	Define(plugins.ConfigKey{Name: BackoffConfig, Type: plugins.ConfigLong, Default: int64(200), Validator: plugins.AtLeast(0), Importance: plugins.Low, Documentation: "Backoff between S3 retries"}).
+	Define(plugins.ConfigKey{Name: PartRetriesConfig, Type: plugins.ConfigInt, Default: int32(3), Validator: plugins.AtLeast(0), Importance: plugins.Low,
+		Documentation: "Retries of one S3 request before the task's own retry takes over"})
+
+func init() {
+	plugins.Register(plugins.Registration{
+		Class: "io.confluent.connect.s3.S3SinkConnector", Type: plugins.PluginSink,
+		Aliases: []string{"s3-sink"}, Doc: "Archive topics to S3 objects, exactly once",
+		New: func() any { return &Connector{} },
+	})
+}
+
+// Connector is the S3 sink connector.
+type Connector struct{ cfg plugins.Config }
+
+var _ plugins.SinkConnector = (*Connector)(nil)
+
+func (c *Connector) ConfigDef() *plugins.ConfigDef { return configDef }
+func (c *Connector) Version() string               { return plugins.Version }
+func (c *Connector) Stop() error                   { return nil }
+func (c *Connector) NewTask() plugins.SinkTask {
+	return &storage.Task{NewBackend: newBackend}
+}
+
+// Start validates the configuration.
+func (c *Connector) Start(_ plugins.ConnectorContext, cfg plugins.Config) error {
+	if _, err := parse(cfg); err != nil {
+		return err
+	}
+	c.cfg = maps.Clone(cfg)
+	return nil
+}
+
+// TaskConfigs: every task the same; the group spreads the partitions.
+func (c *Connector) TaskConfigs(maxTasks int) ([]plugins.Config, error) {
+	out := make([]plugins.Config, max(maxTasks, 1))
+	for i := range out {
+		out[i] = maps.Clone(c.cfg)
+	}
+	return out, nil
+}
+
+func parse(cfg plugins.Config) (*plugins.ParsedConfig, error) {
+	p, err := configDef.Parse(cfg)
+	if err != nil {
+		return nil, fmt.Errorf("S3 sink: %w", err)
+	}
+	return p, nil
+}
+
+func newBackend(cfg plugins.Config) (*storage.Backend, error) {
+	p, err := parse(cfg)
+	if err != nil {
+		return nil, err
+	}
+	set, err := storage.Parse(p, formats, p.String(CompressionConfig) == "gzip")
+	if err != nil {
+		return nil, fmt.Errorf("S3 sink: %w", err)
+	}
+	st, err := newStore(context.Background(), p)
+	if err != nil {
+		return nil, err
+	}
+	return &storage.Backend{Name: "S3 sink", Store: st, Settings: set,
+		Naming: storage.Naming{TopicsDir: set.TopicsDir, DirDelim: set.DirDelim, FileDelim: set.FileDelim}}, nil
+}
+
+// Client builds an S3 client from the sink's keys (tests and the bench use
+// it too).
+func Client(ctx context.Context, p *plugins.ParsedConfig) (*s3.Client, error) {
+	var opts []func(*awsconfig.LoadOptions) error
+	opts = append(opts, awsconfig.WithRegion(p.String(RegionConfig)))
+	if id := p.String(AccessKeyConfig); id != "" {
+		opts = append(opts, awsconfig.WithCredentialsProvider(credentials.NewStaticCredentialsProvider(id, string(p.Password(SecretKeyConfig)), "")))
+	}
+	backoff := time.Duration(p.Long(BackoffConfig)) * time.Millisecond
+	attempts := p.Int(PartRetriesConfig) + 1
+	opts = append(opts, awsconfig.WithRetryer(func() aws.Retryer {
+		return retry.NewStandard(func(o *retry.StandardOptions) {
+			o.MaxAttempts = attempts
+			o.MaxBackoff = max(backoff*8, time.Second)
+		})
+	}))
+	ac, err := awsconfig.LoadDefaultConfig(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("S3 sink: AWS configuration: %w", err)
+	}
+	return s3.NewFromConfig(ac, func(o *s3.Options) {
+		o.UsePathStyle = p.Bool(PathStyleConfig)
+		if u := p.String(StoreURLConfig); u != "" {
+			o.BaseEndpoint = aws.String(u)
+		}
+	}), nil
+}
+
+type store struct {
+	cl       *s3.Client
+	up       *manager.Uploader
+	bucket   string
+	sse      string
+	acl      string
+	tagging  bool
+	partSize int64
+}
+
+func newStore(ctx context.Context, p *plugins.ParsedConfig) (*store, error) {
+	cl, err := Client(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	st := &store{cl: cl, bucket: p.String(BucketConfig), sse: p.String(SSEConfig), acl: p.String(ACLConfig),
+		tagging: p.Bool(TaggingConfig), partSize: int64(p.Int(PartSizeConfig))}
+	st.up = manager.NewUploader(cl, func(u *manager.Uploader) {
+		u.PartSize = st.partSize
+		u.LeavePartsOnError = false // a failed multipart upload is aborted
+	})
+	return st, nil
+}
+
+func (s *store) Commit(ctx context.Context, key string, data []byte, end int64) error {
+	in := &s3.PutObjectInput{
+		Bucket:   aws.String(s.bucket),
+		Key:      aws.String(key),
+		Body:     bytes.NewReader(data),
+		Metadata: map[string]string{EndOffsetMeta: strconv.FormatInt(end, 10)},
+	}
+	if s.sse != "" {
+		in.ServerSideEncryption = types.ServerSideEncryption(s.sse)
+	}
+	if s.acl != "" {
+		in.ACL = types.ObjectCannedACL(s.acl)
+	}
+	if s.tagging {
+		// The start offset is in the key's name; the record count is not
+		// known here without the file, so only the end is tagged.
+		in.Tagging = aws.String("endOffset=" + strconv.FormatInt(end, 10))
+	}
+	_, err := s.up.Upload(ctx, in)
+	return err
+}
+
+func (s *store) List(ctx context.Context, dir string) ([]string, error) {
+	var out []string
+	pg := s3.NewListObjectsV2Paginator(s.cl, &s3.ListObjectsV2Input{Bucket: aws.String(s.bucket), Prefix: aws.String(dir + "/")})
+	for pg.HasMorePages() {
+		page, err := pg.NextPage(ctx)
+		if err != nil {
+			return nil, err
+		}
+		for _, o := range page.Contents {
+			out = append(out, aws.ToString(o.Key))
+		}
+	}
+	return out, nil
+}
+
+func (s *store) EndOffset(ctx context.Context, key string) (int64, error) {
+	h, err := s.cl.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		return 0, err
+	}
+	for k, v := range h.Metadata {
+		if strings.EqualFold(k, EndOffsetMeta) {
+			return strconv.ParseInt(v, 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("object %s has no %s metadata (not written by weir's S3 sink)", key, EndOffsetMeta)
+}
+
+func (s *store) ReadMarker(ctx context.Context, key string) ([]byte, bool, error) {
+	o, err := s.cl.GetObject(ctx, &s3.GetObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key)})
+	if err != nil {
+		var nk *types.NoSuchKey
+		if errors.As(err, &nk) {
+			return nil, false, nil
+		}
+		return nil, false, err
+	}
+	defer o.Body.Close()
+	b, err := io.ReadAll(o.Body)
+	return b, err == nil, err
+}
+
+func (s *store) WriteMarker(ctx context.Context, key string, data []byte) error {
+	_, err := s.cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(s.bucket), Key: aws.String(key), Body: bytes.NewReader(data)})
+	return err
+}
+
+// Recover aborts multipart uploads of tp's objects that a crashed writer
+// left unfinished (they hold parts that cost storage and never appear).
+func (s *store) Recover(ctx context.Context, topicsDir string, tp plugins.TopicPartition) error {
+	prefix := topicsDir + "/" + tp.Topic + "/"
+	in := &s3.ListMultipartUploadsInput{Bucket: aws.String(s.bucket), Prefix: aws.String(prefix)}
+	for {
+		out, err := s.cl.ListMultipartUploads(ctx, in)
+		if err != nil {
+			return fmt.Errorf("list unfinished uploads: %w", err)
+		}
+		for _, u := range out.Uploads {
+			base := path.Base(aws.ToString(u.Key))
+			if !strings.HasPrefix(base, tp.Topic+"+"+strconv.Itoa(int(tp.Partition))+"+") {
+				continue
+			}
+			if _, err := s.cl.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(s.bucket), Key: u.Key, UploadId: u.UploadId}); err != nil {
+				return fmt.Errorf("abort upload of %s: %w", aws.ToString(u.Key), err)
+			}
+		}
+		if !aws.ToBool(out.IsTruncated) {
+			return nil
+		}
+		in.KeyMarker, in.UploadIdMarker = out.NextKeyMarker, out.NextUploadIdMarker
+	}
+}
+
+func (s *store) Close() error { return nil }

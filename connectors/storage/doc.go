@@ -1,0 +1,44 @@
+// Package storage is the writer core shared by the object-storage and
+// Hadoop sinks (connectors/s3, connectors/hdfs), as Confluent's
+// kafka-connect-storage-common is for theirs: record formats,
+// partitioners, file rotation, exactly-once file naming and the recovery
+// of each Kafka partition's position from the files already in storage.
+// A backend gives it a Store (commit one whole file atomically, list
+// files, small marker objects); Task is the SinkTask both backends run.
+//
+// # Exactly once
+//
+// A file holds records of one Kafka partition and one encoded partition
+// (a directory such as partition=3 or year=2026/month=01/day=02), in
+// ascending offset order. Its name carries the topic, the Kafka partition
+// and the start offset (and, for HDFS, the inclusive end offset; S3
+// objects carry the end offset in their metadata). A file becomes visible
+// whole (S3: one PUT or a completed multipart upload; HDFS: a temp file
+// under +tmp, hsync, rename). PreCommit returns, per partition, the start
+// offset of its oldest open file, so consumer offsets never pass a record
+// that is not durable.
+//
+// On every partition assignment the task lists the partition's files and
+// keeps, per encoded partition, the highest offset already stored; a
+// redelivered record at or below it is dropped. Files of one encoded
+// partition are committed in offset order and a record's encoded
+// partition is a function of the record (not of the wall clock), so this
+// is exact: a crash between a file's commit and the offset commit never
+// writes a record twice and never skips one. Wallclock timestamp
+// extraction breaks that function and is therefore not exactly-once.
+// rotate.schedule.interval.ms closes files by wall clock: the file
+// boundaries are then not reproducible, but the recovery above still
+// drops every record already stored.
+//
+// Offsets moved while the connector is stopped (KIP-875 PATCH or DELETE)
+// must win over storage. A task that stops cleanly writes a marker per
+// partition (under <topics.dir>/+clean/) with the offset it last returned
+// from PreCommit and a fingerprint of the partition's files. On the next
+// assignment, if the fingerprint still matches and the first record
+// delivered is not at that offset, the offsets were moved on purpose: the
+// stored positions are ignored and the records are written again.
+//
+// Idle close: with rotate.interval.ms set, a file that received no record
+// for rotate.interval.ms of wall time is committed (storage-common #275);
+// a timer asks the runtime for a commit so it happens without traffic.
+package storage

@@ -1,0 +1,136 @@
+package storage
+
+import (
+	"compress/gzip"
+	"errors"
+	"fmt"
+	"io"
+
+	"github.com/weirlog/weir/plugins"
+	"github.com/weirlog/weir/plugins/converters/jsonconv"
+)
+
+// Format turns records into the bytes of one file.
+type Format interface {
+	// Ext is the file name's extension, with its dot (".json.gz").
+	Ext() string
+	// NewWriter starts a file written to w.
+	NewWriter(w io.Writer) RecordWriter
+}
+
+// RecordWriter writes the records of one file; Close finishes the file
+// (trailers, compression) without closing the underlying writer.
+type RecordWriter interface {
+	Write(rec *plugins.Record) error
+	Close() error
+}
+
+// errSchemaless marks a record a schema-based format cannot write.
+var errSchemaless = errors.New("the format needs a Connect schema and the record has none (use a converter with schemas)")
+
+// JSONFormat writes one bare JSON value per line, as Confluent's
+// JsonFormat does (schemas are not written).
+func JSONFormat(_ *plugins.ParsedConfig, gz bool) (Format, error) {
+	c := jsonconv.NewJSONConverter()
+	if err := c.Configure(plugins.Config{"schemas.enable": "false"}, false); err != nil {
+		return nil, fmt.Errorf("json format: %w", err)
+	}
+	return jsonFormat{c: c, gzip: gz}, nil
+}
+
+type jsonFormat struct {
+	c    *jsonconv.JSONConverter
+	gzip bool
+}
+
+func (f jsonFormat) Ext() string {
+	if f.gzip {
+		return ".json.gz"
+	}
+	return ".json"
+}
+
+func (f jsonFormat) NewWriter(w io.Writer) RecordWriter {
+	jw := &jsonWriter{c: f.c, w: w}
+	if f.gzip {
+		jw.gz = gzip.NewWriter(w)
+		jw.w = jw.gz
+	}
+	return jw
+}
+
+type jsonWriter struct {
+	c  *jsonconv.JSONConverter
+	w  io.Writer
+	gz *gzip.Writer
+}
+
+func (j *jsonWriter) Write(rec *plugins.Record) error {
+	b, err := j.c.FromConnect(rec.Topic, rec.ValueSchema, rec.Value)
+	if err != nil {
+		return fmt.Errorf("json format: %w", err)
+	}
+	if b == nil {
+		b = []byte("null")
+	}
+	b = append(b, '\n')
+	_, err = j.w.Write(b)
+	return err
+}
+
+func (j *jsonWriter) Close() error {
+	if j.gz != nil {
+		return j.gz.Close()
+	}
+	return nil
+}
+
+// ByteArrayFormat writes the raw value bytes followed by
+// format.bytearray.separator (Confluent's ByteArrayFormat; use it with the
+// ByteArrayConverter).
+func ByteArrayFormat(p *plugins.ParsedConfig, _ bool) (Format, error) {
+	return rawFormat{sep: []byte(p.String(ByteArraySeparatorConfig)), ext: p.String(ByteArrayExtConfig), bytesOnly: true}, nil
+}
+
+// StringFormat writes the value's text, one per line (the HDFS sink's
+// StringFormat, extension .txt).
+func StringFormat(_ *plugins.ParsedConfig, _ bool) (Format, error) {
+	return rawFormat{sep: []byte("\n"), ext: ".txt"}, nil
+}
+
+type rawFormat struct {
+	sep       []byte
+	ext       string
+	bytesOnly bool
+}
+
+func (f rawFormat) Ext() string { return f.ext }
+
+func (f rawFormat) NewWriter(w io.Writer) RecordWriter { return &rawWriter{f: f, w: w} }
+
+type rawWriter struct {
+	f rawFormat
+	w io.Writer
+}
+
+func (r *rawWriter) Write(rec *plugins.Record) error {
+	var b []byte
+	switch v := rec.Value.(type) {
+	case []byte:
+		b = v
+	case string:
+		b = []byte(v)
+	default:
+		if r.f.bytesOnly {
+			return fmt.Errorf("bytearray format: the value is %T, not bytes (use org.apache.kafka.connect.converters.ByteArrayConverter)", rec.Value)
+		}
+		b = []byte(plugins.ValueString(rec.Value))
+	}
+	if _, err := r.w.Write(b); err != nil {
+		return err
+	}
+	_, err := r.w.Write(r.f.sep)
+	return err
+}
+
+func (r *rawWriter) Close() error { return nil }

@@ -1,0 +1,453 @@
+package storage
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"hash/fnv"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/weirlog/weir/plugins"
+)
+
+// Backend is what NewTask needs from connectors/s3 or connectors/hdfs.
+type Backend struct {
+	Name     string // for logs and errors: "S3 sink", "HDFS sink"
+	Store    Store
+	Settings *Settings
+	Naming   Naming
+}
+
+// Task is the storage SinkTask; Open builds the backend from the task's
+// configuration.
+type Task struct {
+	NewBackend func(cfg plugins.Config) (*Backend, error)
+
+	b    *Backend
+	tctx plugins.SinkTaskContext
+	log  *slog.Logger
+
+	mu       sync.Mutex // the idle timer reads the open files
+	parts    map[plugins.TopicPartition]*pstate
+	dirty    bool // a Put since the last PreCommit
+	lastSafe map[plugins.TopicPartition]int64
+	clean    map[plugins.TopicPartition]cleanMarker
+	stop     chan struct{}
+	done     chan struct{}
+}
+
+// pstate is one Kafka partition's writer state.
+type pstate struct {
+	recovered bool
+	stored    map[string]int64 // encoded partition → last offset already in storage
+	files     map[string]bool  // every file of the partition (fingerprint)
+	marker    *cleanMarker     // left by a clean stop, checked at the first record
+	next      int64            // offset after the last record taken; -1 none yet
+	open      map[string]*openFile
+}
+
+type openFile struct {
+	enc        string
+	start, end int64
+	n          int
+	buf        bytes.Buffer
+	w          RecordWriter
+	base       time.Time // record time of the first record
+	lastAppend time.Time // wall clock
+	opened     time.Time // wall clock
+	due        bool      // full or rotated: commit before anything else
+}
+
+// cleanMarker is written by a clean stop (see the package doc).
+type cleanMarker struct {
+	Offset int64  `json:"offset"`
+	Files  int    `json:"files"`
+	Hash   uint64 `json:"hash"`
+}
+
+func fingerprint(files map[string]bool) (int, uint64) {
+	var h uint64
+	for f := range files {
+		x := fnv.New64a()
+		x.Write([]byte(f))
+		h ^= x.Sum64()
+	}
+	return len(files), h
+}
+
+// Start builds the backend.
+func (t *Task) Start(tctx plugins.SinkTaskContext, cfg plugins.Config) error {
+	b, err := t.NewBackend(cfg)
+	if err != nil {
+		return err
+	}
+	t.b, t.tctx = b, tctx
+	t.log = slog.Default().With("sink", b.Name, "connector", cfg["name"])
+	t.parts = map[plugins.TopicPartition]*pstate{}
+	t.lastSafe = map[plugins.TopicPartition]int64{}
+	t.clean = map[plugins.TopicPartition]cleanMarker{}
+	if !b.Settings.ExactlyOnceSafe {
+		t.log.Warn("timestamp.extractor=Wallclock: the encoded partition of a record depends on when it is written, so redelivered records are not recognised (not exactly-once)")
+	}
+	if b.Settings.RotateInterval > 0 || b.Settings.RotateSchedule > 0 {
+		t.stop, t.done = make(chan struct{}), make(chan struct{})
+		go t.timer()
+	}
+	return nil
+}
+
+// timer asks the runtime for a commit when an open file is idle or its
+// schedule passed, so it is committed without new records arriving.
+func (t *Task) timer() {
+	defer close(t.done)
+	tick := time.NewTicker(100 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		select {
+		case <-t.stop:
+			return
+		case <-tick.C:
+		}
+		t.mu.Lock()
+		due := false
+		now := time.Now()
+		for _, ps := range t.parts {
+			for _, f := range ps.open {
+				if t.wallDue(f, now) {
+					due = true
+				}
+			}
+		}
+		t.mu.Unlock()
+		if due {
+			t.tctx.RequestCommit()
+		}
+	}
+}
+
+func (t *Task) wallDue(f *openFile, now time.Time) bool {
+	s := t.b.Settings
+	if s.RotateInterval > 0 && now.Sub(f.lastAppend) >= s.RotateInterval {
+		return true
+	}
+	if s.RotateSchedule > 0 && !now.Before(f.opened.Truncate(s.RotateSchedule).Add(s.RotateSchedule)) {
+		return true
+	}
+	return false
+}
+
+// Open registers partitions; their position is recovered from storage at
+// their first Put (Open cannot report a retriable error).
+func (t *Task) Open(tps []plugins.TopicPartition) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, tp := range tps {
+		t.parts[tp] = &pstate{next: -1, open: map[string]*openFile{}}
+		delete(t.clean, tp)
+	}
+	return nil
+}
+
+func (t *Task) ctxTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeout(ctx, 30*time.Second)
+}
+
+// recover reads what storage already holds of tp.
+func (t *Task) recover(ctx context.Context, tp plugins.TopicPartition, ps *pstate) error {
+	ctx, cancel := t.ctxTimeout(ctx)
+	defer cancel()
+	n := t.b.Naming
+	if err := t.b.Store.Recover(ctx, n.TopicsDir, tp); err != nil {
+		return fmt.Errorf("clean up after an earlier writer of %s-%d: %w", tp.Topic, tp.Partition, err)
+	}
+	paths, err := t.b.Store.List(ctx, n.TopicsDir+n.DirDelim+tp.Topic)
+	if err != nil {
+		return fmt.Errorf("list the files of %s: %w", tp.Topic, err)
+	}
+	last := map[string]parsed{}
+	files := map[string]bool{}
+	for _, p := range paths {
+		f, ok := n.parse(tp.Topic, p)
+		if !ok || f.partition != tp.Partition {
+			continue
+		}
+		files[p] = true
+		if l, ok := last[f.enc]; !ok || f.start > l.start {
+			last[f.enc] = f
+		}
+	}
+	stored := map[string]int64{}
+	for enc, f := range last {
+		end := f.end
+		if end < 0 {
+			if end, err = t.b.Store.EndOffset(ctx, f.path); err != nil {
+				return fmt.Errorf("read the end offset of %s: %w", f.path, err)
+			}
+		}
+		stored[enc] = end
+	}
+	ps.stored, ps.files = stored, files
+	ps.marker = nil
+	if data, ok, err := t.b.Store.ReadMarker(ctx, t.markerPath(tp)); err != nil {
+		return fmt.Errorf("read the clean-stop marker of %s-%d: %w", tp.Topic, tp.Partition, err)
+	} else if ok {
+		var m cleanMarker
+		cnt, h := fingerprint(files)
+		if json.Unmarshal(data, &m) == nil && m.Files == cnt && m.Hash == h {
+			ps.marker = &m
+		}
+	}
+	ps.recovered = true
+	t.log.Info("recovered position from storage", "topic", tp.Topic, "partition", tp.Partition, "files", len(files), "encoded_partitions", len(stored))
+	return nil
+}
+
+func (t *Task) markerPath(tp plugins.TopicPartition) string {
+	n := t.b.Naming
+	return join(n.TopicsDir+"/+clean/"+tp.Topic, fmt.Sprintf("%d", tp.Partition))
+}
+
+func retriable(err error) error {
+	if err == nil {
+		return nil
+	}
+	var re *plugins.Retriable
+	if errors.As(err, &re) {
+		return err
+	}
+	return &plugins.Retriable{Err: err}
+}
+
+// Put appends records to their open files, committing files as they fill.
+func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.b == nil {
+		return errors.New("storage sink task is not started")
+	}
+	if len(recs) > 0 {
+		t.dirty = true
+	}
+	if err := t.commitDue(ctx); err != nil {
+		return err
+	}
+	s := t.b.Settings
+	for i := range recs {
+		rec := &recs[i]
+		tp := plugins.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
+		ps := t.parts[tp]
+		if ps == nil {
+			ps = &pstate{next: -1, open: map[string]*openFile{}}
+			t.parts[tp] = ps
+		}
+		if !ps.recovered {
+			if err := t.recover(ctx, tp, ps); err != nil {
+				return retriable(err)
+			}
+		}
+		if ps.marker != nil {
+			if rec.Offset != ps.marker.Offset {
+				// The group's offsets were moved while stopped: they win.
+				t.log.Info("offsets moved while the connector was stopped; writing again from them",
+					"topic", tp.Topic, "partition", tp.Partition, "offset", rec.Offset, "stored_position", ps.marker.Offset)
+				ps.stored = map[string]int64{}
+			}
+			ps.marker = nil
+		}
+		if rec.Offset < ps.next {
+			continue // redelivered after a retriable error
+		}
+		if rec.Value == nil && s.IgnoreNulls {
+			ps.next = rec.Offset + 1
+			continue
+		}
+		if rec.Value == nil {
+			if err := t.errant(rec, errors.New("null value (behavior.on.null.values=fail)")); err != nil {
+				return err
+			}
+			ps.next = rec.Offset + 1
+			continue
+		}
+		enc, err := s.Partitioner.Encode(rec)
+		if err != nil {
+			if err := t.errant(rec, err); err != nil {
+				return err
+			}
+			ps.next = rec.Offset + 1
+			continue
+		}
+		if last, ok := ps.stored[enc]; ok && rec.Offset <= last {
+			ps.next = rec.Offset + 1 // already in storage
+			continue
+		}
+		rt := s.Partitioner.Time(rec)
+		f := ps.open[enc]
+		if f != nil && s.RotateInterval > 0 && rt.Sub(f.base) >= s.RotateInterval {
+			f.due = true
+			if err := t.commit(ctx, tp, ps, f); err != nil {
+				return err
+			}
+			f = nil
+		}
+		if f == nil {
+			now := time.Now()
+			f = &openFile{enc: enc, start: rec.Offset, base: rt, opened: now}
+			f.w = s.Format.NewWriter(&f.buf)
+			ps.open[enc] = f
+		}
+		mark := f.buf.Len()
+		if err := f.w.Write(rec); err != nil {
+			f.buf.Truncate(mark)
+			if f.n == 0 {
+				delete(ps.open, enc)
+			}
+			if err := t.errant(rec, err); err != nil {
+				return err
+			}
+			ps.next = rec.Offset + 1
+			continue
+		}
+		f.n++
+		f.end = rec.Offset
+		f.lastAppend = time.Now()
+		ps.next = rec.Offset + 1
+		if f.n >= s.FlushSize {
+			f.due = true
+			if err := t.commit(ctx, tp, ps, f); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+// errant hands a record that cannot be written to the dead letter queue,
+// or fails the task when there is none.
+func (t *Task) errant(rec *plugins.Record, err error) error {
+	err = fmt.Errorf("%s: record %s-%d@%d: %w", t.b.Name, rec.Topic, rec.Partition, rec.Offset, err)
+	if rep := t.tctx.ErrantRecordReporter(); rep != nil {
+		rep(rec, err)
+		return nil
+	}
+	return err
+}
+
+// commitDue commits files left due by an earlier failed commit.
+func (t *Task) commitDue(ctx context.Context) error {
+	for tp, ps := range t.parts {
+		for _, f := range ps.open {
+			if f.due {
+				if err := t.commit(ctx, tp, ps, f); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	return nil
+}
+
+// commit makes f durable; on failure it stays open and due.
+func (t *Task) commit(ctx context.Context, tp plugins.TopicPartition, ps *pstate, f *openFile) error {
+	if f.w != nil {
+		if err := f.w.Close(); err != nil {
+			return fmt.Errorf("%s: finish file: %w", t.b.Name, err)
+		}
+		f.w = nil
+	}
+	n := t.b.Naming
+	p := join(n.Dir(tp.Topic, f.enc), n.File(tp, f.start, f.end, t.b.Settings.Format.Ext()))
+	cctx, cancel := t.ctxTimeout(ctx)
+	defer cancel()
+	if err := t.b.Store.Commit(cctx, p, f.buf.Bytes(), f.end); err != nil {
+		f.due = true
+		return retriable(fmt.Errorf("%s: commit %s: %w", t.b.Name, p, err))
+	}
+	delete(ps.open, f.enc)
+	ps.stored[f.enc] = f.end
+	ps.files[p] = true
+	return nil
+}
+
+// PreCommit commits idle and scheduled files and returns, per partition,
+// the start of its oldest open file (or everything taken, when none is
+// open).
+func (t *Task) PreCommit(ctx context.Context, cur map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if err := t.commitDue(ctx); err != nil {
+		return nil, err
+	}
+	now := time.Now()
+	for tp, ps := range t.parts {
+		for _, f := range ps.open {
+			if t.wallDue(f, now) {
+				f.due = true
+				if err := t.commit(ctx, tp, ps, f); err != nil {
+					return nil, err
+				}
+			}
+		}
+	}
+	out := make(map[plugins.TopicPartition]int64, len(cur))
+	for tp, o := range cur {
+		safe := o
+		if ps := t.parts[tp]; ps != nil {
+			for _, f := range ps.open {
+				safe = min(safe, f.start)
+			}
+		}
+		out[tp] = safe
+		t.lastSafe[tp] = safe
+	}
+	t.dirty = false
+	return out, nil
+}
+
+// Close drops the open files of revoked partitions: their records come
+// again from the committed offsets to whoever owns them next.
+func (t *Task) Close(tps []plugins.TopicPartition) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for _, tp := range tps {
+		ps := t.parts[tp]
+		if ps != nil && !t.dirty && ps.recovered {
+			if o, ok := t.lastSafe[tp]; ok {
+				cnt, h := fingerprint(ps.files)
+				t.clean[tp] = cleanMarker{Offset: o, Files: cnt, Hash: h}
+			}
+		}
+		delete(t.parts, tp)
+	}
+	return nil
+}
+
+// Stop writes the clean-stop markers and releases the backend.
+func (t *Task) Stop() error {
+	if t.stop != nil {
+		close(t.stop)
+		<-t.done
+		t.stop = nil
+	}
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if t.b == nil {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if !t.dirty {
+		for tp, m := range t.clean {
+			data, _ := json.Marshal(m)
+			if err := t.b.Store.WriteMarker(ctx, t.markerPath(tp), data); err != nil {
+				t.log.Warn("writing the clean-stop marker", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+			}
+		}
+	}
+	err := t.b.Store.Close()
+	t.b = nil
+	return err
+}
