@@ -268,6 +268,18 @@ func (s *sinkTask) run(ctx context.Context) (err error) {
 			if cerr != nil && ctx.Err() == nil {
 				s.log.Warn("committing sink offsets", "err", cerr)
 			}
+			// A task whose PreCommit writes (a storage sink committing an
+			// idle file) shows a retriable failure there like one of Put.
+			var re *plugins.Retriable
+			if cerr != nil && ctx.Err() == nil && errors.As(cerr, &re) {
+				if !s.retrying {
+					s.retrying = true
+					s.w.putTaskStatus(s.id, stateRunning, retryingErr("precommit", cerr))
+				}
+			} else if cerr == nil && s.retrying {
+				s.retrying = false
+				s.w.putTaskStatus(s.id, stateRunning, nil)
+			}
 			lastCommit = time.Now()
 		}
 	}

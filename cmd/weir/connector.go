@@ -24,7 +24,9 @@ import (
 
 	_ "github.com/weirlog/weir/connectors/datagen" // registers its plugins for `connector validate`
 	_ "github.com/weirlog/weir/connectors/file"
+	_ "github.com/weirlog/weir/connectors/hdfs"
 	_ "github.com/weirlog/weir/connectors/jdbc"
+	_ "github.com/weirlog/weir/connectors/s3"
 	"github.com/weirlog/weir/runtime"
 )
 

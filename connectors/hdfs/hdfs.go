@@ -161,13 +161,43 @@ func newBackend(cfg plugins.Config) (*storage.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &storage.Backend{Name: "HDFS sink", Store: &store{cl: cl, topicsDir: set.TopicsDir}, Settings: set,
+	return &storage.Backend{Name: "HDFS sink", Store: &store{p: p, cl: cl, topicsDir: set.TopicsDir}, Settings: set,
 		Naming: storage.Naming{TopicsDir: set.TopicsDir, DirDelim: set.DirDelim, FileDelim: set.FileDelim, WithEnd: true}}, nil
 }
 
 type store struct {
-	cl        *hdfs.Client
+	p         *plugins.ParsedConfig
+	cl        *hdfs.Client // nil after an operation timed out: reconnect
 	topicsDir string
+}
+
+// opTimeout bounds one operation: the client's NameNode calls take no
+// deadline, and a hung NameNode must surface as a retriable error.
+const opTimeout = 5 * time.Second
+
+// do runs f with the client, abandoning (closing) the client when f does
+// not return within opTimeout; the next operation reconnects.
+func (s *store) do(ctx context.Context, f func(cl *hdfs.Client) error) error {
+	if s.cl == nil {
+		cl, err := Client(s.p)
+		if err != nil {
+			return err
+		}
+		s.cl = cl
+	}
+	cl := s.cl
+	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- f(cl) }()
+	select {
+	case err := <-done:
+		return err
+	case <-ctx.Done():
+		cl.Close()
+		s.cl = nil
+		return fmt.Errorf("HDFS did not answer within %s: %w", opTimeout, ctx.Err())
+	}
 }
 
 func abs(p string) string { return "/" + strings.TrimPrefix(p, "/") }
@@ -183,11 +213,15 @@ func (s *store) tmpPath(p string) string {
 }
 
 func (s *store) Commit(ctx context.Context, p string, data []byte, _ int64) error {
+	return s.do(ctx, func(cl *hdfs.Client) error { return s.commit(ctx, cl, p, data) })
+}
+
+func (s *store) commit(ctx context.Context, cl *hdfs.Client, p string, data []byte) error {
 	tmp := s.tmpPath(p)
-	if err := s.cl.MkdirAll(path.Dir(tmp), 0o755); err != nil {
+	if err := cl.MkdirAll(path.Dir(tmp), 0o755); err != nil {
 		return fmt.Errorf("mkdir: %w", err)
 	}
-	w, err := s.cl.Create(tmp)
+	w, err := cl.Create(tmp)
 	if err != nil {
 		return fmt.Errorf("create temp file: %w", err)
 	}
@@ -196,25 +230,25 @@ func (s *store) Commit(ctx context.Context, p string, data []byte, _ int64) erro
 	}
 	if _, err := w.Write(data); err != nil {
 		w.Close()
-		s.cl.Remove(tmp)
+		cl.Remove(tmp)
 		return fmt.Errorf("write temp file: %w", err)
 	}
 	// Flush is the client's hflush/hsync: the data is on the DataNodes
 	// before the file is completed and renamed.
 	if err := w.Flush(); err != nil {
 		w.Close()
-		s.cl.Remove(tmp)
+		cl.Remove(tmp)
 		return fmt.Errorf("sync temp file: %w", err)
 	}
 	if err := closeFile(ctx, w); err != nil {
-		s.cl.Remove(tmp)
+		cl.Remove(tmp)
 		return err
 	}
 	final := abs(p)
-	if err := s.cl.MkdirAll(path.Dir(final), 0o755); err != nil {
+	if err := cl.MkdirAll(path.Dir(final), 0o755); err != nil {
 		return fmt.Errorf("mkdir: %w", err)
 	}
-	if err := s.cl.Rename(tmp, final); err != nil {
+	if err := cl.Rename(tmp, final); err != nil {
 		return fmt.Errorf("rename into place: %w", err)
 	}
 	return nil
@@ -241,9 +275,21 @@ func closeFile(ctx context.Context, w *hdfs.FileWriter) error {
 	}
 }
 
-func (s *store) List(_ context.Context, dir string) ([]string, error) {
+func (s *store) List(ctx context.Context, dir string) ([]string, error) {
+	res := make(chan []string, 1)
+	if err := s.do(ctx, func(cl *hdfs.Client) error {
+		out, err := s.list(cl, dir)
+		res <- out
+		return err
+	}); err != nil {
+		return nil, err
+	}
+	return <-res, nil
+}
+
+func (s *store) list(cl *hdfs.Client, dir string) ([]string, error) {
 	var out []string
-	err := s.cl.Walk(abs(dir), func(p string, info fs.FileInfo, err error) error {
+	err := cl.Walk(abs(dir), func(p string, info fs.FileInfo, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -265,12 +311,20 @@ func (s *store) EndOffset(context.Context, string) (int64, error) {
 	return 0, errors.New("HDFS file names carry their end offset")
 }
 
-func (s *store) ReadMarker(_ context.Context, p string) ([]byte, bool, error) {
-	b, err := s.cl.ReadFile(abs(p))
+func (s *store) ReadMarker(ctx context.Context, p string) ([]byte, bool, error) {
+	res := make(chan []byte, 1)
+	err := s.do(ctx, func(cl *hdfs.Client) error {
+		b, err := cl.ReadFile(abs(p))
+		res <- b
+		return err
+	})
 	if errors.Is(err, fs.ErrNotExist) {
 		return nil, false, nil
 	}
-	return b, err == nil, err
+	if err != nil {
+		return nil, false, err
+	}
+	return <-res, true, nil
 }
 
 func (s *store) WriteMarker(ctx context.Context, p string, data []byte) error {
@@ -279,10 +333,14 @@ func (s *store) WriteMarker(ctx context.Context, p string, data []byte) error {
 
 // Recover removes temp files of tp a crashed writer left under +tmp
 // (deleting a file also drops its lease).
-func (s *store) Recover(_ context.Context, topicsDir string, tp plugins.TopicPartition) error {
+func (s *store) Recover(ctx context.Context, topicsDir string, tp plugins.TopicPartition) error {
+	return s.do(ctx, func(cl *hdfs.Client) error { return s.recover(cl, topicsDir, tp) })
+}
+
+func (s *store) recover(cl *hdfs.Client, topicsDir string, tp plugins.TopicPartition) error {
 	prefix := tp.Topic + "+" + strconv.Itoa(int(tp.Partition)) + "+"
 	var stale []string
-	err := s.cl.Walk(abs(path.Join(topicsDir, "+tmp", tp.Topic)), func(p string, info fs.FileInfo, err error) error {
+	err := cl.Walk(abs(path.Join(topicsDir, "+tmp", tp.Topic)), func(p string, info fs.FileInfo, err error) error {
 		if err != nil {
 			if errors.Is(err, fs.ErrNotExist) {
 				return nil
@@ -298,11 +356,18 @@ func (s *store) Recover(_ context.Context, topicsDir string, tp plugins.TopicPar
 		return err
 	}
 	for _, p := range stale {
-		if err := s.cl.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		if err := cl.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return fmt.Errorf("remove stale temp file %s: %w", p, err)
 		}
 	}
 	return nil
 }
 
-func (s *store) Close() error { return s.cl.Close() }
+func (s *store) Close() error {
+	if s.cl == nil {
+		return nil
+	}
+	err := s.cl.Close()
+	s.cl = nil
+	return err
+}

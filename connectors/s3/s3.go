@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -85,7 +86,7 @@ var configDef = storage.ConfigDef(formatNames(), jsonClass).
 		Documentation: "Compression of JSON files"}).
 	Define(plugins.ConfigKey{Name: SSEConfig, Type: plugins.ConfigString, Default: "", Validator: plugins.OneOf("", "AES256", "aws:kms"), Importance: plugins.Low, Documentation: "Server-side encryption"}).
 	Define(plugins.ConfigKey{Name: ACLConfig, Type: plugins.ConfigString, Default: "", Importance: plugins.Low,
-		Validator: plugins.OneOf("", "private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"),
+		Validator:     plugins.OneOf("", "private", "public-read", "public-read-write", "authenticated-read", "aws-exec-read", "bucket-owner-read", "bucket-owner-full-control"),
 		Documentation: "Canned ACL of the objects"}).
 	Define(plugins.ConfigKey{Name: TaggingConfig, Type: plugins.ConfigBoolean, Default: false, Importance: plugins.Low,
 		Documentation: "Tag objects with startOffset, endOffset and recordCount"}).
@@ -169,6 +170,9 @@ func Client(ctx context.Context, p *plugins.ParsedConfig) (*s3.Client, error) {
 	opts = append(opts, awsconfig.WithRetryer(func() aws.Retryer {
 		return retry.NewStandard(func(o *retry.StandardOptions) {
 			o.MaxAttempts = attempts
+			// The task retries on its own; the SDK's retry quota would
+			// keep failing requests after an outage ends.
+			o.RateLimiter = ratelimit.None
 			o.MaxBackoff = max(backoff*8, time.Second)
 		})
 	}))

@@ -1,0 +1,6 @@
+package hdfs
+
+import "github.com/weirlog/weir/plugins"
+
+// ConfigDefForTest exposes the definition to the services tests.
+func ConfigDefForTest() *plugins.ConfigDef { return configDef }
