@@ -8,6 +8,8 @@
 #                acceptance kit (connectors/conformance)
 #   make test-cluster   replication under faults: 3-node clusters, kill -9, SIGSTOP,
 #                network partitions, a Jepsen-style checker (test/cluster; root)
+#   make image   the container image weir:<version> and weir:latest (Dockerfile;
+#                installs and starts Docker on demand: test/services/docker.sh)
 #   make bench   weir vs Apache Kafka (and connectors vs their client libraries) on this machine (not a test)
 
 GO      ?= go
@@ -22,16 +24,38 @@ VERSION ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.1.0-dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X github.com/weirlog/weir/internal/buildinfo.version=$(VERSION) -X github.com/weirlog/weir/internal/buildinfo.commit=$(COMMIT)
 
-.PHONY: test-cluster run test test-unit test-services test-connectors bench-connectors test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
+.PHONY: image test-image test-cluster run test test-unit test-services test-connectors bench-connectors test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
 
 run: build
 	./$(BIN) serve
 
-test: lint services-up test-connectors test-unit test-services test-runtime-kafka test-compat
+test: lint services-up test-image test-connectors test-unit test-services test-runtime-kafka test-compat
 	@echo "make test: all passed"
 
 build:
 	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/weir
+
+# The container image (issue 15): a static binary, FROM scratch, built by the
+# legacy builder (no BuildKit here). The context is bin/image: the binary and
+# a data/ tree owned by the image's numeric user (a scratch image has no
+# shell to chown with at build time).
+IMAGE_UID := 65532
+IMAGE_TAG := $(subst +,-,$(VERSION))
+image:
+	bash test/services/docker.sh start
+	rm -rf bin/image && mkdir -p bin/image/data/connect-files
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/image/weir ./cmd/weir
+	chown -R $(IMAGE_UID):$(IMAGE_UID) bin/image/data 2>/dev/null || true
+	DOCKER_BUILDKIT=0 docker build -q -f Dockerfile -t weir:$(IMAGE_TAG) -t weir:latest bin/image
+	@docker image inspect weir:latest --format 'weir image: weir:$(IMAGE_TAG) {{.Size}} bytes'
+
+# The image as users run it (docker run --network host; test/image), the
+# testcontainers-go module (test/testcontainers, its own go.mod) and the Java
+# testcontainers suite (examples/testcontainers-java). Every container uses
+# host networking; Ryuk is off and each test removes its own containers.
+TC_ENV := TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 TESTCONTAINERS_RYUK_DISABLED=true WEIR_IMAGE=weir:$(IMAGE_TAG)
+test-image: image
+	$(TC_ENV) $(GO) test -tags image -count=1 -timeout 5m -v ./test/image/
 
 test-unit:
 	$(GO) test -race -count=1 -timeout 15m $(UNIT_PKGS)
@@ -66,7 +90,7 @@ test-cluster: build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 30m ./test/cluster/ $(if $(RUN),-run '$(RUN)')
 
 bench: build
-	bash test/bench/run.sh && bash test/bench/connect.sh && bash test/bench/stomp.sh
+	bash test/bench/run.sh && bash test/bench/connect.sh && bash test/bench/stomp.sh && bash test/bench/image.sh
 	$(MAKE) bench-connectors
 
 # One records/s and MB/s row per connector from the acceptance kit's

@@ -122,6 +122,9 @@ then the default.
 weir serve shuts down cleanly on SIGTERM or SIGINT.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
+			if err := awaitStartFile(); err != nil {
+				return err
+			}
 			if err := applyServeSources(cmd.Flags(), o.configFile); err != nil {
 				return err
 			}

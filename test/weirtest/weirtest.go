@@ -1,0 +1,276 @@
+package weirtest
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirlog/weir/core/broker"
+	"github.com/weirlog/weir/runtime"
+
+	_ "github.com/weirlog/weir/connectors/datagen" // the built-in connectors, as weir serve has them
+	"github.com/weirlog/weir/connectors/file"
+	_ "github.com/weirlog/weir/connectors/jdbc"
+	_ "github.com/weirlog/weir/connectors/stomp"
+)
+
+// Option adjusts what Start starts.
+type Option func(*options)
+
+type options struct {
+	topics     []topicSpec
+	connectors []string
+	configure  []func(*broker.Config)
+	noConnect  bool
+	logLevel   slog.Level
+	fileDirs   []string
+}
+
+type topicSpec struct {
+	name       string
+	partitions int32
+}
+
+// WithTopics creates topics before Start returns, each "name" (1
+// partition) or "name:partitions".
+func WithTopics(specs ...string) Option {
+	return func(o *options) {
+		for _, s := range specs {
+			name, n, _ := strings.Cut(s, ":")
+			p := int64(1)
+			if n != "" {
+				var err error
+				if p, err = strconv.ParseInt(n, 10, 32); err != nil || p < 1 {
+					p = -1 // Start reports it
+				}
+			}
+			o.topics = append(o.topics, topicSpec{name, int32(p)})
+		}
+	}
+}
+
+// WithConnectors applies connector definitions (Strimzi KafkaConnector
+// YAML or Connect JSON files, or directories of them, as `weir serve
+// --connectors` takes) once the Connect runtime is up.
+func WithConnectors(paths ...string) Option {
+	return func(o *options) { o.connectors = append(o.connectors, paths...) }
+}
+
+// WithBrokerConfig adjusts the broker's configuration before it starts
+// (e.g. c.DefaultPartitions = 3, c.AutoCreateTopics = false).
+func WithBrokerConfig(configure func(*broker.Config)) Option {
+	return func(o *options) { o.configure = append(o.configure, configure) }
+}
+
+// WithFileDirs lets FileStream connectors use these directories too, besides
+// FilesDir (e.g. a t.TempDir() that a WithConnectors file names).
+func WithFileDirs(dirs ...string) Option {
+	return func(o *options) { o.fileDirs = append(o.fileDirs, dirs...) }
+}
+
+// WithoutConnect starts the broker alone; ConnectURL is then "".
+func WithoutConnect() Option { return func(o *options) { o.noConnect = true } }
+
+// WithLogLevel sets which of weir's log lines reach t.Log (default warn).
+func WithLogLevel(l slog.Level) Option { return func(o *options) { o.logLevel = l } }
+
+// Weir is one embedded weir: broker, Connect runtime, REST API.
+type Weir struct {
+	// Broker is the in-process broker, for tests that want more than a
+	// Kafka address (its metrics, Healthy).
+	Broker *broker.Broker
+
+	dataDir    string
+	connectURL string
+	worker     *runtime.Worker
+	srv        *http.Server
+	closeOnce  sync.Once
+	closeErr   error
+}
+
+// Brokers returns the bootstrap addresses for Kafka clients.
+func (w *Weir) Brokers() []string { return []string{w.Broker.Addr()} }
+
+// ConnectURL is the base URL of the Kafka Connect REST API
+// (http://127.0.0.1:port), "" with WithoutConnect.
+func (w *Weir) ConnectURL() string { return w.connectURL }
+
+// DataDir is the broker's temporary data directory.
+func (w *Weir) DataDir() string { return w.dataDir }
+
+// FilesDir is a directory FileStream connectors of this Weir may read and
+// write (files elsewhere are refused, as by weir serve).
+func (w *Weir) FilesDir() string { return filepath.Join(w.dataDir, "connect-files") }
+
+// Close stops the Connect runtime, then the broker. Start registers it
+// with tb.Cleanup; calling it earlier (to test a client's reaction to a
+// broker going away) is fine, and later calls return the first result.
+func (w *Weir) Close() error {
+	w.closeOnce.Do(func() {
+		var errs []error
+		if w.srv != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			_ = w.srv.Shutdown(ctx)
+			cancel()
+		}
+		if w.worker != nil {
+			if err := w.worker.Close(); err != nil {
+				errs = append(errs, fmt.Errorf("close connect runtime: %w", err))
+			}
+		}
+		if err := w.Broker.Close(); err != nil {
+			errs = append(errs, fmt.Errorf("close broker: %w", err))
+		}
+		if len(errs) > 0 {
+			w.closeErr = fmt.Errorf("weirtest: %v", errs)
+		}
+	})
+	return w.closeErr
+}
+
+// Start starts weir for one test and registers its shutdown with
+// tb.Cleanup. It fails the test (tb.Fatal) when anything does not start.
+func Start(tb testing.TB, opts ...Option) *Weir {
+	tb.Helper()
+	o := options{logLevel: slog.LevelWarn}
+	for _, opt := range opts {
+		opt(&o)
+	}
+	for _, t := range o.topics {
+		if t.name == "" || t.partitions < 1 {
+			tb.Fatalf("weirtest: WithTopics: want name or name:partitions (partitions >= 1), got %q:%d", t.name, t.partitions)
+		}
+	}
+	logger := slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: o.logLevel}))
+	dataDir := tb.TempDir()
+	cfg := broker.Config{
+		DataDir:          dataDir,
+		KafkaAddr:        "127.0.0.1:0",
+		AutoCreateTopics: true,
+		// A test's groups fit in few partitions, and each costs start time.
+		OffsetsTopicPartitions: 3,
+	}
+	for _, c := range o.configure {
+		c(&cfg)
+	}
+	b, err := broker.New(cfg, logger)
+	if err != nil {
+		tb.Fatalf("weirtest: broker: %v", err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Start(ctx); err != nil {
+		b.Close()
+		tb.Fatalf("weirtest: start broker: %v", err)
+	}
+	w := &Weir{Broker: b, dataDir: cfg.DataDir}
+	tb.Cleanup(func() {
+		if err := w.Close(); err != nil {
+			tb.Errorf("%v", err)
+		}
+	})
+	if len(o.topics) > 0 {
+		if err := createTopics(ctx, w.Brokers(), o.topics); err != nil {
+			tb.Fatalf("weirtest: %v", err)
+		}
+	}
+	if o.noConnect {
+		if len(o.connectors) > 0 {
+			tb.Fatal("weirtest: WithConnectors and WithoutConnect together")
+		}
+		return w
+	}
+	if err := w.startConnect(ctx, logger, o.connectors, o.fileDirs); err != nil {
+		tb.Fatalf("weirtest: %v", err)
+	}
+	return w
+}
+
+func (w *Weir) startConnect(ctx context.Context, logger *slog.Logger, connectors, fileDirs []string) error {
+	if err := os.MkdirAll(w.FilesDir(), 0o755); err != nil {
+		return fmt.Errorf("create %s: %w", w.FilesDir(), err)
+	}
+	if err := allowFileDirs(append([]string{w.FilesDir()}, fileDirs...)); err != nil {
+		return err
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return fmt.Errorf("connect REST listener: %w", err)
+	}
+	wk, err := runtime.New(runtime.Config{
+		BootstrapServers:    w.Brokers(),
+		HTTPAddr:            ln.Addr().String(),
+		OffsetFlushInterval: time.Second,
+	}, logger)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("connect runtime: %w", err)
+	}
+	if err := wk.Start(ctx); err != nil {
+		ln.Close()
+		wk.Close()
+		return fmt.Errorf("start connect runtime: %w", err)
+	}
+	w.worker = wk
+	w.srv = &http.Server{Handler: wk.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	go w.srv.Serve(ln)
+	w.connectURL = "http://" + ln.Addr().String()
+	for _, p := range connectors {
+		if err := wk.ApplyDir(p); err != nil {
+			return fmt.Errorf("apply connectors %s: %w", p, err)
+		}
+	}
+	return nil
+}
+
+func createTopics(ctx context.Context, brokers []string, topics []topicSpec) error {
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...))
+	if err != nil {
+		return fmt.Errorf("admin client: %w", err)
+	}
+	defer cl.Close()
+	adm := kadm.NewClient(cl)
+	for _, t := range topics {
+		resp, err := adm.CreateTopic(ctx, t.partitions, -1, nil, t.name)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil {
+			return fmt.Errorf("create topic %s (%d partitions): %w", t.name, t.partitions, err)
+		}
+	}
+	return nil
+}
+
+// FileStream's allowed directories are process-wide: each Weir adds its
+// own to them, so several in one test binary all work.
+var allowMu sync.Mutex
+
+func allowFileDirs(dirs []string) error {
+	allowMu.Lock()
+	defer allowMu.Unlock()
+	if err := file.SetAllowedDirs(append(file.AllowedDirs(), dirs...)); err != nil {
+		return fmt.Errorf("allow FileStream directory: %w", err)
+	}
+	return nil
+}
+
+// testWriter sends log lines to tb.Log so they show with the failing test.
+type testWriter struct{ tb testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.tb.Log(strings.TrimRight(string(p), "\n"))
+	return len(p), nil
+}

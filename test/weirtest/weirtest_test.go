@@ -1,0 +1,174 @@
+package weirtest_test
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"os"
+	"path/filepath"
+	goruntime "runtime"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirlog/weir/core/broker"
+	"github.com/weirlog/weir/test/weirtest"
+)
+
+func TestStartTopicsConfigsAndConnect(t *testing.T) {
+	w := weirtest.Start(t, weirtest.WithTopics("orders:3", "plain"),
+		weirtest.WithBrokerConfig(func(c *broker.Config) { c.AutoCreateTopics = false }))
+	cl, err := kgo.NewClient(kgo.SeedBrokers(w.Brokers()...))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	td, err := kadm.NewClient(cl).ListTopics(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(td["orders"].Partitions); n != 3 {
+		t.Errorf("orders has %d partitions, want 3", n)
+	}
+	if n := len(td["plain"].Partitions); n != 1 {
+		t.Errorf("plain has %d partitions, want 1", n)
+	}
+	// The broker config took: auto-creation is off.
+	err = cl.ProduceSync(ctx, &kgo.Record{Topic: "not-there", Value: []byte("x")}).FirstErr()
+	if err == nil {
+		t.Error("produce to an unknown topic succeeded with AutoCreateTopics off")
+	}
+	resp, err := http.Get(w.ConnectURL() + "/connector-plugins")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	var plugins []struct{ Class string }
+	if err := json.NewDecoder(resp.Body).Decode(&plugins); err != nil || resp.StatusCode != 200 {
+		t.Fatalf("GET /connector-plugins: %d %v", resp.StatusCode, err)
+	}
+	var names []string
+	for _, p := range plugins {
+		names = append(names, p.Class)
+	}
+	if !strings.Contains(strings.Join(names, " "), "FileStreamSource") {
+		t.Errorf("plugins %v lack FileStreamSource", names)
+	}
+}
+
+// TestWithConnectorsRunsAFileStreamSource applies a Strimzi YAML file at
+// start and reads what the connector produced.
+func TestWithConnectorsRunsAFileStreamSource(t *testing.T) {
+	dir := t.TempDir()
+	input := filepath.Join(dir, "in.txt")
+	if err := os.WriteFile(input, []byte("alpha\nbeta\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	def := filepath.Join(dir, "src.yaml")
+	yaml := fmt.Sprintf(`apiVersion: kafka.strimzi.io/v1beta2
+kind: KafkaConnector
+metadata:
+  name: src
+spec:
+  class: FileStreamSource
+  tasksMax: 1
+  config:
+    file: %s
+    topic: lines
+    value.converter: org.apache.kafka.connect.storage.StringConverter
+`, input)
+	if err := os.WriteFile(def, []byte(yaml), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	w := weirtest.Start(t, weirtest.WithFileDirs(dir), weirtest.WithConnectors(def))
+	recs := consume(t, w.Brokers(), "lines", 2)
+	if string(recs[0].Value) != "alpha" || string(recs[1].Value) != "beta" {
+		t.Fatalf("records %q %q", recs[0].Value, recs[1].Value)
+	}
+	resp, err := http.Get(w.ConnectURL() + "/connectors/src/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /connectors/src/status: %s", resp.Status)
+	}
+}
+
+func TestWithTopicsRejectsBadSpec(t *testing.T) {
+	ft := &fatalTB{TB: t}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		weirtest.Start(ft, weirtest.WithTopics("x:zero"))
+	}()
+	<-done
+	if !strings.Contains(ft.msg, "name:partitions") {
+		t.Fatalf("Start with a bad topic spec: %q", ft.msg)
+	}
+}
+
+// fatalTB records Fatalf and ends the goroutine, as testing does.
+type fatalTB struct {
+	testing.TB
+	msg string
+}
+
+func (f *fatalTB) Fatalf(format string, args ...any) {
+	f.msg = fmt.Sprintf(format, args...)
+	runtimeGoexit()
+}
+
+func consume(t *testing.T, brokers []string, topic string, n int) []*kgo.Record {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(brokers...), kgo.ConsumeTopics(topic),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.MetadataMinAge(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	var out []*kgo.Record
+	for len(out) < n {
+		f := cl.PollFetches(ctx)
+		if ctx.Err() != nil {
+			t.Fatalf("got %d of %d records from %s", len(out), n, topic)
+		}
+		out = append(out, f.Records()...)
+	}
+	return out
+}
+
+// BenchmarkStartToFirstAck is weirtest.Start (broker + Connect runtime) →
+// the first acknowledged produce; target < 100 ms (issue 15).
+func BenchmarkStartToFirstAck(b *testing.B) {
+	b.Run("broker+connect", func(b *testing.B) { benchStart(b) })
+	b.Run("broker-only", func(b *testing.B) { benchStart(b, weirtest.WithoutConnect()) })
+}
+
+func benchStart(b *testing.B, opts ...weirtest.Option) {
+	for i := 0; i < b.N; i++ {
+		start := time.Now()
+		w := weirtest.Start(b, opts...)
+		b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "ms-start")
+		cl, err := kgo.NewClient(kgo.SeedBrokers(w.Brokers()...), kgo.AllowAutoTopicCreation(), kgo.MetadataMinAge(10*time.Millisecond))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := cl.ProduceSync(context.Background(), &kgo.Record{Topic: "first", Value: []byte("x")}).FirstErr(); err != nil {
+			b.Fatal(err)
+		}
+		b.ReportMetric(float64(time.Since(start).Microseconds())/1000, "ms-to-first-ack")
+		cl.Close()
+		w.Close()
+	}
+}
+
+func runtimeGoexit() { goruntime.Goexit() }
