@@ -98,6 +98,13 @@ type SourceTaskContext interface {
 // goroutine (Stop must make a blocked Poll return promptly; ctx is also
 // cancelled). Commit/CommitRecord are called from the runtime's producer
 // goroutine after the records are durable in the log.
+//
+// Life cycle: Stop is called at most once, only after Start was called and
+// returned (also when Start returned an error), and never concurrently with
+// Start: a stop requested while Start runs is carried out by the task's
+// goroutine once Start returns, and Poll is then not called. Stop may run
+// concurrently with Poll, Commit and CommitRecord, so what Stop touches
+// must be safe for that; what Start set up, Stop may read without locks.
 type SourceTask interface {
 	Start(tctx SourceTaskContext, cfg Config) error
 	// Poll returns the next records, or nil after a short wait when there
@@ -132,8 +139,10 @@ type TopicPartition struct {
 	Partition int32
 }
 
-// SinkTask writes records to an external system. All methods are called
-// from the task's own goroutine except Stop's ctx cancellation.
+// SinkTask writes records to an external system. All methods, Stop
+// included, are called from the task's own goroutine (the runtime only
+// cancels Put's and PreCommit's ctx from elsewhere); Stop is called at most
+// once, after Start returned successfully.
 type SinkTask interface {
 	Start(tctx SinkTaskContext, cfg Config) error
 	// Open is called when partitions are assigned (before any Put of them).

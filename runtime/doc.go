@@ -42,4 +42,7 @@
 //     running connectors and tasks and are masked in REST bodies, status
 //     traces and log lines.
 //   - Only the herder goroutine starts or stops connectors and tasks.
+//   - A task plugin's Stop never overlaps its Start and runs at most once:
+//     a stop requested during a source task's Start is carried out by the
+//     task goroutine when Start returns (sourceTask.life).
 package runtime

@@ -61,8 +61,16 @@ type sourceTask struct {
 	// txn: exactly-once (KIP-618): each poll's records and their offsets
 	// are written in one transaction of the task's transactional producer.
 	txn bool
-	// startCalled guards the plugin's Stop: never before Start.
-	startCalled atomic.Bool
+	// life serialises the plugin's Stop with its Start (Kafka's
+	// WorkerSourceTask: stop() only flags a stop requested before start()
+	// returned, and the task thread itself calls task.stop() afterwards).
+	life struct {
+		sync.Mutex
+		started  bool // Start returned; Stop may be called from any goroutine
+		stopReq  bool // a Stop was requested while Start was running
+		stopped  bool // the plugin's Stop was called (at most once)
+		startRan bool // Start was called at all
+	}
 
 	mu       sync.Mutex
 	queues   map[string]*partQueue
@@ -192,9 +200,18 @@ func (s *sourceTask) run(ctx context.Context) (err error) {
 	if err != nil {
 		return fmt.Errorf("read committed offsets: %w", err)
 	}
-	s.startCalled.Store(true)
-	if err := s.task.Start(sourceCtx{s}, plugins.Config(s.cfg)); err != nil {
-		return fmt.Errorf("start source task: %w", err)
+	if !s.beginStart() {
+		return nil
+	}
+	serr := s.task.Start(sourceCtx{s}, plugins.Config(s.cfg))
+	// From here on the plugin's Stop runs once, whoever asks first: the
+	// herder (to unblock Poll) or this goroutine when run returns.
+	defer s.stopPlugin()
+	if !s.endStart() {
+		return nil
+	}
+	if serr != nil {
+		return fmt.Errorf("start source task: %w", serr)
 	}
 	defer func() {
 		// Flush what is in flight and commit it, even when stopping.
@@ -279,6 +296,58 @@ func (s *sourceTask) run(ctx context.Context) (err error) {
 		}
 	}
 	return s.failure()
+}
+
+// beginStart reports whether Start may be called: false when a stop was
+// requested before the task got that far.
+func (s *sourceTask) beginStart() bool {
+	s.life.Lock()
+	defer s.life.Unlock()
+	if s.life.stopReq {
+		return false
+	}
+	s.life.startRan = true
+	return true
+}
+
+// endStart marks Start as returned and reports whether the task should go
+// on polling: false when a stop was requested meanwhile (the deferred
+// stopPlugin then calls the plugin's Stop, after its Start).
+func (s *sourceTask) endStart() bool {
+	s.life.Lock()
+	defer s.life.Unlock()
+	s.life.started = true
+	return !s.life.stopReq
+}
+
+// requestStop is the herder's stop: the plugin's Stop now when Start has
+// returned (it must unblock Poll), otherwise only a note for the task
+// goroutine, which calls Stop once Start returns.
+func (s *sourceTask) requestStop() {
+	s.life.Lock()
+	s.life.stopReq = true
+	call := s.life.started && !s.life.stopped
+	if call {
+		s.life.stopped = true
+	}
+	s.life.Unlock()
+	if call {
+		_ = s.task.Stop()
+	}
+}
+
+// stopPlugin calls the plugin's Stop unless someone already did; only
+// after Start was called and returned.
+func (s *sourceTask) stopPlugin() {
+	s.life.Lock()
+	call := s.life.startRan && s.life.started && !s.life.stopped
+	if call {
+		s.life.stopped = true
+	}
+	s.life.Unlock()
+	if call {
+		_ = s.task.Stop()
+	}
 }
 
 func (s *sourceTask) failure() error {

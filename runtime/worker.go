@@ -749,7 +749,7 @@ type runTask struct {
 	id          taskID
 	raw         map[string]string
 	cancel      context.CancelFunc
-	stopTask    func() // the plugin's Stop, called from the herder goroutine
+	stopTask    func() // asks the plugin to stop, from the herder goroutine; never overlaps its Start
 	done        chan struct{}
 	startedAt   time.Time
 	autoRestart bool
@@ -893,11 +893,7 @@ func (w *Worker) startTask(ctx context.Context, id taskID, raw map[string]string
 	switch c := conn.(type) {
 	case plugins.SourceConnector:
 		st := &sourceTask{w: w, id: id, rt: t, cc: cc, connCfg: connCfg, cfg: taskCfg, task: c.NewTask(), log: log}
-		t.stopTask = func() {
-			if st.startCalled.Load() {
-				_ = st.task.Stop()
-			}
-		}
+		t.stopTask = st.requestStop
 		go func() { finish(st.run(tctx)) }()
 	case plugins.SinkConnector:
 		st := &sinkTask{w: w, id: id, rt: t, cc: cc, connCfg: connCfg, cfg: taskCfg, task: c.NewTask(), log: log}
