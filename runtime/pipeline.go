@@ -153,6 +153,7 @@ func clientOverrides(cfg map[string]string, producer bool) ([]kgo.Opt, int, erro
 	}
 	var opts []kgo.Opt
 	maxPoll := 500
+	var session, heartbeat time.Duration
 	for k, v := range subConfig(cfg, prefix) {
 		bad := func() ([]kgo.Opt, int, error) {
 			return nil, 0, fmt.Errorf("Invalid value %s for configuration %s%s", v, prefix, k)
@@ -217,9 +218,31 @@ func clientOverrides(cfg map[string]string, producer bool) ([]kgo.Opt, int, erro
 			}
 		case "client.id":
 			opts = append(opts, kgo.ClientID(v))
+		case "session.timeout.ms", "heartbeat.interval.ms":
+			// A sink's consumer group member: how long the coordinator
+			// waits for a member that died without leaving (kill -9)
+			// before the group rebalances without it. The broker bounds
+			// session.timeout.ms (group.min/max.session.timeout.ms).
+			n, err := strconv.Atoi(v)
+			if producer || err != nil || n < 1 {
+				return bad()
+			}
+			d := time.Duration(n) * time.Millisecond
+			if k == "session.timeout.ms" {
+				session = d
+				opts = append(opts, kgo.SessionTimeout(d))
+			} else {
+				heartbeat = d
+				opts = append(opts, kgo.HeartbeatInterval(d))
+			}
 		default:
-			return nil, 0, fmt.Errorf("%s%s is not supported by weir (supported: auto.offset.reset, max.poll.records, isolation.level, linger.ms, compression.type, acks, client.id)", prefix, k)
+			return nil, 0, fmt.Errorf("%s%s is not supported by weir (supported: auto.offset.reset, max.poll.records, isolation.level, session.timeout.ms, heartbeat.interval.ms, linger.ms, compression.type, acks, client.id)", prefix, k)
 		}
+	}
+	if session > 0 && heartbeat > 0 && heartbeat >= session {
+		// Kafka's consumer refuses this too: no heartbeat would arrive
+		// within a session.
+		return nil, 0, fmt.Errorf("%sheartbeat.interval.ms (%d) must be lower than %ssession.timeout.ms (%d)", prefix, heartbeat.Milliseconds(), prefix, session.Milliseconds())
 	}
 	return opts, maxPoll, nil
 }
