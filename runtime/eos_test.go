@@ -18,6 +18,8 @@ import (
 // offsets; a cluster without them (weir's broker today) gets at-least-once
 // delivery, and connectors that require exactly-once fail with a reason.
 func TestExactlyOnceSource(t *testing.T) {
+	testCommits.Delete("eos-required") // counted per name across -count=N reruns
+	testEarlyCommits.Delete("eos-required")
 	c := startCluster(t)
 	w := c.startWorker(t, func(cfg *Config) { cfg.ExactlyOnceSourceSupport = "enabled" })
 	txn, err := w.transactionsSupported(context.Background())

@@ -225,6 +225,7 @@ func TestSinkDeadLetterQueue(t *testing.T) {
 // transform sends the record to the DLQ (a weir extension for sources),
 // and committed offsets survive a restart.
 func TestSourceErrorsAndRetries(t *testing.T) {
+	testCommits.Delete("nums") // counted per name across -count=N reruns
 	c := startCluster(t)
 	w := c.startWorker(t, nil)
 	topic, dlq := c.topic("nums"), c.topic("src-dlq")
