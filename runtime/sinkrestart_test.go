@@ -109,3 +109,55 @@ func TestSessionOverrideValidation(t *testing.T) {
 		cl.Close()
 	}
 }
+
+// TestSinkCleanShutdownLeavesGroup: a worker that shuts down (SIGTERM in
+// weir serve, Close here) stops its sink tasks, and their consumers leave
+// the group, so the next worker's sink is assigned at once instead of
+// waiting out the session (45 s here, Kafka's consumer default).
+func TestSinkCleanShutdownLeavesGroup(t *testing.T) {
+	c := startCluster(t)
+	out := filepath.Join(t.TempDir(), "out.txt")
+	topic := c.topic("leave-in")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addr), kgo.AllowAutoTopicCreation())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(from, to int) {
+		t.Helper()
+		var recs []*kgo.Record
+		for i := from; i < to; i++ {
+			recs = append(recs, &kgo.Record{Topic: topic, Value: []byte(strconv.Itoa(i))})
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+		defer cancel()
+		if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	long := func(cfg *Config) { cfg.SessionTimeout = 45 * time.Second; cfg.HeartbeatInterval = 3 * time.Second }
+	w := c.startWorker(t, long)
+	r := call(t, "PUT", w.url+"/connectors/leave-out/config", map[string]any{
+		"connector.class": "FileStreamSink", "topics": topic, "file": out,
+		"value.converter": "org.apache.kafka.connect.storage.StringConverter"})
+	expectCode(t, r, 201, "create sink")
+	produce(0, 10)
+	eventually(t, 60*time.Second, "the first records in the file", func() (bool, string) {
+		n := len(readLines(out))
+		return n >= 10, fmt.Sprintf("%d lines", n)
+	})
+	w.close()
+	produce(10, 20)
+	restarted := time.Now()
+	w2 := c.startWorker(t, long)
+	eventually(t, 60*time.Second, "the records produced while no worker ran", func() (bool, string) {
+		n := len(readLines(out))
+		return n >= 20, fmt.Sprintf("%d lines", n)
+	})
+	took := time.Since(restarted)
+	t.Logf("sink delivered %s after the new worker started", took.Round(100*time.Millisecond))
+	if took >= 30*time.Second {
+		t.Fatalf("the sink took %s after a clean shutdown: the old consumer did not leave its group", took)
+	}
+	waitState(t, w2.url, "leave-out", stateRunning, stateRunning)
+}
