@@ -268,23 +268,28 @@ func (c *Cluster) ReadAll(ctx context.Context, topic string, partition int32, so
 	}
 	defer cl.Close()
 	adm := kadm.NewClient(cl)
-	ends, err := adm.ListEndOffsets(ctx, topic)
-	if err == nil {
-		err = ends.Error()
-	}
+	// Right after an election the new leader answers OFFSET_NOT_AVAILABLE
+	// until its high watermark caught up (KIP-207); that, like a moving
+	// leader, is retried.
+	var ends, starts kadm.ListedOffsets
+	err = retry(ctx, 30*time.Second, func() error {
+		var err error
+		if ends, err = adm.ListEndOffsets(ctx, topic); err == nil {
+			err = ends.Error()
+		}
+		if err == nil {
+			if starts, err = adm.ListStartOffsets(ctx, topic); err == nil {
+				err = starts.Error()
+			}
+		}
+		return err
+	})
 	if err != nil {
-		return rd, fmt.Errorf("end offsets of %s: %w", topic, err)
+		return rd, fmt.Errorf("start and end offsets of %s: %w", topic, err)
 	}
 	end, ok := ends.Lookup(topic, partition)
 	if !ok {
 		return rd, fmt.Errorf("no end offset for %s/%d", topic, partition)
-	}
-	starts, err := adm.ListStartOffsets(ctx, topic)
-	if err == nil {
-		err = starts.Error()
-	}
-	if err != nil {
-		return rd, fmt.Errorf("start offsets of %s: %w", topic, err)
 	}
 	start, _ := starts.Lookup(topic, partition)
 	next := start.Offset
@@ -301,4 +306,16 @@ func (c *Cluster) ReadAll(ctx context.Context, topic string, partition int32, so
 		})
 	}
 	return rd, nil
+}
+
+// retry calls f until it succeeds or within has passed.
+func retry(ctx context.Context, within time.Duration, f func() error) error {
+	deadline := time.Now().Add(within)
+	for {
+		err := f()
+		if err == nil || time.Now().After(deadline) || ctx.Err() != nil {
+			return err
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
