@@ -3,8 +3,11 @@
 # dockerd is on the machine and starts one when none answers on the socket.
 #   test/services/docker.sh start|stop|status
 # It needs root. Storage driver: overlay2, or vfs where overlay mounts are
-# refused (nested containers); cgroupfs, no iptables or bridge (every
-# container the tests run uses --network host, so nothing needs NAT).
+# refused (nested containers); cgroupfs, no iptables (every container the
+# tests run uses --network host, so nothing needs NAT). The default bridge
+# network exists only because testcontainers-go insists on one (without it,
+# it creates a bridge network of its own); no container joins it and no test
+# addresses it.
 # Not in all.sh's default list: only test-image needs it.
 SVC=docker
 # shellcheck source=lib.sh
@@ -25,7 +28,7 @@ install_docker() {
 start_daemon() { # driver
   : >"$LOG_FILE"
   dockerd --host "unix://$SOCK" --storage-driver "$1" --exec-opt native.cgroupdriver=cgroupfs \
-    --iptables=false --ip6tables=false --bridge=none --data-root "$SVC_DIR/root-$1" \
+    --iptables=false --ip6tables=false --ip-masq=false --bip 172.31.254.1/24 --data-root "$SVC_DIR/root-$1" \
     --exec-root "$SVC_DIR/exec" --pidfile "$SVC_DIR/dockerd.pid" >>"$LOG_FILE" 2>&1 &
   echo $! >"$PID_FILE"
   local i
