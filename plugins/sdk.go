@@ -161,6 +161,14 @@ type SinkTask interface {
 	Stop() error
 }
 
+// OffsetsCommitter is implemented by a SinkTask that wants to know which
+// offsets reached the consumer group (a storage sink decides from it
+// whether its last stop was clean). The runtime calls it from the task's
+// goroutine right after a successful commit, with the committed offsets.
+type OffsetsCommitter interface {
+	OffsetsCommitted(offsets map[TopicPartition]int64)
+}
+
 // Transform is a single message transform (SMT). Apply returns nil to drop
 // the record. Called from the task goroutine; must not retain rec.
 type Transform interface {

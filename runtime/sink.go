@@ -466,6 +466,15 @@ func (s *sinkTask) commitLocked(ctx context.Context, only []plugins.TopicPartiti
 	})
 	if cerr == nil {
 		s.mCommit.Observe(time.Since(start).Seconds())
+		if oc, ok := s.task.(plugins.OffsetsCommitter); ok {
+			done := make(map[plugins.TopicPartition]int64, len(safe))
+			for tp, o := range safe {
+				if _, ok := cur[tp]; ok {
+					done[tp] = o
+				}
+			}
+			oc.OffsetsCommitted(done)
+		}
 	}
 	return cerr
 }

@@ -194,7 +194,8 @@ func (s *store) do(ctx context.Context, f func(cl *hdfs.Client) error) error {
 	case err := <-done:
 		return err
 	case <-ctx.Done():
-		cl.Close()
+		// Close waits for the stuck call's lock: do not wait with it.
+		go cl.Close()
 		s.cl = nil
 		return fmt.Errorf("HDFS did not answer within %s: %w", opTimeout, ctx.Err())
 	}

@@ -73,6 +73,7 @@ func topicsDir(s *conformance.Stream) string {
 type harness struct {
 	cl    *hdfs.Client
 	extra map[string]string
+	pad   string // appended to every value (bench: ~1 KiB records)
 
 	mu         sync.Mutex
 	disorder   []string
@@ -97,10 +98,10 @@ func (h *harness) Config(s *conformance.Stream) map[string]string {
 
 var kitEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func (*harness) Record(i int) plugins.Record {
+func (h *harness) Record(i int) plugins.Record {
 	return plugins.Record{
 		Key: fmt.Sprintf("k%d", i), KeySchema: plugins.StringSchema,
-		Value: fmt.Sprintf("v%08d \"quoted\" back\\slash\ttab ünïcødé ✓", i), ValueSchema: plugins.StringSchema,
+		Value: fmt.Sprintf("v%08d \"quoted\" back\\slash\ttab ünïcødé ✓", i) + h.pad, ValueSchema: plugins.StringSchema,
 		Timestamp: kitEpoch.Add(time.Duration(i) * time.Millisecond),
 	}
 }
@@ -235,4 +236,58 @@ func TestHdfsSinkKit(t *testing.T) {
 	if len(h.disorder) > 0 {
 		t.Errorf("files with records out of offset order: %s", strings.Join(h.disorder[:min(len(h.disorder), 10)], ", "))
 	}
+}
+
+var padding = strings.Repeat("x", 960)
+
+// BenchmarkHdfsSinkKit is the throughput row of make bench-connectors:
+// 1 KiB JSON records end to end through weir serve into HDFS.
+func BenchmarkHdfsSinkKit(b *testing.B) {
+	n := 50_000
+	if s := os.Getenv("WEIR_BENCH_RECORDS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	h := &harness{cl: client(b), pad: padding, extra: map[string]string{"flush.size": "5000"}}
+	var r conformance.Result
+	for b.Loop() {
+		r = conformance.Throughput(b, h, n, conformance.Options{Partitions: 4})
+	}
+	b.ReportMetric(r.RecordsPerSec(), "records/s")
+	b.ReportMetric(r.MBPerSec(), "MB/s")
+	b.Logf("%s: %s", h.Class(), r)
+}
+
+// BenchmarkHdfsRawWriteKit is the physical limit next to it: colinmarc/hdfs
+// writing 5 MB files (5000 such records) sequentially into the same
+// MiniDFSCluster.
+func BenchmarkHdfsRawWriteKit(b *testing.B) {
+	cl := client(b)
+	body := bytes.Repeat([]byte(`"`+padding+`"`+"\n"), 5000)
+	const files = 20
+	var el time.Duration
+	cl.MkdirAll("/bench", 0o755)
+	for b.Loop() {
+		start := time.Now()
+		for i := range files {
+			p := fmt.Sprintf("/bench/raw-%d", i)
+			cl.Remove(p)
+			w, err := cl.Create(p)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if _, err := w.Write(body); err != nil {
+				b.Fatal(err)
+			}
+			for err = w.Close(); errors.Is(err, hdfs.ErrReplicating); err = w.Close() {
+				time.Sleep(50 * time.Millisecond)
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+		el = time.Since(start)
+	}
+	mb := float64(files*len(body)) / 1e6
+	b.ReportMetric(mb/el.Seconds(), "MB/s")
+	b.Logf("raw write: %.1f MB in %s = %.1f MB/s", mb, el, mb/el.Seconds())
 }

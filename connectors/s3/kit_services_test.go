@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/weirlog/weir/connectors/conformance"
@@ -82,6 +83,7 @@ func topicsDir(s *conformance.Stream) string {
 type harness struct {
 	cl    *s3.Client
 	extra map[string]string
+	pad   string // appended to every value (bench: ~1 KiB records)
 
 	mu         sync.Mutex
 	disorder   []string // files whose records are not in ascending order
@@ -107,10 +109,10 @@ func (h *harness) Config(s *conformance.Stream) map[string]string {
 
 var kitEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 
-func (*harness) Record(i int) plugins.Record {
+func (h *harness) Record(i int) plugins.Record {
 	return plugins.Record{
 		Key: fmt.Sprintf("k%d", i), KeySchema: plugins.StringSchema,
-		Value: fmt.Sprintf("v%08d \"quoted\" back\\slash\ttab ünïcødé ✓", i), ValueSchema: plugins.StringSchema,
+		Value: fmt.Sprintf("v%08d \"quoted\" back\\slash\ttab ünïcødé ✓", i) + h.pad, ValueSchema: plugins.StringSchema,
 		Timestamp: kitEpoch.Add(time.Duration(i) * time.Millisecond),
 	}
 }
@@ -246,4 +248,48 @@ func TestS3SinkKit(t *testing.T) {
 	if len(h.disorder) > 0 {
 		t.Errorf("objects with records out of offset order: %s", strings.Join(h.disorder[:min(len(h.disorder), 10)], ", "))
 	}
+}
+
+// padded makes the bench's records about 1 KiB of JSON each.
+var padding = strings.Repeat("x", 960)
+
+// BenchmarkS3SinkKit is the throughput row of make bench-connectors:
+// 1 KiB JSON records end to end through weir serve into versitygw.
+func BenchmarkS3SinkKit(b *testing.B) {
+	n := 50_000
+	if s := os.Getenv("WEIR_BENCH_RECORDS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	h := &harness{cl: client(b), pad: padding, extra: map[string]string{"flush.size": "5000"}}
+	var r conformance.Result
+	for b.Loop() {
+		r = conformance.Throughput(b, h, n, conformance.Options{Partitions: 4})
+	}
+	b.ReportMetric(r.RecordsPerSec(), "records/s")
+	b.ReportMetric(r.MBPerSec(), "MB/s")
+	b.Logf("%s: %s", h.Class(), r)
+}
+
+// BenchmarkS3RawUploadKit is the physical limit next to it: the SDK's
+// upload manager putting 5 MB objects (the size of 5000 such records)
+// into the same versitygw, one at a time as the sink does.
+func BenchmarkS3RawUploadKit(b *testing.B) {
+	cl := client(b)
+	up := manager.NewUploader(cl)
+	body := bytes.Repeat([]byte(`"`+padding+`"`+"\n"), 5000)
+	const objects = 20
+	var el time.Duration
+	for b.Loop() {
+		start := time.Now()
+		for i := range objects {
+			if _, err := up.Upload(context.Background(), &s3.PutObjectInput{Bucket: aws.String(kitBucket),
+				Key: aws.String(fmt.Sprintf("bench/raw-%d", i)), Body: bytes.NewReader(body)}); err != nil {
+				b.Fatal(err)
+			}
+		}
+		el = time.Since(start)
+	}
+	mb := float64(objects*len(body)) / 1e6
+	b.ReportMetric(mb/el.Seconds(), "MB/s")
+	b.Logf("raw upload: %.1f MB in %s = %.1f MB/s", mb, el, mb/el.Seconds())
 }

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"hash/fnv"
 	"log/slog"
+	"maps"
 	"sync"
 	"time"
 
@@ -35,9 +36,11 @@ type Task struct {
 	parts    map[plugins.TopicPartition]*pstate
 	dirty    bool // a Put since the last PreCommit
 	lastSafe map[plugins.TopicPartition]int64
-	clean    map[plugins.TopicPartition]cleanMarker
-	stop     chan struct{}
-	done     chan struct{}
+	// committed is what the runtime reported reached the group.
+	committed map[plugins.TopicPartition]int64
+	clean     map[plugins.TopicPartition]cleanMarker
+	stop      chan struct{}
+	done      chan struct{}
 }
 
 // pstate is one Kafka partition's writer state.
@@ -89,6 +92,7 @@ func (t *Task) Start(tctx plugins.SinkTaskContext, cfg plugins.Config) error {
 	t.log = slog.Default().With("sink", b.Name, "connector", cfg["name"])
 	t.parts = map[plugins.TopicPartition]*pstate{}
 	t.lastSafe = map[plugins.TopicPartition]int64{}
+	t.committed = map[plugins.TopicPartition]int64{}
 	t.clean = map[plugins.TopicPartition]cleanMarker{}
 	if !b.Settings.ExactlyOnceSafe {
 		t.log.Warn("timestamp.extractor=Wallclock: the encoded partition of a record depends on when it is written, so redelivered records are not recognised (not exactly-once)")
@@ -407,6 +411,13 @@ func (t *Task) PreCommit(ctx context.Context, cur map[plugins.TopicPartition]int
 	return out, nil
 }
 
+// OffsetsCommitted records what reached the consumer group.
+func (t *Task) OffsetsCommitted(offs map[plugins.TopicPartition]int64) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	maps.Copy(t.committed, offs)
+}
+
 // Close drops the open files of revoked partitions: their records come
 // again from the committed offsets to whoever owns them next.
 func (t *Task) Close(tps []plugins.TopicPartition) error {
@@ -415,12 +426,16 @@ func (t *Task) Close(tps []plugins.TopicPartition) error {
 	for _, tp := range tps {
 		ps := t.parts[tp]
 		if ps != nil && !t.dirty && ps.recovered {
-			if o, ok := t.lastSafe[tp]; ok {
+			// Clean only if the group holds what PreCommit last returned:
+			// a final commit that failed (a rebalance in progress) leaves
+			// the group behind storage, and storage must win then.
+			if o, ok := t.lastSafe[tp]; ok && t.committed[tp] == o {
 				cnt, h := fingerprint(ps.files)
 				t.clean[tp] = cleanMarker{Offset: o, Files: cnt, Hash: h}
 			}
 		}
 		delete(t.parts, tp)
+		delete(t.committed, tp)
 	}
 	return nil
 }

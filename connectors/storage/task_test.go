@@ -288,6 +288,7 @@ func TestCleanStopLetsMovedOffsetsWin(t *testing.T) {
 	if _, err := a.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 4}); err != nil {
 		t.Fatal(err)
 	}
+	a.OffsetsCommitted(map[plugins.TopicPartition]int64{tp0: 4})
 	a.Close([]plugins.TopicPartition{tp0})
 	a.Stop()
 	b := newTask(t, st, plugins.Config{"flush.size": "2"})
@@ -336,5 +337,45 @@ func TestJodaFormat(t *testing.T) {
 	}
 	if _, err := parseJoda("EEEE"); err == nil {
 		t.Fatal("unsupported letters accepted")
+	}
+}
+
+// A stop whose final offset commit failed (a rebalance in progress) is
+// not clean: the group is behind storage and storage wins, so the
+// records since the last successful commit are not written twice.
+func TestFailedFinalCommitIsNotClean(t *testing.T) {
+	st := newMem()
+	ctx := context.Background()
+	a := newTask(t, st, plugins.Config{"flush.size": "2"})
+	a.Open([]plugins.TopicPartition{tp0})
+	if err := a.Put(ctx, recs(0, 2, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 2}); err != nil {
+		t.Fatal(err)
+	}
+	a.OffsetsCommitted(map[plugins.TopicPartition]int64{tp0: 2})
+	if err := a.Put(ctx, recs(2, 5, nil)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := a.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 5}); err != nil {
+		t.Fatal(err)
+	}
+	// The final commit of 4 failed: no OffsetsCommitted.
+	a.Close([]plugins.TopicPartition{tp0})
+	a.Stop()
+	b := newTask(t, st, plugins.Config{"flush.size": "1"})
+	b.Open([]plugins.TopicPartition{tp0})
+	if err := b.Put(ctx, recs(2, 5, nil)); err != nil { // the group is still at 2
+		t.Fatal(err)
+	}
+	got := names(st)
+	want := []string{
+		"topics/t/partition=0/t+0+0000000000+0000000001.json",
+		"topics/t/partition=0/t+0+0000000002+0000000003.json",
+		"topics/t/partition=0/t+0+0000000004+0000000004.json",
+	}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("files %v, want %v (records 2 and 3 once)", got, want)
 	}
 }
