@@ -108,17 +108,48 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 			t.Fatalf("broker %d advertised as %s, want %s", b.NodeID, addr, kafka[b.NodeID-1])
 		}
 	}
-	resp, err := adm.CreateTopic(ctx, 6, -1, nil, "smoke")
+	two := "2"
+	resp, err := adm.CreateTopic(ctx, 6, 3, map[string]*string{"min.insync.replicas": &two}, "smoke")
 	if err != nil || resp.Err != nil {
 		t.Fatalf("create: %v %v", err, resp.Err)
 	}
-	if err := cl.ProduceSync(ctx, &kgo.Record{Topic: "smoke", Value: []byte("hello")}).FirstErr(); err != nil {
-		t.Fatalf("produce: %v", err)
+	for {
+		md, err = adm.Metadata(ctx, "smoke")
+		if err != nil {
+			t.Fatal(err)
+		}
+		full := len(md.Topics["smoke"].Partitions) == 6
+		for _, p := range md.Topics["smoke"].Partitions {
+			full = full && len(p.ISR) == 3
+		}
+		if full {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("ISR never full: %+v", md.Topics["smoke"].Partitions)
+		}
+		time.Sleep(50 * time.Millisecond)
 	}
-	md, err = adm.Metadata(ctx, "smoke")
+	prod, err := kgo.NewClient(kgo.SeedBrokers(kafka...), kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("smoke"))
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer prod.Close()
+	acked := map[[2]int64]string{}
+	produce := func(from, n int) {
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf("v-%d", i))})
+		}
+		res := prod.ProduceSync(ctx, recs...)
+		if err := res.FirstErr(); err != nil {
+			t.Fatalf("acks=all produce: %v", err)
+		}
+		for _, r := range res {
+			acked[[2]int64{int64(r.Record.Partition), r.Record.Offset}] = string(r.Record.Value)
+		}
+	}
+	produce(0, 300)
 	leaders := map[int32]bool{}
 	for _, p := range md.Topics["smoke"].Partitions {
 		leaders[p.Leader] = true
@@ -176,10 +207,42 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, p := range md.Topics["smoke"].Partitions {
-		if p.Leader == victim {
-			t.Fatalf("partition %d still led by the killed broker", p.Partition)
+		if p.Leader == victim || p.Leader < 0 {
+			t.Fatalf("partition %d led by %d after the kill of %d", p.Partition, p.Leader, victim)
 		}
 	}
+	// Two replicas of three remain in sync: acks=all goes on, and every
+	// acknowledged record is at its offset on the new leaders.
+	firstAck := time.Now()
+	produce(300, 100)
+	t.Logf("acks=all after the failover: 100 records acknowledged in %v", time.Since(firstAck).Round(time.Millisecond))
+	cons, err := kgo.NewClient(kgo.SeedBrokers(kafka[survivorIdx(victim)]), kgo.ConsumeTopics("smoke"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	seen := 0
+	lost := len(acked)
+	for seen < len(acked) && ctx.Err() == nil {
+		fs := cons.PollFetches(ctx)
+		fs.EachRecord(func(r *kgo.Record) {
+			seen++
+			if acked[[2]int64{int64(r.Partition), r.Offset}] == string(r.Value) {
+				lost--
+			}
+		})
+	}
+	t.Logf("%d acknowledged records, %d read back, %d lost", len(acked), seen, lost)
+	if lost != 0 || seen != len(acked) {
+		t.Fatalf("%d acknowledged, %d read back, %d not at their offsets", len(acked), seen, lost)
+	}
+}
+
+func survivorIdx(victim int32) int {
+	if victim == 1 {
+		return 1
+	}
+	return 0
 }
 
 func tail(s string, n int) string {

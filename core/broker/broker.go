@@ -379,6 +379,11 @@ func (b *Broker) Start(ctx context.Context) error {
 	b.setAsideStrays()
 	b.wg.Add(1)
 	go b.reconcileLoop()
+	if b.multi() {
+		b.wg.Add(2)
+		go b.replicaFetcher()
+		go b.shrinkLoop()
+	}
 	metadataReady := time.Since(start)
 	self := cluster.Broker{NodeID: b.cfg.NodeID, Host: b.host, Port: b.port}
 	if b.cfg.BrokerRack != "" {

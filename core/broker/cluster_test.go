@@ -12,6 +12,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirlog/weir/core/broker"
 	"github.com/weirlog/weir/core/cluster"
@@ -50,7 +51,7 @@ func startCluster(t *testing.T, nVoters, nBrokers int) []*broker.Broker {
 			ControllerVoters: voters, RaftAddr: addrs[i], BrokerRack: rack,
 			AutoCreateTopics: true, OffsetsTopicPartitions: 6,
 			HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: time.Second,
-		}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+		}, slog.New(slog.NewTextHandler(testLogOut, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -179,4 +180,134 @@ func TestClusterMembershipPlacementAndShutdown(t *testing.T) {
 			t.Fatalf("partition %d still led by the fenced broker", p.Partition)
 		}
 	}
+}
+
+// RF=3, min.insync.replicas=2: followers catch up and join the ISR, an
+// idempotent acks=all producer is acknowledged, the partition leader's
+// broker goes away, leadership moves to an ISR member, and every
+// acknowledged record is on the new leader at its acknowledged offset.
+func TestClusterReplicationFailover(t *testing.T) {
+	bs := startCluster(t, 3, 0)
+	cl := client(t, bs[0])
+	adm := kadm.NewClient(cl)
+	ctx := ctxT(t)
+	two := "2"
+	resp, err := adm.CreateTopic(ctx, 2, 3, map[string]*string{"min.insync.replicas": &two}, "rep")
+	if err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	waitISR := func(want int) {
+		deadline := time.Now().Add(15 * time.Second)
+		for {
+			mr := rawMetadata(t, cl, "rep")
+			ok := len(mr.Topics) == 1 && len(mr.Topics[0].Partitions) == 2
+			for _, p := range mr.Topics[0].Partitions {
+				ok = ok && len(p.ISR) == want && p.Leader >= 0
+			}
+			if ok {
+				return
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("ISR never reached %d: %+v", want, mr.Topics[0].Partitions)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+	}
+	start := time.Now()
+	waitISR(3)
+	t.Logf("followers joined the ISR %v after creation", time.Since(start).Round(time.Millisecond))
+
+	prod := client(t, bs[1], kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("rep"))
+	type ack struct {
+		p   int32
+		off int64
+		val string
+	}
+	var acked []ack
+	produce := func(from, n int) {
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			recs = append(recs, &kgo.Record{Key: []byte(fmt.Sprint(i)), Value: []byte(fmt.Sprintf("v-%d", i))})
+		}
+		res := prod.ProduceSync(ctx, recs...)
+		if err := res.FirstErr(); err != nil {
+			t.Fatalf("acks=all produce: %v", err)
+		}
+		for _, r := range res {
+			acked = append(acked, ack{r.Record.Partition, r.Record.Offset, string(r.Record.Value)})
+		}
+	}
+	produce(0, 300)
+
+	md, err := adm.Metadata(ctx, "rep")
+	if err != nil {
+		t.Fatal(err)
+	}
+	victim := md.Topics["rep"].Partitions[0].Leader
+	kill := time.Now()
+	bs[victim-1].Close()
+	var survivor *broker.Broker
+	for i, b := range bs {
+		if int32(i+1) != victim {
+			survivor = b
+			break
+		}
+	}
+	cl2 := client(t, survivor)
+	adm2 := kadm.NewClient(cl2)
+	_ = adm2
+	var moved time.Duration
+	var newLeader int32
+	for deadline := time.Now().Add(10 * time.Second); ; {
+		mr := rawMetadata(t, cl2, "rep")
+		if p := mr.Topics[0].Partitions; len(p) == 2 && p[0].Leader >= 0 && p[0].Leader != victim {
+			moved, newLeader = time.Since(kill), p[0].Leader
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leadership of rep/0 did not move from %d: %+v", victim, mr.Topics[0].Partitions)
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
+	t.Logf("leader %d shut down (controlled): rep/0 led by %d after %v", victim, newLeader, moved.Round(time.Millisecond))
+
+	// Two of three replicas are still in sync: acks=all goes on.
+	prod2 := client(t, survivor, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("rep"))
+	prod = prod2
+	produce(300, 100)
+
+	cons := client(t, survivor, kgo.ConsumeTopics("rep"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	got := map[[2]int64]string{}
+	for _, r := range consumeN(t, cons, len(acked)) {
+		got[[2]int64{int64(r.Partition), r.Offset}] = string(r.Value)
+	}
+	lost := 0
+	for _, a := range acked {
+		if got[[2]int64{int64(a.p), a.off}] != a.val {
+			lost++
+		}
+	}
+	t.Logf("%d acknowledged records, %d lost or moved", len(acked), lost)
+	if lost != 0 {
+		t.Fatalf("%d of %d acknowledged records not at their offsets on the new leaders", lost, len(acked))
+	}
+}
+
+var testLogOut io.Writer = io.Discard
+
+// rawMetadata asks the client's seed broker directly, bypassing the
+// client's metadata cache, so that timings are the cluster's.
+func rawMetadata(t *testing.T, cl *kgo.Client, topics ...string) *kmsg.MetadataResponse {
+	t.Helper()
+	req := kmsg.NewPtrMetadataRequest()
+	for _, name := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(name)
+		req.Topics = append(req.Topics, rt)
+	}
+	resp, err := cl.SeedBrokers()[0].Request(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp.(*kmsg.MetadataResponse)
 }

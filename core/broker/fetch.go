@@ -24,8 +24,10 @@ import (
 // * CurrentLeaderEpoch (v9+) is checked: FENCED_LEADER_EPOCH /
 //   UNKNOWN_LEADER_EPOCH.
 // * v13+ names topics by ID (UNKNOWN_TOPIC_ID).
-// * Follower fetches (ReplicaID >= 0) are not served yet: replication is
-//   the next issue.
+// * Follower fetches (ReplicaID >= 0, or ReplicaState v15+) are served
+//   in a cluster: they read up to the log end, not the HW, and report the
+//   follower's LEO to the partition's replica.Tracker (replication.go).
+//   A single node refuses them (UNKNOWN_SERVER_ERROR).
 //
 // Version notes: v4 isolation level, LSO, aborted txns; v5 log start
 // offset; v7 sessions; v9 current leader epoch; v11 rack / preferred read
@@ -47,8 +49,8 @@ type fetchRead struct {
 func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.FetchRequest)
 	resp := req.ResponseKind().(*kmsg.FetchResponse)
-	if req.ReplicaID >= 0 || (req.Version >= 15 && req.ReplicaState.ID >= 0) {
-		resp.ErrorCode = kerr.UnknownServerError.Code
+	if fetchReplicaID(req) >= 0 && !b.multi() {
+		resp.ErrorCode = kerr.UnknownServerError.Code // no followers on a single node
 		return resp
 	}
 	fs, parts, incremental, code := b.openSession(req)
@@ -163,12 +165,20 @@ func (b *Broker) readPartition(req *kmsg.FetchRequest, r *fetchRead, budget int6
 			return
 		}
 	}
+	replicaID := fetchReplicaID(req)
+	if replicaID >= 0 {
+		// A follower fetching at fetchOffset holds everything before it.
+		b.followerFetched(p, replicaID, sp.fetchOffset)
+	}
 	r.hw = p.highWatermark()
 	r.lso = p.log.LastStableOffset(r.hw)
 	r.start = p.log.StartOffset()
 	limit := r.hw
 	if req.IsolationLevel == 1 {
 		limit = r.lso
+	}
+	if replicaID >= 0 {
+		limit = p.log.EndOffset() // followers copy past the HW
 	}
 	off := sp.fetchOffset
 	switch {
@@ -254,4 +264,13 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, req *kmsg.FetchRequest, resp *km
 	if zc != nil && len(zc.results) > 0 {
 		rc.p.zc = zc
 	}
+}
+
+// fetchReplicaID is the follower's broker ID of a replica fetch, -1 for a
+// consumer.
+func fetchReplicaID(req *kmsg.FetchRequest) int32 {
+	if req.Version >= 15 {
+		return req.ReplicaState.ID
+	}
+	return req.ReplicaID
 }

@@ -4,7 +4,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirlog/weir/core/group"
@@ -56,7 +58,9 @@ func (s *offsetsStore) Append(ctx context.Context, partition int32, batch []byte
 	if err != nil {
 		return fmt.Errorf("offsets store: append to partition %d: %w", partition, err)
 	}
-	p.advanceHW(res.LogEndOffset)
+	if code := s.b.afterAppend(ctx, p, res.LogEndOffset, true, 30*time.Second); code != 0 {
+		return fmt.Errorf("offsets store: partition %d: %w", partition, kerr.ErrorForCode(code))
+	}
 	return nil
 }
 

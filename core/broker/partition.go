@@ -26,6 +26,8 @@ type partition struct {
 	deleted     atomic.Bool
 	reopenAt    atomic.Int64 // unix ns before which an offline log is not reopened (reconcile.go)
 
+	rep repState // replication role in a cluster (replication.go)
+
 	// Fetch long-polls register here to be woken when the HW moves.
 	nwaiters atomic.Int32
 	mu       sync.Mutex
@@ -41,13 +43,14 @@ func newPartition(topic string, index int32, id cluster.UUID, l *wlog.Log) *part
 func (p *partition) highWatermark() int64 { return p.hw.Load() }
 func (p *partition) epoch() int32         { return p.leaderEpoch.Load() }
 
-// setLeaderEpoch records the epoch the metadata gives this partition and
-// checkpoints it in the log so OffsetForLeaderEpoch can answer for it.
-func (p *partition) setLeaderEpoch(e int32) {
-	if p.leaderEpoch.Swap(e) == e && p.log.LatestEpoch() >= e {
+// setLeaderEpoch records the epoch the metadata gives this partition and,
+// on its leader, checkpoints it in the log so OffsetForLeaderEpoch can
+// answer for it. A follower learns epochs from the batches it copies.
+func (p *partition) setLeaderEpoch(e int32, lead bool) {
+	if p.leaderEpoch.Swap(e) == e && (!lead || p.log.LatestEpoch() >= e) {
 		return
 	}
-	if p.log.LatestEpoch() < e {
+	if lead && p.log.LatestEpoch() < e {
 		_ = p.log.AssignEpoch(e, p.log.EndOffset())
 	}
 }

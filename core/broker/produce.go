@@ -1,7 +1,9 @@
 package broker
 
 import (
+	"context"
 	"errors"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -99,7 +101,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 					}
 					break
 				}
-				why = b.produceTo(tp.parts[rp.Partition], records, &sp)
+				why = b.produceTo(rc.ctx, tp.parts[rp.Partition], records, &sp, req.Acks == -1, time.Duration(max(req.TimeoutMillis, 1))*time.Millisecond)
 			}
 			if sp.ErrorCode != 0 && req.Version >= 8 {
 				var msg string
@@ -122,7 +124,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 
 // produceTo appends and fills sp; the error, if any, is the reason sp's
 // error code gives.
-func (b *Broker) produceTo(p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition) error {
+func (b *Broker) produceTo(ctx context.Context, p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition, acksAll bool, timeout time.Duration) error {
 	res, err := p.log.Append(records, wlog.AppendOptions{LeaderEpoch: p.epoch(), Origin: wlog.OriginClient})
 	if err != nil {
 		var ke *kerr.Error
@@ -139,7 +141,10 @@ func (b *Broker) produceTo(p *partition, records []byte, sp *kmsg.ProduceRespons
 	if !res.Duplicate {
 		b.metrics.produced.Add(float64(len(records)))
 	}
-	p.advanceHW(res.LogEndOffset)
+	if code := b.afterAppend(ctx, p, res.LogEndOffset, acksAll, timeout); code != 0 {
+		sp.ErrorCode = code
+		return nil
+	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset

@@ -181,6 +181,7 @@ func (b *Broker) reconcile(next *cluster.State) {
 		i     int
 		cfg   wlog.Config
 		epoch int32
+		lead  bool
 	}
 	var creates []create
 	for name, t := range next.Topics {
@@ -201,7 +202,7 @@ func (b *Broker) reconcile(next *cluster.State) {
 				if !maps.Equal(old.meta.Configs, t.Configs) {
 					p.log.SetConfig(lcfg)
 				}
-				p.setLeaderEpoch(pm.LeaderEpoch)
+				p.setLeaderEpoch(pm.LeaderEpoch, b.leads(t, i))
 				tp.parts[i] = p
 				continue
 			}
@@ -215,7 +216,7 @@ func (b *Broker) reconcile(next *cluster.State) {
 			if !b.hosts(t, i) {
 				continue // another broker's replica
 			}
-			creates = append(creates, create{name: name, tp: tp, i: i, cfg: lcfg, epoch: pm.LeaderEpoch})
+			creates = append(creates, create{name: name, tp: tp, i: i, cfg: lcfg, epoch: pm.LeaderEpoch, lead: b.leads(t, i)})
 		}
 		out[name] = tp
 	}
@@ -234,7 +235,7 @@ func (b *Broker) reconcile(next *cluster.State) {
 		p.reopenAt.Store(b.reopenNext[k])
 		delete(b.reopenNext, k)
 		b.reopenMu.Unlock()
-		p.setLeaderEpoch(c.epoch)
+		p.setLeaderEpoch(c.epoch, c.lead)
 		c.tp.parts[c.i] = p
 	}
 	if len(creates) == 1 {
@@ -258,6 +259,7 @@ func (b *Broker) reconcile(next *cluster.State) {
 		}
 	}
 	b.topics.Store(&out)
+	b.updateRoles(out)
 	b.metrics.setPartitions(out)
 
 	b.reconMu.Lock()

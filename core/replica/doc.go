@@ -50,11 +50,18 @@
 //     acknowledged batch; a deposed leader's ISR and epoch in the metadata
 //     fence it: it can no longer grow the ISR or move the HW.
 //
-// What is in this package now: Tracker, the leader-side ISR and HW state
-// machine of one partition, and TruncationOffset, the follower's
-// divergence rule, both pure and tested. The follower fetchers, the
-// broker's acks=all wait and the ISR commands in the metadata state machine
-// that use them are the next step of issue 10 (see the closing note); until
-// then a partition's ISR is its leader alone, so acks=all never claims
-// replication that did not happen.
+// This package holds Tracker, the leader-side ISR and HW state machine of
+// one partition, and TruncationOffset, the follower's divergence rule,
+// both pure. core/broker wires them (replication.go): follower fetchers,
+// the leader's handling of replica fetches, the acks=all wait and ISR
+// changes proposed as core/cluster's OpAlterPartition, which refuses a
+// proposer that is not the leader at the leader and partition epochs it
+// names.
+//
+// Not yet: a leader that cannot reach the metadata quorum keeps its
+// partitions until it is fenced (its ISR changes are refused, so it cannot
+// shrink the ISR to itself and go on acknowledging alone, but acks=all
+// writes its in-sync followers fetched before they learnt the new leader
+// are acknowledged); preferred-leader election, reassignment and fetch
+// from the closest replica.
 package replica

@@ -102,23 +102,19 @@ func (t *Tracker) Shrink(now time.Time, lagMax time.Duration) []int32 {
 	return out
 }
 
-// Expand returns the ISR with the followers outside it whose LEO reached
-// the HW (and epochStart, the first offset of the leader's epoch, so that
-// they truncated any divergent tail), or nil if none qualifies.
-func (t *Tracker) Expand(epochStart int64) []int32 {
-	out := slices.Clone(t.isr)
-	for _, r := range t.replicas {
-		if slices.Contains(out, r) {
-			continue
-		}
-		if l, ok := t.leo[r]; ok && l >= t.hw && l >= epochStart {
-			out = append(out, r)
-		}
-	}
-	if len(out) == len(t.isr) {
+// Expand returns the ISR with follower added if it is outside it and its
+// LEO reached the HW (and epochStart, the first offset of the leader's
+// epoch, so that it truncated any divergent tail), or nil. It is asked for
+// the follower that just fetched: one that stopped fetching (its last LEO
+// is stale) is never added back.
+func (t *Tracker) Expand(follower int32, epochStart int64) []int32 {
+	if slices.Contains(t.isr, follower) || !slices.Contains(t.replicas, follower) {
 		return nil
 	}
-	return out
+	if l, ok := t.leo[follower]; ok && l >= t.hw && l >= epochStart {
+		return append(slices.Clone(t.isr), follower)
+	}
+	return nil
 }
 
 // Acked reports whether an acks=all batch ending before end is committed

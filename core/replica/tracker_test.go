@@ -38,7 +38,10 @@ func TestTrackerHoldsHWBelowMinISR(t *testing.T) {
 	if _, ne := tr.Acked(9); !ne {
 		t.Fatal("acks=all not refused with ISR below min.insync.replicas")
 	}
-	isr := tr.Expand(0)
+	if tr.Expand(3, 0) != nil {
+		t.Fatal("follower 3, never heard, added to the ISR")
+	}
+	isr := tr.Expand(2, 0)
 	if len(isr) != 2 || isr[1] != 2 {
 		t.Fatalf("expand: %v", isr)
 	}
@@ -64,7 +67,7 @@ func TestTrackerShrinksLaggingFollower(t *testing.T) {
 	// hold a divergent tail.
 	tr.SetISR(got)
 	tr.Fetched(3, 10, 12, now.Add(32*time.Second))
-	if isr := tr.Expand(11); isr != nil {
+	if isr := tr.Expand(3, 11); isr != nil {
 		t.Fatalf("expanded with a follower below the epoch start: %v", isr)
 	}
 }
