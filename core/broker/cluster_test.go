@@ -16,6 +16,8 @@ import (
 
 	"github.com/weirlog/weir/core/broker"
 	"github.com/weirlog/weir/core/cluster"
+	wlog "github.com/weirlog/weir/core/log"
+	"github.com/weirlog/weir/core/record"
 )
 
 func freeRaftAddr(t *testing.T) string {
@@ -32,6 +34,14 @@ func freeRaftAddr(t *testing.T) string {
 // this process, each with its own data directory and ports.
 func startCluster(t *testing.T, nVoters, nBrokers int) []*broker.Broker {
 	t.Helper()
+	bs, _ := startClusterConfigs(t, nVoters, nBrokers)
+	return bs
+}
+
+// startClusterConfigs is startCluster, with each broker's Config for a
+// restart.
+func startClusterConfigs(t *testing.T, nVoters, nBrokers int) ([]*broker.Broker, []broker.Config) {
+	t.Helper()
 	total := nVoters + nBrokers
 	addrs := make([]string, total)
 	var voters []cluster.Voter
@@ -43,15 +53,17 @@ func startCluster(t *testing.T, nVoters, nBrokers int) []*broker.Broker {
 	}
 	dir := t.TempDir()
 	bs := make([]*broker.Broker, total)
+	cfgs := make([]broker.Config, total)
 	errc := make(chan error, total)
 	for i := range bs {
 		rack := fmt.Sprintf("rack-%d", i%2)
-		b, err := broker.New(broker.Config{
+		cfgs[i] = broker.Config{
 			DataDir: filepath.Join(dir, fmt.Sprint(i+1)), KafkaAddr: "127.0.0.1:0", NodeID: int32(i + 1),
 			ControllerVoters: voters, RaftAddr: addrs[i], BrokerRack: rack,
 			AutoCreateTopics: true, OffsetsTopicPartitions: 6,
 			HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: time.Second,
-		}, slog.New(slog.NewTextHandler(testLogOut, nil)))
+		}
+		b, err := broker.New(cfgs[i], slog.New(slog.NewTextHandler(testLogOut, nil)))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -68,7 +80,7 @@ func startCluster(t *testing.T, nVoters, nBrokers int) []*broker.Broker {
 			t.Fatal(err)
 		}
 	}
-	return bs
+	return bs, cfgs
 }
 
 // A cluster of three voters and a non-voter broker: Metadata lists all
@@ -310,4 +322,128 @@ func rawMetadata(t *testing.T, cl *kgo.Client, topics ...string) *kmsg.MetadataR
 		t.Fatal(err)
 	}
 	return resp.(*kmsg.MetadataResponse)
+}
+
+// A leader that wrote a tail its followers never got (an acks=1 write)
+// loses leadership; the new leader writes other records at those offsets.
+// When the old leader comes back as a follower it asks OffsetForLeaderEpoch
+// for its latest epoch, truncates the divergent tail, copies the new
+// leader's records and rejoins the ISR.
+func TestClusterFollowerTruncatesDivergentTail(t *testing.T) {
+	bs, cfgs := startClusterConfigs(t, 3, 0)
+	cl := client(t, bs[0])
+	adm := kadm.NewClient(cl)
+	ctx := ctxT(t)
+	two := "2"
+	if resp, err := adm.CreateTopic(ctx, 1, 3, map[string]*string{"min.insync.replicas": &two}, "div"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	isrOf := func(c *kgo.Client) kmsg.MetadataResponseTopicPartition {
+		return rawMetadata(t, c, "div").Topics[0].Partitions[0]
+	}
+	waitFor := func(what string, ok func() bool) {
+		for deadline := time.Now().Add(15 * time.Second); !ok(); {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(10 * time.Millisecond)
+		}
+	}
+	waitFor("a full ISR", func() bool { return len(isrOf(cl).ISR) == 3 })
+	old := isrOf(cl).Leader
+	var other *broker.Broker
+	for i, b := range bs {
+		if int32(i+1) != old {
+			other = b
+			break
+		}
+	}
+	prodTo := func(b *broker.Broker, from, n int) {
+		p := client(t, b, kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("div"))
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf("v-%d", i))})
+		}
+		if err := p.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+			t.Fatalf("produce: %v", err)
+		}
+	}
+	prodTo(other, 0, 50)
+	bs[old-1].Close()
+	oc := client(t, other)
+	waitFor("a new leader", func() bool { p := isrOf(oc); return p.Leader >= 0 && p.Leader != old })
+
+	// The old leader's divergent tail: 5 records at offsets 50-54 in its
+	// epoch, which no follower has.
+	m, err := wlog.NewManager(cfgs[old-1].DataDir, wlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	l, ok := m.Get("div", 0)
+	if !ok {
+		t.Fatal("old leader has no log of div-0")
+	}
+	var recs []record.Record
+	for i := range 5 {
+		recs = append(recs, record.Record{Timestamp: time.Now().UnixMilli(), Value: []byte(fmt.Sprintf("divergent-%d", i))})
+	}
+	batch, err := record.Plain(recs...).AppendTo(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res, err := l.Append(batch, wlog.AppendOptions{LeaderEpoch: l.LatestEpoch(), Origin: wlog.OriginCoordinator}); err != nil || res.BaseOffset != 50 {
+		t.Fatalf("divergent append: %+v %v", res, err)
+	}
+	if err := m.Close(); err != nil {
+		t.Fatal(err)
+	}
+
+	prodTo(other, 50, 20) // offsets 50-69 in the new epoch
+
+	back, err := broker.New(cfgs[old-1], slog.New(slog.NewTextHandler(testLogOut, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := back.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the old leader to rejoin the ISR", func() bool { return len(isrOf(oc).ISR) == 3 })
+	back.Close()
+
+	m, err = wlog.NewManager(cfgs[old-1].DataDir, wlog.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer m.Close()
+	l, _ = m.Get("div", 0)
+	if l.EndOffset() != 70 {
+		t.Fatalf("old leader's log ends at %d, want 70", l.EndOffset())
+	}
+	rr, err := l.Read(0, 1<<20, 70)
+	if err != nil {
+		t.Fatal(err)
+	}
+	data, err := rr.Bytes()
+	rr.Release()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var vals []string
+	if err := record.Split(data, func(b []byte, _ record.Header) error {
+		rs, err := record.Records(b)
+		for _, r := range rs {
+			vals = append(vals, string(r.Value))
+		}
+		return err
+	}); err != nil {
+		t.Fatal(err)
+	}
+	for i, v := range vals {
+		if v != fmt.Sprintf("v-%d", i) {
+			t.Fatalf("offset %d holds %q after truncation, want v-%d", i, v, i)
+		}
+	}
+	if len(vals) != 70 {
+		t.Fatalf("%d records, want 70", len(vals))
+	}
 }

@@ -38,6 +38,7 @@ type repState struct {
 	partEpoch  int32
 	epochStart int64 // leading: LEO when this epoch began
 	truncate   bool  // following: ask the leader where to truncate first
+	known      bool  // a role was set once (a restarted follower truncates too)
 	altering   atomic.Bool
 }
 
@@ -70,7 +71,7 @@ func (b *Broker) updateRoles(topics map[string]*topicParts) {
 				r.mu.Unlock()
 				p.advanceHW(hw)
 			} else {
-				if r.tracker != nil || r.epoch != pm.LeaderEpoch {
+				if !r.known || r.tracker != nil || r.epoch != pm.LeaderEpoch {
 					r.truncate = true
 				}
 				r.tracker = nil
@@ -78,7 +79,7 @@ func (b *Broker) updateRoles(topics map[string]*topicParts) {
 				p.wake() // acks=all waiters on a deposed leader give up
 			}
 			r.mu.Lock()
-			r.epoch, r.partEpoch = pm.LeaderEpoch, pm.PartitionEpoch
+			r.epoch, r.partEpoch, r.known = pm.LeaderEpoch, pm.PartitionEpoch, true
 			r.mu.Unlock()
 		}
 	}

@@ -58,10 +58,14 @@
 // proposer that is not the leader at the leader and partition epochs it
 // names.
 //
-// Not yet: a leader that cannot reach the metadata quorum keeps its
-// partitions until it is fenced (its ISR changes are refused, so it cannot
-// shrink the ISR to itself and go on acknowledging alone, but acks=all
-// writes its in-sync followers fetched before they learnt the new leader
-// are acknowledged); preferred-leader election, reassignment and fetch
-// from the closest replica.
+// A leader cut off from the metadata quorum keeps its partitions until the
+// controller fences it (broker.session.timeout.ms): an acks=all write it
+// acknowledges is on every member of the ISR it knows, which holds any
+// leader the controller can elect instead, so none is lost; its ISR
+// changes are refused, so it cannot shrink the ISR to itself. It still
+// answers acks=1 writes and reads meanwhile (no lease), as Kafka does.
+//
+// Not yet: preferred-leader election, reassignment, fetch from the closest
+// replica, and the ISR shrink of a follower that is alive but slow is only
+// driven by replica.lag.time.max.ms (30 s, not yet a flag).
 package replica
