@@ -221,6 +221,9 @@ type Broker struct {
 	// groupsLoaded is groups once loaded, for readers outside requests
 	// (metrics scrapes) that may run before Start set groups.
 	groupsLoaded atomic.Pointer[group.Coordinator]
+	// groupReload: a reload of the groups is running (replication.go);
+	// groupReloadAgain: leadership moved again meanwhile.
+	groupReload, groupReloadAgain atomic.Bool
 	ln           net.Listener
 	host         string
 	port         int32
@@ -396,6 +399,14 @@ func (b *Broker) Start(ctx context.Context) error {
 			return fmt.Errorf("broker: register: %w", err)
 		}
 	}
+	if _, ok := ctl.State().Topics[OffsetsTopic]; !ok && b.multi() {
+		// Internal topics get min(3, brokers) replicas: give the other
+		// voters, starting alongside, a moment to register first.
+		want := min(3, len(b.cfg.ControllerVoters))
+		for deadline := time.Now().Add(10 * time.Second); len(liveBrokers(ctl.State())) < want && time.Now().Before(deadline) && ctx.Err() == nil; {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
 	if _, ok := ctl.State().Topics[OffsetsTopic]; !ok {
 		cfgs := map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600"}
 		// Several nodes starting together may all try: one wins.
@@ -403,6 +414,11 @@ func (b *Broker) Start(ctx context.Context) error {
 			b.Close()
 			return fmt.Errorf("broker: create %s: %w", OffsetsTopic, errc)
 		}
+	}
+	if b.multi() {
+		// Another node may have created the offsets topic: serve the
+		// newest state before the coordinator replays its partitions.
+		b.reconcile(ctl.State())
 	}
 	b.groups = group.New(b.cfg.Group, &offsetsStore{b: b}, b.logger)
 	groupsStart := time.Now()

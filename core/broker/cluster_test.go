@@ -447,3 +447,63 @@ func TestClusterFollowerTruncatesDivergentTail(t *testing.T) {
 		t.Fatalf("%d records, want 70", len(vals))
 	}
 }
+
+// Committed offsets survive the loss of the group's coordinator: the
+// leader of the group's __consumer_offsets partition (RF = min(3,
+// brokers)) goes away, the new leader loads the group, and FindCoordinator
+// and OffsetFetch answer from it with the offsets committed before.
+func TestClusterGroupCoordinatorFollowsLeader(t *testing.T) {
+	bs := startCluster(t, 3, 0)
+	cl := client(t, bs[0])
+	adm := kadm.NewClient(cl)
+	ctx := ctxT(t)
+	if resp, err := adm.CreateTopic(ctx, 1, 3, nil, "src"); err != nil || resp.Err != nil {
+		t.Fatalf("create: %v %v", err, resp.Err)
+	}
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		full := true
+		for _, p := range rawMetadata(t, cl, "__consumer_offsets").Topics[0].Partitions {
+			full = full && len(p.ISR) == 3
+		}
+		if full {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("offsets partitions never fully in sync")
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	var offs kadm.Offsets
+	offs.Add(kadm.Offset{Topic: "src", Partition: 0, At: 42, LeaderEpoch: -1})
+	if r, err := adm.CommitOffsets(ctx, "g-move", offs); err != nil || r.Error() != nil {
+		t.Fatalf("commit: %v %v", err, r.Error())
+	}
+	fc := adm.FindGroupCoordinators(ctx, "g-move")["g-move"]
+	if fc.Err != nil {
+		t.Fatalf("find coordinator: %v", fc.Err)
+	}
+	coord := fc.NodeID
+	start := time.Now()
+	bs[coord-1].Close()
+	var survivor *broker.Broker
+	for i, b := range bs {
+		if int32(i+1) != coord {
+			survivor = b
+			break
+		}
+	}
+	adm2 := kadm.NewClient(client(t, survivor))
+	for deadline := time.Now().Add(15 * time.Second); ; {
+		r, err := adm2.FetchOffsets(ctx, "g-move")
+		if err == nil && r.Error() == nil {
+			if o, ok := r.Lookup("src", 0); ok && o.At == 42 {
+				break
+			}
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("committed offset not served after coordinator %d left: %+v %v", coord, r, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Logf("coordinator %d left; committed offset served by the new coordinator after %v", coord, time.Since(start).Round(time.Millisecond))
+}

@@ -50,6 +50,7 @@ func (b *Broker) updateRoles(topics map[string]*topicParts) {
 		return
 	}
 	now := time.Now()
+	groupsMoved := false
 	for _, tp := range topics {
 		minISR := b.minInsyncReplicas(tp.meta.Configs)
 		for i, p := range tp.parts {
@@ -59,6 +60,9 @@ func (b *Broker) updateRoles(topics map[string]*topicParts) {
 			pm := tp.meta.Partitions[i]
 			r := &p.rep
 			r.mu.Lock()
+			if tp.meta.Name == OffsetsTopic && r.known && (r.tracker != nil) != (pm.Leader == b.cfg.NodeID) {
+				groupsMoved = true
+			}
 			if pm.Leader == b.cfg.NodeID {
 				if r.tracker == nil || r.epoch != pm.LeaderEpoch {
 					r.tracker = replica.NewTracker(b.cfg.NodeID, pm.Replicas, pm.ISR, minISR, p.highWatermark(), now)
@@ -83,6 +87,52 @@ func (b *Broker) updateRoles(topics map[string]*topicParts) {
 			r.mu.Unlock()
 		}
 	}
+	if groupsMoved {
+		b.reloadGroups()
+	}
+}
+
+// reloadGroups makes the group coordinator follow the leaders of
+// __consumer_offsets: when this broker gains or loses the leadership of
+// one of its partitions, the coordinator reloads the groups of the
+// partitions it leads now (offsetsStore.Replay skips the others), after
+// waiting briefly for a new leader's HW to reach its log end so that the
+// last commits are replayed. Requests meanwhile get
+// COORDINATOR_LOAD_IN_PROGRESS, which clients retry.
+func (b *Broker) reloadGroups() {
+	if !b.groupReload.CompareAndSwap(false, true) {
+		b.groupReloadAgain.Store(true)
+		return
+	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		defer b.groupReload.Store(false)
+		for {
+			b.groupReloadAgain.Store(false)
+			g := b.groupsLoaded.Load()
+			if g == nil || b.ctx.Err() != nil {
+				return
+			}
+			deadline := time.Now().Add(3 * time.Second)
+			if tp, ok := b.lookup(OffsetsTopic); ok {
+				for i, p := range tp.parts {
+					for p != nil && b.leads(tp.meta, i) && p.highWatermark() < p.log.EndOffset() && time.Now().Before(deadline) && b.ctx.Err() == nil {
+						time.Sleep(5 * time.Millisecond)
+					}
+				}
+			}
+			ctx, cancel := context.WithTimeout(b.ctx, 30*time.Second)
+			err := g.Load(ctx)
+			cancel()
+			if err != nil && b.ctx.Err() == nil {
+				b.warnLimited("reload groups after an offsets leadership change", "err", err)
+			}
+			if !b.groupReloadAgain.Load() {
+				return
+			}
+		}
+	}()
 }
 
 // followerFetched records a follower's fetch at offset on the leader.
