@@ -224,9 +224,9 @@ type Broker struct {
 	// groupReload: a reload of the groups is running (replication.go);
 	// groupReloadAgain: leadership moved again meanwhile.
 	groupReload, groupReloadAgain atomic.Bool
-	ln           net.Listener
-	host         string
-	port         int32
+	ln                            net.Listener
+	host                          string
+	port                          int32
 
 	// topics maps a topic name to its partitions; replaced (never mutated)
 	// by reconcile, read lock-free by the handlers.
