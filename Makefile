@@ -57,6 +57,7 @@ TC_ENV := TESTCONTAINERS_HOST_OVERRIDE=127.0.0.1 TESTCONTAINERS_RYUK_DISABLED=tr
 test-image: image
 	$(TC_ENV) $(GO) test -tags image -count=1 -timeout 5m -v ./test/image/
 	cd test/testcontainers && $(GO) vet ./... && $(TC_ENV) $(GO) test -count=1 -timeout 5m -v ./...
+	cd examples/testcontainers-java && $(TC_ENV) mvn -B -ntp test
 
 test-unit:
 	$(GO) test -race -count=1 -timeout 15m $(UNIT_PKGS)
