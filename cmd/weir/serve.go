@@ -71,6 +71,7 @@ type serveOptions struct {
 	uncleanElection  bool
 	heartbeatMs      int64
 	sessionTimeoutMs int64
+	replicaLagMs     int64
 	configFile       string
 	dataDir          string
 	kafkaAddr        string
@@ -165,6 +166,7 @@ func bindServeFlags(f *pflag.FlagSet, o *serveOptions) {
 	f.IntVar(&o.minInsync, "min-insync-replicas", 1, "replicas that must have an acks=all write before it is acknowledged, for topics that do not set it (min.insync.replicas)")
 	f.BoolVar(&o.uncleanElection, "unclean-leader-election-enable", false, "elect a leader from outside the ISR, losing acknowledged writes (unclean.leader.election.enable); weir refuses true")
 	f.Int64Var(&o.heartbeatMs, "broker-heartbeat-interval-ms", 500, "how often a broker of a cluster heartbeats the metadata leader (broker.heartbeat.interval.ms)")
+	f.Int64Var(&o.replicaLagMs, "replica-lag-time-max-ms", 30000, "a follower not caught up with its leader for this long leaves the ISR (replica.lag.time.max.ms)")
 	f.Int64Var(&o.sessionTimeoutMs, "broker-session-timeout-ms", 3000, "a broker not heard for this long is fenced and its leaderships move (broker.session.timeout.ms)")
 	f.StringVar(&o.logLevel, "log-level", "info", "log level: debug, info, warn or error")
 	f.StringVar(&o.logFormat, "log-format", "text", "log format: text or json")
@@ -393,6 +395,7 @@ func (o *serveOptions) brokerConfig(dataDir string, voters []cluster.Voter, reg 
 	atLeast("default-replication-factor", int64(o.defaultRF), 1)
 	atLeast("min-insync-replicas", int64(o.minInsync), 1)
 	atLeast("broker-heartbeat-interval-ms", o.heartbeatMs, 1)
+	atLeast("replica-lag-time-max-ms", o.replicaLagMs, 1)
 	atLeast("broker-session-timeout-ms", o.sessionTimeoutMs, o.heartbeatMs+1)
 	if o.uncleanElection {
 		errs = append(errs, errors.New("--unclean-leader-election-enable=true is not supported: weir elects leaders from the ISR only, so no acknowledged write is ever lost"))
@@ -437,6 +440,7 @@ func (o *serveOptions) brokerConfig(dataDir string, voters []cluster.Voter, reg 
 		DefaultReplicationFactor: o.defaultRF,
 		HeartbeatInterval:        ms(o.heartbeatMs),
 		SessionTimeout:           ms(o.sessionTimeoutMs),
+		ReplicaLagTimeMax:        ms(o.replicaLagMs),
 		Registerer:               reg,
 	}
 	if o.minInsync != 1 {

@@ -163,6 +163,12 @@ func TestServeRefusesOutOfRangeFlags(t *testing.T) {
 		{func(o *serveOptions) { o.maxConnsPerIP = -1 }, "--max-connections-per-ip"},
 		{func(o *serveOptions) { o.queuedMaxReqBytes = 1000 }, "--queued-max-request-bytes"},
 		{func(o *serveOptions) { o.groupMinSessionMs = 60000; o.groupMaxSessionMs = 1000 }, "group.min.session.timeout.ms"},
+		{func(o *serveOptions) { o.replicaLagMs = 0 }, "--replica-lag-time-max-ms"},
+		{func(o *serveOptions) { o.defaultRF = 0 }, "--default-replication-factor"},
+		{func(o *serveOptions) { o.minInsync = 0 }, "--min-insync-replicas"},
+		{func(o *serveOptions) { o.sessionTimeoutMs = 100 }, "--broker-session-timeout-ms"},
+		{func(o *serveOptions) { o.uncleanElection = true }, "--unclean-leader-election-enable"},
+		{func(o *serveOptions) { o.controllerVoters = "1@127.0.0.1:1,2@127.0.0.1:2" }, "--raft-addr"},
 	} {
 		o := defaultServeOptions()
 		o.dataDir = t.TempDir()

@@ -108,6 +108,10 @@ type Config struct {
 	// 500 ms and 3 s.
 	HeartbeatInterval time.Duration
 	SessionTimeout    time.Duration
+	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower that has
+	// not caught up with the leader's log end for this long leaves the
+	// ISR. Default 30 s.
+	ReplicaLagTimeMax time.Duration
 
 	// Registerer receives the broker's metrics; nil means a private registry
 	// (see (*Broker).Gatherer).
@@ -162,6 +166,9 @@ func (c *Config) setDefaults() {
 	if c.DefaultReplicationFactor == 0 {
 		c.DefaultReplicationFactor = 1
 	}
+	if c.ReplicaLagTimeMax == 0 {
+		c.ReplicaLagTimeMax = 30 * time.Second
+	}
 }
 
 // Validate reports every setting out of range, each naming its Kafka
@@ -193,6 +200,7 @@ func (c Config) Validate() error {
 		fmt.Sprintf("must be at least socket.request.max.bytes (%d)", maxReq), c.QueuedMaxRequestBytes)
 	bad(c.MaxDecompressedBatchBytes < 0, "max.decompressed.batch.bytes", "max-decompressed-batch-bytes", "must be positive", c.MaxDecompressedBatchBytes)
 	bad(c.StrayGracePeriod < 0, "log.stray.grace.ms", "stray-grace-period", "must be positive", c.StrayGracePeriod)
+	bad(c.ReplicaLagTimeMax < 0, "replica.lag.time.max.ms", "replica-lag-time-max-ms", "must be positive", c.ReplicaLagTimeMax)
 	bad(c.DefaultReplicationFactor < 0, "default.replication.factor", "default-replication-factor", "must be at least 1", c.DefaultReplicationFactor)
 	bad(c.WriteTimeout < 0, "socket.write.timeout.ms", "socket-write-timeout-ms", "must be positive", c.WriteTimeout)
 	if err := c.Group.Validate(); err != nil {

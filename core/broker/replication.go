@@ -27,9 +27,6 @@ import (
 // OffsetForLeaderEpoch before fetching again. A single node has none of
 // this: its HW is its log end.
 
-// replicaLagMax is replica.lag.time.max.ms.
-const replicaLagMax = 30 * time.Second
-
 // repState is one partition's replication role on this broker.
 type repState struct {
 	mu         sync.Mutex
@@ -206,7 +203,7 @@ func (b *Broker) shrinkLoop() {
 				p.rep.mu.Lock()
 				var isr []int32
 				if p.rep.tracker != nil {
-					isr = p.rep.tracker.Shrink(now, replicaLagMax)
+					isr = p.rep.tracker.Shrink(now, b.cfg.ReplicaLagTimeMax)
 				}
 				p.rep.mu.Unlock()
 				if isr != nil {

@@ -66,6 +66,5 @@
 // answers acks=1 writes and reads meanwhile (no lease), as Kafka does.
 //
 // Not yet: preferred-leader election, reassignment, fetch from the closest
-// replica, and the ISR shrink of a follower that is alive but slow is only
-// driven by replica.lag.time.max.ms (30 s, not yet a flag).
+// replica.
 package replica
