@@ -23,6 +23,7 @@ import (
 	"github.com/spf13/cobra"
 
 	_ "github.com/weirlog/weir/connectors/datagen" // registers its plugins for `connector validate`
+	_ "github.com/weirlog/weir/connectors/elasticsearch"
 	_ "github.com/weirlog/weir/connectors/file"
 	_ "github.com/weirlog/weir/connectors/hdfs"
 	_ "github.com/weirlog/weir/connectors/jdbc"

@@ -14,6 +14,7 @@ import (
 
 	// Built-in connectors register themselves with the plugin registry.
 	_ "github.com/weirlog/weir/connectors/datagen"
+	_ "github.com/weirlog/weir/connectors/elasticsearch"
 	"github.com/weirlog/weir/connectors/file"
 	_ "github.com/weirlog/weir/connectors/hdfs"
 	_ "github.com/weirlog/weir/connectors/jdbc"

@@ -1,0 +1,623 @@
+package elasticsearch
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"maps"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	es "github.com/elastic/go-elasticsearch/v8"
+	"github.com/elastic/go-elasticsearch/v8/esapi"
+
+	"github.com/weirlog/weir/plugins"
+	"github.com/weirlog/weir/plugins/converters/jsonconv"
+)
+
+// SinkConnector is the ElasticsearchSink connector.
+type SinkConnector struct{ cfg plugins.Config }
+
+var _ plugins.SinkConnector = (*SinkConnector)(nil)
+
+func (c *SinkConnector) ConfigDef() *plugins.ConfigDef { return configDef }
+func (c *SinkConnector) Version() string               { return plugins.Version }
+func (c *SinkConnector) Stop() error                   { return nil }
+func (c *SinkConnector) NewTask() plugins.SinkTask     { return &SinkTask{} }
+
+// Start validates the configuration.
+func (c *SinkConnector) Start(_ plugins.ConnectorContext, cfg plugins.Config) error {
+	if _, err := parse(cfg); err != nil {
+		return fmt.Errorf("ElasticsearchSink: %w", err)
+	}
+	c.cfg = maps.Clone(cfg)
+	return nil
+}
+
+// TaskConfigs gives every task the same configuration: the consumer group
+// spreads the partitions.
+func (c *SinkConnector) TaskConfigs(maxTasks int) ([]plugins.Config, error) {
+	out := make([]plugins.Config, max(maxTasks, 1))
+	for i := range out {
+		out[i] = maps.Clone(c.cfg)
+	}
+	return out, nil
+}
+
+// SinkTask writes every Put to Elasticsearch before it returns, so the
+// offsets the runtime commits after it never pass an unacknowledged
+// document. All methods run on the task goroutine.
+type SinkTask struct {
+	s           *settings
+	tctx        plugins.SinkTaskContext
+	log         *slog.Logger
+	client      *es.Client
+	conv        *jsonconv.JSONConverter
+	keyConv     *jsonconv.JSONConverter
+	tolerate    bool
+	indices     map[string]bool // indices and data streams known to exist
+	ctx         context.Context
+	cancel      context.CancelFunc
+	mu          sync.Mutex
+	lastItemErr string
+}
+
+var _ plugins.SinkTask = (*SinkTask)(nil)
+
+// Start reads the configuration and builds the client (no request yet:
+// Elasticsearch being down is a retriable Put, not a failed start).
+func (t *SinkTask) Start(tctx plugins.SinkTaskContext, cfg plugins.Config) error {
+	s, err := parse(cfg)
+	if err != nil {
+		return fmt.Errorf("ElasticsearchSink task: %w", err)
+	}
+	t.s, t.tctx = s, tctx
+	t.log = slog.With("connector", cfg["name"])
+	t.tolerate = strings.EqualFold(strings.TrimSpace(cfg["errors.tolerance"]), "all")
+	if t.client, err = newClient(s); err != nil {
+		return fmt.Errorf("ElasticsearchSink task: client: %w", err)
+	}
+	t.conv = jsonconv.NewJSONConverter()
+	if err := t.conv.Configure(plugins.Config{"schemas.enable": "false", "decimal.format": "NUMERIC"}, false); err != nil {
+		return err
+	}
+	t.keyConv = jsonconv.NewJSONConverter()
+	if err := t.keyConv.Configure(plugins.Config{"schemas.enable": "false", "decimal.format": "NUMERIC"}, true); err != nil {
+		return err
+	}
+	t.indices = map[string]bool{}
+	t.ctx, t.cancel = context.WithCancel(context.Background())
+	return nil
+}
+
+func (t *SinkTask) Open([]plugins.TopicPartition) error  { return nil }
+func (t *SinkTask) Close([]plugins.TopicPartition) error { return nil }
+
+// PreCommit: every Put is acknowledged by Elasticsearch before it returns.
+func (t *SinkTask) PreCommit(_ context.Context, cur map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
+	return cur, nil
+}
+
+func (t *SinkTask) Stop() error {
+	if t.cancel != nil {
+		t.cancel()
+	}
+	return nil
+}
+
+// doc is one bulk item: its action line, source line (nil for deletes) and
+// the record it came from.
+type doc struct {
+	rec    *plugins.Record
+	index  string
+	id     string
+	action []byte
+	source []byte
+}
+
+// Put turns recs into bulk items and writes them all. A transient failure
+// that outlasts max.retries comes back as Retriable: the runtime
+// redelivers the batch, which is harmless because every write is
+// idempotent (ids from the record, external versions by offset).
+func (t *SinkTask) Put(ctx context.Context, recs []plugins.Record) error {
+	docs := make([]*doc, 0, len(recs))
+	for i := range recs {
+		d, err := t.toDoc(&recs[i])
+		if err != nil {
+			return err
+		}
+		if d != nil {
+			docs = append(docs, d)
+		}
+	}
+	if len(docs) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(ctx, t.s.flushTimeout)
+	defer cancel()
+	if err := t.ensureIndices(ctx, recs, docs); err != nil {
+		return err
+	}
+	return t.write(ctx, docs)
+}
+
+// indexName is the topic lower-cased, or the data stream
+// <type>-<dataset>-<topic>.
+func (t *SinkTask) indexName(topic string) string {
+	if t.s.dsType != "" {
+		return t.s.dsType + "-" + t.s.dsDataset + "-" + strings.ToLower(topic)
+	}
+	return strings.ToLower(topic)
+}
+
+// toDoc builds the bulk item of rec; nil: nothing to write.
+func (t *SinkTask) toDoc(rec *plugins.Record) (*doc, error) {
+	d := &doc{rec: rec, index: t.indexName(rec.Topic)}
+	versioned := false
+	if t.s.keyIgnore || t.s.dsType != "" {
+		d.id = rec.Topic + "+" + strconv.Itoa(int(rec.Partition)) + "+" + strconv.FormatInt(rec.Offset, 10)
+	} else {
+		if rec.Key == nil {
+			if t.s.dropInvalid {
+				t.log.Warn("elasticsearch sink: dropping a record with a null key (key.ignore=false)", "topic", rec.Topic, "partition", rec.Partition, "offset", rec.Offset)
+				return nil, nil
+			}
+			return nil, fmt.Errorf("record %s-%d@%d has a null key, which key.ignore=false needs as the document id (set key.ignore=true or drop.invalid.message=true)",
+				rec.Topic, rec.Partition, rec.Offset)
+		}
+		id, err := t.keyID(rec)
+		if err != nil {
+			return nil, err
+		}
+		d.id = id
+		versioned = !t.s.upsert
+	}
+	var b bytes.Buffer
+	if rec.Value == nil {
+		switch t.s.onNull {
+		case "ignore":
+			return nil, nil
+		case "fail":
+			return nil, fmt.Errorf("record %s-%d@%d has a null value and %s=fail", rec.Topic, rec.Partition, rec.Offset, BehaviorOnNull)
+		}
+		if t.s.keyIgnore {
+			// No key, no document to delete: Confluent ignores these too.
+			return nil, nil
+		}
+		b.WriteString(`{"delete":`)
+		t.meta(&b, d, versioned, rec.Offset)
+		b.WriteString("}\n")
+		d.action = b.Bytes()
+		return d, nil
+	}
+	src, err := t.source(rec)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case t.s.dsType != "":
+		b.WriteString(`{"create":`)
+	case t.s.upsert:
+		b.WriteString(`{"update":`)
+		src = append(append([]byte(`{"doc":`), src...), `,"doc_as_upsert":true}`...)
+	default:
+		b.WriteString(`{"index":`)
+	}
+	t.meta(&b, d, versioned, rec.Offset)
+	b.WriteString("}\n")
+	d.action = b.Bytes()
+	d.source = append(src, '\n')
+	return d, nil
+}
+
+func (t *SinkTask) meta(b *bytes.Buffer, d *doc, versioned bool, offset int64) {
+	b.WriteString(`{"_index":`)
+	writeJSONString(b, d.index)
+	b.WriteString(`,"_id":`)
+	writeJSONString(b, d.id)
+	if versioned {
+		b.WriteString(`,"version":`)
+		b.WriteString(strconv.FormatInt(offset, 10))
+		b.WriteString(`,"version_type":"external"`)
+	}
+	b.WriteByte('}')
+}
+
+func writeJSONString(b *bytes.Buffer, s string) {
+	q, _ := json.Marshal(s)
+	b.Write(q)
+}
+
+// keyID renders the key as Confluent does: strings as they are, other
+// primitives in their text form; structs and maps (which Confluent
+// refuses) as their JSON.
+func (t *SinkTask) keyID(rec *plugins.Record) (string, error) {
+	switch k := rec.Key.(type) {
+	case string:
+		return k, nil
+	case bool:
+		return strconv.FormatBool(k), nil
+	case int8, int16, int32, int64, int:
+		return fmt.Sprint(k), nil
+	case float32:
+		return strconv.FormatFloat(float64(k), 'g', -1, 32), nil
+	case float64:
+		return strconv.FormatFloat(k, 'g', -1, 64), nil
+	}
+	b, err := t.keyConv.FromConnect(rec.Topic, rec.KeySchema, rec.Key)
+	if err != nil {
+		return "", fmt.Errorf("record %s-%d@%d: key as a document id: %w", rec.Topic, rec.Partition, rec.Offset, err)
+	}
+	return string(b), nil
+}
+
+// source is the document JSON of rec's value; data streams get @timestamp.
+func (t *SinkTask) source(rec *plugins.Record) ([]byte, error) {
+	schema := rec.ValueSchema
+	if t.s.schemaIgnore {
+		schema = nil
+	}
+	b, err := t.conv.FromConnect(rec.Topic, schema, rec.Value)
+	if err != nil && schema != nil {
+		b, err = t.conv.FromConnect(rec.Topic, rec.ValueSchema, rec.Value)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("record %s-%d@%d: value to JSON: %w", rec.Topic, rec.Partition, rec.Offset, err)
+	}
+	if t.s.dsType == "" {
+		return b, nil
+	}
+	if len(b) < 2 || b[0] != '{' {
+		return nil, fmt.Errorf("record %s-%d@%d: a data stream document must be a JSON object, got %.40s", rec.Topic, rec.Partition, rec.Offset, b)
+	}
+	ts := ""
+	for _, f := range t.s.dsTimestamp {
+		if v := field(rec.Value, f); v != nil {
+			j, err := t.conv.FromConnect(rec.Topic, nil, v)
+			if err == nil {
+				ts = string(j)
+				break
+			}
+		}
+	}
+	if ts == "" {
+		if field(rec.Value, "@timestamp") != nil {
+			return b, nil
+		}
+		at := rec.Timestamp
+		if at.IsZero() {
+			at = time.Now()
+		}
+		ts = strconv.FormatInt(at.UnixMilli(), 10)
+	}
+	out := make([]byte, 0, len(b)+len(ts)+16)
+	out = append(out, `{"@timestamp":`...)
+	out = append(out, ts...)
+	if len(b) > 2 {
+		out = append(out, ',')
+	}
+	return append(out, b[1:]...), nil
+}
+
+func field(v any, name string) any {
+	switch x := v.(type) {
+	case *plugins.Struct:
+		if x.Schema().Field(name) == nil {
+			return nil
+		}
+		return x.Get(name)
+	case map[string]any:
+		return x[name]
+	}
+	return nil
+}
+
+// ensureIndices creates missing indices with mappings from the value
+// schema (schema.ignore=false) and missing data streams.
+func (t *SinkTask) ensureIndices(ctx context.Context, recs []plugins.Record, docs []*doc) error {
+	for _, d := range docs {
+		if t.indices[d.index] {
+			continue
+		}
+		var err error
+		if t.s.dsType != "" {
+			err = t.ensureDataStream(ctx, d.index)
+		} else if !t.s.schemaIgnore && d.rec.ValueSchema != nil && d.rec.ValueSchema.Type == plugins.TypeStruct {
+			err = t.createIndex(ctx, d.index, d.rec.ValueSchema)
+		} else {
+			t.indices[d.index] = true
+			continue
+		}
+		if err != nil {
+			if transient(err) {
+				return &plugins.Retriable{Err: err}
+			}
+			return err
+		}
+		t.indices[d.index] = true
+	}
+	return nil
+}
+
+func (t *SinkTask) createIndex(ctx context.Context, index string, s *plugins.Schema) error {
+	m, err := mapping(s)
+	if err != nil {
+		return fmt.Errorf("mapping of index %s from the value schema: %w", index, err)
+	}
+	body, _ := json.Marshal(map[string]any{"mappings": m})
+	res, err := t.client.Indices.Create(index, t.client.Indices.Create.WithBody(bytes.NewReader(body)), t.client.Indices.Create.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("create index %s: %w", index, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		he := readError(res.StatusCode, res.Header, res.Body)
+		if strings.Contains(he.body, "resource_already_exists_exception") {
+			return nil
+		}
+		return fmt.Errorf("create index %s: %w", index, he)
+	}
+	t.log.Info("elasticsearch sink: created index with a mapping from the value schema", "index", index)
+	return nil
+}
+
+// ensureDataStream creates the data stream, and an index template for it
+// when none matches (a bare Elasticsearch has no logs-*-* template).
+func (t *SinkTask) ensureDataStream(ctx context.Context, name string) error {
+	create := func() (*httpError, error) {
+		res, err := t.client.Indices.CreateDataStream(name, t.client.Indices.CreateDataStream.WithContext(ctx))
+		if err != nil {
+			return nil, fmt.Errorf("create data stream %s: %w", name, err)
+		}
+		defer res.Body.Close()
+		if res.IsError() {
+			return readError(res.StatusCode, res.Header, res.Body), nil
+		}
+		return nil, nil
+	}
+	he, err := create()
+	if err != nil || he == nil || strings.Contains(he.body, "resource_already_exists_exception") {
+		return err
+	}
+	if !strings.Contains(he.body, "index template") {
+		return fmt.Errorf("create data stream %s: %w", name, he)
+	}
+	tmpl, _ := json.Marshal(map[string]any{
+		"index_patterns": []string{name}, "data_stream": map[string]any{}, "priority": 200,
+		"template": map[string]any{"mappings": map[string]any{"properties": map[string]any{"@timestamp": map[string]any{"type": "date"}}}},
+	})
+	res, err := t.client.Indices.PutIndexTemplate("weir-"+name, bytes.NewReader(tmpl), t.client.Indices.PutIndexTemplate.WithContext(ctx))
+	if err != nil {
+		return fmt.Errorf("index template for data stream %s: %w", name, err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return fmt.Errorf("index template for data stream %s: %w", name, readError(res.StatusCode, res.Header, res.Body))
+	}
+	if he, err = create(); err != nil {
+		return err
+	}
+	if he != nil && !strings.Contains(he.body, "resource_already_exists_exception") {
+		return fmt.Errorf("create data stream %s: %w", name, he)
+	}
+	t.log.Info("elasticsearch sink: created data stream", "name", name)
+	return nil
+}
+
+// write sends docs in bulk requests of at most batch.size items and
+// bulk.size.bytes, up to max.in.flight.requests at once, and returns once
+// every item is acknowledged (written, or skipped as a version conflict,
+// or handled as malformed).
+func (t *SinkTask) write(ctx context.Context, docs []*doc) error {
+	var chunks [][]*doc
+	var size int64
+	start := 0
+	for i, d := range docs {
+		n := int64(len(d.action) + len(d.source))
+		if i > start && (i-start >= t.s.batchSize || (t.s.bulkBytes > 0 && size+n > t.s.bulkBytes)) {
+			chunks = append(chunks, docs[start:i])
+			start, size = i, 0
+		}
+		size += n
+	}
+	chunks = append(chunks, docs[start:])
+	// Upserts carry no version, so their order matters: one at a time.
+	par := t.s.inFlight
+	if t.s.upsert {
+		par = 1
+	}
+	errs := make([]error, len(chunks))
+	sem := make(chan struct{}, par)
+	var wg sync.WaitGroup
+	for i, c := range chunks {
+		if par == 1 {
+			if errs[i] = t.bulk(ctx, c); errs[i] != nil {
+				break
+			}
+			continue
+		}
+		wg.Add(1)
+		sem <- struct{}{}
+		go func() {
+			defer func() { <-sem; wg.Done() }()
+			errs[i] = t.bulk(ctx, c)
+		}()
+	}
+	wg.Wait()
+	var retriable error
+	for _, err := range errs {
+		var re *plugins.Retriable
+		if err != nil && !errors.As(err, &re) {
+			return err
+		}
+		if err != nil && retriable == nil {
+			retriable = err
+		}
+	}
+	return retriable
+}
+
+type bulkResponse struct {
+	Errors bool                         `json:"errors"`
+	Items  []map[string]json.RawMessage `json:"items"`
+}
+
+type bulkItem struct {
+	Index  string          `json:"_index"`
+	ID     string          `json:"_id"`
+	Status int             `json:"status"`
+	Result string          `json:"result"`
+	Error  json.RawMessage `json:"error"`
+}
+
+type esError struct {
+	Type     string   `json:"type"`
+	Reason   string   `json:"reason"`
+	CausedBy *esError `json:"caused_by"`
+}
+
+func (e *esError) String() string {
+	if e == nil {
+		return ""
+	}
+	s := e.Type + ": " + e.Reason
+	if e.CausedBy != nil {
+		s += " (caused by " + e.CausedBy.String() + ")"
+	}
+	return s
+}
+
+// bulk writes one chunk, retrying the whole request or the items that
+// failed transiently.
+func (t *SinkTask) bulk(ctx context.Context, docs []*doc) error {
+	var last error
+	for attempt := 0; ; attempt++ {
+		var retryAfter time.Duration
+		pending, err := t.bulkOnce(ctx, docs)
+		if err == nil && len(pending) == 0 {
+			return nil
+		}
+		if err != nil {
+			var he *httpError
+			if errors.As(err, &he) {
+				retryAfter = he.retryAfter
+			}
+			if !transient(err) {
+				return err
+			}
+			last = err
+		} else {
+			docs = pending
+			t.mu.Lock()
+			last = fmt.Errorf("%d bulk items failed transiently, e.g. %s", len(pending), t.lastItemErr)
+			t.mu.Unlock()
+		}
+		if attempt >= t.s.maxRetries || ctx.Err() != nil {
+			return &plugins.Retriable{Err: fmt.Errorf("bulk write to Elasticsearch after %d attempts: %w", attempt+1, last)}
+		}
+		d := backoff(t.s.backoff, attempt, retryAfter)
+		t.log.Debug("elasticsearch sink: retrying bulk request", "attempt", attempt+1, "backoff", d, "err", last)
+		if err := sleep(ctx, d); err != nil {
+			return &plugins.Retriable{Err: fmt.Errorf("bulk write to Elasticsearch: %w (while retrying after %w)", err, last)}
+		}
+	}
+}
+
+// bulkOnce sends docs once and returns those to retry.
+func (t *SinkTask) bulkOnce(ctx context.Context, docs []*doc) ([]*doc, error) {
+	var body bytes.Buffer
+	for _, d := range docs {
+		body.Write(d.action)
+		body.Write(d.source)
+	}
+	res, err := t.client.Bulk(bytes.NewReader(body.Bytes()), t.client.Bulk.WithContext(ctx))
+	if err != nil {
+		return nil, fmt.Errorf("bulk request to Elasticsearch: %w", err)
+	}
+	defer res.Body.Close()
+	if res.IsError() {
+		return nil, readError(res.StatusCode, res.Header, res.Body)
+	}
+	return t.classify(res, docs)
+}
+
+// lastItemErr remembers one transient item error for the status trace.
+func (t *SinkTask) classify(res *esapi.Response, docs []*doc) ([]*doc, error) {
+	var br bulkResponse
+	if err := json.NewDecoder(res.Body).Decode(&br); err != nil {
+		return nil, fmt.Errorf("bulk response from Elasticsearch: %w", err)
+	}
+	if !br.Errors {
+		if len(br.Items) != len(docs) {
+			return nil, fmt.Errorf("bulk response has %d items for %d documents", len(br.Items), len(docs))
+		}
+		return nil, nil
+	}
+	if len(br.Items) != len(docs) {
+		return nil, fmt.Errorf("bulk response has %d items for %d documents", len(br.Items), len(docs))
+	}
+	var retry []*doc
+	for i, m := range br.Items {
+		var it bulkItem
+		for op, raw := range m {
+			if err := json.Unmarshal(raw, &it); err != nil {
+				return nil, fmt.Errorf("bulk response item %d: %w", i, err)
+			}
+			if op == "delete" && it.Status == http.StatusNotFound {
+				it.Status = http.StatusOK // deleting what is not there is done
+			}
+		}
+		d := docs[i]
+		if it.Status < 300 {
+			continue
+		}
+		var e esError
+		_ = json.Unmarshal(it.Error, &e)
+		switch {
+		case it.Status == http.StatusConflict:
+			// An external version at or below the document's: a replay of
+			// what is already there or older. Nothing to do.
+			continue
+		case it.Status == http.StatusBadRequest:
+			if err := t.malformed(d, &e); err != nil {
+				return nil, err
+			}
+		default:
+			t.mu.Lock()
+			t.lastItemErr = fmt.Sprintf("HTTP %d %s", it.Status, e.String())
+			t.mu.Unlock()
+			retry = append(retry, d)
+		}
+	}
+	return retry, nil
+}
+
+// malformed handles a document Elasticsearch refused (mapping or parse
+// error): the dead letter queue with errors.tolerance=all, otherwise
+// behavior.on.malformed.documents.
+func (t *SinkTask) malformed(d *doc, e *esError) error {
+	r := d.rec
+	err := fmt.Errorf("Elasticsearch rejected document %q of record %s-%d@%d in index %s: %s", d.id, r.Topic, r.Partition, r.Offset, d.index, e.String())
+	t.mu.Lock() // bulk requests run concurrently; the reporter and the log need not be safe for that
+	defer t.mu.Unlock()
+	if t.tolerate {
+		if rep := t.tctx.ErrantRecordReporter(); rep != nil {
+			rep(r, err)
+			return nil
+		}
+	}
+	switch t.s.onMalformed {
+	case "ignore":
+		return nil
+	case "warn":
+		t.log.Warn("elasticsearch sink: skipping a malformed document", "err", err)
+		return nil
+	}
+	return fmt.Errorf("%w (%s=fail; errors.tolerance=all sends it to the dead letter queue)", err, BehaviorOnMalformed)
+}
