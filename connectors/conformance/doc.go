@@ -29,7 +29,10 @@
 //	              the stage and nothing after the poison is delivered.
 //	Lifecycle     pause (nothing flows) / resume, stop; offsets GET, then
 //	              PATCH (KIP-875) back to an earlier point and DELETE: the
-//	              connector re-reads from where it was told.
+//	              connector re-reads from where it was told (for an
+//	              Idempotent sink, whose system cannot show a replay: the
+//	              committed offsets come back to the end and the system
+//	              is unchanged).
 //	Rebalance     three distributed workers on one Kafka cluster; the
 //	              worker running the task is killed with SIGKILL, the task
 //	              moves, the stream completes with the Guarantee.

@@ -118,6 +118,16 @@ type SinkHarness interface {
 	Read(ctx context.Context, s *Stream) ([]plugins.Record, error)
 }
 
+// Idempotent marks a sink harness whose system keeps one copy of a record
+// however often the sink writes it (document ids and versions from the
+// record, upserts by key): a replay cannot be seen there. Lifecycle then
+// checks a re-read after moving the offsets back by the committed offsets
+// coming back to the end, and that the system did not change.
+type Idempotent interface {
+	SinkHarness
+	Idempotent()
+}
+
 // SinkPoisoner lets a sink harness choose its poison record: the raw key
 // and value the kit produces to the topic. Without it the kit produces a
 // value the configured value converter cannot decode.

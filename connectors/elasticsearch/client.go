@@ -78,8 +78,16 @@ func transient(err error) bool {
 	if errors.As(err, &he) {
 		return he.status == http.StatusTooManyRequests || he.status >= 500
 	}
-	return err != nil && !errors.Is(err, context.Canceled)
+	var me *malformedError
+	return err != nil && !errors.Is(err, context.Canceled) && !errors.As(err, &me)
 }
+
+// malformedError is a document Elasticsearch refused for good (a mapping
+// or parse error): retrying cannot help.
+type malformedError struct{ err error }
+
+func (e *malformedError) Error() string { return e.err.Error() }
+func (e *malformedError) Unwrap() error { return e.err }
 
 func readError(status int, header http.Header, body io.Reader) *httpError {
 	b, _ := io.ReadAll(io.LimitReader(body, 2048))
