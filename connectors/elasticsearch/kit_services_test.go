@@ -36,7 +36,7 @@ var kitValue = plugins.StructBuilder().Field("id", plugins.Int64Schema).Field("p
 type esSink struct {
 	mu      sync.Mutex
 	proxies map[string]*esProxy
-	t       *testing.T
+	t       testing.TB
 }
 
 func (h *esSink) Class() string                    { return esClass }
