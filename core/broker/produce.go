@@ -3,6 +3,7 @@ package broker
 import (
 	"context"
 	"errors"
+	"sync"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -55,6 +56,8 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	case req.Acks != 0 && req.Acks != 1 && req.Acks != -1:
 		reqErr = kerr.InvalidRequiredAcks.Code
 	}
+	acksAll, timeout := req.Acks == -1, time.Duration(max(req.TimeoutMillis, 1))*time.Millisecond
+	var waits []durableWait // appends still waiting for their group commit (--fsync)
 	for i := range req.Topics {
 		rt := &req.Topics[i]
 		st := kmsg.NewProduceResponseTopic()
@@ -101,7 +104,16 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 					}
 					break
 				}
-				why = b.produceTo(rc.ctx, tp.parts[rp.Partition], records, &sp, req.Acks == -1, time.Duration(max(req.TimeoutMillis, 1))*time.Millisecond)
+				var res wlog.AppendResult
+				var pending bool
+				why, res, pending = b.produceTo(rc.ctx, tp.parts[rp.Partition], records, &sp, acksAll, timeout)
+				if pending {
+					n := len(records)
+					if res.Duplicate {
+						n = 0
+					}
+					waits = append(waits, durableWait{p: tp.parts[rp.Partition], ti: len(resp.Topics), pi: len(st.Partitions), n: n, res: res})
+				}
 			}
 			if sp.ErrorCode != 0 && req.Version >= 8 {
 				var msg string
@@ -116,37 +128,114 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		}
 		resp.Topics = append(resp.Topics, st)
 	}
+	if len(waits) > 0 {
+		b.awaitProduced(rc.ctx, req.Version, resp, waits, acksAll, timeout)
+	}
 	if req.Acks == 0 {
 		rc.p.noResponse = true
 	}
 	return resp
 }
 
+// durableWait is a partition of a produce request appended but not yet
+// durable: resp.Topics[ti].Partitions[pi] answers it.
+type durableWait struct {
+	p      *partition
+	ti, pi int
+	n      int // bytes appended, 0 for a duplicate
+	res    wlog.AppendResult
+	err    error // the fsync's
+	code   int16 // afterAppend's
+}
+
+// awaitProduced waits for the group commits of every partition the
+// request appended to, concurrently: each log fsyncs its own files, so
+// waiting partition after partition would pay one fsync latency per
+// partition where the fsyncs can overlap (the file system's journal
+// commits them together). Each partition then goes through afterAppend
+// (HW, and with acks=all in a cluster the wait for the ISR) in the same
+// goroutine, so those waits overlap too. A partition is answered only once
+// durable; one whose fsync failed gets its own error.
+func (b *Broker) awaitProduced(ctx context.Context, version int16, resp *kmsg.ProduceResponse, waits []durableWait, acksAll bool, timeout time.Duration) {
+	wait := func(w *durableWait) {
+		if w.err = w.p.log.AwaitDurable(w.res.LogEndOffset); w.err == nil {
+			b.metrics.produced.Add(float64(w.n))
+			w.code = b.afterAppend(ctx, w.p, w.res.LogEndOffset, acksAll, timeout)
+		}
+	}
+	var wg sync.WaitGroup
+	for i := 1; i < len(waits); i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			wait(&waits[i])
+		}()
+	}
+	wait(&waits[0])
+	wg.Wait()
+	for i := range waits {
+		w := &waits[i]
+		sp := &resp.Topics[w.ti].Partitions[w.pi]
+		switch {
+		case w.err != nil:
+			why := b.appendFailed(w.p, w.err, sp)
+			if version >= 8 {
+				msg := kerr.ErrorForCode(sp.ErrorCode).Error()
+				if why != nil {
+					msg = reason(why)
+				}
+				sp.ErrorMessage = &msg
+			}
+		case w.code != 0:
+			sp.ErrorCode = w.code
+			if version >= 8 {
+				msg := kerr.ErrorForCode(w.code).Error()
+				sp.ErrorMessage = &msg
+			}
+		default:
+			sp.BaseOffset = w.res.BaseOffset
+			sp.LogAppendTime = w.res.LogAppendTime
+			sp.LogStartOffset = w.res.LogStartOffset
+		}
+	}
+}
+
 // produceTo appends and fills sp; the error, if any, is the reason sp's
-// error code gives.
-func (b *Broker) produceTo(ctx context.Context, p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition, acksAll bool, timeout time.Duration) error {
-	res, err := p.log.Append(records, wlog.AppendOptions{LeaderEpoch: p.epoch(), Origin: wlog.OriginClient})
+// error code gives. pending means the append still has to be made
+// durable (awaitProduced) before it is acknowledged: sp, the HW and the
+// produced-bytes metric are left for awaitProduced.
+func (b *Broker) produceTo(ctx context.Context, p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition, acksAll bool, timeout time.Duration) (why error, res wlog.AppendResult, pending bool) {
+	res, pending, err := p.log.AppendNoWait(records, wlog.AppendOptions{LeaderEpoch: p.epoch(), Origin: wlog.OriginClient})
 	if err != nil {
-		var ke *kerr.Error
-		if !errors.As(err, &ke) {
-			b.logger.Error("append", "topic", p.topic, "partition", p.index, "err", err)
-		}
-		sp.ErrorCode = errCode(err)
-		if p.deleted.Load() {
-			sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			return nil
-		}
-		return err
+		return b.appendFailed(p, err, sp), res, false
+	}
+	if pending {
+		return nil, res, true
 	}
 	if !res.Duplicate {
 		b.metrics.produced.Add(float64(len(records)))
 	}
 	if code := b.afterAppend(ctx, p, res.LogEndOffset, acksAll, timeout); code != 0 {
 		sp.ErrorCode = code
-		return nil
+		return nil, res, false
 	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
-	return nil
+	return nil, res, false
+}
+
+// appendFailed sets sp's error code for a failed append (or fsync) and
+// returns the reason to give, nil when the partition was deleted meanwhile.
+func (b *Broker) appendFailed(p *partition, err error, sp *kmsg.ProduceResponseTopicPartition) error {
+	var ke *kerr.Error
+	if !errors.As(err, &ke) {
+		b.logger.Error("append", "topic", p.topic, "partition", p.index, "err", err)
+	}
+	sp.ErrorCode = errCode(err)
+	if p.deleted.Load() {
+		sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return nil
+	}
+	return err
 }

@@ -618,8 +618,27 @@ func (l *Log) Size() int64 {
 // rewritten in place (base offset, leader epoch, LogAppendTime), as Kafka
 // does with a produce request's buffer, and is not retained.
 func (l *Log) Append(records []byte, o AppendOptions) (AppendResult, error) {
-	if err := l.offlineErr("append"); err != nil {
+	res, pending, err := l.AppendNoWait(records, o)
+	if err != nil || !pending {
+		return res, err
+	}
+	// SyncOnAppend: wait, without the append lock, for the group commit
+	// that covers these batches, so other producers' appends join it.
+	if err := l.AwaitDurable(res.LogEndOffset); err != nil {
 		return AppendResult{}, err
+	}
+	return res, nil
+}
+
+// AppendNoWait is Append without the wait for durability: when pending
+// is true (SyncOnAppend) the batches are written and published but not
+// yet fsynced, and the caller must call AwaitDurable(res.LogEndOffset)
+// before acknowledging them. It lets one request append to many logs
+// first and then wait for all their group commits together, paying one
+// fsync latency instead of one per log.
+func (l *Log) AppendNoWait(records []byte, o AppendOptions) (res AppendResult, pending bool, err error) {
+	if err := l.offlineErr("append"); err != nil {
+		return AppendResult{}, false, err
 	}
 	l.mu.RLock()
 	maxBytes := l.cfg.MaxMessageBytes
@@ -629,20 +648,15 @@ func (l *Log) Append(records []byte, o AppendOptions) (AppendResult, error) {
 	var batchBuf [2]parsedBatch
 	batches, err := appendBatches(batchBuf[:0], records, maxBytes)
 	if err != nil {
-		return AppendResult{}, err
+		return AppendResult{}, false, err
 	}
 	l.appendMu.Lock()
 	res, durable, err := l.appendLocked(records, batches, o)
 	l.appendMu.Unlock()
-	if err != nil || durable {
-		return res, err
+	if err != nil {
+		return res, false, err
 	}
-	// SyncOnAppend: wait, without the append lock, for the group commit
-	// that covers these batches, so other producers' appends join it.
-	if err := l.awaitDurable(res.LogEndOffset); err != nil {
-		return AppendResult{}, err
-	}
-	return res, nil
+	return res, !durable, nil
 }
 
 // appendLocked is Append under appendMu. durable is false when the caller

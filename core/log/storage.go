@@ -294,9 +294,10 @@ func (g *groupCommit) round(l *Log) {
 	g.mu.Unlock()
 }
 
-// awaitDurable waits until every offset below end is durable (group
-// commit), or returns why it cannot be. Called without appendMu.
-func (l *Log) awaitDurable(end int64) error {
+// AwaitDurable waits until every offset below end is durable (group
+// commit), or returns why it cannot be; see AppendNoWait. Called without
+// appendMu.
+func (l *Log) AwaitDurable(end int64) error {
 	for try := 0; ; try++ {
 		l.commit.round(l)
 		l.mu.RLock()

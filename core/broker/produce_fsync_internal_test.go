@@ -1,0 +1,141 @@
+package broker
+
+import (
+	"context"
+	"encoding/binary"
+	"hash/crc32"
+	"io"
+	"log/slog"
+	"os"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	wlog "github.com/weirlog/weir/core/log"
+)
+
+// slowSyncFS makes every fsync of a file whose path contains match take
+// delay, as a disk with a slow flush does, and counts them.
+type slowSyncFS struct {
+	wlog.OSFS
+	match string
+	delay time.Duration
+	syncs atomic.Int64
+}
+
+func (f *slowSyncFS) OpenFile(name string, flag int, perm os.FileMode) (wlog.File, error) {
+	file, err := f.OSFS.OpenFile(name, flag, perm)
+	if err != nil || !strings.Contains(name, f.match) {
+		return file, err
+	}
+	return &slowSyncFile{File: file, fs: f}, nil
+}
+
+type slowSyncFile struct {
+	wlog.File
+	fs *slowSyncFS
+}
+
+func (s *slowSyncFile) Sync() error {
+	s.fs.syncs.Add(1)
+	time.Sleep(s.fs.delay)
+	return s.File.Sync()
+}
+
+// oneRecordBatch is a v2 batch of one record with the length and CRC set
+// as producers set them.
+func oneRecordBatch(value []byte) []byte {
+	var rec []byte
+	rec = append(rec, 0)               // attributes
+	rec = binary.AppendVarint(rec, 0)  // timestamp delta
+	rec = binary.AppendVarint(rec, 0)  // offset delta
+	rec = binary.AppendVarint(rec, -1) // null key
+	rec = binary.AppendVarint(rec, int64(len(value)))
+	rec = append(rec, value...)
+	rec = binary.AppendVarint(rec, 0) // headers
+	now := time.Now().UnixMilli()
+	rb := kmsg.RecordBatch{Magic: 2, ProducerID: -1, ProducerEpoch: -1, FirstSequence: -1, NumRecords: 1,
+		FirstTimestamp: now, MaxTimestamp: now, Records: binary.AppendVarint(nil, int64(len(rec)))}
+	rb.Records = append(rb.Records, rec...)
+	raw := rb.AppendTo(nil)
+	binary.BigEndian.PutUint32(raw[8:], uint32(len(raw)-12))
+	binary.BigEndian.PutUint32(raw[17:], crc32.Checksum(raw[21:], crc32.MakeTable(crc32.Castagnoli)))
+	return raw
+}
+
+// TestFsyncProduceWaitsForPartitionsTogether: with --fsync (SyncOnAppend)
+// an acks=all produce request for N partitions appends to all of them and
+// then waits for their fsyncs together, so it is answered in about one
+// fsync latency, not N of them one after another (issue 16, durable mode:
+// franz-go sends one request per broker covering every partition it
+// has records for, and serial waits capped 16 producers at 0.1x of dd).
+func TestFsyncProduceWaitsForPartitionsTogether(t *testing.T) {
+	const parts, delay = 6, 150 * time.Millisecond
+	fs := &slowSyncFS{match: "/slow-", delay: delay}
+	b, err := New(Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", OffsetsTopicPartitions: 1, SyncOnAppend: true, logFS: fs},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.createTopic(ctx, "slow", parts, -1, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(round int) time.Duration {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = -1, 10000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "slow"
+		for p := range parts {
+			rp := kmsg.NewProduceRequestTopicPartition()
+			rp.Partition = int32(p)
+			rp.Records = oneRecordBatch([]byte("durable"))
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		req.Topics = append(req.Topics, rt)
+		before := fs.syncs.Load()
+		start := time.Now()
+		kresp, err := cl.Request(ctx, req)
+		took := time.Since(start)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp := kresp.(*kmsg.ProduceResponse)
+		if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != parts {
+			t.Fatalf("response: %+v", resp)
+		}
+		for _, sp := range resp.Topics[0].Partitions {
+			if sp.ErrorCode != 0 || sp.BaseOffset != int64(round) {
+				t.Fatalf("round %d partition %d: error %d, base offset %d", round, sp.Partition, sp.ErrorCode, sp.BaseOffset)
+			}
+			// Answered only once durable: the HW moved with the fsync.
+			if hw := (*b.topics.Load())["slow"].parts[sp.Partition].hw.Load(); hw != int64(round)+1 {
+				t.Fatalf("round %d partition %d: HW %d after the answer", round, sp.Partition, hw)
+			}
+		}
+		if n := fs.syncs.Load() - before; n < parts {
+			t.Fatalf("round %d: %d fsyncs for %d partitions; acknowledged before durable", round, n, parts)
+		}
+		return took
+	}
+	produce(0) // the first append of each log also creates and syncs its segment
+	for round := 1; round <= 3; round++ {
+		if took := produce(round); took > 3*delay {
+			t.Fatalf("round %d: a produce to %d partitions with %v fsyncs took %v: the fsyncs were waited for one after another", round, parts, delay, took)
+		}
+	}
+}
