@@ -78,7 +78,7 @@ type harness struct {
 	mu         sync.Mutex
 	disorder   []string
 	seen       map[string]*version
-	superseded []plugins.Record
+	superseded map[string][]plugins.Record // per stream
 }
 
 func (*harness) Class() string                    { return "io.confluent.connect.hdfs3.Hdfs3SinkConnector" }
@@ -155,7 +155,7 @@ func (h *harness) Read(_ context.Context, s *conformance.Stream) ([]plugins.Reco
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.seen == nil {
-		h.seen = map[string]*version{}
+		h.seen, h.superseded = map[string]*version{}, map[string][]plugins.Record{}
 	}
 	var out []plugins.Record
 	for _, f := range fl {
@@ -166,14 +166,14 @@ func (h *harness) Read(_ context.Context, s *conformance.Stream) ([]plugins.Reco
 				return nil, err
 			}
 			if v != nil {
-				h.superseded = append(h.superseded, v.recs...)
+				h.superseded[s.Name] = append(h.superseded[s.Name], v.recs...)
 			}
 			v = &version{tag: f.tag, recs: recs}
 			h.seen[f.path] = v
 		}
 		out = append(out, v.recs...)
 	}
-	return append(out, h.superseded...), nil
+	return append(out, h.superseded[s.Name]...), nil
 }
 
 func (h *harness) readFile(p string) ([]plugins.Record, error) {

@@ -88,7 +88,7 @@ type harness struct {
 	mu         sync.Mutex
 	disorder   []string // files whose records are not in ascending order
 	seen       map[string]*version
-	superseded []plugins.Record // records of objects written again since
+	superseded map[string][]plugins.Record // per stream: records of objects written again since
 }
 
 func (*harness) Class() string                    { return "io.confluent.connect.s3.S3SinkConnector" }
@@ -139,7 +139,7 @@ func (h *harness) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Re
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	if h.seen == nil {
-		h.seen = map[string]*version{}
+		h.seen, h.superseded = map[string]*version{}, map[string][]plugins.Record{}
 	}
 	var out []plugins.Record
 	for _, o := range objs {
@@ -150,14 +150,14 @@ func (h *harness) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Re
 				return nil, err
 			}
 			if v != nil {
-				h.superseded = append(h.superseded, v.recs...)
+				h.superseded[s.Name] = append(h.superseded[s.Name], v.recs...)
 			}
 			v = &version{tag: o.tag, recs: recs}
 			h.seen[o.key] = v
 		}
 		out = append(out, v.recs...)
 	}
-	return append(out, h.superseded...), nil
+	return append(out, h.superseded[s.Name]...), nil
 }
 
 type version struct {
