@@ -55,7 +55,11 @@ type configSnapshot struct {
 	targets    map[string]TargetState
 	tasks      map[string][]map[string]string // committed task configs
 	order      []string                       // connector names in creation order
-	offset     int64                          // next config-topic offset
+	// born is, per connector, the config-topic offset of the record that
+	// created it: a connector deleted and created again with the same
+	// config between two herder passes is a new connector all the same.
+	born   map[string]int64
+	offset int64 // next config-topic offset
 }
 
 func (s *configSnapshot) target(c string) TargetState {
@@ -148,8 +152,14 @@ func (s *configStore) apply(r *kgo.Record) {
 		}
 		if _, had := s.cur.connectors[c]; had != (next.connectors[c] != nil) {
 			next.order = slices.DeleteFunc(slices.Clone(next.order), func(n string) bool { return n == c })
+			next.born = maps.Clone(next.born)
+			if next.born == nil {
+				next.born = map[string]int64{}
+			}
+			delete(next.born, c)
 			if !had {
 				next.order = append(next.order, c)
+				next.born[c] = r.Offset
 			}
 		}
 	case strings.HasPrefix(key, "target-state-"):

@@ -2,6 +2,8 @@ package runtime
 
 import (
 	"context"
+	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 	"time"
@@ -114,4 +116,42 @@ func metricValue(t testing.TB, w *Worker, name string) float64 {
 		}
 	}
 	return sum
+}
+
+// TestRecreatedConnectorRestarts: a connector deleted and created again
+// with the same config, both read in one fetch (no herder pass in between),
+// is a new connector: it starts again and gets task configs. The herder
+// used to see an unchanged config and left it with no tasks (seen as a
+// TestRESTKafkaFidelity flake under load).
+func TestRecreatedConnectorRestarts(t *testing.T) {
+	c := startCluster(t)
+	w := c.startWorker(t, nil)
+	dir := t.TempDir()
+	in := dir + "/in.txt"
+	writeLines(t, in, 0, 3)
+	r := call(t, "POST", w.url+"/connectors", map[string]any{"name": "re", "config": sourceConfig(in, c.topic("re"))})
+	expectCode(t, r, 201, "create")
+	waitState(t, w.url, "re", stateRunning, stateRunning)
+	r = call(t, "GET", w.url+"/connectors/re/config", nil)
+	expectCode(t, r, 200, "config")
+	var cfg map[string]string
+	r.json(t, &cfg)
+	val, _ := json.Marshal(map[string]any{"properties": cfg})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addr), kgo.DefaultProduceTopic(w.cfg.ConfigTopic), kgo.ProducerLinger(50*time.Millisecond))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	if err := cl.ProduceSync(ctx, &kgo.Record{Key: []byte("connector-re")}, &kgo.Record{Key: []byte("connector-re"), Value: val}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	starts := func() int {
+		return strings.Count(w.log.String(), `msg="connector started" component=connect worker_id=`+w.WorkerID()+` connector=re `)
+	}
+	eventually(t, 30*time.Second, "the re-created connector to start again", func() (bool, string) {
+		return starts() >= 2, fmt.Sprint(starts(), " starts")
+	})
+	waitState(t, w.url, "re", stateRunning, stateRunning)
 }

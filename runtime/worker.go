@@ -383,7 +383,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 		}
 		target := snap.target(name)
 		switch {
-		case restartConn[name], !maps.Equal(cfg, c.raw):
+		case restartConn[name], !maps.Equal(cfg, c.raw), c.born != snap.born[name]:
 			c.stop()
 			delete(w.conns, name)
 			if restartConn[name] {
@@ -397,7 +397,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 			w.putConnectorStatus(name, stateRestarting, nil)
 			c.stop()
 			delete(w.conns, name)
-			w.conns[name] = &runConnector{name: name, restarts: c.restarts + 1, state: stateRestarting}
+			w.conns[name] = &runConnector{name: name, restarts: c.restarts + 1, state: stateRestarting, born: c.born}
 			w.conns[name].prevBackoff = c.prevBackoff
 		}
 	}
@@ -635,6 +635,7 @@ type runConnector struct {
 	conn        plugins.Connector
 	cc          *connectorConfig
 	raw         map[string]string
+	born        int64 // configSnapshot.born when started
 	resolved    map[string]string
 	state       string
 	started     bool
@@ -665,6 +666,7 @@ func (c connCtx) RaiseError(err error) {
 
 func (c *runConnector) start(w *Worker, ctx context.Context, raw map[string]string, target TargetState, snap *configSnapshot) {
 	c.raw = raw
+	c.born = snap.born[c.name]
 	c.started = true
 	log := w.log.With("connector", c.name)
 	cc, err := parseConnectorConfig(raw)
