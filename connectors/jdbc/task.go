@@ -379,9 +379,20 @@ func (t *SourceTask) abort() {
 
 // read hands out up to batch.max.rows rows of the current scan, each with
 // its source offset, and ends the scan when its rows are exhausted.
-func (t *SourceTask) read(ctx context.Context) ([]plugins.Record, error) {
+func (t *SourceTask) read(ctx context.Context) (_ []plugins.Record, err error) {
 	sc := t.cur
 	ts := sc.t
+	// The table's position moves with the rows handed out, and only with
+	// them: a batch that is not returned (the connection dropped mid-scan,
+	// or the read-only transaction's COMMIT failed after its last row)
+	// leaves the position where it was, so the next scan reads those rows
+	// again instead of resuming past them.
+	inc, tsv, xmin := ts.inc, ts.ts, ts.xmin
+	defer func() {
+		if err != nil {
+			ts.inc, ts.ts, ts.xmin = inc, tsv, xmin
+		}
+	}()
 	recs := make([]plugins.Record, 0, min(t.s.batchMax, 8192))
 	r, err := sc.next(t)
 	if err != nil {

@@ -339,7 +339,12 @@ func TestClusterFollowerTruncatesDivergentTail(t *testing.T) {
 		t.Fatalf("create: %v %v", err, resp.Err)
 	}
 	isrOf := func(c *kgo.Client) kmsg.MetadataResponseTopicPartition {
-		return rawMetadata(t, c, "div").Topics[0].Partitions[0]
+		// A broker that has not applied the topic yet answers it without
+		// partitions: report "no leader" so the callers keep waiting.
+		if ts := rawMetadata(t, c, "div").Topics; len(ts) > 0 && len(ts[0].Partitions) > 0 {
+			return ts[0].Partitions[0]
+		}
+		return kmsg.MetadataResponseTopicPartition{Leader: -1}
 	}
 	waitFor := func(what string, ok func() bool) {
 		for deadline := time.Now().Add(15 * time.Second); !ok(); {
