@@ -2,6 +2,7 @@ package plugins
 
 import (
 	"fmt"
+	"maps"
 	"math/big"
 	"strconv"
 	"strings"
@@ -81,4 +82,15 @@ func ratScale(r *big.Rat) int {
 		}
 	}
 	return 18
+}
+
+// SinkTaskConfigs is what almost every sink connector's TaskConfigs
+// returns: max(maxTasks, 1) copies of its configuration, since the
+// consumer group, not the connector, spreads the partitions over tasks.
+func SinkTaskConfigs(cfg Config, maxTasks int) []Config {
+	out := make([]Config, max(maxTasks, 1))
+	for i := range out {
+		out[i] = maps.Clone(cfg)
+	}
+	return out
 }

@@ -39,9 +39,6 @@ func freePorts(t *testing.T, n int) []string {
 // fences it: the others elect a new metadata leader and stop listing it.
 // The time from the kill to the metadata without it is printed.
 func TestClusterOfThreeProcesses(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs three weir processes")
-	}
 	dir := t.TempDir()
 	bin := filepath.Join(dir, "weir")
 	build := exec.Command("go", "build", "-o", bin, ".")

@@ -43,11 +43,7 @@ func (c *SinkConnector) Start(_ plugins.ConnectorContext, cfg plugins.Config) er
 // TaskConfigs gives every task the same configuration: the consumer group
 // spreads the partitions.
 func (c *SinkConnector) TaskConfigs(maxTasks int) ([]plugins.Config, error) {
-	out := make([]plugins.Config, max(maxTasks, 1))
-	for i := range out {
-		out[i] = maps.Clone(c.cfg)
-	}
-	return out, nil
+	return plugins.SinkTaskConfigs(c.cfg, maxTasks), nil
 }
 
 // SinkTask writes every Put to Elasticsearch before it returns, so the

@@ -38,11 +38,7 @@ func (c *SinkConnector) Start(_ plugins.ConnectorContext, cfg plugins.Config) er
 // FileStreamSinkConnector does (all tasks append to the same file; lines
 // of different tasks interleave but are never torn).
 func (c *SinkConnector) TaskConfigs(maxTasks int) ([]plugins.Config, error) {
-	out := make([]plugins.Config, max(maxTasks, 1))
-	for i := range out {
-		out[i] = maps.Clone(c.cfg)
-	}
-	return out, nil
+	return plugins.SinkTaskConfigs(c.cfg, maxTasks), nil
 }
 
 // SinkTask appends record values to a file.

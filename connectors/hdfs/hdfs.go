@@ -99,11 +99,7 @@ func (c *Connector) Start(_ plugins.ConnectorContext, cfg plugins.Config) error 
 
 // TaskConfigs: every task the same; the group spreads the partitions.
 func (c *Connector) TaskConfigs(maxTasks int) ([]plugins.Config, error) {
-	out := make([]plugins.Config, max(maxTasks, 1))
-	for i := range out {
-		out[i] = maps.Clone(c.cfg)
-	}
-	return out, nil
+	return plugins.SinkTaskConfigs(c.cfg, maxTasks), nil
 }
 
 func parse(cfg plugins.Config) (*plugins.ParsedConfig, error) {

@@ -45,11 +45,7 @@ func (c *SinkConnector) Start(_ plugins.ConnectorContext, cfg plugins.Config) er
 // TaskConfigs returns maxTasks identical configurations: the runtime
 // spreads the topic partitions over them.
 func (c *SinkConnector) TaskConfigs(maxTasks int) ([]plugins.Config, error) {
-	out := make([]plugins.Config, max(maxTasks, 1))
-	for i := range out {
-		out[i] = maps.Clone(c.cfg)
-	}
-	return out, nil
+	return plugins.SinkTaskConfigs(c.cfg, maxTasks), nil
 }
 
 // sinkReserved are the SEND headers the sink sets itself or that describe
