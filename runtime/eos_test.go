@@ -20,6 +20,7 @@ import (
 func TestExactlyOnceSource(t *testing.T) {
 	testCommits.Delete("eos-required") // counted per name across -count=N reruns
 	testEarlyCommits.Delete("eos-required")
+	testCommitCheckErr.Delete("eos-required")
 	c := startCluster(t)
 	w := c.startWorker(t, func(cfg *Config) { cfg.ExactlyOnceSourceSupport = "enabled" })
 	txn, err := w.transactionsSupported(context.Background())
@@ -71,8 +72,15 @@ func TestExactlyOnceSource(t *testing.T) {
 		// transaction holding the record is committed.
 		eventually(t, 10*time.Second, "CommitRecord calls", func() (bool, string) {
 			v, ok := testCommits.Load("eos-required")
-			return ok && v.(*atomic.Int64).Load() == 30, fmt.Sprint(v)
+			if !ok {
+				return false, "none"
+			}
+			n := v.(*atomic.Int64).Load()
+			return n == 30, fmt.Sprint(n)
 		})
+		if err, ok := testCommitCheckErr.Load("eos-required"); ok {
+			t.Fatalf("checking the transaction's state in CommitRecord: %v", err)
+		}
 		if v, ok := testEarlyCommits.Load("eos-required"); ok && v.(*atomic.Int64).Load() > 0 {
 			t.Fatalf("%d CommitRecord calls before the record's transaction committed", v.(*atomic.Int64).Load())
 		}

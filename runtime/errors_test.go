@@ -108,27 +108,45 @@ func (t *testSourceTask) Poll(ctx context.Context) ([]plugins.Record, error) {
 var testCommits sync.Map // connector name -> *atomic.Int64
 
 // testEarlyCommits counts, per connector with "check.lso.bootstrap" set,
-// CommitRecord calls for a record a read_committed consumer cannot see yet
-// (its transaction is not committed).
+// CommitRecord calls made while the task's transaction was not yet
+// committed. It asks the transaction coordinator (DescribeTransactions),
+// not the partition's last stable offset: Kafka writes the commit markers
+// asynchronously after EndTxn returns, so the LSO may lag a transaction
+// that is already committed (a check on it failed in CI against Kafka).
+// The runtime calls CommitRecord from the task's own goroutine before its
+// next poll, so no later transaction of the task can be open then.
 var testEarlyCommits sync.Map // connector name -> *atomic.Int64
+
+// testCommitCheckErr holds, per connector, the last error of that check,
+// so a check that could not run fails the test instead of passing it.
+var testCommitCheckErr sync.Map // connector name -> error
 
 func (t *testSourceTask) CommitRecord(rec *plugins.Record) error {
 	v, _ := testCommits.LoadOrStore(t.cfg["name"], new(atomic.Int64))
 	v.(*atomic.Int64).Add(1)
 	if addr := t.cfg["check.lso.bootstrap"]; addr != "" {
-		next, _ := asInt(rec.SourceOffset["next"])
+		fail := func(err error) error {
+			testCommitCheckErr.Store(t.cfg["name"], err)
+			return err
+		}
 		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
 		if err != nil {
-			return err
+			return fail(err)
 		}
 		defer cl.Close()
-		lso, err := kadm.NewClient(cl).ListCommittedOffsets(context.Background(), rec.Topic)
+		txnID := "connect-standalone-" + t.cfg["name"] + "-0"
+		ds, err := kadm.NewClient(cl).DescribeTransactions(context.Background(), txnID)
 		if err != nil {
-			return err
+			return fail(fmt.Errorf("describe transaction %s: %w", txnID, err))
 		}
-		var visible int64
-		lso.Each(func(o kadm.ListedOffset) { visible += o.Offset })
-		if visible < next {
+		d, err := ds.On(txnID, nil)
+		if err == nil {
+			err = d.Err
+		}
+		if err != nil {
+			return fail(fmt.Errorf("describe transaction %s: %w", txnID, err))
+		}
+		if d.State != "PrepareCommit" && d.State != "CompleteCommit" {
 			e, _ := testEarlyCommits.LoadOrStore(t.cfg["name"], new(atomic.Int64))
 			e.(*atomic.Int64).Add(1)
 		}
