@@ -52,7 +52,7 @@ var topicConfigs = []topicConfig{
 	{"segment.bytes", "1073741824", kmsg.ConfigTypeInt, "Segment file size.", checkInt(14, math.MaxInt32), func(c *wlog.Config, v string) { c.SegmentBytes = num(v) }},
 	{"segment.index.bytes", "10485760", kmsg.ConfigTypeInt, "Offset index size per segment.", checkInt(4, math.MaxInt32), func(c *wlog.Config, v string) { c.SegmentIndexBytes = int(num(v)) }},
 	{"segment.ms", "604800000", kmsg.ConfigTypeLong, "Roll a new segment after this long.", checkInt(1, math.MaxInt64), func(c *wlog.Config, v string) { c.SegmentMs = ms(v) }},
-	{"unclean.leader.election.enable", "false", kmsg.ConfigTypeBoolean, "Accepted for compatibility; weir never elects an out-of-sync leader.", checkOneOf("true", "false"), nil},
+	{"unclean.leader.election.enable", "false", kmsg.ConfigTypeBoolean, "Lets ElectLeaders with election type UNCLEAN pick a leader outside the ISR when no ISR member is alive (what only the ISR held is lost); automatic elections never leave the ISR.", checkOneOf("true", "false"), nil},
 }
 
 // unknownConfig names the supported config closest to name, if one is

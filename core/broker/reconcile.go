@@ -184,6 +184,7 @@ func (b *Broker) reconcile(next *cluster.State) {
 		lead  bool
 	}
 	var creates []create
+	var moved []*partition
 	for name, t := range next.Topics {
 		old, had := cur[name]
 		if had && old.meta == t && !b.hasNil(old) && !b.reopenDue(old.parts) {
@@ -197,6 +198,12 @@ func (b *Broker) reconcile(next *cluster.State) {
 		tp := &topicParts{meta: t, parts: make([]*partition, len(t.Partitions))}
 		lcfg := b.logConfig(t.Configs)
 		for i, pm := range t.Partitions {
+			if had && i < len(old.parts) && old.parts[i] != nil && !b.hosts(t, i) {
+				// Reassigned away (admin_reassign.go): the log goes
+				// once the new state is in service.
+				moved = append(moved, old.parts[i])
+				continue
+			}
 			if had && i < len(old.parts) && old.parts[i] != nil && !b.reopenDue(old.parts[i:i+1]) {
 				p := old.parts[i]
 				if !maps.Equal(old.meta.Configs, t.Configs) {
@@ -259,6 +266,14 @@ func (b *Broker) reconcile(next *cluster.State) {
 		}
 	}
 	b.topics.Store(&out)
+	for _, p := range moved {
+		p.markDeleted()
+		if err := b.logs.Remove(p.topic, p.index); err != nil {
+			b.logger.Error("remove the log of a replica reassigned away", "topic", p.topic, "partition", p.index, "err", err)
+		} else {
+			b.logger.Info("removed the log of a replica reassigned away", "topic", p.topic, "partition", p.index)
+		}
+	}
 	b.updateRoles(out)
 	b.metrics.setPartitions(out)
 

@@ -65,6 +65,7 @@ func (b *Broker) updateRoles(topics map[string]*topicParts) {
 					r.tracker = replica.NewTracker(b.cfg.NodeID, pm.Replicas, pm.ISR, minISR, p.highWatermark(), now)
 					r.epochStart = p.log.EndOffset()
 				} else {
+					r.tracker.SetReplicas(pm.Replicas, now) // a reassignment adds or removes followers
 					r.tracker.SetISR(pm.ISR)
 				}
 				r.tracker.Advance(p.log.EndOffset())

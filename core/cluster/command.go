@@ -48,6 +48,12 @@ type Command struct {
 	// leader or from a stale view.
 	LeaderEpoch    int32 `json:"leader_epoch,omitempty"`
 	PartitionEpoch int32 `json:"partition_epoch,omitempty"`
+	// OpReassign: Replicas is the target, Cancel reverts. OpElectLeader:
+	// Election and Unclean (see reassign.go).
+	Replicas []int32 `json:"replicas,omitempty"`
+	Cancel   bool    `json:"cancel,omitempty"`
+	Election int8    `json:"election,omitempty"`
+	Unclean  bool    `json:"unclean,omitempty"`
 }
 
 // Result is what applying a Command produced. Err is a Kafka error (nil on
@@ -107,10 +113,17 @@ func apply(s *State, c *Command) (*State, Result) {
 		t = t.clone()
 		q := &t.Partitions[c.Partition]
 		q.ISR = slices.Clone(c.ISR)
+		completeReassignment(s, q)
 		q.PartitionEpoch++
 		n := s.clone()
 		n.Topics[t.Name] = t
 		return n, Result{}
+
+	case OpElectLeader:
+		return applyElect(s, c)
+
+	case OpReassign:
+		return applyReassign(s, c)
 
 	case OpFenceBroker, OpUnfenceBroker:
 		br, ok := s.Brokers[c.BrokerID]

@@ -29,6 +29,11 @@ type Partition struct {
 	PartitionEpoch int32   `json:"partition_epoch"`
 	Replicas       []int32 `json:"replicas"`
 	ISR            []int32 `json:"isr"`
+	// Adding and Removing are set while a reassignment is in progress
+	// (KIP-455; reassign.go): Replicas then holds the target replicas
+	// followed by the removing ones.
+	Adding   []int32 `json:"adding_replicas,omitempty"`
+	Removing []int32 `json:"removing_replicas,omitempty"`
 }
 
 // Topic is one topic. Configs hold only the dynamic (explicitly set) topic

@@ -38,6 +38,25 @@ func NewTracker(leader int32, replicas, isr []int32, minISR int, hw int64, now t
 // SetISR replaces the ISR after the metadata changed it.
 func (t *Tracker) SetISR(isr []int32) { t.isr = slices.Clone(isr) }
 
+// SetReplicas replaces the replica set after a reassignment changed it
+// (same leader epoch): an added follower starts as caught up now, so it
+// gets a full lag period once it joins the ISR, and a removed one is
+// forgotten.
+func (t *Tracker) SetReplicas(replicas []int32, now time.Time) {
+	for _, r := range replicas {
+		if _, ok := t.caughtUp[r]; !ok && r != t.leader {
+			t.caughtUp[r] = now
+		}
+	}
+	for _, r := range t.replicas {
+		if !slices.Contains(replicas, r) {
+			delete(t.caughtUp, r)
+			delete(t.leo, r)
+		}
+	}
+	t.replicas = slices.Clone(replicas)
+}
+
 // ISR is the current in-sync replica set.
 func (t *Tracker) ISR() []int32 { return slices.Clone(t.isr) }
 

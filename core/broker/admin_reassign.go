@@ -1,0 +1,159 @@
+package broker
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirlog/weir/core/cluster"
+)
+
+// AlterPartitionReassignments: v0-1
+// ListPartitionReassignments: v0
+//
+// Behavior (KIP-455; the state machine is core/cluster's reassign.go):
+// * A partition's target replicas must be registered brokers, each named
+//   once (INVALID_REPLICA_ASSIGNMENT). v1's AllowReplicationFactorChange
+//   false refuses a target of another size (INVALID_REPLICATION_FACTOR).
+// * The adding replicas create the log and follow the leader; once every
+//   target replica is in the ISR the removing ones leave (and delete their
+//   logs), and leadership moves off a removed leader.
+// * Null replicas cancel: NO_REASSIGNMENT_IN_PROGRESS if none is.
+// * A single node has one broker: only a target of [itself] is valid.
+// * ListPartitionReassignments lists the ones in progress (null topics:
+//   all) with their replicas, adding and removing replicas.
+
+func init() {
+	register(kmsg.AlterPartitionAssignments, 0, 1, handleAlterPartitionReassignments)
+	register(kmsg.ListPartitionReassignments, 0, 0, handleListPartitionReassignments)
+}
+
+func handleAlterPartitionReassignments(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.AlterPartitionAssignmentsRequest)
+	resp := req.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
+	allowRF := req.Version < 1 || req.AllowReplicationFactorChange
+	resp.AllowReplicationFactorChange = allowRF
+	ctx := rc.ctx
+	if req.TimeoutMillis > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
+		defer cancel()
+	}
+	for _, rt := range req.Topics {
+		out := kmsg.NewAlterPartitionAssignmentsResponseTopic()
+		out.Topic = rt.Topic
+		for _, rp := range rt.Partitions {
+			p := kmsg.NewAlterPartitionAssignmentsResponseTopicPartition()
+			p.Partition = rp.Partition
+			if e, msg := b.reassign(ctx, rt.Topic, rp.Partition, rp.Replicas, allowRF); e != nil {
+				p.ErrorCode = e.Code
+				p.ErrorMessage = &msg
+			}
+			out.Partitions = append(out.Partitions, p)
+		}
+		resp.Topics = append(resp.Topics, out)
+	}
+	return resp
+}
+
+// reassign validates and proposes one partition's reassignment (replicas
+// nil: cancel); it returns the error and its message, or nil.
+func (b *Broker) reassign(ctx context.Context, topic string, part int32, replicas []int32, allowRF bool) (*kerr.Error, string) {
+	st := b.ctl.State()
+	t, ok := st.Topics[topic]
+	if !ok || part < 0 || int(part) >= len(t.Partitions) {
+		return kerr.UnknownTopicOrPartition, fmt.Sprintf("%s-%d does not exist", topic, part)
+	}
+	pm := t.Partitions[part]
+	cmd := &cluster.Command{Op: cluster.OpReassign, Topic: topic, Partition: part}
+	if replicas == nil {
+		if !pm.Reassigning() {
+			return kerr.NoReassignmentInProgress, fmt.Sprintf("%s-%d has no reassignment to cancel", topic, part)
+		}
+		cmd.Cancel = true
+	} else {
+		switch {
+		case len(replicas) == 0:
+			return kerr.InvalidReplicaAssignment, fmt.Sprintf("%s-%d: the target replica list is empty", topic, part)
+		case !allowRF && len(replicas) != len(pm.Original()):
+			return kerr.InvalidReplicationFactor, fmt.Sprintf("%s-%d has %d replicas; the target has %d and the request does not allow changing the replication factor", topic, part, len(pm.Original()), len(replicas))
+		}
+		for i, r := range replicas {
+			if _, ok := st.Brokers[r]; !ok {
+				return kerr.InvalidReplicaAssignment, fmt.Sprintf("%s-%d: broker %d is not registered", topic, part, r)
+			}
+			if slices.Contains(replicas[:i], r) {
+				return kerr.InvalidReplicaAssignment, fmt.Sprintf("%s-%d: broker %d is named twice", topic, part, r)
+			}
+		}
+		cmd.Replicas = slices.Clone(replicas)
+	}
+	res, err := b.ctl.Propose(ctx, cmd)
+	if err != nil {
+		perr := proposeErr(err)
+		return kerrOf(perr), fmt.Sprintf("reassign %s-%d: %s", topic, part, reason(perr))
+	}
+	if res.Err != nil {
+		return res.Err, fmt.Sprintf("reassign %s-%d: %s", topic, part, res.Err.Message)
+	}
+	return nil, ""
+}
+
+func handleListPartitionReassignments(b *Broker, _ *reqCtx, kreq kmsg.Request) kmsg.Response {
+	req := kreq.(*kmsg.ListPartitionReassignmentsRequest)
+	resp := req.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
+	st := b.ctl.State()
+	add := func(t *cluster.Topic, part int32, out *kmsg.ListPartitionReassignmentsResponseTopic) {
+		if part < 0 || int(part) >= len(t.Partitions) || !t.Partitions[part].Reassigning() {
+			return
+		}
+		pm := t.Partitions[part]
+		p := kmsg.NewListPartitionReassignmentsResponseTopicPartition()
+		p.Partition = part
+		p.Replicas = slices.Clone(pm.Replicas)
+		p.AddingReplicas = orEmpty(pm.Adding)
+		p.RemovingReplicas = orEmpty(pm.Removing)
+		out.Partitions = append(out.Partitions, p)
+	}
+	emit := func(out kmsg.ListPartitionReassignmentsResponseTopic) {
+		if len(out.Partitions) > 0 {
+			resp.Topics = append(resp.Topics, out)
+		}
+	}
+	if req.Topics == nil {
+		for _, name := range st.TopicNames() {
+			t := st.Topics[name]
+			out := kmsg.NewListPartitionReassignmentsResponseTopic()
+			out.Topic = name
+			for i := range t.Partitions {
+				add(t, int32(i), &out)
+			}
+			emit(out)
+		}
+		return resp
+	}
+	for _, rt := range req.Topics {
+		t, ok := st.Topics[rt.Topic]
+		if !ok {
+			continue // Kafka lists only what is moving; an unknown topic moves nothing
+		}
+		out := kmsg.NewListPartitionReassignmentsResponseTopic()
+		out.Topic = rt.Topic
+		for _, part := range rt.Partitions {
+			add(t, part, &out)
+		}
+		emit(out)
+	}
+	return resp
+}
+
+func orEmpty(xs []int32) []int32 {
+	if xs == nil {
+		return []int32{}
+	}
+	return slices.Clone(xs)
+}

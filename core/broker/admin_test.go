@@ -1,0 +1,224 @@
+package broker_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirlog/weir/core/broker"
+)
+
+// createAssigned creates topic with one partition on replicas.
+func createAssigned(t *testing.T, cl *kgo.Client, topic string, replicas ...int32) {
+	t.Helper()
+	req := kmsg.NewPtrCreateTopicsRequest()
+	rt := kmsg.NewCreateTopicsRequestTopic()
+	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, -1, -1
+	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
+	ra.Partition, ra.Replicas = 0, replicas
+	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctxT(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
+		t.Fatalf("create %s on %v: %v", topic, replicas, err)
+	}
+}
+
+// waitPartition polls Metadata until p0 of topic satisfies ok.
+func waitPartition(t *testing.T, cl *kgo.Client, topic string, within time.Duration, what string, ok func(kmsg.MetadataResponseTopicPartition) bool) kmsg.MetadataResponseTopicPartition {
+	t.Helper()
+	deadline := time.Now().Add(within)
+	for {
+		mr := rawMetadata(t, cl, topic)
+		if len(mr.Topics) == 1 && len(mr.Topics[0].Partitions) == 1 {
+			p := mr.Topics[0].Partitions[0]
+			if ok(p) {
+				return p
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("%s/0 never %s: leader %d replicas %v isr %v", topic, what, p.Leader, p.Replicas, p.ISR)
+			}
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+}
+
+func listReassignments(t *testing.T, cl *kgo.Client) *kmsg.ListPartitionReassignmentsResponse {
+	t.Helper()
+	resp, err := kmsg.NewPtrListPartitionReassignmentsRequest().RequestWith(ctxT(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func elect(t *testing.T, cl *kgo.Client, how int8, topics map[string][]int32) *kmsg.ElectLeadersResponse {
+	t.Helper()
+	req := kmsg.NewPtrElectLeadersRequest()
+	req.ElectionType, req.TimeoutMillis = how, 10000
+	if topics != nil {
+		req.Topics = []kmsg.ElectLeadersRequestTopic{}
+		for name, ps := range topics {
+			rt := kmsg.NewElectLeadersRequestTopic()
+			rt.Topic, rt.Partitions = name, ps
+			req.Topics = append(req.Topics, rt)
+		}
+	}
+	resp, err := req.RequestWith(ctxT(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return resp
+}
+
+func reassignReq(t *testing.T, cl *kgo.Client, topic string, replicas []int32) int16 {
+	t.Helper()
+	req := kmsg.NewPtrAlterPartitionAssignmentsRequest()
+	rt := kmsg.NewAlterPartitionAssignmentsRequestTopic()
+	rt.Topic = topic
+	rp := kmsg.NewAlterPartitionAssignmentsRequestTopicPartition()
+	rp.Partition, rp.Replicas = 0, replicas
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := req.RequestWith(ctxT(t), cl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if resp.ErrorCode != 0 {
+		return resp.ErrorCode
+	}
+	return resp.Topics[0].Partitions[0].ErrorCode
+}
+
+// A partition on 1,2,3 is reassigned to 2,3,4 where 4 is a non-voter
+// broker: 4 copies the log and joins the ISR, then 1 (the leader) leaves,
+// leadership moves to 2 and 1 deletes its log; the move is listed while
+// it runs and not after. A reorder to 4,2,3 moves no data, and a
+// preferred election (all partitions) then makes 4 leader; reading from
+// it returns every record written before the move.
+func TestClusterReassignToNonVoterAndElectPreferred(t *testing.T) {
+	bs, cfgs := startClusterConfigs(t, 3, 1)
+	cl := client(t, bs[0])
+	createAssigned(t, cl, "mv", 1, 2, 3)
+	waitPartition(t, cl, "mv", 15*time.Second, "in sync on 3", func(p kmsg.MetadataResponseTopicPartition) bool { return len(p.ISR) == 3 })
+	const n = 300
+	prod := client(t, bs[1], kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("mv"))
+	produceN(t, prod, "mv", n)
+
+	if code := reassignReq(t, cl, "mv", []int32{2, 3, 9}); code != kerr.InvalidReplicaAssignment.Code {
+		t.Fatalf("reassign to an unknown broker: %v", kerr.ErrorForCode(code))
+	}
+	if code := reassignReq(t, cl, "mv", nil); code != kerr.NoReassignmentInProgress.Code {
+		t.Fatalf("cancel with none in progress: %v", kerr.ErrorForCode(code))
+	}
+	if code := reassignReq(t, cl, "mv", []int32{2, 3, 4}); code != 0 {
+		t.Fatalf("reassign: %v", kerr.ErrorForCode(code))
+	}
+	// Listed while 4 catches up, unless it already finished.
+	if lr := listReassignments(t, cl); len(lr.Topics) == 1 {
+		p := lr.Topics[0].Partitions[0]
+		if !slices.Equal(p.AddingReplicas, []int32{4}) || !slices.Equal(p.RemovingReplicas, []int32{1}) {
+			t.Fatalf("listed reassignment: %+v", p)
+		}
+	}
+	start := time.Now()
+	p := waitPartition(t, cl, "mv", 20*time.Second, "moved to 2,3,4", func(p kmsg.MetadataResponseTopicPartition) bool {
+		return slices.Equal(p.Replicas, []int32{2, 3, 4}) && len(p.ISR) == 3
+	})
+	t.Logf("reassignment 1,2,3 → 2,3,4 done in %v: leader %d isr %v", time.Since(start).Round(time.Millisecond), p.Leader, p.ISR)
+	if p.Leader != 2 {
+		t.Fatalf("leader after removing 1: %d, want 2", p.Leader)
+	}
+	if lr := listReassignments(t, cl); len(lr.Topics) != 0 {
+		t.Fatalf("still listed after completion: %+v", lr.Topics)
+	}
+	gone := filepath.Join(cfgs[0].DataDir, "mv-0")
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(gone); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			entries, _ := os.ReadDir(cfgs[0].DataDir)
+			t.Fatalf("broker 1 kept %s after it was reassigned away (data dir: %v)", gone, entries)
+		}
+	}
+
+	// Preferred leader not in the ISR yet is refused; then a reorder.
+	if code := reassignReq(t, cl, "mv", []int32{4, 2, 3}); code != 0 {
+		t.Fatalf("reorder: %v", kerr.ErrorForCode(code))
+	}
+	er := elect(t, cl, 0, nil)
+	var got []string
+	for _, rt := range er.Topics {
+		for _, rp := range rt.Partitions {
+			got = append(got, fmt.Sprintf("%s-%d:%v", rt.Topic, rp.Partition, kerr.ErrorForCode(rp.ErrorCode)))
+		}
+	}
+	if er.ErrorCode != 0 || !slices.Equal(got, []string{"mv-0:<nil>"}) {
+		t.Fatalf("preferred election of all partitions: %v (error %d)", got, er.ErrorCode)
+	}
+	p = waitPartition(t, cl, "mv", 5*time.Second, "led by 4", func(p kmsg.MetadataResponseTopicPartition) bool { return p.Leader == 4 })
+	er = elect(t, cl, 0, map[string][]int32{"mv": {0}, "nope": {0}})
+	for _, rt := range er.Topics {
+		want := kerr.ElectionNotNeeded
+		if rt.Topic == "nope" {
+			want = kerr.UnknownTopicOrPartition
+		}
+		if err := kerr.ErrorForCode(rt.Partitions[0].ErrorCode); err != want {
+			t.Fatalf("second election of %s: %v, want %v", rt.Topic, err, want)
+		}
+	}
+	// Unclean with a live leader: nothing to do.
+	er = elect(t, cl, 1, map[string][]int32{"mv": {0}})
+	if err := kerr.ErrorForCode(er.Topics[0].Partitions[0].ErrorCode); err != kerr.ElectionNotNeeded {
+		t.Fatalf("unclean election with a live leader: %v", err)
+	}
+
+	cons := client(t, bs[3], kgo.ConsumeTopics("mv"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	recs := consumeN(t, cons, n)
+	for i, r := range recs {
+		if r.Offset != int64(i) || r.Value == nil {
+			t.Fatalf("record %d on the new leader 4: offset %d", i, r.Offset)
+		}
+	}
+	if len(recs) != n {
+		t.Fatalf("read %d of %d records from broker 4 after the move", len(recs), n)
+	}
+	var _ *broker.Broker = bs[3]
+}
+
+// Cancelling a reassignment that cannot finish (its target broker is
+// gone) puts the original replicas back.
+func TestClusterReassignCancel(t *testing.T) {
+	bs := startCluster(t, 3, 1)
+	cl := client(t, bs[0])
+	createAssigned(t, cl, "cx", 1, 2)
+	waitPartition(t, cl, "cx", 15*time.Second, "in sync on 2", func(p kmsg.MetadataResponseTopicPartition) bool { return len(p.ISR) == 2 })
+	bs[3].Close() // broker 4 will never catch up
+	if code := reassignReq(t, cl, "cx", []int32{1, 4}); code != 0 {
+		t.Fatalf("reassign: %v", kerr.ErrorForCode(code))
+	}
+	lr := listReassignments(t, cl)
+	if len(lr.Topics) != 1 || !slices.Equal(lr.Topics[0].Partitions[0].Replicas, []int32{1, 4, 2}) {
+		t.Fatalf("listed: %+v", lr.Topics)
+	}
+	if code := reassignReq(t, cl, "cx", nil); code != 0 {
+		t.Fatalf("cancel: %v", kerr.ErrorForCode(code))
+	}
+	p := waitPartition(t, cl, "cx", 5*time.Second, "back on 1,2", func(p kmsg.MetadataResponseTopicPartition) bool {
+		return slices.Equal(p.Replicas, []int32{1, 2})
+	})
+	if p.Leader != 1 || len(listReassignments(t, cl).Topics) != 0 {
+		t.Fatalf("after cancel: leader %d isr %v", p.Leader, p.ISR)
+	}
+}
