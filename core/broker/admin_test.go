@@ -222,3 +222,94 @@ func TestClusterReassignCancel(t *testing.T) {
 		t.Fatalf("after cancel: leader %d isr %v", p.Leader, p.ISR)
 	}
 }
+
+// fetchFrom sends one consumer fetch of topic/0 at offset, naming rack, to
+// broker node.
+func fetchFrom(t *testing.T, cl *kgo.Client, node int32, topic string, id [16]byte, epoch int32, offset int64, rack string) kmsg.FetchResponseTopicPartition {
+	t.Helper()
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID, req.ReplicaState.ID = -1, -1
+	req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 100, 1, 1<<20
+	req.SessionEpoch = -1
+	req.Rack = rack
+	rt := kmsg.NewFetchRequestTopic()
+	rt.Topic, rt.TopicID = topic, id
+	rp := kmsg.NewFetchRequestTopicPartition()
+	rp.FetchOffset, rp.CurrentLeaderEpoch, rp.PartitionMaxBytes, rp.LogStartOffset = offset, epoch, 1<<20, -1
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	resp, err := cl.Broker(int(node)).Request(ctxT(t), req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	fr := resp.(*kmsg.FetchResponse)
+	if fr.ErrorCode != 0 || len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
+		t.Fatalf("fetch from %d: %+v", node, fr)
+	}
+	return fr.Topics[0].Partitions[0]
+}
+
+func countRecords(t *testing.T, batches []byte) int {
+	t.Helper()
+	n := 0
+	for len(batches) >= 61 {
+		var b kmsg.RecordBatch
+		if err := b.ReadFrom(batches); err != nil {
+			t.Fatal(err)
+		}
+		n += int(b.NumRecords)
+		batches = batches[12+int(b.Length):]
+	}
+	return n
+}
+
+// KIP-392: the leader (rack-0) tells a consumer in rack-1 to read from
+// the in-sync follower there, without records; that follower serves the
+// consumer's fetch up to its high watermark; a consumer in the leader's
+// rack, or naming none, stays on the leader; a franz-go consumer with
+// kgo.Rack reads everything.
+func TestClusterFetchFromClosestReplica(t *testing.T) {
+	bs := startCluster(t, 3, 0) // racks: 1 rack-0, 2 rack-1, 3 rack-0
+	cl := client(t, bs[0])
+	createAssigned(t, cl, "near", 1, 2, 3)
+	waitPartition(t, cl, "near", 15*time.Second, "in sync on 3", func(p kmsg.MetadataResponseTopicPartition) bool { return len(p.ISR) == 3 })
+	const n = 200
+	prod := client(t, bs[0], kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("near"))
+	produceN(t, prod, "near", n)
+	mr := rawMetadata(t, cl, "near")
+	id, epoch := mr.Topics[0].TopicID, mr.Topics[0].Partitions[0].LeaderEpoch
+
+	fp := fetchFrom(t, cl, 1, "near", id, epoch, 0, "rack-1")
+	if fp.ErrorCode != 0 || fp.PreferredReadReplica != 2 || countRecords(t, fp.RecordBatches) != 0 {
+		t.Fatalf("leader's answer to a rack-1 consumer: error %d preferred %d, %d records", fp.ErrorCode, fp.PreferredReadReplica, countRecords(t, fp.RecordBatches))
+	}
+	for _, rack := range []string{"rack-0", ""} {
+		if fp := fetchFrom(t, cl, 1, "near", id, epoch, 0, rack); fp.PreferredReadReplica != -1 || countRecords(t, fp.RecordBatches) == 0 {
+			t.Fatalf("leader's answer to a consumer in rack %q: preferred %d, %d records", rack, fp.PreferredReadReplica, countRecords(t, fp.RecordBatches))
+		}
+	}
+	// The follower serves it, capped at its HW (which reaches n once it
+	// heard the leader's).
+	var got int
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		fp = fetchFrom(t, cl, 2, "near", id, epoch, 0, "rack-1")
+		if fp.ErrorCode != 0 {
+			t.Fatalf("follower 2 refused a consumer fetch: %v", kerr.ErrorForCode(fp.ErrorCode))
+		}
+		got = countRecords(t, fp.RecordBatches)
+		if int64(got) > fp.HighWatermark {
+			t.Fatalf("follower returned %d records past its HW %d", got, fp.HighWatermark)
+		}
+		if got == n || time.Now().After(deadline) {
+			break
+		}
+	}
+	if got != n {
+		t.Fatalf("follower 2 served %d of %d records", got, n)
+	}
+
+	cons := client(t, bs[0], kgo.Rack("rack-1"), kgo.ConsumeTopics("near"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if recs := consumeN(t, cons, n); len(recs) != n {
+		t.Fatalf("a rack-1 consumer read %d of %d", len(recs), n)
+	}
+}

@@ -28,6 +28,9 @@ import (
 //   in a cluster: they read up to the log end, not the HW, and report the
 //   follower's LEO to the partition's replica.Tracker (replication.go).
 //   A single node refuses them (UNKNOWN_SERVER_ERROR).
+// * Fetch from the closest replica (KIP-392, v11+; follower_fetch.go): a
+//   leader names a follower in the client's rack as PreferredReadReplica;
+//   a follower serves consumers up to its own HW.
 //
 // Version notes: v4 isolation level, LSO, aborted txns; v5 log start
 // offset; v7 sessions; v9 current leader epoch; v11 rack / preferred read
@@ -44,6 +47,9 @@ type fetchRead struct {
 	lso   int64
 	start int64
 	rr    wlog.ReadResult
+	// preferred is the replica a consumer in another rack should fetch
+	// from instead (KIP-392, follower_fetch.go), -1 for none.
+	preferred int32
 }
 
 func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
@@ -83,7 +89,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 		}
 		for i, sp := range parts {
 			r := &reads[i]
-			*r = fetchRead{sp: sp, hw: -1, lso: -1, start: -1}
+			*r = fetchRead{sp: sp, hw: -1, lso: -1, start: -1, preferred: -1}
 			b.readPartition(req, r, respMax-used, total == 0)
 			if r.code != 0 {
 				hasErr = true
@@ -147,7 +153,7 @@ func (b *Broker) readPartition(req *kmsg.FetchRequest, r *fetchRead, budget int6
 		}
 		name = t.Name
 	}
-	p, ok := b.partition(name, sp.key.partition)
+	p, follower, ok := b.fetchPartition(req, name, sp.key.partition)
 	if !ok || p == nil {
 		r.code = b.partitionCode(name, sp.key.partition)
 		if req.Version >= 13 && r.code == kerr.UnknownTopicOrPartition.Code {
@@ -173,7 +179,12 @@ func (b *Broker) readPartition(req *kmsg.FetchRequest, r *fetchRead, budget int6
 	r.hw = p.highWatermark()
 	r.lso = p.log.LastStableOffset(r.hw)
 	r.start = p.log.StartOffset()
-	limit := r.hw
+	if !follower {
+		if r.preferred = b.preferredReadReplica(req, p, name, sp.key.partition, sp.fetchOffset); r.preferred >= 0 {
+			return // the client fetches from there next; no records
+		}
+	}
+	limit := r.hw // on a follower, its own HW
 	if req.IsolationLevel == 1 {
 		limit = r.lso
 	}
@@ -227,7 +238,7 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, req *kmsg.FetchRequest, resp *km
 	for i := range reads {
 		r := &reads[i]
 		sp := r.sp
-		if incremental && r.rr == nil && r.code == 0 && r.hw == sp.sentHW && r.lso == sp.sentLSO && r.start == sp.sentStart {
+		if incremental && r.rr == nil && r.code == 0 && r.preferred < 0 && r.hw == sp.sentHW && r.lso == sp.sentLSO && r.start == sp.sentStart {
 			continue
 		}
 		sp.sentHW, sp.sentLSO, sp.sentStart = r.hw, r.lso, r.start
@@ -240,7 +251,7 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, req *kmsg.FetchRequest, resp *km
 		fp.Partition = sp.key.partition
 		fp.ErrorCode = r.code
 		fp.HighWatermark, fp.LastStableOffset, fp.LogStartOffset = r.hw, r.lso, r.start
-		fp.PreferredReadReplica = -1
+		fp.PreferredReadReplica = r.preferred
 		fp.RecordBatches = []byte{} // empty, not null: librdkafka rejects a null record set
 		if r.rr != nil {
 			b.metrics.fetched.Add(float64(r.rr.Size()))

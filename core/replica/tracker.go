@@ -57,6 +57,13 @@ func (t *Tracker) SetReplicas(replicas []int32, now time.Time) {
 	t.replicas = slices.Clone(replicas)
 }
 
+// FollowerLEO is follower's LEO as its last fetch reported it, and
+// whether it fetched since this tracker began.
+func (t *Tracker) FollowerLEO(follower int32) (int64, bool) {
+	l, ok := t.leo[follower]
+	return l, ok
+}
+
 // ISR is the current in-sync replica set.
 func (t *Tracker) ISR() []int32 { return slices.Clone(t.isr) }
 
