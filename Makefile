@@ -6,6 +6,8 @@
 #                compatibility and crash tests
 #   make test-connectors   every connector against its real system, through the
 #                acceptance kit (connectors/conformance)
+#   make test-long   the issue-sized runs make test leaves out (storage sinks'
+#                kit with 200,000 records, kill -9 rounds included; ~15 min)
 #   make test-cluster   replication under faults: 3-node clusters, kill -9, SIGSTOP,
 #                network partitions, a Jepsen-style checker (test/cluster; root)
 #   make image   the container image weir:<version> and weir:latest (Dockerfile;
@@ -24,7 +26,7 @@ VERSION ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.1.0-dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X github.com/weirlog/weir/internal/buildinfo.version=$(VERSION) -X github.com/weirlog/weir/internal/buildinfo.commit=$(COMMIT)
 
-.PHONY: image test-image test-cluster run test test-unit test-services test-connectors bench-connectors test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
+.PHONY: image test-image test-cluster run test test-unit test-services test-connectors test-long bench-connectors test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
 
 run: build
 	./$(BIN) serve
@@ -77,6 +79,11 @@ test-connectors: services-up build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 20m ./connectors/...
 
 # The connector runtime is a plain Kafka client: run its suite once more with
+# WEIR_TEST_LONG=1 makes the kit harnesses that know it carry the issues'
+# volumes (connectors/s3, connectors/hdfs: 200,000 records).
+test-long: services-up build
+	WEIR_TEST_LONG=1 WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 60m -run 'SinkKit$$' ./connectors/s3 ./connectors/hdfs
+
 # Apache Kafka 4.x (test/services/kafka.sh) as the log instead of weir.
 test-runtime-kafka: services-up
 	WEIR_TEST_KAFKA=127.0.0.1:$${WEIR_KAFKA_PORT:-19092} $(GO) test -race -count=1 -timeout 10m ./runtime/...

@@ -153,9 +153,13 @@ func newTally(h Harness, check bool) *tally {
 }
 
 func (t *tally) add(r plugins.Record) {
-	id, ok := t.h.ID(r)
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.addLocked(r)
+}
+
+func (t *tally) addLocked(r plugins.Record) {
+	id, ok := t.h.ID(r)
 	if !ok {
 		t.foreign++
 		if len(t.damaged) < 10 {
@@ -175,15 +179,18 @@ func (t *tally) add(r plugins.Record) {
 	}
 }
 
-// replace resets the tally to recs (a sink harness re-reads everything).
+// replace resets the tally to recs (a sink harness re-reads everything)
+// in one step: a check running meanwhile sees the old counts or the new
+// ones, never a half-built tally (that showed as records "lost" from the
+// objects listed last, e.g. a whole Kafka partition of a storage sink).
 func (t *tally) replace(recs []plugins.Record) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.counts, t.total, t.foreign, t.damaged = map[int]int{}, 0, 0, nil
-	t.mu.Unlock()
 	for _, r := range recs {
-		t.add(r)
+		t.addLocked(r)
 	}
-	t.mark()
+	t.samples = append(t.samples, sample{time.Now(), t.total, len(t.counts)})
 }
 
 func (t *tally) mark() {
