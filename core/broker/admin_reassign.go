@@ -4,6 +4,8 @@ import (
 	"context"
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -156,4 +158,44 @@ func orEmpty(xs []int32) []int32 {
 		return []int32{}
 	}
 	return slices.Clone(xs)
+}
+
+// Replication throttles. weir does not throttle replication, but
+// kafka-reassign-partitions --verify clears the throttles it may have set:
+// it deletes the brokers' throttle rates and the topics' throttled
+// replica lists. Deleting the rates (never set: broker configs are static)
+// succeeds as the no-op it is; the topic lists are accepted topic configs
+// (configs.go) without effect.
+
+var brokerThrottles = []string{"leader.replication.throttled.rate", "follower.replication.throttled.rate", "replica.alter.log.dirs.io.max.bytes.per.second"}
+
+// clearsThrottles reports whether rr only deletes broker throttle rates.
+func clearsThrottles(rr kmsg.IncrementalAlterConfigsRequestResource) bool {
+	if rr.ResourceType != kmsg.ConfigResourceTypeBroker || len(rr.Configs) == 0 {
+		return false
+	}
+	for _, c := range rr.Configs {
+		if c.Op != kmsg.IncrementalAlterConfigOpDelete || !slices.Contains(brokerThrottles, c.Name) {
+			return false
+		}
+	}
+	return true
+}
+
+// checkThrottledReplicas accepts Kafka's format: "", "*", or a list of
+// partition:broker.
+func checkThrottledReplicas(v string) error {
+	if v == "" || strings.TrimSpace(v) == "*" {
+		return nil
+	}
+	for _, it := range splitList(v) {
+		p, r, ok := strings.Cut(it, ":")
+		if _, err := strconv.ParseUint(strings.TrimSpace(p), 10, 31); !ok || err != nil {
+			return fmt.Errorf("%q: want partition:broker", it)
+		}
+		if _, err := strconv.ParseUint(strings.TrimSpace(r), 10, 31); err != nil {
+			return fmt.Errorf("%q: want partition:broker", it)
+		}
+	}
+	return nil
 }

@@ -13,6 +13,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirlog/weir/core/broker"
+	"github.com/weirlog/weir/core/broker/brokertest"
 )
 
 // createAssigned creates topic with one partition on replicas.
@@ -150,6 +151,24 @@ func TestClusterReassignToNonVoterAndElectPreferred(t *testing.T) {
 		if time.Now().After(deadline) {
 			entries, _ := os.ReadDir(cfgs[0].DataDir)
 			t.Fatalf("broker 1 kept %s after it was reassigned away (data dir: %v)", gone, entries)
+		}
+	}
+
+	// DescribeLogDirs (kafka-reassign-partitions asks it): 4 keeps the
+	// moved replica, 1 no longer does.
+	for node, want := range map[int32]bool{1: false, 4: true} {
+		req := kmsg.NewPtrDescribeLogDirsRequest()
+		rt := kmsg.NewDescribeLogDirsRequestTopic()
+		rt.Topic, rt.Partitions = "mv", []int32{0}
+		req.Topics = append(req.Topics, rt)
+		resp, err := cl.Broker(int(node)).Request(ctxT(t), req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		dirs := resp.(*kmsg.DescribeLogDirsResponse).Dirs
+		has := len(dirs) == 1 && len(dirs[0].Topics) == 1 && dirs[0].Topics[0].Partitions[0].Size > 0
+		if len(dirs) != 1 || dirs[0].Dir == "" || has != want {
+			t.Fatalf("DescribeLogDirs on %d: %+v, want mv-0 listed: %v", node, dirs, want)
 		}
 	}
 
@@ -311,5 +330,64 @@ func TestClusterFetchFromClosestReplica(t *testing.T) {
 	cons := client(t, bs[0], kgo.Rack("rack-1"), kgo.ConsumeTopics("near"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
 	if recs := consumeN(t, cons, n); len(recs) != n {
 		t.Fatalf("a rack-1 consumer read %d of %d", len(recs), n)
+	}
+}
+
+// kafka-reassign-partitions --verify clears replication throttles: the
+// broker rates (deleting what was never set succeeds; setting one is
+// refused, weir does not throttle) and the topics' throttled replica
+// lists (accepted configs). On one node ElectLeaders has nothing to do
+// and a reassignment can only name the node itself.
+func TestReassignToolThrottlesAndSingleNode(t *testing.T) {
+	b := brokertest.Start(t)
+	cl := client(t, b)
+	createAssigned(t, cl, "solo", 1)
+	alter := func(typ kmsg.ConfigResourceType, name string, op kmsg.IncrementalAlterConfigOp, cfg, val string) int16 {
+		req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+		rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+		rr.ResourceType, rr.ResourceName = typ, name
+		c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+		c.Name, c.Op, c.Value = cfg, op, kmsg.StringPtr(val)
+		rr.Configs = append(rr.Configs, c)
+		req.Resources = append(req.Resources, rr)
+		resp, err := req.RequestWith(ctxT(t), cl)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return resp.Resources[0].ErrorCode
+	}
+	broker, topic := kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeTopic
+	del, set := kmsg.IncrementalAlterConfigOpDelete, kmsg.IncrementalAlterConfigOpSet
+	if code := alter(broker, "1", del, "leader.replication.throttled.rate", ""); code != 0 {
+		t.Fatalf("clear a broker throttle: %v", kerr.ErrorForCode(code))
+	}
+	if code := alter(broker, "1", set, "leader.replication.throttled.rate", "1000"); code == 0 {
+		t.Fatal("a broker throttle was set")
+	}
+	if code := alter(topic, "solo", set, "leader.replication.throttled.replicas", "0:1,0:2"); code != 0 {
+		t.Fatalf("set a topic's throttled replicas: %v", kerr.ErrorForCode(code))
+	}
+	if code := alter(topic, "solo", set, "follower.replication.throttled.replicas", "zero"); code != kerr.InvalidConfig.Code {
+		t.Fatalf("bad throttled replicas: %v", kerr.ErrorForCode(code))
+	}
+	if code := alter(topic, "solo", del, "leader.replication.throttled.replicas", ""); code != 0 {
+		t.Fatalf("clear a topic's throttled replicas: %v", kerr.ErrorForCode(code))
+	}
+
+	er := elect(t, cl, 0, map[string][]int32{"solo": {0}})
+	if err := kerr.ErrorForCode(er.Topics[0].Partitions[0].ErrorCode); err != kerr.ElectionNotNeeded {
+		t.Fatalf("preferred election on one node: %v", err)
+	}
+	if er := elect(t, cl, 0, nil); len(er.Topics) != 0 {
+		t.Fatalf("all-partition election on one node lists %+v", er.Topics)
+	}
+	if code := reassignReq(t, cl, "solo", []int32{2}); code != kerr.InvalidReplicaAssignment.Code {
+		t.Fatalf("reassign to a broker that does not exist: %v", kerr.ErrorForCode(code))
+	}
+	if code := reassignReq(t, cl, "solo", []int32{1}); code != 0 {
+		t.Fatalf("reassign to itself: %v", kerr.ErrorForCode(code))
+	}
+	if lr := listReassignments(t, cl); len(lr.Topics) != 0 {
+		t.Fatalf("listed: %+v", lr.Topics)
 	}
 }

@@ -95,6 +95,10 @@ func handleIncrementalAlterConfigs(b *Broker, rc *reqCtx, kreq kmsg.Request) kms
 	for _, rr := range req.Resources {
 		sr := kmsg.NewIncrementalAlterConfigsResponseResource()
 		sr.ResourceType, sr.ResourceName = rr.ResourceType, rr.ResourceName
+		if clearsThrottles(rr) {
+			resp.Resources = append(resp.Resources, sr) // nothing is set, so nothing to clear
+			continue
+		}
 		code, msg := b.setTopicConfigs(rc.ctx, rr.ResourceType, rr.ResourceName, req.ValidateOnly, func(cur map[string]string) (map[string]string, error) {
 			if cur == nil {
 				cur = map[string]string{}

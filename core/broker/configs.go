@@ -33,7 +33,9 @@ var topicConfigs = []topicConfig{
 	{"file.delete.delay.ms", "60000", kmsg.ConfigTypeLong, "Delay before a deleted segment's files are removed.", checkInt(0, math.MaxInt64), func(c *wlog.Config, v string) { c.FileDeleteDelay = ms(v) }},
 	{"flush.messages", "9223372036854775807", kmsg.ConfigTypeLong, "fsync after this many messages.", checkInt(1, math.MaxInt64), func(c *wlog.Config, v string) { c.FlushMessages = num(v) }},
 	{"flush.ms", "9223372036854775807", kmsg.ConfigTypeLong, "fsync at least this often.", checkInt(0, math.MaxInt64), func(c *wlog.Config, v string) { c.FlushMs = ms(v) }},
+	{"follower.replication.throttled.replicas", "", kmsg.ConfigTypeList, "Accepted so kafka-reassign-partitions can set and clear it; weir does not throttle replication.", checkThrottledReplicas, nil},
 	{"index.interval.bytes", "4096", kmsg.ConfigTypeInt, "Bytes between offset index entries.", checkInt(0, math.MaxInt32), func(c *wlog.Config, v string) { c.IndexIntervalBytes = int(num(v)) }},
+	{"leader.replication.throttled.replicas", "", kmsg.ConfigTypeList, "Accepted so kafka-reassign-partitions can set and clear it; weir does not throttle replication.", checkThrottledReplicas, nil},
 	{"max.message.bytes", "1048588", kmsg.ConfigTypeInt, "Largest record batch the topic accepts.", checkInt(0, math.MaxInt32), func(c *wlog.Config, v string) { c.MaxMessageBytes = int(num(v)) }},
 	{"message.timestamp.type", "CreateTime", kmsg.ConfigTypeString, "CreateTime or LogAppendTime.", checkOneOf("CreateTime", "LogAppendTime"), func(c *wlog.Config, v string) {
 		c.TimestampType = wlog.CreateTime

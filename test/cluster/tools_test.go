@@ -11,6 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -166,5 +169,252 @@ func TestClusterFileStreamSurvivesKill(t *testing.T) {
 	t.Logf("FileStream through a broker kill: %d of %d lines out, %d duplicates", len(got), total, dups)
 	if len(got) < total {
 		t.Fatalf("lost %d lines, first %v", total-len(got), missing)
+	}
+}
+
+// kafkaTool runs one of Apache Kafka's Java tools by its main class
+// (test/services/kafka-cli.sh fetches the jars when missing) and returns
+// what it printed.
+func kafkaTool(t *testing.T, class string, args ...string) (string, error) {
+	t.Helper()
+	root, err := harness.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("bash", append([]string{filepath.Join(root, "test/services/kafka-cli.sh"), "kafka-run-class", class}, args...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "KAFKA_HEAP_OPTS=-Xms64m -Xmx256m")
+	out, err := cmd.CombinedOutput()
+	return string(out), err
+}
+
+const (
+	topicCommand      = "org.apache.kafka.tools.TopicCommand"
+	reassignCommand   = "org.apache.kafka.tools.reassign.ReassignPartitionsCommand"
+	electLeaderComand = "org.apache.kafka.tools.LeaderElectionCommand"
+)
+
+var describeLine = regexp.MustCompile(`Partition: (\d+)\s+Leader: (-?\d+|none)\s+Replicas: ([\d,]*)\s+Isr: ([\d,]*)`)
+
+func ids(s string) []int32 {
+	var out []int32
+	for _, f := range strings.Split(s, ",") {
+		if n, err := strconv.Atoi(f); err == nil {
+			out = append(out, int32(n))
+		}
+	}
+	return out
+}
+
+// kafkaTopicsDescribe runs kafka-topics --describe and parses its
+// partition lines.
+func kafkaTopicsDescribe(t *testing.T, c *Cluster, topic string) map[int32]PartitionState {
+	t.Helper()
+	out, err := kafkaTool(t, topicCommand, "--bootstrap-server", strings.Join(c.Seeds(), ","), "--describe", "--topic", topic)
+	if err != nil {
+		t.Fatalf("kafka-topics --describe: %v\n%s", err, out)
+	}
+	got := map[int32]PartitionState{}
+	for _, m := range describeLine.FindAllStringSubmatch(out, -1) {
+		p, _ := strconv.Atoi(m[1])
+		leader := int32(-1)
+		if n, err := strconv.Atoi(m[2]); err == nil {
+			leader = int32(n)
+		}
+		got[int32(p)] = PartitionState{Leader: leader, Replicas: ids(m[3]), ISR: ids(m[4])}
+	}
+	t.Logf("kafka-topics --describe --topic %s:\n%s", topic, out)
+	return got
+}
+
+func sameSet(a, b []int32) bool {
+	a, b = slices.Clone(a), slices.Clone(b)
+	slices.Sort(a)
+	slices.Sort(b)
+	return slices.Equal(a, b)
+}
+
+// kafka-topics --describe shows every partition's leader, replicas (in
+// order) and ISR as Metadata has them: 3 replicas, all in sync.
+func TestClusterKafkaTopicsDescribe(t *testing.T) {
+	c, topic := startCluster(t, Config{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	want, err := c.Describe(ctx, nil, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := kafkaTopicsDescribe(t, c, topic)
+	if len(got) != len(want) {
+		t.Fatalf("kafka-topics lists %d partitions, Metadata %d", len(got), len(want))
+	}
+	for p, w := range want {
+		g := got[p]
+		if g.Leader != w.Leader || !slices.Equal(g.Replicas, w.Replicas) || !sameSet(g.ISR, w.ISR) || len(g.Replicas) != rf || len(g.ISR) != rf {
+			t.Errorf("p%d: kafka-topics leader %d replicas %v isr %v; Metadata leader %d replicas %v isr %v", p, g.Leader, g.Replicas, g.ISR, w.Leader, w.Replicas, w.ISR)
+		}
+	}
+}
+
+// kafka-reassign-partitions --execute moves a partition from the three
+// voters to a fourth broker that joined as a non-voter, replacing the
+// partition's leader. While broker 4 is paused the move stays in
+// progress: kafka-topics --describe shows the adding and removing
+// replicas and --verify says so; once it runs again --verify reports the
+// move completed, kafka-topics --describe shows the new replicas and ISR,
+// and every acknowledged record is read back from the new leader at its
+// offset.
+func TestClusterKafkaReassignPartitions(t *testing.T) {
+	c := Start(t, Config{Nodes: 3, Args: noConnect})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	topic := harness.Name("reassign")
+	if err := c.CreateTopic(ctx, topic, 1, rf, minISR2()); err != nil {
+		t.Fatal(err)
+	}
+	// The cluster grows after the topic was placed on the three voters.
+	if _, err := c.AddBroker(4); err != nil {
+		t.Fatalf("add broker 4 (a non-voter): %v", err)
+	}
+	w := NewWorkload(c, topic, 1)
+	produced := time.Now()
+	const records = 100
+	if n := w.Produce(ctx, records); n != records {
+		t.Fatalf("acknowledged %d of %d before the move: %v", n, records, w.Errors())
+	}
+	t.Logf("%d acks=all records, one at a time, in %v", records, time.Since(produced).Round(time.Millisecond))
+	before, err := c.Describe(ctx, nil, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	old := before[0]
+	// Replace the leader by broker 4, keeping the other two.
+	var target []int32
+	for _, r := range old.Replicas {
+		if r != old.Leader {
+			target = append(target, r)
+		}
+	}
+	target = append(target, 4)
+	plan := fmt.Sprintf(`{"version":1,"partitions":[{"topic":%q,"partition":0,"replicas":[%d,%d,%d]}]}`, topic, target[0], target[1], target[2])
+	file := filepath.Join(t.TempDir(), "reassign.json")
+	if err := os.WriteFile(file, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	seeds := strings.Join(c.Seeds(), ",")
+	// Broker 4 is paused, so the move stays in progress while the tools
+	// look at it.
+	n4 := c.Node(4)
+	if err := n4.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	out, err := kafkaTool(t, reassignCommand, "--bootstrap-server", seeds, "--reassignment-json-file", file, "--execute")
+	t.Logf("kafka-reassign-partitions --execute (%v → %v):\n%s", old.Replicas, target, out)
+	if err != nil || !strings.Contains(out, "Successfully started partition reassignment") {
+		n4.Resume()
+		t.Fatalf("--execute: %v", err)
+	}
+	out, err = kafkaTool(t, topicCommand, "--bootstrap-server", seeds, "--describe", "--topic", topic)
+	t.Logf("kafka-topics --describe while broker 4 is paused:\n%s", out)
+	if err != nil || !strings.Contains(out, "Adding Replicas: 4") || !strings.Contains(out, fmt.Sprintf("Removing Replicas: %d", old.Leader)) {
+		n4.Resume()
+		t.Fatalf("kafka-topics --describe does not show the move in progress (adding 4, removing %d): %v", old.Leader, err)
+	}
+	out, err = kafkaTool(t, reassignCommand, "--bootstrap-server", seeds, "--reassignment-json-file", file, "--verify")
+	t.Logf("kafka-reassign-partitions --verify while broker 4 is paused:\n%s", out)
+	if !strings.Contains(out, fmt.Sprintf("Reassignment of partition %s-0 is still in progress", topic)) {
+		n4.Resume()
+		t.Fatalf("--verify does not report the move in progress: %v", err)
+	}
+	if err := n4.Resume(); err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now()
+	for {
+		out, err = kafkaTool(t, reassignCommand, "--bootstrap-server", seeds, "--reassignment-json-file", file, "--verify")
+		if err != nil {
+			t.Fatalf("--verify: %v\n%s", err, out)
+		}
+		if strings.Contains(out, fmt.Sprintf("Reassignment of partition %s-0 is completed", topic)) {
+			break
+		}
+		if time.Since(start) > 2*time.Minute {
+			t.Fatalf("--verify after 2 min:\n%s", out)
+		}
+		time.Sleep(time.Second)
+	}
+	t.Logf("kafka-reassign-partitions --verify after %v:\n%s", time.Since(start).Round(time.Millisecond), out)
+
+	got := kafkaTopicsDescribe(t, c, topic)[0]
+	if !slices.Equal(got.Replicas, target) || !sameSet(got.ISR, target) || !slices.Contains(target, got.Leader) {
+		t.Fatalf("after the move kafka-topics shows leader %d replicas %v isr %v, want replicas and isr %v", got.Leader, got.Replicas, got.ISR, target)
+	}
+	rd, err := c.ReadAll(ctx, topic, 0, fmt.Sprintf("leader n%d after the move", got.Leader))
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := map[int64]string{}
+	for _, r := range rd.Records {
+		at[r.Offset] = r.Value
+	}
+	lost := 0
+	for _, a := range w.History().Acks {
+		if at[a.Offset] != a.Value {
+			lost++
+		}
+	}
+	t.Logf("%d acknowledged records, %d read back from n%d, lost %d", len(w.History().Acks), len(rd.Records), got.Leader, lost)
+	if lost != 0 {
+		t.Fatalf("%d acknowledged records missing after the move", lost)
+	}
+}
+
+// kafka-leader-election --election-type PREFERRED --all-topic-partitions
+// gives a partition back to its preferred (first) replica after that
+// broker was stopped (its leadership moved) and came back into the ISR.
+func TestClusterKafkaLeaderElection(t *testing.T) {
+	c, topic := startCluster(t, Config{Nodes: 3})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	st, err := c.Describe(ctx, nil, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pref := c.Node(st[0].Replicas[0])
+	pref.Stop() // controlled shutdown: its leaderships move
+	if _, _, err := c.WaitLeader(ctx, topic, 0, 30*time.Second, pref.ID); err != nil {
+		t.Fatal(err)
+	}
+	if err := pref.Start(); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(time.Minute); ; time.Sleep(200 * time.Millisecond) {
+		st, err = c.Describe(ctx, nil, topic)
+		if err == nil && slices.Contains(st[0].ISR, pref.ID) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("n%d never rejoined the ISR of p0: %+v %v", pref.ID, st[0], err)
+		}
+	}
+	if st[0].Leader == pref.ID {
+		t.Fatalf("p0 is led by its preferred replica n%d already; nothing to elect", pref.ID)
+	}
+	out, err := kafkaTool(t, electLeaderComand, "--bootstrap-server", strings.Join(c.Seeds(), ","), "--election-type", "PREFERRED", "--all-topic-partitions")
+	t.Logf("kafka-leader-election --election-type PREFERRED --all-topic-partitions:\n%s", out)
+	if err != nil {
+		t.Fatalf("kafka-leader-election: %v", err)
+	}
+	if !strings.Contains(out, "Successfully completed leader election (PREFERRED)") || !strings.Contains(out, topic+"-0") {
+		t.Fatalf("kafka-leader-election did not elect %s-0", topic)
+	}
+	got := kafkaTopicsDescribe(t, c, topic)
+	for p, s := range got {
+		if len(s.Replicas) > 0 && slices.Contains(s.ISR, s.Replicas[0]) && s.Leader != s.Replicas[0] {
+			t.Errorf("p%d led by %d, not its in-sync preferred replica %d", p, s.Leader, s.Replicas[0])
+		}
+	}
+	if got[0].Leader != pref.ID {
+		t.Fatalf("p0 led by %d after the election, want n%d", got[0].Leader, pref.ID)
 	}
 }
