@@ -15,6 +15,9 @@
 //	configs.go     supported topic configs, validation, mapping onto core/log
 //	zerocopy.go    fetch responses whose record bytes go out with sendfile
 //	groups.go      group APIs routed to core/group; its Store over __consumer_offsets
+//	admin_elect.go, admin_reassign.go, admin_log_dirs.go
+//	               ElectLeaders, partition reassignment, DescribeLogDirs (operator tools)
+//	follower_fetch.go  fetch from the closest replica (KIP-392)
 //
 // Invariants:
 //
@@ -49,6 +52,6 @@
 //   - SASL, TLS, ACLs (asked for authorized operations, Metadata and
 //     DescribeCluster answer everything, as Kafka without an authorizer),
 //     quotas, KIP-848 consumer groups, share groups, topic IDs in Produce
-//     (v13) and OffsetCommit/OffsetFetch (v10), DescribeLogDirs,
-//     DescribeProducers, ElectLeaders.
+//     (v13) and OffsetCommit/OffsetFetch (v10), DescribeProducers,
+//     AlterReplicaLogDirs (one log directory), replication throttles.
 package broker

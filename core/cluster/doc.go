@@ -27,4 +27,7 @@
 // FSM moves its leaderships to the first unfenced ISR replica with a new
 // leader epoch, never outside the ISR (membership.go). Place spreads new
 // partitions' replicas over the live brokers, alternating racks.
+// reassign.go holds the operator's commands: preferred and unclean leader
+// elections and partition reassignment (KIP-455), completed by the
+// leader's ISR change once the target replicas are in sync.
 package cluster

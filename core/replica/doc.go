@@ -45,10 +45,11 @@
 //     min.insync.replicas members in the ISR, and a replica only joins the
 //     ISR once it holds everything up to the HW.
 //   - The HW does not move while |ISR| < min.insync.replicas.
-//   - Leaders are elected from the ISR only (unclean.leader.election.enable
-//     is false and cannot be turned on), so a new leader holds every
+//   - Leaders are elected from the ISR only, so a new leader holds every
 //     acknowledged batch; a deposed leader's ISR and epoch in the metadata
-//     fence it: it can no longer grow the ISR or move the HW.
+//     fence it: it can no longer grow the ISR or move the HW. The one
+//     exception is an operator's ElectLeaders of type UNCLEAN on a topic
+//     with unclean.leader.election.enable=true and no live ISR member.
 //
 // This package holds Tracker, the leader-side ISR and HW state machine of
 // one partition, and TruncationOffset, the follower's divergence rule,
@@ -65,6 +66,10 @@
 // changes are refused, so it cannot shrink the ISR to itself. It still
 // answers acks=1 writes and reads meanwhile (no lease), as Kafka does.
 //
-// Not yet: preferred-leader election, reassignment, fetch from the closest
-// replica.
+// Preferred-leader election and reassignment (KIP-455: adding replicas
+// follow and join the ISR, then the removing ones leave) are metadata
+// commands (core/cluster reassign.go); a reassignment changes a leader's
+// replica set under the same epoch (Tracker.SetReplicas). Consumers may
+// fetch from an in-sync follower in their rack (KIP-392, core/broker
+// follower_fetch.go), up to that follower's HW.
 package replica
