@@ -38,13 +38,14 @@ func formatNames() []string {
 	for _, pkg := range []string{"io.confluent.connect.hdfs3.", "io.confluent.connect.hdfs."} {
 		for k, f := range map[string]func(*plugins.ParsedConfig, bool) (storage.Format, error){
 			"json.JsonFormat": storage.JSONFormat, "string.StringFormat": storage.StringFormat,
+			"avro.AvroFormat": storage.AvroFormat, "parquet.ParquetFormat": storage.ParquetFormat,
 		} {
 			formats[pkg+k] = f
 			formats[k[strings.IndexByte(k, '.')+1:]] = f
 			out = append(out, pkg+k)
 		}
 	}
-	return append(out, "JsonFormat", "StringFormat")
+	return append(out, "JsonFormat", "StringFormat", "AvroFormat", "ParquetFormat")
 }
 
 var configDef = storage.ConfigDef(formatNames(), "io.confluent.connect.hdfs3.json.JsonFormat").

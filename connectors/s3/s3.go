@@ -47,17 +47,21 @@ const (
 )
 
 const (
-	jsonClass  = "io.confluent.connect.s3.format.json.JsonFormat"
-	bytesClass = "io.confluent.connect.s3.format.bytearray.ByteArrayFormat"
+	jsonClass    = "io.confluent.connect.s3.format.json.JsonFormat"
+	bytesClass   = "io.confluent.connect.s3.format.bytearray.ByteArrayFormat"
+	avroClass    = "io.confluent.connect.s3.format.avro.AvroFormat"
+	parquetClass = "io.confluent.connect.s3.format.parquet.ParquetFormat"
 )
 
 var formats = map[string]func(*plugins.ParsedConfig, bool) (storage.Format, error){
 	jsonClass: storage.JSONFormat, "JsonFormat": storage.JSONFormat,
 	bytesClass: storage.ByteArrayFormat, "ByteArrayFormat": storage.ByteArrayFormat,
+	avroClass: storage.AvroFormat, "AvroFormat": storage.AvroFormat,
+	parquetClass: storage.ParquetFormat, "ParquetFormat": storage.ParquetFormat,
 }
 
 func formatNames() []string {
-	return []string{jsonClass, "JsonFormat", bytesClass, "ByteArrayFormat"}
+	return []string{jsonClass, "JsonFormat", bytesClass, "ByteArrayFormat", avroClass, "AvroFormat", parquetClass, "ParquetFormat"}
 }
 
 var configDef = storage.ConfigDef(formatNames(), jsonClass).

@@ -86,6 +86,7 @@ func ConfigDef(formats []string, defaultFormat string) *plugins.ConfigDef {
 			Documentation: "ByteArrayFormat: bytes written after each record"}).
 		Define(plugins.ConfigKey{Name: ByteArrayExtConfig, Type: plugins.ConfigString, Default: ".bin", Importance: plugins.Low,
 			Documentation: "ByteArrayFormat: the file extension"}).
+		Define(avroCodecKey).Define(parquetCodecKey).
 		Define(plugins.ConfigKey{Name: NullValuesConfig, Type: plugins.ConfigString, Default: "fail", Validator: plugins.OneOfIgnoreCase("fail", "ignore"), Importance: plugins.Low,
 			Documentation: "What a record with a null value does: fail the task or be skipped"}).
 		Define(plugins.ConfigKey{Name: SchemaCompatConfig, Type: plugins.ConfigString, Default: "NONE", Validator: plugins.OneOfIgnoreCase("NONE", "BACKWARD", "FORWARD", "FULL"), Importance: plugins.Low,

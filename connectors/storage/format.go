@@ -28,6 +28,26 @@ type RecordWriter interface {
 // errSchemaless marks a record a schema-based format cannot write.
 var errSchemaless = errors.New("the format needs a Connect schema and the record has none (use a converter with schemas)")
 
+// errSchemaChanged is returned by a SchemaBound writer given a record of
+// another schema (the writer core rolls a new file before that happens).
+var errSchemaChanged = errors.New("the record's schema differs from the schema of the open file")
+
+// SchemaBound is implemented by the writers of formats whose files carry
+// one schema (Avro, Parquet).
+type SchemaBound interface {
+	// SameSchema reports whether rec may join the file without changing
+	// its schema: true while the file is empty and for a record without
+	// a schema (which then fails on its own rather than closing the file).
+	SameSchema(rec *plugins.Record) bool
+}
+
+// SchemaChanged reports whether rec needs a new file because w's file is
+// bound to another schema; the writer core commits the open file first.
+func SchemaChanged(w RecordWriter, rec *plugins.Record) bool {
+	sb, ok := w.(SchemaBound)
+	return ok && !sb.SameSchema(rec)
+}
+
 // JSONFormat writes one bare JSON value per line, as Confluent's
 // JsonFormat does (schemas are not written).
 func JSONFormat(_ *plugins.ParsedConfig, gz bool) (Format, error) {

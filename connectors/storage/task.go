@@ -297,6 +297,15 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 			}
 			f = nil
 		}
+		if f != nil && SchemaChanged(f.w, rec) {
+			// A schema change rolls a new file (Avro and Parquet files
+			// hold one schema).
+			f.due = true
+			if err := t.commit(ctx, tp, ps, f); err != nil {
+				return err
+			}
+			f = nil
+		}
 		if f == nil {
 			now := time.Now()
 			f = &openFile{enc: enc, start: rec.Offset, base: rt, opened: now}
