@@ -13,7 +13,16 @@
 // leases) are removed and the position is read from the file names; no
 // write-ahead log is needed (logs.dir is accepted and unused).
 //
-// Formats: JsonFormat and StringFormat (the hdfs3 and hdfs class names).
-// Not supported yet: AvroFormat and ParquetFormat, Kerberos, Hive
-// integration.
+// Formats, under io.confluent.connect.hdfs3. and io.confluent.connect.hdfs.
+// (connectors/storage has the schema mappings):
+//
+//	json.JsonFormat        .json
+//	string.StringFormat    .txt
+//	avro.AvroFormat        .avro; avro.codec: null, deflate, snappy, zstandard
+//	parquet.ParquetFormat  .snappy.parquet (parquet.codec snappy, the default), .gz.parquet, .zstd.parquet, .parquet (none)
+//
+// Avro and Parquet need a Connect schema (a converter with schemas); a
+// record without one is an errant record (DLQ by errors.tolerance), and a
+// schema change starts a new file. Not supported yet: avro.codec bzip2 and
+// xz, Kerberos, Hive integration.
 package hdfs

@@ -11,9 +11,19 @@
 // crashed task left unfinished are aborted when its partitions are next
 // assigned.
 //
-// Formats: JsonFormat (s3.compression.type=gzip for .json.gz) and
-// ByteArrayFormat. Not supported yet: AvroFormat and ParquetFormat,
-// s3.part.size streaming (a file is buffered whole in memory until it is
+// Formats (connectors/storage has the schema mappings):
+//
+//	format.class (io.confluent.connect.s3.format.…)  extension                   codec key
+//	json.JsonFormat                                  .json, .json.gz             s3.compression.type=gzip
+//	bytearray.ByteArrayFormat                        format.bytearray.extension  -
+//	avro.AvroFormat                                  .avro                       avro.codec: null, deflate, snappy, zstandard
+//	parquet.ParquetFormat                            .snappy.parquet, .gz.parquet, .zstd.parquet, .parquet
+//	                                                                             parquet.codec: snappy (default), gzip, zstd, none
+//
+// Avro and Parquet need a Connect schema (a converter with schemas); a
+// record without one is an errant record (DLQ by errors.tolerance), and a
+// schema change starts a new object. Not supported yet: avro.codec bzip2
+// and xz, s3.part.size streaming (a file is buffered whole in memory until it is
 // committed, so flush.size bounds memory), s3.ssea.name values other than
 // AES256 and aws:kms without a key id.
 package s3

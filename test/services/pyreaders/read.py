@@ -1,5 +1,5 @@
-"""Reads one Avro object container file or Parquet file (path argument or
-stdin) with fastavro / pyarrow and prints it as one JSON document:
+"""Reads Avro object container files and Parquet files (the paths given)
+with fastavro / pyarrow and prints a JSON list with one document per file:
 {"format", "codec", "schema", "records"}. Values JSON cannot hold are
 rendered as text: bytes as hex, decimals and times with str()/isoformat()."""
 import datetime
@@ -43,15 +43,17 @@ def read_parquet(data):
             "records": [plain(x) for x in t.to_pylist()]}
 
 
-def main():
-    data = open(sys.argv[1], "rb").read() if len(sys.argv) > 1 else sys.stdin.buffer.read()
+def read(path):
+    data = open(path, "rb").read()
     if data[:4] == b"Obj\x01":
-        out = read_avro(data)
-    elif data[:4] == b"PAR1":
-        out = read_parquet(data)
-    else:
-        sys.exit("neither an Avro container file nor a Parquet file (magic %r)" % data[:4])
-    json.dump(out, sys.stdout, sort_keys=True)
+        return read_avro(data)
+    if data[:4] == b"PAR1":
+        return read_parquet(data)
+    sys.exit("%s: neither an Avro container file nor a Parquet file (magic %r)" % (path, data[:4]))
+
+
+def main():
+    json.dump([read(p) for p in sys.argv[1:]], sys.stdout, sort_keys=True)
 
 
 main()
