@@ -219,7 +219,32 @@ func Open(cfg Config) (*Controller, error) {
 	}
 	c.raft = r
 	c.running.Store(true)
+	if single {
+		if err := electAlone(r); err != nil {
+			c.Close()
+			return nil, err
+		}
+	}
 	return c, nil
+}
+
+// electAlone makes a lone voter stand for election now instead of after
+// one to two heartbeat timeouts of silence (100–200 ms of every start,
+// most of an embedded start; issue 15). A follower waits out the timeout
+// because a leader might be talking; with no other voter none can be, and
+// its own vote is the quorum, so the wait is pure delay. raft re-arms a
+// follower's timer when the heartbeat timeout shrinks (ReloadConfig): a
+// timeout 1 ms shorter than the tuned one lets the idle leader keep the
+// slow lease check TestSingleVoterLeaderIdlesQuietly guards, which a small
+// timeout from the start would not (LeaderLeaseTimeout must not exceed it
+// and cannot be reloaded).
+func electAlone(r *raft.Raft) error {
+	rc := r.ReloadableConfig()
+	rc.HeartbeatTimeout -= time.Millisecond
+	if err := r.ReloadConfig(rc); err != nil {
+		return fmt.Errorf("start the first election: %w", err)
+	}
+	return nil
 }
 
 // WaitReady waits until this node's raft is leader and has applied every
@@ -504,6 +529,8 @@ func tuneVoters(rc *raft.Config) {
 func tuneSingleVoter(rc *raft.Config) {
 	rc.HeartbeatTimeout = singleVoterTimeout
 	rc.ElectionTimeout = singleVoterTimeout
-	rc.LeaderLeaseTimeout = singleVoterTimeout
+	// The lease may not exceed the heartbeat timeout, which electAlone
+	// shortens by a millisecond.
+	rc.LeaderLeaseTimeout = singleVoterTimeout - time.Millisecond
 	rc.CommitTimeout = 5 * time.Millisecond
 }

@@ -127,3 +127,43 @@ func TestSingleVoterLeaderIdlesQuietly(t *testing.T) {
 		t.Errorf("a lone node waits up to %v before its first election", 2*rc.HeartbeatTimeout)
 	}
 }
+
+// A lone voter leads at once, new or restarted: waiting out a heartbeat
+// timeout (at least singleVoterTimeout) was most of an embedded start.
+// Five tries take the best, so one descheduling on a busy machine does not
+// fail it; the old code could never be under singleVoterTimeout.
+func TestSingleVoterElectsItselfAtOnce(t *testing.T) {
+	for _, restart := range []bool{false, true} {
+		dir := t.TempDir()
+		if restart {
+			c, err := Open(Config{NodeID: 1, Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := c.WaitReady(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+		}
+		best := time.Hour
+		for range 5 {
+			start := time.Now()
+			c, err := Open(Config{NodeID: 1, Dir: dir})
+			if err != nil {
+				t.Fatal(err)
+			}
+			for c.raft.State() != raft.Leader && time.Since(start) < 5*time.Second {
+				time.Sleep(100 * time.Microsecond)
+			}
+			best = min(best, time.Since(start))
+			c.Close()
+			if !restart {
+				dir = t.TempDir()
+			}
+		}
+		if best >= singleVoterTimeout/2 {
+			t.Errorf("restart=%v: a lone voter took %v to lead (best of 5)", restart, best)
+		}
+		t.Logf("restart=%v: leader after %v", restart, best)
+	}
+}
