@@ -10,6 +10,13 @@
 // Every built-in connector (FileStream, datagen, JDBC, STOMP) is available;
 // FileStream files may live under FilesDir(). It grew out of
 // core/broker/brokertest, which stays the broker-only helper weir's own tests
-// use. Start → first acknowledged produce is measured by
-// BenchmarkStartToFirstAck (target < 100 ms).
+// use.
+//
+// Start returns as soon as the broker serves: the Connect runtime comes up
+// in the background (its three state topics, the REST listener, the
+// WithConnectors definitions), and ConnectURL or WaitConnect wait for it.
+// A test that only produces and consumes never waits for Connect. Start →
+// first acknowledged produce is measured by BenchmarkStartToFirstAck
+// (target < 100 ms): most of it used to be raft's election timeout, which a
+// lone voter no longer waits out (core/cluster).
 package weirtest

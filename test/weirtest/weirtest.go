@@ -2,6 +2,7 @@ package weirtest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"net"
@@ -92,20 +93,49 @@ type Weir struct {
 	// Kafka address (its metrics, Healthy).
 	Broker *broker.Broker
 
-	dataDir    string
-	connectURL string
-	worker     *runtime.Worker
-	srv        *http.Server
-	closeOnce  sync.Once
-	closeErr   error
+	tb      testing.TB
+	dataDir string
+
+	// The Connect runtime starts in the background (see Start): connectDone
+	// closes when it is up or has failed; the fields below it are written
+	// before that and only read after.
+	connectDone chan struct{}
+	stopConnect context.CancelFunc
+	connectURL  string
+	connectErr  error
+	worker      *runtime.Worker
+	srv         *http.Server
+
+	closeOnce sync.Once
+	closeErr  error
 }
 
 // Brokers returns the bootstrap addresses for Kafka clients.
 func (w *Weir) Brokers() []string { return []string{w.Broker.Addr()} }
 
 // ConnectURL is the base URL of the Kafka Connect REST API
-// (http://127.0.0.1:port), "" with WithoutConnect.
-func (w *Weir) ConnectURL() string { return w.connectURL }
+// (http://127.0.0.1:port), "" with WithoutConnect. The runtime starts in
+// the background, so the first call waits until it is up and every
+// WithConnectors definition is applied; if it did not start, ConnectURL
+// fails the test, so call it from the test's goroutine.
+func (w *Weir) ConnectURL() string {
+	w.tb.Helper()
+	if err := w.WaitConnect(); err != nil {
+		w.tb.Fatalf("%v", err)
+	}
+	return w.connectURL
+}
+
+// WaitConnect waits until the Connect runtime is up and WithConnectors
+// definitions are applied, and says why not if it did not start. It is nil
+// at once with WithoutConnect.
+func (w *Weir) WaitConnect() error {
+	if w.connectDone == nil {
+		return nil
+	}
+	<-w.connectDone
+	return w.connectErr
+}
 
 // DataDir is the broker's temporary data directory.
 func (w *Weir) DataDir() string { return w.dataDir }
@@ -114,12 +144,17 @@ func (w *Weir) DataDir() string { return w.dataDir }
 // write (files elsewhere are refused, as by weir serve).
 func (w *Weir) FilesDir() string { return filepath.Join(w.dataDir, "connect-files") }
 
-// Close stops the Connect runtime, then the broker. Start registers it
-// with tb.Cleanup; calling it earlier (to test a client's reaction to a
-// broker going away) is fine, and later calls return the first result.
+// Close stops the Connect runtime (or its start, if it is not up yet),
+// then the broker. Start registers it with tb.Cleanup; calling it earlier
+// (to test a client's reaction to a broker going away) is fine, and later
+// calls return the first result.
 func (w *Weir) Close() error {
 	w.closeOnce.Do(func() {
 		var errs []error
+		if w.connectDone != nil {
+			w.stopConnect()
+			<-w.connectDone
+		}
 		if w.srv != nil {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 			_ = w.srv.Shutdown(ctx)
@@ -141,7 +176,12 @@ func (w *Weir) Close() error {
 }
 
 // Start starts weir for one test and registers its shutdown with
-// tb.Cleanup. It fails the test (tb.Fatal) when anything does not start.
+// tb.Cleanup. It returns once the broker serves (and WithTopics topics
+// exist): the Connect runtime comes up in the background meanwhile, so a
+// test that only produces and consumes does not wait for it, and
+// ConnectURL waits for it. It fails the test (tb.Fatal) when the broker
+// does not start; a Connect runtime that does not start fails it at
+// ConnectURL, or at cleanup if the test never asked.
 func Start(tb testing.TB, opts ...Option) *Weir {
 	tb.Helper()
 	o := options{logLevel: slog.LevelWarn}
@@ -152,6 +192,9 @@ func Start(tb testing.TB, opts ...Option) *Weir {
 		if t.name == "" || t.partitions < 1 {
 			tb.Fatalf("weirtest: WithTopics: want name or name:partitions (partitions >= 1), got %q:%d", t.name, t.partitions)
 		}
+	}
+	if o.noConnect && len(o.connectors) > 0 {
+		tb.Fatal("weirtest: WithConnectors and WithoutConnect together")
 	}
 	logger := slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: o.logLevel}))
 	dataDir := tb.TempDir()
@@ -175,30 +218,48 @@ func Start(tb testing.TB, opts ...Option) *Weir {
 		b.Close()
 		tb.Fatalf("weirtest: start broker: %v", err)
 	}
-	w := &Weir{Broker: b, dataDir: cfg.DataDir}
+	w := &Weir{Broker: b, tb: tb, dataDir: cfg.DataDir}
 	tb.Cleanup(func() {
 		if err := w.Close(); err != nil {
 			tb.Errorf("%v", err)
 		}
+		if err := w.connectErr; err != nil && !errors.Is(err, errConnectStopped) {
+			tb.Errorf("%v", err)
+		}
 	})
+	if !o.noConnect {
+		// Started before the topics are created so the two overlap; the
+		// runtime's own topics and the test's are independent.
+		cctx, stop := context.WithCancelCause(context.Background())
+		w.connectDone, w.stopConnect = make(chan struct{}), func() { stop(errConnectStopped) }
+		go func() {
+			defer close(w.connectDone)
+			if err := w.startConnect(cctx, logger, o.connectors, o.fileDirs); err != nil {
+				if cctx.Err() != nil {
+					err = fmt.Errorf("%w (%w)", context.Cause(cctx), err)
+				}
+				w.connectErr = fmt.Errorf("weirtest: %w", err)
+			}
+		}()
+	}
 	if len(o.topics) > 0 {
 		if err := createTopics(ctx, w.Brokers(), o.topics); err != nil {
 			tb.Fatalf("weirtest: %v", err)
 		}
 	}
-	if o.noConnect {
-		if len(o.connectors) > 0 {
-			tb.Fatal("weirtest: WithConnectors and WithoutConnect together")
-		}
-		return w
-	}
-	if err := w.startConnect(ctx, logger, o.connectors, o.fileDirs); err != nil {
-		tb.Fatalf("weirtest: %v", err)
-	}
 	return w
 }
 
+// errConnectStopped is why a Connect start ended when Close came first: not
+// a failure worth reporting.
+var errConnectStopped = errors.New("weir closed before the Connect runtime was up")
+
+// connectStartLimit bounds the background start of the Connect runtime.
+const connectStartLimit = 30 * time.Second
+
 func (w *Weir) startConnect(ctx context.Context, logger *slog.Logger, connectors, fileDirs []string) error {
+	ctx, cancel := context.WithTimeout(ctx, connectStartLimit)
+	defer cancel()
 	if err := os.MkdirAll(w.FilesDir(), 0o755); err != nil {
 		return fmt.Errorf("create %s: %w", w.FilesDir(), err)
 	}
@@ -213,6 +274,10 @@ func (w *Weir) startConnect(ctx context.Context, logger *slog.Logger, connectors
 		BootstrapServers:    w.Brokers(),
 		HTTPAddr:            ln.Addr().String(),
 		OffsetFlushInterval: time.Second,
+		// One worker's state fits one partition each; Connect's defaults
+		// (25 and 5) cost a log apiece at every start.
+		OffsetTopicPartitions: 1,
+		StatusTopicPartitions: 1,
 	}, logger)
 	if err != nil {
 		ln.Close()
