@@ -90,8 +90,8 @@ func TestProduceTombstones(t *testing.T) {
 // suggestion instead of printing help.
 func TestVersionAndMistypedSubcommands(t *testing.T) {
 	run := func(args ...string) (string, error) {
-		root := &cobra.Command{Use: "weir", Version: buildinfo.Version(), SilenceUsage: true, SilenceErrors: true}
-		root.SetVersionTemplate(versionLine() + "\n")
+		root := &cobra.Command{Use: "weir", SilenceUsage: true, SilenceErrors: true}
+		addVersionFlag(root)
 		root.AddCommand(newVersionCmd(), newTopicCmd(), newConnectorCmd(), newGroupCmd(), newProduceCmd())
 		refuseUnknownSubcommands(root)
 		var out bytes.Buffer
@@ -101,7 +101,7 @@ func TestVersionAndMistypedSubcommands(t *testing.T) {
 		err := root.Execute()
 		return out.String(), err
 	}
-	for _, args := range [][]string{{"version"}, {"--version"}} {
+	for _, args := range [][]string{{"version"}, {"--version"}, {"-v"}} {
 		out, err := run(args...)
 		if err != nil || !strings.HasPrefix(out, "weir "+buildinfo.Version()+" (commit "+buildinfo.Commit()) {
 			t.Fatalf("weir %s: %q %v", args[0], out, err)

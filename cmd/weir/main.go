@@ -27,7 +27,6 @@ Then use any Kafka client, or weir's own CLI:
   weir topic create orders --partitions 3
   echo hello | weir produce orders
   weir consume orders --from-beginning`,
-	Version:       buildinfo.Version(),
 	SilenceUsage:  true,
 	SilenceErrors: true,
 }
@@ -50,7 +49,24 @@ func newVersionCmd() *cobra.Command {
 
 func init() {
 	rootCmd.AddCommand(newVersionCmd())
-	rootCmd.SetVersionTemplate(versionLine() + "\n")
+	addVersionFlag(rootCmd)
+}
+
+// addVersionFlag gives root -v/--version printing versionLine. cobra's own
+// (Command.Version) prints "weir version X"; changing its wording takes
+// SetVersionTemplate, and one text/template executed anywhere in a binary
+// makes the linker keep every exported method of every type (templates
+// call methods by name through reflect): 10 MB of weir's 41, which is the
+// container image (issue 15). TestBinaryKeepsNoMethodByName guards it.
+func addVersionFlag(root *cobra.Command) {
+	root.Flags().BoolP("version", "v", false, "print weir's version and the commit it was built from")
+	root.RunE = func(cmd *cobra.Command, args []string) error {
+		if v, _ := cmd.Flags().GetBool("version"); v {
+			fmt.Fprintln(cmd.OutOrStdout(), versionLine())
+			return nil
+		}
+		return cmd.Help()
+	}
 }
 
 // refuseUnknownSubcommands makes every command that only groups others

@@ -21,7 +21,12 @@ import (
 // newClient builds the go-elasticsearch client. Its own retries are off:
 // the sink retries whole bulk requests and single items itself, with
 // backoff, jitter and Retry-After, and knows which items are done.
-func newClient(s *settings) (*es.Client, error) {
+//
+// It is the base client, free of any API: the sink sends its four kinds of
+// request as esapi request values (esapi.BulkRequest{…}.Do(ctx, client)).
+// es.NewClient would link every one of Elasticsearch's hundreds of APIs
+// into weir, 14 MB of a 55 MB binary and container image (issue 15).
+func newClient(s *settings) (*es.BaseClient, error) {
 	tr := &http.Transport{
 		Proxy:                 nil,
 		DialContext:           (&net.Dialer{Timeout: s.connTimeout, KeepAlive: 30 * time.Second}).DialContext,
@@ -54,7 +59,7 @@ func newClient(s *settings) (*es.Client, error) {
 		}
 		tr.TLSClientConfig = tc
 	}
-	return es.NewClient(es.Config{
+	return es.NewBaseClient(es.Config{
 		Addresses: s.urls, Username: s.user, Password: s.password,
 		Transport: tr, DisableRetry: true,
 	})

@@ -53,7 +53,7 @@ type SinkTask struct {
 	s           *settings
 	tctx        plugins.SinkTaskContext
 	log         *slog.Logger
-	client      *es.Client
+	client      *es.BaseClient
 	conv        *jsonconv.JSONConverter
 	keyConv     *jsonconv.JSONConverter
 	tolerate    bool
@@ -347,7 +347,7 @@ func (t *SinkTask) createIndex(ctx context.Context, index string, s *plugins.Sch
 		return fmt.Errorf("mapping of index %s from the value schema: %w", index, err)
 	}
 	body, _ := json.Marshal(map[string]any{"mappings": m})
-	res, err := t.client.Indices.Create(index, t.client.Indices.Create.WithBody(bytes.NewReader(body)), t.client.Indices.Create.WithContext(ctx))
+	res, err := esapi.IndicesCreateRequest{Index: index, Body: bytes.NewReader(body)}.Do(ctx, t.client)
 	if err != nil {
 		return fmt.Errorf("create index %s: %w", index, err)
 	}
@@ -367,7 +367,7 @@ func (t *SinkTask) createIndex(ctx context.Context, index string, s *plugins.Sch
 // when none matches (a bare Elasticsearch has no logs-*-* template).
 func (t *SinkTask) ensureDataStream(ctx context.Context, name string) error {
 	create := func() (*httpError, error) {
-		res, err := t.client.Indices.CreateDataStream(name, t.client.Indices.CreateDataStream.WithContext(ctx))
+		res, err := esapi.IndicesCreateDataStreamRequest{Name: name}.Do(ctx, t.client)
 		if err != nil {
 			return nil, fmt.Errorf("create data stream %s: %w", name, err)
 		}
@@ -409,8 +409,8 @@ func (t *SinkTask) putStreamTemplate(ctx context.Context, name string) error {
 		"index_patterns": []string{name}, "data_stream": map[string]any{}, "priority": 200,
 		"template": map[string]any{"mappings": map[string]any{"properties": map[string]any{"@timestamp": map[string]any{"type": "date"}}}},
 	})
-	res, err := t.client.Indices.PutIndexTemplate("weir-"+name, bytes.NewReader(tmpl), t.client.Indices.PutIndexTemplate.WithContext(ctx),
-		t.client.Indices.PutIndexTemplate.WithCreate(true))
+	create := true
+	res, err := esapi.IndicesPutIndexTemplateRequest{Name: "weir-" + name, Body: bytes.NewReader(tmpl), Create: &create}.Do(ctx, t.client)
 	if err != nil {
 		return fmt.Errorf("index template for data stream %s: %w", name, err)
 	}
@@ -552,7 +552,7 @@ func (t *SinkTask) bulkOnce(ctx context.Context, docs []*doc) ([]*doc, error) {
 		body.Write(d.action)
 		body.Write(d.source)
 	}
-	res, err := t.client.Bulk(bytes.NewReader(body.Bytes()), t.client.Bulk.WithContext(ctx))
+	res, err := esapi.BulkRequest{Body: bytes.NewReader(body.Bytes())}.Do(ctx, t.client)
 	if err != nil {
 		return nil, fmt.Errorf("bulk request to Elasticsearch: %w", err)
 	}
