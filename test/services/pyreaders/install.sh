@@ -15,6 +15,11 @@ exec 9>"$CACHE/locks/pyreaders.lock"
 flock 9
 if [[ ! -x $VENV/bin/python || ! -f $VENV/.installed ]]; then
   rm -rf "$VENV"
+  if ! python3 -c 'import ensurepip' 2>/dev/null; then
+    # Debian's python3 has venv without pip until python3-venv is in.
+    DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >&2 ||
+      { apt-get update -q >&2 && DEBIAN_FRONTEND=noninteractive apt-get install -y -q python3-venv >&2; }
+  fi
   python3 -m venv "$VENV" >&2
   "$VENV/bin/python" -m pip install -q "pyarrow==$PYARROW_VERSION" "fastavro==$FASTAVRO_VERSION" \
     "cramjam==$CRAMJAM_VERSION" "backports.zstd==$ZSTD_VERSION" >&2
