@@ -26,12 +26,12 @@ VERSION ?= $(shell git describe --tags --dirty 2>/dev/null || echo 0.1.0-dev)
 COMMIT  ?= $(shell git rev-parse --short=12 HEAD 2>/dev/null)$(shell git diff --quiet HEAD -- 2>/dev/null || echo -dirty)
 LDFLAGS := -X github.com/weirlog/weir/internal/buildinfo.version=$(VERSION) -X github.com/weirlog/weir/internal/buildinfo.commit=$(COMMIT)
 
-.PHONY: image test-image test-cluster run test test-unit test-services test-connectors test-long bench-connectors test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
+.PHONY: image test-image test-cluster test-cluster-core run test test-unit test-services test-connectors test-long bench-connectors test-runtime-kafka test-compat bench lint fuzz build services-up services-down clean
 
 run: build
 	./$(BIN) serve
 
-test: lint services-up test-image test-connectors test-unit test-services test-runtime-kafka test-compat
+test: lint services-up test-image test-connectors test-unit test-services test-runtime-kafka test-compat test-cluster-core
 	@echo "make test: all passed"
 
 build:
@@ -83,6 +83,7 @@ test-connectors: services-up build
 # volumes (connectors/s3, connectors/hdfs: 200,000 records).
 test-long: services-up build
 	WEIR_TEST_LONG=1 WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 60m -run 'SinkKit$$' ./connectors/s3 ./connectors/hdfs
+	WEIR_CLUSTER_ROUNDS=25 WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 30m -run '^TestClusterKillLeaderRounds$$' ./test/cluster/
 
 # Apache Kafka 4.x (test/services/kafka.sh) as the log instead of weir.
 test-runtime-kafka: services-up
@@ -94,9 +95,14 @@ test-compat: build
 # Replication under faults (issue 10): 3-node weir clusters, kill -9, SIGSTOP,
 # network partitions between network namespaces (needs root), the Jepsen-style
 # checker (test/cluster). Its unit tests (checker, nemesis, one-node harness)
-# run in test-unit; the scenarios join make test once replication passes them.
+# run in test-unit; make test runs the core scenarios (test-cluster-core,
+# about 5 minutes on 2 cores), test-long the kill -9 rounds 25 times.
 test-cluster: build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 30m ./test/cluster/ $(if $(RUN),-run '$(RUN)')
+
+CLUSTER_CORE := KillLeaderRounds|PauseLeader|PartitionLeader|KcatMetadata|FileStreamSurvivesKill
+test-cluster-core: build
+	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 12m -run '^TestCluster($(CLUSTER_CORE))$$' ./test/cluster/
 
 bench: build
 	bash test/bench/run.sh && bash test/bench/connect.sh && bash test/bench/stomp.sh && bash test/bench/image.sh

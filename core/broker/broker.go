@@ -105,7 +105,7 @@ type Config struct {
 	// HeartbeatInterval and SessionTimeout are the broker's liveness to
 	// the metadata leader in a multi-node cluster
 	// (broker.heartbeat.interval.ms, broker.session.timeout.ms); defaults
-	// 500 ms and 3 s.
+	// cluster.DefaultHeartbeatInterval and cluster.DefaultSessionTimeout.
 	HeartbeatInterval time.Duration
 	SessionTimeout    time.Duration
 	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower that has

@@ -79,7 +79,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 				sp.ErrorCode = reqErr
 			case !tok || rp.Partition < 0 || int(rp.Partition) >= len(tp.parts):
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
-			case !b.leads(tp.meta, int(rp.Partition)):
+			case !b.leads(tp.meta, int(rp.Partition)) || !b.leaseHolds(rt.Topic, rp.Partition, tp.meta.Partitions[rp.Partition].LeaderEpoch):
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			case tp.parts[rp.Partition] == nil:
 				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code

@@ -242,6 +242,8 @@ func (b *Broker) afterAppend(ctx context.Context, p *partition, end int64, acksA
 	defer p.removeWaiter(wake)
 	timer := time.NewTimer(timeout)
 	defer timer.Stop()
+	lease := time.NewTicker(leaseRecheck)
+	defer lease.Stop()
 	for {
 		r.mu.Lock()
 		tr := r.tracker
@@ -260,8 +262,11 @@ func (b *Broker) afterAppend(ctx context.Context, p *partition, end int64, acksA
 			return 0
 		case notEnough:
 			return kerr.NotEnoughReplicasAfterAppend.Code
+		case !b.leaseHolds(p.topic, p.index, p.epoch()):
+			return kerr.NotLeaderForPartition.Code // deposed, or about to be: the producer retries on the new leader
 		}
 		select {
+		case <-lease.C:
 		case <-wake:
 		case <-timer.C:
 			return kerr.RequestTimedOut.Code
@@ -271,6 +276,31 @@ func (b *Broker) afterAppend(ctx context.Context, p *partition, end int64, acksA
 			return kerr.NotLeaderForPartition.Code
 		}
 	}
+}
+
+// leaseRecheck is how often an acks=all wait checks that this broker still
+// holds its lease.
+const leaseRecheck = 50 * time.Millisecond
+
+// leaseHolds reports whether this broker may acknowledge writes as the
+// leader of topic's partition at leader epoch epoch: its lease holds (a
+// broker cut off from the metadata quorum, or paused, loses it before the
+// controller can fence it: core/cluster's membership.go) and the metadata
+// it has applied, which runs ahead of the reconciled partitions, still
+// names it leader at that epoch. A single node always may.
+func (b *Broker) leaseHolds(topic string, partition, epoch int32) bool {
+	if !b.multi() {
+		return true
+	}
+	if !b.ctl.Leased() {
+		return false
+	}
+	t, ok := b.ctl.State().Topics[topic]
+	if !ok || partition < 0 || int(partition) >= len(t.Partitions) {
+		return false
+	}
+	pm := t.Partitions[partition]
+	return pm.Leader == b.cfg.NodeID && pm.LeaderEpoch == epoch
 }
 
 // replicaFetcher copies the partitions this broker follows from their

@@ -77,12 +77,22 @@ type Config struct {
 
 	// HeartbeatInterval is how often a node of a multi-node cluster
 	// heartbeats the metadata leader (broker.heartbeat.interval.ms);
-	// default 500 ms. SessionTimeout is how long the leader waits without
+	// default 200 ms. SessionTimeout is how long the leader waits without
 	// one before fencing the broker (broker.session.timeout.ms); default
-	// 3 s.
+	// 1.2 s, so that leadership moves within 2 s of a broker's death
+	// (Kafka's 9 s is sized for JVM pauses and WAN links; membership.go
+	// says what bounds the move and what the lease derived from it
+	// guarantees).
 	HeartbeatInterval time.Duration
 	SessionTimeout    time.Duration
 }
+
+// DefaultHeartbeatInterval and DefaultSessionTimeout are the broker
+// liveness defaults of a multi-node cluster (Config).
+const (
+	DefaultHeartbeatInterval = 200 * time.Millisecond
+	DefaultSessionTimeout    = 1200 * time.Millisecond
+)
 
 // Controller owns the raft group and the metadata state machine.
 type Controller struct {
@@ -97,6 +107,18 @@ type Controller struct {
 	seenMu    sync.Mutex
 	lastSeen  map[int32]time.Time
 	fenced    map[int32]time.Time
+	fencing   map[int32]bool // a fence proposal is in flight (seenMu)
+	// raftHeartbeatTimeout: how long raft's followers wait for the leader
+	// before an election (membership.go starts the old leader's session
+	// clock that far back).
+	raftHeartbeatTimeout time.Duration
+	// The lease (membership.go), guarded by leaseMu: leaseFrom is when the
+	// last heartbeat that renewed it was sent; pendSent/pendIndex an
+	// answered heartbeat waiting for this node to apply pendIndex.
+	leaseMu   sync.Mutex
+	leaseFrom time.Time
+	pendSent  time.Time
+	pendIndex uint64
 	stopBeats atomic.Bool
 	ctx       context.Context
 	cancel    context.CancelFunc
@@ -114,12 +136,12 @@ func Open(cfg Config) (*Controller, error) {
 		cfg.Logger = slog.Default()
 	}
 	if cfg.HeartbeatInterval <= 0 {
-		cfg.HeartbeatInterval = 500 * time.Millisecond
+		cfg.HeartbeatInterval = DefaultHeartbeatInterval
 	}
 	if cfg.SessionTimeout <= 0 {
-		cfg.SessionTimeout = 3 * time.Second
+		cfg.SessionTimeout = DefaultSessionTimeout
 	}
-	c := &Controller{cfg: cfg, fsm: newFSM(cfg.OnChange), lastSeen: map[int32]time.Time{}, fenced: map[int32]time.Time{}}
+	c := &Controller{cfg: cfg, fsm: newFSM(cfg.OnChange), lastSeen: map[int32]time.Time{}, fenced: map[int32]time.Time{}, fencing: map[int32]bool{}}
 	c.ctx, c.cancel = context.WithCancel(context.Background())
 	c.fsm.logger = cfg.Logger
 	if cfg.Registerer != nil {
@@ -147,6 +169,7 @@ func Open(cfg Config) (*Controller, error) {
 		tuneVoters(rc)
 	}
 	rc.SnapshotThreshold = 1024
+	c.raftHeartbeatTimeout = rc.HeartbeatTimeout
 
 	var (
 		logs   raft.LogStore
@@ -393,12 +416,18 @@ func (c *Controller) waitReadyMulti(ctx context.Context) error {
 			return fmt.Errorf("join the metadata quorum: %w", err)
 		}
 	}
+	sent := time.Now()
 	resp, err := c.forward(ctx, &rpcRequest{Kind: rpcHeartbeat, NodeID: c.cfg.NodeID})
 	if err != nil {
 		return fmt.Errorf("wait for metadata leader: %w", err)
 	}
 	if err := c.waitApplied(ctx, resp.Index); err != nil {
 		return err
+	}
+	if !resp.NoLease {
+		c.leaseMu.Lock()
+		c.leaseFrom = sent
+		c.leaseMu.Unlock()
 	}
 	if c.State().ClusterID == "" {
 		if _, _, err := c.applyOrForward(ctx, &Command{Op: OpInit, ClusterID: NewClusterID()}); err != nil {
@@ -518,9 +547,9 @@ const singleVoterTimeout = 100 * time.Millisecond
 // election after one to two heartbeat timeouts, so metadata leadership
 // moves within about a second on loopback or a LAN.
 func tuneVoters(rc *raft.Config) {
-	rc.HeartbeatTimeout = 500 * time.Millisecond
-	rc.ElectionTimeout = 500 * time.Millisecond
-	rc.LeaderLeaseTimeout = 250 * time.Millisecond
+	rc.HeartbeatTimeout = 400 * time.Millisecond
+	rc.ElectionTimeout = 400 * time.Millisecond
+	rc.LeaderLeaseTimeout = 200 * time.Millisecond
 	rc.CommitTimeout = 5 * time.Millisecond
 }
 

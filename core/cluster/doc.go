@@ -25,7 +25,10 @@
 // returns once this node has applied it. Every node heartbeats the leader;
 // the leader fences a broker it has not heard for SessionTimeout, and the
 // FSM moves its leaderships to the first unfenced ISR replica with a new
-// leader epoch, never outside the ISR (membership.go). Place spreads new
+// leader epoch, never outside the ISR (membership.go). A broker holds a
+// lease (Leased) from the heartbeats a verified leader answered; it runs
+// out before the broker can be fenced, so a broker cut off from the quorum
+// stops acting as a leader before another takes its partitions. Place spreads new
 // partitions' replicas over the live brokers, alternating racks.
 // reassign.go holds the operator's commands: preferred and unclean leader
 // elections and partition reassignment (KIP-455), completed by the

@@ -49,7 +49,8 @@ type rpcResponse struct {
 	Index     uint64 `json:"index,omitempty"`
 	ErrCode   int16  `json:"err_code,omitempty"` // Result.Err
 	FirstPID  int64  `json:"first_pid,omitempty"`
-	Error     string `json:"error,omitempty"` // the command could not be applied at all
+	NoLease   bool   `json:"no_lease,omitempty"` // heartbeat: a fence of the broker is in flight
+	Error     string `json:"error,omitempty"`    // the command could not be applied at all
 }
 
 // muxLayer is a raft.StreamLayer over one listener that also serves weir's
@@ -238,8 +239,7 @@ func (c *Controller) handleRPC(req *rpcRequest) rpcResponse {
 		}
 		return out
 	case rpcHeartbeat:
-		c.heard(req.NodeID)
-		return rpcResponse{Index: c.fsm.applied.Load()}
+		return c.heartbeat(req.NodeID)
 	case rpcJoin:
 		if err := c.addNonvoter(req.NodeID, req.RaftAddr); err != nil {
 			return rpcResponse{Error: err.Error()}

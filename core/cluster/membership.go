@@ -13,20 +13,41 @@ import (
 // Broker liveness (KIP-631 style, simplified): every node sends the
 // metadata leader a heartbeat every HeartbeatInterval over the controller
 // RPC; heartbeats are not raft commands (they would flood the log). The
-// leader keeps the last time it heard each broker in memory and proposes
-// OpFenceBroker for a registered broker it has not heard for
-// SessionTimeout; the FSM then moves that broker's leaderships to another
-// ISR member. A fenced broker that is heard again is unfenced
-// (OpUnfenceBroker), taking back the partitions left leaderless. A new
-// leader starts every broker's clock afresh, so an election fences no one
-// that was alive.
+// leader keeps the last time it heard each broker in memory and, checking
+// every sessionCheck, proposes OpFenceBroker for a registered broker it has
+// not heard for SessionTimeout; the FSM then moves that broker's
+// leaderships to another ISR member. A fenced broker that is heard again is
+// unfenced (OpUnfenceBroker), taking back the partitions left leaderless.
+//
+// A new leader starts every broker's clock afresh (so an election fences
+// no one that was alive), except the previous leader's: raft elected this
+// node because a quorum stopped hearing that one for at least raft's
+// HeartbeatTimeout, so its clock starts that far back. A kill -9 of the
+// metadata leader therefore moves its partitions after about
+// SessionTimeout, not election time plus SessionTimeout. A leader whose
+// own loop stalled (CPU starvation, SIGSTOP) restarts the clocks too: it
+// was not listening, so silence proves nothing.
+//
+// The lease. A broker may act as a partition leader only while its lease
+// holds (Leased): SessionTimeout minus a margin, counted from the sending
+// of its last heartbeat that a verified metadata leader answered, once
+// this node has applied the metadata up to the index that answer named.
+// The controller cannot fence the broker before SessionTimeout after that
+// heartbeat reached it, and a new metadata leader starts the clock no
+// earlier (the old leader verified its quorum before answering; raft's
+// vote rules make the next election wait HeartbeatTimeout past that), so
+// a broker cut off from the quorum, or paused, stops acknowledging writes
+// before another broker can be made leader of its partitions. A
+// heartbeat answered while a fence of the broker is in flight renews
+// nothing.
 
-// heard records a heartbeat from node on the leader.
-func (c *Controller) heard(node int32) {
-	c.seenMu.Lock()
-	c.lastSeen[node] = time.Now()
-	c.seenMu.Unlock()
-}
+// sessionCheck is how often the metadata leader looks for expired
+// sessions: a broker is fenced within this of its session running out.
+const sessionCheck = 50 * time.Millisecond
+
+// leaseMargin is the part of SessionTimeout a broker's lease gives up to
+// clock-rate differences between hosts and scheduling delays.
+func leaseMargin(session time.Duration) time.Duration { return session / 10 }
 
 // addNonvoter adds a broker beyond the voters to the raft configuration as
 // a non-voter (it learns the metadata but never votes); idempotent.
@@ -59,69 +80,154 @@ func (c *Controller) isVoter(node int32) bool {
 	return slices.ContainsFunc(c.cfg.Voters, func(v Voter) bool { return v.NodeID == node })
 }
 
-// liveness runs on every node of a multi-node cluster: it heartbeats, and
-// on the leader it fences and unfences brokers.
+// liveness runs on every node of a multi-node cluster: it heartbeats
+// (beat), and on the leader it fences and unfences brokers.
 func (c *Controller) liveness(ctx context.Context) {
 	defer c.wg.Done()
-	t := time.NewTicker(c.cfg.HeartbeatInterval)
+	c.wg.Add(1)
+	go c.beatLoop(ctx)
+	t := time.NewTicker(sessionCheck)
 	defer t.Stop()
 	wasLeader := false
+	prevLeader := int32(-1)
+	lastTick := time.Now()
 	for {
 		select {
 		case <-ctx.Done():
 			return
 		case <-t.C:
 		}
-		if !c.stopBeats.Load() {
-			hctx, cancel := context.WithTimeout(ctx, c.cfg.HeartbeatInterval*2)
-			_, err := c.forward(hctx, &rpcRequest{Kind: rpcHeartbeat, NodeID: c.cfg.NodeID})
-			cancel()
-			if err != nil && ctx.Err() == nil {
-				c.cfg.Logger.Debug("heartbeat to the metadata leader", "err", err)
-			}
-		}
-		leader := c.raft.State() == raft.Leader
-		if !leader {
+		now := time.Now()
+		stalled := now.Sub(lastTick) > c.cfg.SessionTimeout/2
+		lastTick = now
+		if c.raft.State() != raft.Leader {
 			wasLeader = false
+			if id := c.LeaderID(); id >= 0 && id != c.cfg.NodeID {
+				prevLeader = id
+			}
 			continue
 		}
 		st := c.State()
-		now := time.Now()
-		if !wasLeader {
-			wasLeader = true
+		if !wasLeader || stalled {
 			c.seenMu.Lock()
 			for id := range st.Brokers {
 				c.lastSeen[id] = now
 			}
+			if !wasLeader && prevLeader >= 0 {
+				if seen, ok := c.lastSeen[prevLeader]; ok && seen.Equal(now) {
+					c.lastSeen[prevLeader] = now.Add(-c.raftHeartbeatTimeout)
+				}
+			}
 			c.seenMu.Unlock()
+			wasLeader, prevLeader = true, -1
 			continue
 		}
 		for _, id := range slicesSorted(st.Brokers) {
 			br := st.Brokers[id]
 			c.seenMu.Lock()
 			seen, ok := c.lastSeen[id]
-			c.seenMu.Unlock()
 			if !ok {
-				c.seenMu.Lock()
 				c.lastSeen[id] = now
-				c.seenMu.Unlock()
-				continue
 			}
 			var op Op
 			switch {
+			case !ok:
 			case !br.Fenced && now.Sub(seen) > c.cfg.SessionTimeout:
 				op = OpFenceBroker
-			case br.Fenced && now.Sub(seen) < c.cfg.SessionTimeout && seen.After(c.fencedAt(id).Add(c.cfg.HeartbeatInterval)):
+				c.fencing[id] = true // heartbeats meanwhile renew no lease
+			case br.Fenced && now.Sub(seen) < c.cfg.SessionTimeout && seen.After(c.fenced[id].Add(c.cfg.HeartbeatInterval)):
 				op = OpUnfenceBroker
-			default:
+			}
+			c.seenMu.Unlock()
+			if op == "" {
 				continue
 			}
 			pctx, cancel := context.WithTimeout(ctx, 5*time.Second)
 			_, _, err := c.applyOrForward(pctx, &Command{Op: op, BrokerID: id})
 			cancel()
-			c.cfg.Logger.Info("broker liveness changed", "op", op, "node_id", id, "last_heartbeat", seen.Format(time.RFC3339Nano), "err", err)
+			if op == OpFenceBroker {
+				c.seenMu.Lock()
+				delete(c.fencing, id)
+				c.seenMu.Unlock()
+			}
+			c.cfg.Logger.Info("broker liveness changed", "op", op, "node_id", id, "last_heartbeat", seen.Format(time.RFC3339Nano),
+				"silent", now.Sub(seen).Round(time.Millisecond), "err", err)
 		}
 	}
+}
+
+// beatLoop heartbeats the metadata leader every HeartbeatInterval and
+// renews this broker's lease from the answers.
+func (c *Controller) beatLoop(ctx context.Context) {
+	defer c.wg.Done()
+	t := time.NewTicker(c.cfg.HeartbeatInterval)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if c.stopBeats.Load() {
+			continue
+		}
+		c.beat(ctx)
+	}
+}
+
+// beat sends one heartbeat; an answer that grants a lease is held until
+// this node has applied the metadata index it names.
+func (c *Controller) beat(ctx context.Context) {
+	sent := time.Now()
+	hctx, cancel := context.WithTimeout(ctx, c.cfg.HeartbeatInterval*2)
+	resp, err := c.forward(hctx, &rpcRequest{Kind: rpcHeartbeat, NodeID: c.cfg.NodeID})
+	cancel()
+	if err != nil {
+		if ctx.Err() == nil {
+			c.cfg.Logger.Debug("heartbeat to the metadata leader", "err", err)
+		}
+		return
+	}
+	if resp.Error != "" || resp.NoLease {
+		return
+	}
+	c.leaseMu.Lock()
+	c.pendSent, c.pendIndex = sent, resp.Index
+	c.leaseMu.Unlock()
+}
+
+// Leased reports whether this broker's lease holds: whether it may act as
+// the leader of the partitions the metadata it has applied gives it (see
+// the lease above). A single node always may.
+func (c *Controller) Leased() bool {
+	if !c.multi {
+		return true
+	}
+	c.leaseMu.Lock()
+	defer c.leaseMu.Unlock()
+	if !c.pendSent.IsZero() && c.fsm.applied.Load() >= c.pendIndex {
+		if c.pendSent.After(c.leaseFrom) {
+			c.leaseFrom = c.pendSent
+		}
+		c.pendSent = time.Time{}
+	}
+	return !c.leaseFrom.IsZero() && time.Since(c.leaseFrom) < c.cfg.SessionTimeout-leaseMargin(c.cfg.SessionTimeout)
+}
+
+// heartbeat serves a broker's heartbeat on the leader: it verifies that
+// this node still leads (a deposed leader that has not noticed yet must not
+// grant leases), records the broker as heard and says whether the answer
+// renews the broker's lease.
+func (c *Controller) heartbeat(node int32) rpcResponse {
+	if err := c.raft.VerifyLeader().Error(); err != nil {
+		addr, _ := c.raft.LeaderWithID()
+		return rpcResponse{NotLeader: true, Leader: string(addr)}
+	}
+	c.seenMu.Lock()
+	c.lastSeen[node] = time.Now()
+	noLease := c.fencing[node]
+	c.seenMu.Unlock()
+	return rpcResponse{Index: c.fsm.applied.Load(), NoLease: noLease}
 }
 
 func (c *Controller) fencedAt(id int32) time.Time {

@@ -158,3 +158,106 @@ func TestMuxRefusesHugeFrame(t *testing.T) {
 		t.Fatalf("%+v %v", resp, err)
 	}
 }
+
+// A broker that stops heartbeating loses its lease (Leased) before the
+// leader fences it, so it stops acknowledging writes before another
+// broker can take its partitions; a broker that heartbeats keeps it.
+func TestLeaseEndsBeforeFence(t *testing.T) {
+	nodes := openCluster(t, 3, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, n := range nodes {
+		br := Broker{NodeID: n.id, Host: "127.0.0.1", Port: 9000 + n.id}
+		if _, err := n.c.Propose(ctx, &Command{Op: OpRegisterBroker, Broker: &br}); err != nil {
+			t.Fatalf("register %d: %v", n.id, err)
+		}
+	}
+	var leader, victim *testNode
+	for _, n := range nodes {
+		if n.c.IsLeader() {
+			leader = n
+		} else if victim == nil {
+			victim = n
+		}
+	}
+	if leader == nil || victim == nil {
+		t.Fatal("no metadata leader")
+	}
+	for _, n := range nodes {
+		waitFor(t, fmt.Sprintf("node %d's lease", n.id), 5*time.Second, n.c.Leased)
+	}
+	stopped := time.Now()
+	victim.c.stopBeats.Store(true)
+	var leaseLost, fenced time.Duration
+	for leaseLost == 0 || fenced == 0 {
+		if time.Since(stopped) > 10*time.Second {
+			t.Fatalf("after 10 s: lease lost after %v, fenced after %v", leaseLost, fenced)
+		}
+		if leaseLost == 0 && !victim.c.Leased() {
+			leaseLost = time.Since(stopped)
+		}
+		if fenced == 0 && leader.c.State().Brokers[victim.id].Fenced {
+			fenced = time.Since(stopped)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	t.Logf("heartbeats stopped: lease lost after %v, fenced after %v (session timeout %v)", leaseLost, fenced, leader.c.cfg.SessionTimeout)
+	if leaseLost >= fenced {
+		t.Fatalf("the broker held its lease (%v) until after it was fenced (%v)", leaseLost, fenced)
+	}
+	for _, n := range nodes {
+		if n != victim && !n.c.Leased() {
+			t.Errorf("node %d, heartbeating, lost its lease", n.id)
+		}
+	}
+}
+
+// Killing the metadata leader fences it about SessionTimeout after it
+// died, not SessionTimeout after the next leader was elected: the new
+// leader starts the old one's clock from when raft stopped hearing it.
+func TestDeadMetadataLeaderFencedFromItsLastContact(t *testing.T) {
+	nodes := openCluster(t, 3, 0)
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	for _, n := range nodes {
+		br := Broker{NodeID: n.id, Host: "127.0.0.1", Port: 9000 + n.id}
+		if _, err := n.c.Propose(ctx, &Command{Op: OpRegisterBroker, Broker: &br}); err != nil {
+			t.Fatalf("register %d: %v", n.id, err)
+		}
+	}
+	var leader *testNode
+	var rest []*testNode
+	for _, n := range nodes {
+		if n.c.IsLeader() {
+			leader = n
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	if leader == nil {
+		t.Fatal("no metadata leader")
+	}
+	time.Sleep(300 * time.Millisecond) // a few heartbeats
+	killed := time.Now()
+	leader.c.Close()
+	var elected, fenced time.Duration
+	for fenced == 0 {
+		if time.Since(killed) > 10*time.Second {
+			t.Fatalf("the old leader was not fenced within 10 s (elected after %v)", elected)
+		}
+		for _, n := range rest {
+			if elected == 0 && n.c.IsLeader() {
+				elected = time.Since(killed)
+			}
+			if n.c.State().Brokers[leader.id].Fenced {
+				fenced = time.Since(killed)
+			}
+		}
+		time.Sleep(time.Millisecond)
+	}
+	st := rest[0].c.cfg.SessionTimeout
+	t.Logf("metadata leader killed: next leader after %v, old leader fenced after %v (session timeout %v)", elected, fenced, st)
+	if elected == 0 || fenced-elected > st-rest[0].c.raftHeartbeatTimeout/4 {
+		t.Fatalf("fenced %v after the election: its session clock started at the election, not at its last contact", fenced-elected)
+	}
+}

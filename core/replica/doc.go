@@ -63,8 +63,13 @@
 // controller fences it (broker.session.timeout.ms): an acks=all write it
 // acknowledges is on every member of the ISR it knows, which holds any
 // leader the controller can elect instead, so none is lost; its ISR
-// changes are refused, so it cannot shrink the ISR to itself. It still
-// answers acks=1 writes and reads meanwhile (no lease), as Kafka does.
+// changes are refused, so it cannot shrink the ISR to itself. Beyond
+// Kafka, it also stops acknowledging writes of any acks (and an acks=all
+// wait gives up) once its lease runs out, shortly before the controller
+// can fence it (core/cluster's membership.go): a partitioned or paused
+// leader never acknowledges an acks=1 write after another replica could
+// have taken over. Reads from it are not fenced: they may be stale, never
+// uncommitted.
 //
 // Preferred-leader election and reassignment (KIP-455: adding replicas
 // follow and join the ISR, then the removing ones leave) are metadata

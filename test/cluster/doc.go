@@ -19,12 +19,16 @@
 //     namespace of its own (sockets opened on a thread switched into it).
 //   - workload.go: producers that record every acknowledged (partition,
 //     offset, value) and a consumer group that records every committed
-//     offset; ReadAll reads a partition from its leader.
+//     offset; ReadAll reads a partition from its leader, ReadReplica from
+//     one replica's own log (a Fetch to that broker, served up to its high
+//     watermark); Cluster.Only makes clients that reach one node alone, so
+//     what they see acknowledged, that node acknowledged.
 //   - checker.go: Check judges a History: acknowledged, present, lost,
 //     moved, duplicated, reordered, divergent across replicas, unexpected,
 //     committed-offset regressions, printed as a table.
 //
 // The checker's unit tests run in `make test`. The scenarios need a
 // multi-node weir and run under the build tag `cluster`
-// (`make test-cluster`); each says in its name what it shows.
+// (`make test-cluster`; `make test` runs the core ones, test-cluster-core);
+// each says in its name what it shows.
 package cluster

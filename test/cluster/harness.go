@@ -4,10 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -56,6 +58,16 @@ type Cluster struct {
 	voters  string
 	args    []string
 	argsFor func(c *Cluster, n *Node) []string
+	// only, in a view made by Only, lists the Kafka addresses its
+	// clients may reach; nil means every address.
+	only map[string]bool
+}
+
+// Only is a view of c whose clients reach node n alone: its dialer refuses
+// every other broker the metadata names, so whatever such a client sees
+// acknowledged, n acknowledged.
+func (c *Cluster) Only(n *Node) *Cluster {
+	return &Cluster{t: c.t, Bin: c.Bin, Dir: c.Dir, Net: c.Net, Nodes: []*Node{n}, voters: c.voters, only: map[string]bool{n.KafkaAddr: true}}
 }
 
 // Node is one `weir serve` process. Its addresses and data directory stay
@@ -178,10 +190,22 @@ func (c *Cluster) Seeds() []string {
 // Dialer is the kgo dialer that reaches the nodes (through the client
 // namespace when the cluster lives in a Net), nil on loopback.
 func (c *Cluster) Dialer() func(ctx context.Context, network, host string) (net.Conn, error) {
+	dial := (&net.Dialer{}).DialContext
+	if c.Net != nil {
+		dial = c.Net.DialContext
+	}
+	if c.only != nil {
+		return func(ctx context.Context, network, host string) (net.Conn, error) {
+			if !c.only[host] {
+				return nil, fmt.Errorf("this client may reach only %v, not %s", slices.Collect(maps.Keys(c.only)), host)
+			}
+			return dial(ctx, network, host)
+		}
+	}
 	if c.Net == nil {
 		return nil
 	}
-	return c.Net.DialContext
+	return dial
 }
 
 // ClientOpts are the options every client of the cluster needs: the seeds

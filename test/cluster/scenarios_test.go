@@ -5,13 +5,18 @@ package cluster
 import (
 	"context"
 	"fmt"
+	"os"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
+	wcluster "github.com/weirlog/weir/core/cluster"
 	"github.com/weirlog/weir/test/compat/harness"
 )
 
@@ -97,41 +102,43 @@ func background(t *testing.T, w *Workload) (stop func()) {
 	return func() { cancel(); wg.Wait() }
 }
 
-// readEveryReplica reads partition p once from each of its replicas as
-// leader: it reads from the current leader, then kills it (kill -9),
-// restarts it once another replica leads, waits for the ISR to be full, and
-// repeats until every replica has served a read.
+// readEveryReplica reads partition p, once the writers have stopped, from
+// its leader (through the client's normal path) and then from each
+// replica's own log up to the offset the leader read to (ReadReplica: a
+// Fetch to that broker, which a follower serves up to its high
+// watermark). The checker compares them offset by offset.
 func readEveryReplica(ctx context.Context, t *testing.T, c *Cluster, topic string, p int32) []Read {
 	t.Helper()
-	var reads []Read
-	seen := map[int32]bool{}
-	for try := 0; try < 3*rf && len(seen) < rf; try++ {
-		leader, _, err := c.WaitLeader(ctx, topic, p, 30*time.Second)
+	leader, _, err := c.WaitLeader(ctx, topic, p, 30*time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rd, err := c.ReadAll(ctx, topic, p, fmt.Sprintf("leader n%d at the end", leader.ID))
+	if err != nil {
+		t.Fatal(err)
+	}
+	reads := []Read{rd}
+	end := int64(0)
+	if n := len(rd.Records); n > 0 {
+		end = rd.Records[n-1].Offset + 1
+	}
+	st, err := c.Describe(ctx, nil, topic)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, id := range st[p].Replicas {
+		n := c.Node(id)
+		if n == nil {
+			t.Fatalf("p%d: replica %d is no node of the cluster", p, id)
+		}
+		rr, err := c.ReadReplica(ctx, n, topic, p, end, fmt.Sprintf("replica n%d", id))
 		if err != nil {
 			t.Fatal(err)
 		}
-		if !seen[leader.ID] {
-			rd, err := c.ReadAll(ctx, topic, p, fmt.Sprintf("replica n%d", leader.ID))
-			if err != nil {
-				t.Fatal(err)
-			}
-			reads = append(reads, rd)
-			seen[leader.ID] = true
-			if len(seen) == rf {
-				break
-			}
-		}
-		leader.Kill()
-		if _, _, err := c.WaitLeader(ctx, topic, p, 30*time.Second, leader.ID); err != nil {
-			t.Fatal(err)
-		}
-		if err := leader.Start(); err != nil {
-			t.Fatal(err)
-		}
-		waitFullISR(ctx, t, c, topic, 60*time.Second)
+		reads = append(reads, rr)
 	}
-	if len(seen) < rf {
-		t.Fatalf("partition %d: read from only %d of %d replicas", p, len(seen), rf)
+	if len(reads) != 1+rf {
+		t.Fatalf("p%d: read %d replicas, want %d", p, len(reads)-1, rf)
 	}
 	return reads
 }
@@ -187,7 +194,7 @@ func firstAck(w *Workload, p int32, t0 time.Time, timeout time.Duration) (time.D
 	return 0, false
 }
 
-// Five rounds: kill -9 the leader of a partition while producers and a
+// Five rounds (WEIR_CLUSTER_ROUNDS): kill -9 the leader of a partition while producers and a
 // committing group run, measure how long leadership takes to move, read
 // every partition from the leaders, restart the node; then read every
 // partition from every replica and check.
@@ -200,7 +207,11 @@ func TestClusterKillLeaderRounds(t *testing.T) {
 	var h History
 	var moves, acks []time.Duration
 	time.Sleep(2 * time.Second)
-	for round := 1; round <= 5; round++ {
+	rounds := 5
+	if v, err := strconv.Atoi(os.Getenv("WEIR_CLUSTER_ROUNDS")); err == nil && v > 0 {
+		rounds = v // make test-long: a soak
+	}
+	for round := 1; round <= rounds; round++ {
 		p := int32(round % partitions)
 		leader, _, err := c.WaitLeader(ctx, topic, p, 30*time.Second)
 		if err != nil {
@@ -234,8 +245,8 @@ func TestClusterKillLeaderRounds(t *testing.T) {
 	}
 	stop()
 	res := finalCheck(ctx, t, c, topic, w, h)
-	t.Logf("KillLeaderRounds: 5 rounds, %d acknowledged, %d lost; leadership moves %s; kill → first acks=all ack %s",
-		res.Total.Acknowledged, res.Total.Lost, durations(moves), durations(acks))
+	t.Logf("KillLeaderRounds: %d rounds, %d acknowledged, %d lost; leadership moves %s; kill → first acks=all ack %s",
+		rounds, res.Total.Acknowledged, res.Total.Lost, durations(moves), durations(acks))
 	for i, d := range moves {
 		if d > maxLeaderMove && !IsKafka() { // the target is weir's; Kafka's figure is printed for comparison
 			t.Errorf("round %d: leadership took %v to move (target ≤ %v)", i+1, d, maxLeaderMove)
@@ -259,6 +270,19 @@ func TestClusterPauseLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Producers that reach only the leader about to be paused: whatever
+	// they see acknowledged, it acknowledged. Requests they have in flight
+	// across the pause reach it again at SIGCONT.
+	short := kgo.RecordDeliveryTimeout(3 * time.Second)
+	pinnedAll := NewWorkloadAcks(c.Only(leader), topic, 1, kgo.AllISRAcks(), short)
+	pinnedOne := NewWorkloadAcks(c.Only(leader), topic, 1, kgo.LeaderAck(), short)
+	pctx, pstop := context.WithCancel(ctx)
+	var pwg sync.WaitGroup
+	for _, pw := range []*Workload{pinnedAll, pinnedOne} {
+		pwg.Add(1)
+		go func() { defer pwg.Done(); pw.Run(pctx, 4) }()
+	}
+	time.Sleep(time.Second)
 	paused := time.Now()
 	if err := leader.Pause(); err != nil {
 		t.Fatal(err)
@@ -282,10 +306,49 @@ func TestClusterPauseLeader(t *testing.T) {
 		t.Errorf("n%d still claims partition 0 3 s after SIGCONT (it was fenced while paused)", leader.ID)
 	}
 	time.Sleep(3 * time.Second)
+	pstop()
+	pwg.Wait()
 	stop()
-	res := finalCheck(ctx, t, c, topic, w, History{})
-	t.Logf("PauseLeader: n%d stopped %v, %d acknowledged, %d lost (%d acks after SIGCONT)", leader.ID, resumed.Sub(paused).Round(time.Millisecond),
-		res.Total.Acknowledged, res.Total.Lost, len(w.AcksSince(resumed)))
+	// The deposed leader acknowledged nothing once it ran again: its
+	// lease had run out and its metadata was stale.
+	for _, pw := range []*Workload{pinnedAll, pinnedOne} {
+		for _, a := range pw.AcksSince(resumed) {
+			t.Errorf("the fenced n%d acknowledged p%d offset %d (%s) after SIGCONT", leader.ID, a.Partition, a.Offset, a.Value)
+		}
+	}
+	h := History{}
+	res := finalCheck(ctx, t, c, topic, w, h)
+	// And every acks=all write it acknowledged before the pause survived.
+	pres := checkAcks(ctx, t, c, topic, pinnedAll, "pinned acks=all producer")
+	t.Logf("PauseLeader: n%d stopped %v, fenced and replaced after %v; %d acknowledged, %d lost (%d acks after SIGCONT); producers pinned to n%d: acks=all %d acknowledged (%d lost), acks=1 %d acknowledged, none after SIGCONT; errors %v %v",
+		leader.ID, resumed.Sub(paused).Round(time.Millisecond), moved.Round(time.Millisecond), res.Total.Acknowledged, res.Total.Lost, len(w.AcksSince(resumed)),
+		leader.ID, pres.Total.Acknowledged, pres.Total.Lost, len(pinnedOne.History().Acks), pinnedAll.Errors(), pinnedOne.Errors())
+}
+
+// lastAfter is how long after t w's last acknowledgement came, 0 if none.
+func lastAfter(w *Workload, t time.Time) time.Duration {
+	var d time.Duration
+	for _, a := range w.AcksSince(t) {
+		d = max(d, a.At.Sub(t))
+	}
+	return d.Round(time.Millisecond)
+}
+
+// checkAcks checks that every write w saw acknowledged is in the log of
+// every replica, at its offset (Check of w's acks against fresh reads).
+func checkAcks(ctx context.Context, t *testing.T, c *Cluster, topic string, w *Workload, who string) Result {
+	t.Helper()
+	h := History{Acks: w.History().Acks}
+	for p := int32(0); p < partitions; p++ {
+		h.Reads = append(h.Reads, readEveryReplica(ctx, t, c, topic, p)...)
+	}
+	r := Check(h)
+	if r.Total.Lost+r.Total.Moved > 0 {
+		var b strings.Builder
+		r.Print(&b)
+		t.Errorf("acknowledgements of the %s lost:\n%s", who, b.String())
+	}
+	return r
 }
 
 // A network partition (network namespaces; needs root): isolate the
@@ -304,8 +367,19 @@ func TestClusterPartitionLeader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A producer that only ever hears the isolated node's metadata.
-	minority := NewWorkload(&Cluster{t: t, Net: nt, Nodes: []*Node{leader}}, topic, 1)
+	// Producers that reach only the node about to be isolated (acks=all,
+	// and acks=1 to see the lease: without one an isolated leader would
+	// acknowledge acks=1 writes until the partition heals).
+	short := kgo.RecordDeliveryTimeout(3 * time.Second)
+	minority := NewWorkloadAcks(c.Only(leader), topic, 1, kgo.AllISRAcks(), short)
+	minorityOne := NewWorkloadAcks(c.Only(leader), topic, 1, kgo.LeaderAck(), short)
+	pctx, pcancel := context.WithCancel(ctx)
+	var pwg sync.WaitGroup
+	for _, mw := range []*Workload{minority, minorityOne} {
+		pwg.Add(1)
+		go func() { defer pwg.Done(); mw.Run(pctx, 4) }()
+	}
+	time.Sleep(time.Second)
 	cut := time.Now()
 	if err := nt.Isolate(int(leader.ID)); err != nil {
 		t.Fatal(err)
@@ -329,17 +403,26 @@ func TestClusterPartitionLeader(t *testing.T) {
 		t.Fatalf("the majority side elected no leader of p0 within 60 s of isolating n%d", leader.ID)
 	}
 	t.Logf("isolated n%d; majority elected n%d for p0 after %v", leader.ID, majority.ID, moved.Round(time.Millisecond))
-	// Give in-flight requests a moment, then try the minority side.
-	time.Sleep(time.Second)
-	pctx, pcancel := context.WithTimeout(ctx, 10*time.Second)
-	minority.Produce(pctx, 20)
+	// The minority side's producers go on for a few seconds. Its lease
+	// runs out within the session timeout of the cut: from then on it must
+	// acknowledge nothing, acks=all or acks=1.
+	time.Sleep(3 * time.Second)
 	pcancel()
-	for _, a := range minority.AcksSince(cut.Add(time.Second)) {
-		if a.Partition == 0 {
-			t.Errorf("isolated n%d acknowledged p0 offset %d (%s) after the cut", leader.ID, a.Offset, a.Value)
+	pwg.Wait()
+	if len(minority.History().Acks) == 0 || len(minorityOne.History().Acks) == 0 {
+		t.Errorf("the producers pinned to n%d had nothing acknowledged even before the cut: they prove nothing (errors %v %v)", leader.ID, minority.Errors(), minorityOne.Errors())
+	}
+	fenced := cut.Add(wcluster.DefaultSessionTimeout)
+	for _, mw := range []*Workload{minority, minorityOne} {
+		for _, a := range mw.AcksSince(fenced) {
+			if !IsKafka() { // Kafka has no lease: its isolated leader answers acks=1 until it learns it was fenced
+				t.Errorf("isolated n%d acknowledged p%d offset %d (%s) %v after the cut", leader.ID, a.Partition, a.Offset, a.Value, a.At.Sub(cut).Round(time.Millisecond))
+			}
 		}
 	}
-	time.Sleep(5 * time.Second)
+	t.Logf("isolated n%d: producers pinned to it: acks=all %d acknowledged, %d after the cut; acks=1 %d acknowledged, %d after the cut (last %v after it); none later than the session timeout (%v) after the cut",
+		leader.ID, len(minority.History().Acks), len(minority.AcksSince(cut)), len(minorityOne.History().Acks), len(minorityOne.AcksSince(cut)), lastAfter(minorityOne, cut), wcluster.DefaultSessionTimeout)
+	time.Sleep(2 * time.Second)
 	if err := nt.Heal(); err != nil {
 		t.Fatal(err)
 	}
@@ -348,18 +431,8 @@ func TestClusterPartitionLeader(t *testing.T) {
 	mh := minority.History()
 	h := History{}
 	res := finalCheck(ctx, t, c, topic, w, h)
-	// The minority producer's acks must be in the log too.
-	h2 := History{Acks: mh.Acks}
-	for p := int32(0); p < partitions; p++ {
-		rd, err := c.ReadAll(ctx, topic, p, "after heal")
-		if err != nil {
-			t.Fatal(err)
-		}
-		h2.Reads = append(h2.Reads, rd)
-	}
-	if r2 := Check(h2); r2.Total.Lost+r2.Total.Moved > 0 {
-		t.Errorf("acknowledgements of the isolated node's producer lost: %+v %v", r2.Total, r2.Details)
-	}
-	t.Logf("PartitionLeader: %d acknowledged, %d lost; majority leader after %v; minority producer acks %d, errors %v",
-		res.Total.Acknowledged, res.Total.Lost, moved.Round(time.Millisecond), len(mh.Acks), minority.Errors())
+	// The minority acks=all producer's acks must be in the log too.
+	checkAcks(ctx, t, c, topic, minority, "isolated node's acks=all producer")
+	t.Logf("PartitionLeader: %d acknowledged, %d lost; majority leader after %v; minority producers: acks=all %d acknowledged, errors %v; acks=1 %d acknowledged, errors %v",
+		res.Total.Acknowledged, res.Total.Lost, moved.Round(time.Millisecond), len(mh.Acks), minority.Errors(), len(minorityOne.History().Acks), minorityOne.Errors())
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // CreateTopic creates topic with partitions and replication factor rf and
@@ -44,6 +45,7 @@ type Workload struct {
 	topic string
 	prods []*kgo.Client
 	seq   []atomic.Int64
+	first int // producer i writes Value(first+i, …)
 
 	mu      sync.Mutex
 	acks    []Ack
@@ -53,19 +55,36 @@ type Workload struct {
 	group string
 }
 
-// NewWorkload makes producers producers of topic (one client each).
+// producerNumbers hands out the producer numbers of every Workload.
+var producerNumbers atomic.Int64
+
+// NewWorkload makes producers idempotent acks=all producers of topic (one
+// client each).
 func NewWorkload(c *Cluster, topic string, producers int) *Workload {
-	w := &Workload{c: c, topic: topic, seq: make([]atomic.Int64, producers), errs: map[string]int{}}
+	return NewWorkloadAcks(c, topic, producers, kgo.AllISRAcks())
+}
+
+// NewWorkloadAcks is NewWorkload with other acks (acks=1 and acks=0
+// producers are not idempotent: Kafka's idempotence needs acks=all) and
+// more client options.
+func NewWorkloadAcks(c *Cluster, topic string, producers int, acks kgo.Acks, more ...kgo.Opt) *Workload {
+	// Producer numbers are unique in the process, so the values of several
+	// workloads on one topic never collide.
+	first := int(producerNumbers.Add(int64(producers))) - producers
+	w := &Workload{c: c, topic: topic, seq: make([]atomic.Int64, producers), first: first, errs: map[string]int{}}
 	for i := 0; i < producers; i++ {
-		cl := c.Client(
-			kgo.RequiredAcks(kgo.AllISRAcks()), // and idempotence: kgo's default
+		opts := []kgo.Opt{
+			kgo.RequiredAcks(acks), // with acks=all, idempotence: kgo's default
 			kgo.DefaultProduceTopic(topic),
-			kgo.RecordDeliveryTimeout(20*time.Second),
-			kgo.ProduceRequestTimeout(5*time.Second),
+			kgo.RecordDeliveryTimeout(20 * time.Second),
+			kgo.ProduceRequestTimeout(5 * time.Second),
 			kgo.RetryBackoffFn(func(int) time.Duration { return 50 * time.Millisecond }),
-			kgo.MetadataMinAge(50*time.Millisecond),
-		)
-		w.prods = append(w.prods, cl)
+			kgo.MetadataMinAge(50 * time.Millisecond),
+		}
+		if acks != kgo.AllISRAcks() {
+			opts = append(opts, kgo.DisableIdempotentWrite())
+		}
+		w.prods = append(w.prods, c.Client(append(opts, more...)...))
 	}
 	return w
 }
@@ -122,7 +141,7 @@ func (w *Workload) produceOne(ctx context.Context, i int) error {
 }
 
 func (w *Workload) produceAsync(ctx context.Context, i int, then func(error)) {
-	v := Value(i, int(w.seq[i].Add(1)-1))
+	v := Value(w.first+i, int(w.seq[i].Add(1)-1))
 	r := &kgo.Record{Key: []byte(v), Value: []byte(v)}
 	w.prods[i].Produce(ctx, r, func(r *kgo.Record, err error) {
 		w.mu.Lock()
@@ -318,4 +337,91 @@ func retry(ctx context.Context, within time.Duration, f func() error) error {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
+}
+
+// ReadReplica reads topic's partition from node n's own log: a consumer
+// Fetch sent to that broker, which a follower answers up to its own high
+// watermark (KIP-392), from offset 0 until that high watermark reached end
+// (the leader's end offset once the writers stopped) and every record
+// below end was read. It is how the checker compares the replicas'
+// logs offset by offset without moving leadership.
+func (c *Cluster) ReadReplica(ctx context.Context, n *Node, topic string, partition int32, end int64, source string) (Read, error) {
+	rd := Read{Source: source, Partition: partition, Start: time.Now()}
+	cl, err := kgo.NewClient(c.Only(n).ClientOpts()...)
+	if err != nil {
+		return rd, err
+	}
+	defer cl.Close()
+	sb := cl.SeedBrokers()[0]
+	mreq := kmsg.NewPtrMetadataRequest()
+	mt := kmsg.NewMetadataRequestTopic()
+	mt.Topic = kmsg.StringPtr(topic)
+	mreq.Topics = append(mreq.Topics, mt)
+	var id [16]byte
+	if err := retry(ctx, 30*time.Second, func() error {
+		resp, err := sb.Request(ctx, mreq)
+		if err != nil {
+			return err
+		}
+		m := resp.(*kmsg.MetadataResponse)
+		if len(m.Topics) != 1 {
+			return fmt.Errorf("metadata of %s from n%d: %d topics", topic, n.ID, len(m.Topics))
+		}
+		id = m.Topics[0].TopicID
+		return kerr.ErrorForCode(m.Topics[0].ErrorCode)
+	}); err != nil {
+		return rd, fmt.Errorf("read %s/%d from replica n%d: %w", topic, partition, n.ID, err)
+	}
+	next, hw := int64(0), int64(-1)
+	var last error
+	deadline := time.Now().Add(60 * time.Second)
+	for next < end {
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return rd, fmt.Errorf("read %s/%d from replica n%d: at %d of %d, its high watermark %d (last error %v)", topic, partition, n.ID, next, end, hw, last)
+		}
+		req := kmsg.NewPtrFetchRequest()
+		req.ReplicaID, req.ReplicaState.ID = -1, -1
+		req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 100, 1, 16<<20
+		req.SessionEpoch = -1
+		rt := kmsg.NewFetchRequestTopic()
+		rt.Topic, rt.TopicID = topic, id
+		rp := kmsg.NewFetchRequestTopicPartition()
+		rp.Partition, rp.FetchOffset, rp.CurrentLeaderEpoch, rp.LogStartOffset, rp.PartitionMaxBytes = partition, next, -1, -1, 4<<20
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		resp, err := sb.Request(ctx, req)
+		if err != nil {
+			last = err
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		fr := resp.(*kmsg.FetchResponse)
+		if fr.ErrorCode != 0 || len(fr.Topics) != 1 || len(fr.Topics[0].Partitions) != 1 {
+			last = fmt.Errorf("fetch answered %v with %d topics", kerr.ErrorForCode(fr.ErrorCode), len(fr.Topics))
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		fp, _ := kgo.ProcessFetchPartition(kgo.ProcessFetchPartitionOpts{Offset: next, Topic: topic, Partition: partition},
+			&fr.Topics[0].Partitions[0], kgo.DefaultDecompressor(), nil)
+		hw = fp.HighWatermark
+		if fp.Err != nil {
+			last = fp.Err
+			if errors.Is(fp.Err, kerr.OffsetOutOfRange) {
+				return rd, fmt.Errorf("read %s/%d from replica n%d at %d: %w", topic, partition, n.ID, next, fp.Err)
+			}
+			time.Sleep(50 * time.Millisecond)
+			continue
+		}
+		for _, r := range fp.Records {
+			if r.Offset >= end {
+				break
+			}
+			rd.Records = append(rd.Records, Rec{Offset: r.Offset, Value: string(r.Value)})
+			next = r.Offset + 1
+		}
+		if len(fp.Records) == 0 {
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	return rd, nil
 }
