@@ -29,6 +29,28 @@ func NewStruct(s *Schema) *Struct {
 	return &Struct{schema: s, values: make([]any, len(s.Fields))}
 }
 
+// NewStructWith returns a Struct of schema s holding values, one per
+// field in the order of s.Fields, each validated as Put validates it. The
+// Struct keeps the slice, not a copy (the caller must not change it
+// afterwards): a source that decodes many rows can give their structs
+// consecutive pieces of one allocation, and it skips Put's look-up by
+// name. A wrong count or an invalid value is an error.
+func NewStructWith(s *Schema, values []any) (*Struct, error) {
+	if s == nil || s.Type != TypeStruct {
+		return nil, fmt.Errorf("plugins.NewStructWith: %s is not a STRUCT schema", s)
+	}
+	if len(values) != len(s.Fields) {
+		return nil, fmt.Errorf("%d values for the %d fields of %s", len(values), len(s.Fields), s)
+	}
+	for i := range s.Fields {
+		f := &s.Fields[i]
+		if err := ValidateValue(f.Schema, values[i]); err != nil {
+			return nil, fmt.Errorf("field %q: %w", f.Name, err)
+		}
+	}
+	return &Struct{schema: s, values: values}, nil
+}
+
 // Schema returns the struct's schema.
 func (s *Struct) Schema() *Schema { return s.schema }
 

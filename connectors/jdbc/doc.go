@@ -112,7 +112,12 @@
 // Columns are NOT NULL ⇒ required fields, else optional. ±infinity dates
 // and timestamps map to the extreme instants; NaN/±Infinity numerics fail
 // as Decimal (use best_fit). In query mode nullability is unknown, so all
-// fields are optional, and types pgx cannot decode arrive as STRING.
+// fields are optional, and the types above without a row of their own
+// (enum, inet, money, ranges…) arrive as STRING in PostgreSQL's text form.
+//
+// Values are decoded by pgx's codecs (pgtype scan plans made once per scan
+// into the Go type each column needs), then mapped as above; the field
+// values of many rows share one allocation (plugins.NewStructWith).
 //
 // # Sink
 //

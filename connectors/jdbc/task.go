@@ -64,28 +64,32 @@ type plan struct {
 	sql         string
 }
 
-// row is one decoded result row.
-type row struct {
+// rowPos is where a decoded row stands in its table's order: the
+// bookkeeping columns its source offset is made of.
+type rowPos struct {
 	xid int64
 	ts  time.Time
 	inc int64
-	rec plugins.Record
 }
 
 type scan struct {
-	t       *tableState
-	tx      pgx.Tx
-	rows    pgx.Rows
-	plan    *plan
-	fds     []int16   // result formats
-	meta    []*column // decoders of the bookkeeping columns
-	m       *pgtype.Map
-	bound   int64 // mode=xmin: every transaction below it had finished
-	peeked  *row
-	buf     [2]row
-	bi      int
+	t     *tableState
+	tx    pgx.Tx
+	rows  pgx.Rows
+	plan  *plan
+	dec   []decoder // of the plan's columns, for this scan's result formats
+	meta  []metaDecoder
+	m     *pgtype.Map
+	bound int64 // mode=xmin: every transaction below it had finished
+	// The row read after a full batch (its successor decides the batch's
+	// last offset), handed out first by the next Poll.
+	peeked  bool
+	peekRec plugins.Record
+	peekPos rowPos
+	slab    []any  // field values of the rows to come, carved per row
+	batch   int    // batch.max.rows
+	pos     rowPos // of the row decoded last
 	started time.Time
-	n       int
 }
 
 // Start reads the configuration; the connection is opened by Poll.
@@ -283,7 +287,7 @@ func (t *SourceTask) begin(ctx context.Context, ts *tableState) error {
 	if err != nil {
 		return err
 	}
-	sc := &scan{t: ts, tx: tx, m: t.conn.TypeMap(), started: time.Now()}
+	sc := &scan{t: ts, tx: tx, m: t.conn.TypeMap(), started: time.Now(), batch: t.s.batchMax}
 	t.cur = sc
 	// The first statement fixes the snapshot; its bounds come with it.
 	var now time.Time
@@ -323,7 +327,7 @@ func (t *SourceTask) begin(ctx context.Context, ts *tableState) error {
 		sc.bound = lo
 		args = []any{ts.xmin, lo, hi}
 	}
-	rows, err := tx.Query(ctx, sc.plan.sql, args...)
+	rows, err := tx.Query(ctx, sc.plan.sql, append([]any{binaryFormats}, args...)...)
 	if err != nil {
 		return err
 	}
@@ -342,23 +346,63 @@ func (t *SourceTask) begin(ctx context.Context, ts *tableState) error {
 		ts.plan = nil // the query's columns changed under us: replan next scan
 		return fmt.Errorf("query returned %d columns, expected %d; the table changed while read", len(fds), sc.plan.meta+len(sc.plan.cols))
 	}
-	sc.fds = make([]int16, len(fds))
-	for i, fd := range fds {
-		sc.fds[i] = fd.Format
+	sc.dec = make([]decoder, len(sc.plan.cols))
+	for j, c := range sc.plan.cols {
+		sc.dec[j] = c.decoder(sc.m, fds[sc.plan.meta+j].Format)
 	}
 	// The bookkeeping columns decode by the type they arrive as.
 	sc.meta = nil
 	for i, fd := range fds[:sc.plan.meta] {
-		mc := planResultColumn(fd.Name, fd.DataTypeOID, fd.TypeModifier, typeSettings{numeric: "best_fit", tz: t.s.types.tz})
+		mc := planResultColumn(fd.Name, fd.DataTypeOID, fd.TypeModifier, typeSettings{tz: t.s.types.tz})
+		name := mc.name
 		if i == 0 && t.s.mode == ModeXmin {
-			mc.name = "__weir_xid"
+			name = "__weir_xid"
 		}
-		if mc.kind == kNumeric {
-			mc.numericAs = plugins.TypeInt64
-		}
-		sc.meta = append(sc.meta, mc)
+		sc.meta = append(sc.meta, newMetaDecoder(sc.m, mc, fd.Format, name, sc.t.label(), t.s.mode))
 	}
 	return nil
+}
+
+// metaDecoder reads one bookkeeping column (the incrementing id, the
+// timestamp, the 64-bit xid) of a row into the row.
+type metaDecoder func(raw []byte, r *rowPos) error
+
+func newMetaDecoder(m *pgtype.Map, mc *column, format int16, name, table, mode string) metaDecoder {
+	null := func() error {
+		return fmt.Errorf("table %s: NULL in %s column %q: such rows cannot be ordered and are never read", table, mode, name)
+	}
+	switch mc.kind {
+	case kTimestamp, kTimestamptz, kDate:
+		dec := mc.decoder(m, format)
+		return func(raw []byte, r *rowPos) error {
+			if raw == nil {
+				return null()
+			}
+			v, err := dec(raw)
+			if err != nil {
+				return fmt.Errorf("table %s: %w", table, err)
+			}
+			r.ts = v.(time.Time)
+			return nil
+		}
+	}
+	// An integer (or integral numeric) column: pgx scans it into an int64.
+	var n int64
+	plan := m.PlanScan(mc.oid, format, &n)
+	return func(raw []byte, r *rowPos) error {
+		if raw == nil {
+			return null()
+		}
+		if err := plan.Scan(raw, &n); err != nil {
+			return fmt.Errorf("table %s: column %q: %w", table, name, err)
+		}
+		if name == "__weir_xid" {
+			r.xid = n
+		} else {
+			r.inc = n
+		}
+		return nil
+	}
 }
 
 // abort ends the scan in progress, if any.
@@ -393,51 +437,95 @@ func (t *SourceTask) read(ctx context.Context) (_ []plugins.Record, err error) {
 			ts.inc, ts.ts, ts.xmin = inc, tsv, xmin
 		}
 	}()
-	recs := make([]plugins.Record, 0, min(t.s.batchMax, 8192))
-	r, err := sc.next(t)
-	if err != nil {
-		return nil, err
+	// Rows are decoded straight into the slice handed out; each row's
+	// offset is set once the row after it is known.
+	// A first batch of up to 8192 records; a whole batch.max.rows once
+	// the scan has filled one (growing the slice would copy every record).
+	size := min(t.s.batchMax, 8192)
+	if sc.peeked {
+		size = t.s.batchMax
 	}
-	for r != nil && len(recs) < t.s.batchMax {
-		nx, err := sc.next(t)
-		if err != nil {
+	recs := make([]plugins.Record, 0, size)
+	var cur rowPos
+	more := false
+	if sc.peeked {
+		recs = append(recs, sc.peekRec)
+		cur, more = sc.peekPos, true
+		sc.peeked, sc.peekRec = false, plugins.Record{}
+	} else {
+		recs = append(recs, plugins.Record{})
+		if more, err = sc.next(&recs[0]); err != nil {
 			return nil, err
 		}
-		r.rec.SourcePartition = ts.partition
+		cur = sc.pos
+		if !more {
+			recs = recs[:0]
+		}
+	}
+	// Consecutive rows with the same offset (one transaction's rows in
+	// xmin mode, one timestamp's) share its map.
+	var off map[string]any
+	var offTS time.Time
+	var offX int64
+	for more {
+		i := len(recs) - 1
+		full := len(recs) >= t.s.batchMax
+		dst := &sc.peekRec
+		if !full {
+			recs = append(recs, plugins.Record{})
+			dst = &recs[len(recs)-1]
+		}
+		if more, err = sc.next(dst); err != nil {
+			return nil, err
+		}
+		nx := sc.pos
+		r := &recs[i]
+		r.SourcePartition = ts.partition
 		switch t.s.mode {
 		case ModeIncrementing:
-			ts.inc = r.inc
-			r.rec.SourceOffset = map[string]any{incrementingKey: r.inc}
+			ts.inc = cur.inc
+			r.SourceOffset = map[string]any{incrementingKey: cur.inc}
 		case ModeTimestamp:
 			// The offset passes a timestamp only with the last row that
 			// has it: a restart then re-reads, not skips, its other rows.
-			if nx == nil || !nx.ts.Equal(r.ts) {
-				ts.ts = r.ts
+			if !more || !nx.ts.Equal(cur.ts) {
+				ts.ts = cur.ts
 			}
-			r.rec.SourceOffset = tsOffset(ts.ts)
+			if off == nil || !offTS.Equal(ts.ts) {
+				off, offTS = tsOffset(ts.ts), ts.ts
+			}
+			r.SourceOffset = off
 		case ModeTimestampIncrementing:
-			ts.ts, ts.inc = r.ts, r.inc
-			o := tsOffset(r.ts)
-			o[incrementingKey] = r.inc
-			r.rec.SourceOffset = o
+			ts.ts, ts.inc = cur.ts, cur.inc
+			o := tsOffset(cur.ts)
+			o[incrementingKey] = cur.inc
+			r.SourceOffset = o
 		case ModeXmin:
 			// Resume at the first transaction not wholly delivered.
 			switch {
-			case nx == nil:
+			case !more:
 				ts.xmin = sc.bound
-			case nx.xid > r.xid:
-				ts.xmin = r.xid + 1
+			case nx.xid > cur.xid:
+				ts.xmin = cur.xid + 1
 			default:
-				ts.xmin = r.xid
+				ts.xmin = cur.xid
 			}
-			r.rec.SourceOffset = map[string]any{xminKey: ts.xmin}
+			if off == nil || offX != ts.xmin {
+				off, offX = map[string]any{xminKey: ts.xmin}, ts.xmin
+			}
+			r.SourceOffset = off
 		}
-		recs = append(recs, r.rec)
-		r = nx
-	}
-	if r != nil {
-		sc.peeked = r // the first row of the next Poll
-		return recs, nil
+		if !more {
+			if !full {
+				recs = recs[:len(recs)-1]
+			}
+			break
+		}
+		if full {
+			sc.peeked, sc.peekPos = true, nx // the first row of the next Poll
+			return recs, nil
+		}
+		cur = nx
 	}
 	// Exhausted: end the transaction; the table is due again one poll
 	// interval after this scan started.
@@ -460,71 +548,59 @@ func tsOffset(tm time.Time) map[string]any {
 	return map[string]any{timestampKey: tm.UnixMilli(), timestampNanoKey: int64(tm.Nanosecond())}
 }
 
-// next returns the next row of the scan (nil at its end).
-func (sc *scan) next(t *SourceTask) (*row, error) {
-	if sc.peeked != nil {
-		r := sc.peeked
-		sc.peeked = nil
-		return r, nil
+// values returns n fresh field values, cut from a slab shared by the next
+// rows of the scan (one allocation for many structs).
+func (sc *scan) values(n, batch int) []any {
+	if len(sc.slab) < n {
+		sc.slab = make([]any, n*max(1, min(batch, 1024)))
 	}
+	v := sc.slab[:n:n]
+	sc.slab = sc.slab[n:]
+	return v
+}
+
+// next decodes the scan's next row into rec and sc.pos; false at its end.
+func (sc *scan) next(rec *plugins.Record) (bool, error) {
 	if !sc.rows.Next() {
-		return nil, sc.rows.Err()
+		return false, sc.rows.Err()
 	}
 	raw := sc.rows.RawValues()
 	p := sc.plan
-	// Two row buffers suffice: the caller holds at most the current row
-	// and the one after it, and copies a row's record out before the
-	// buffer comes round again.
-	r := &sc.buf[sc.bi]
-	sc.bi ^= 1
-	*r = row{}
 	// Bookkeeping columns first, in the order queryFor selects them.
-	for j, mc := range sc.meta {
-		v, err := mc.decode(sc.m, raw[j], sc.fds[j])
-		if err != nil {
-			return nil, fmt.Errorf("table %s: %w", sc.t.label(), err)
-		}
-		if v == nil {
-			return nil, fmt.Errorf("table %s: NULL in %s column %q: such rows cannot be ordered and are never read", sc.t.label(), t.s.mode, mc.name)
-		}
-		switch x := v.(type) {
-		case time.Time:
-			r.ts = x
-		default:
-			n, ok := asInt64(v)
-			if !ok {
-				return nil, fmt.Errorf("table %s: column %q: %T is not an integer", sc.t.label(), mc.name, v)
-			}
-			if mc.name == "__weir_xid" {
-				r.xid = n
-			} else {
-				r.inc = n
-			}
+	for j, md := range sc.meta {
+		if err := md(raw[j], &sc.pos); err != nil {
+			return false, err
 		}
 	}
-	i := len(sc.meta)
-	val := plugins.NewStruct(p.valueSchema)
-	for j, c := range p.cols {
-		v, err := c.decode(sc.m, raw[i+j], sc.fds[i+j])
-		if err != nil {
-			return nil, fmt.Errorf("table %s: %w", sc.t.label(), err)
-		}
-		if err := val.Put(c.name, v); err != nil {
-			return nil, fmt.Errorf("table %s: %w", sc.t.label(), err)
+	raw = raw[len(sc.meta):]
+	batch := sc.batch
+	vals := sc.values(len(sc.dec), batch)
+	for j, dec := range sc.dec {
+		if b := raw[j]; b != nil {
+			v, err := dec(b)
+			if err != nil {
+				return false, fmt.Errorf("table %s: %w", sc.t.label(), err)
+			}
+			vals[j] = v
 		}
 	}
-	r.rec = plugins.Record{Topic: sc.t.topic, Partition: -1, Value: val, ValueSchema: p.valueSchema}
+	val, err := plugins.NewStructWith(p.valueSchema, vals)
+	if err != nil {
+		return false, fmt.Errorf("table %s: %w", sc.t.label(), err)
+	}
+	*rec = plugins.Record{Topic: sc.t.topic, Partition: -1, Value: val, ValueSchema: p.valueSchema}
 	if p.keySchema != nil {
-		key := plugins.NewStruct(p.keySchema)
-		for _, k := range p.keyIdx {
-			if err := key.Put(p.cols[k].name, val.GetField(&p.valueSchema.Fields[k])); err != nil {
-				return nil, fmt.Errorf("table %s key: %w", sc.t.label(), err)
-			}
+		kv := sc.values(len(p.keyIdx), batch)
+		for i, k := range p.keyIdx {
+			kv[i] = vals[k]
 		}
-		r.rec.Key, r.rec.KeySchema = key, p.keySchema
+		key, err := plugins.NewStructWith(p.keySchema, kv)
+		if err != nil {
+			return false, fmt.Errorf("table %s key: %w", sc.t.label(), err)
+		}
+		rec.Key, rec.KeySchema = key, p.keySchema
 	}
-	sc.n++
-	return r, nil
+	return true, nil
 }
 
 func (ts *tableState) label() string {

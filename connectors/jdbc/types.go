@@ -1,8 +1,6 @@
 package jdbc
 
 import (
-	"encoding/binary"
-	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"math"
@@ -11,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/weirlog/weir/plugins"
 )
@@ -255,146 +254,105 @@ func (c *column) numericSchema(typmod int32) *plugins.Schema {
 	return &plugins.Schema{Type: c.numericAs}
 }
 
-// decode turns one raw result value into Connect data. raw is only valid
-// until the next row: everything returned is copied out of it.
-func (c *column) decode(m *pgtype.Map, raw []byte, format int16) (any, error) {
-	if raw == nil {
-		return nil, nil
-	}
-	bin := format == pgtype.BinaryFormatCode
+// decoder turns one non-NULL result value into Connect data of its
+// column's schema (the caller maps NULL to nil). raw is only valid until
+// the next row: pgx's scan plans copy out what they keep.
+type decoder func(raw []byte) (any, error)
+
+// decoder plans, once per scan, how the column's values are decoded: by
+// pgx's codec for the type they arrive as (a pgtype scan plan into the Go
+// type the kind needs, reused for every row), then the column's mapping.
+func (c *column) decoder(m *pgtype.Map, format int16) decoder {
 	switch c.kind {
-	case kString:
-		if c.oid == pgtype.JSONBOID && bin && len(raw) > 0 && raw[0] == 1 {
-			return string(raw[1:]), nil // binary jsonb: version byte, then the text
-		}
-		if bin && c.oid != pgtype.TextOID && c.oid != pgtype.VarcharOID && c.oid != pgtype.BPCharOID &&
-			c.oid != pgtype.NameOID && c.oid != pgtype.JSONOID && c.oid != pgtype.XMLOID && c.oid != pgtype.UnknownOID {
-			return c.viaCodec(m, raw, format)
-		}
-		return string(raw), nil
 	case kBool:
-		if bin && len(raw) == 1 {
-			return raw[0] != 0, nil
-		}
+		return scanInto(c, m, format, func(v bool) (any, error) { return v, nil })
 	case kInt16:
-		if bin && len(raw) == 2 {
-			return int16(binary.BigEndian.Uint16(raw)), nil
-		}
+		return scanInto(c, m, format, func(v int16) (any, error) { return v, nil })
 	case kInt32:
-		if bin && len(raw) == 4 {
-			return int32(binary.BigEndian.Uint32(raw)), nil
-		}
+		return scanInto(c, m, format, func(v int32) (any, error) { return v, nil })
 	case kInt64:
-		if bin && len(raw) == 8 {
-			return int64(binary.BigEndian.Uint64(raw)), nil
+		if c.oid != pgtype.Int8OID { // oid, xid, cid (custom query): unsigned 32 bits
+			return scanInto(c, m, format, func(v pgtype.Uint32) (any, error) { return int64(v.Uint32), nil })
 		}
-		if !bin {
-			return strconv.ParseInt(string(raw), 10, 64)
-		}
+		return scanInto(c, m, format, func(v int64) (any, error) { return v, nil })
 	case kFloat32:
-		if bin && len(raw) == 4 {
-			return math.Float32frombits(binary.BigEndian.Uint32(raw)), nil
-		}
+		return scanInto(c, m, format, func(v float32) (any, error) { return v, nil })
 	case kFloat64:
-		if bin && len(raw) == 8 {
-			return math.Float64frombits(binary.BigEndian.Uint64(raw)), nil
-		}
+		return scanInto(c, m, format, func(v float64) (any, error) { return v, nil })
+	case kString, kUUID:
+		return scanInto(c, m, format, func(v string) (any, error) { return v, nil })
 	case kBytes:
-		if bin {
-			return append([]byte{}, raw...), nil
-		}
-	case kTimestamptz, kTimestamp:
-		if bin && len(raw) == 8 {
-			if us := int64(binary.BigEndian.Uint64(raw)); us != math.MaxInt64 && us != math.MinInt64 {
-				t := time.UnixMicro(us + pgEpochMicros).UTC()
-				if c.kind == kTimestamp && c.ts.tz != nil && c.ts.tz != time.UTC {
-					t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), c.ts.tz)
+		return scanInto(c, m, format, func(v []byte) (any, error) { return v, nil })
+	case kNumeric, kMoney:
+		if c.kind == kNumeric && c.numericAs == plugins.TypeBytes {
+			// Decimals: their *big.Rat values come out of chunks of a
+			// few hundred (one allocation instead of one per value).
+			var rats []big.Rat
+			return scanInto(c, m, format, func(n pgtype.Numeric) (any, error) {
+				if err := c.decimalOK(n); err != nil {
+					return nil, err
 				}
-				return c.timestamp(t), nil
-			}
+				if len(rats) == 0 {
+					rats = make([]big.Rat, 256)
+				}
+				r := &rats[0]
+				rats = rats[1:]
+				return decimalRat(r, n), nil
+			})
 		}
+		return scanInto(c, m, format, c.numeric)
 	case kDate:
-		if bin && len(raw) == 4 {
-			if d := int32(binary.BigEndian.Uint32(raw)); d != math.MaxInt32 && d != math.MinInt32 {
-				return time.Unix(pgEpochMicros/1e6+int64(d)*86400, 0).UTC(), nil
-			}
-		}
+		return scanInto(c, m, format, func(v pgtype.Date) (any, error) { return dateValue(v.Time, v.InfinityModifier), nil })
 	case kTime:
-		if bin && len(raw) == 8 {
-			return time.UnixMicro(int64(binary.BigEndian.Uint64(raw))).UTC(), nil
-		}
-	case kNumeric:
-		if bin && c.numericAs == plugins.TypeBytes {
-			if r, ok := fastDecimal(raw); ok {
-				return r, nil
-			}
-		}
+		return scanInto(c, m, format, func(v pgtype.Time) (any, error) { return timeOfDay(v), nil })
+	case kTimestamp:
+		return scanInto(c, m, format, func(v pgtype.Timestamp) (any, error) { return c.timestampValue(v.Time, v.InfinityModifier), nil })
+	case kTimestamptz:
+		return scanInto(c, m, format, func(v pgtype.Timestamptz) (any, error) { return c.timestampValue(v.Time, v.InfinityModifier), nil })
+	case kInterval:
+		return scanInto(c, m, format, func(v pgtype.Interval) (any, error) { return formatInterval(v), nil })
 	}
-	return c.viaCodec(m, raw, format)
+	// Arrays: pgx's array codec decodes the elements ([]any of their
+	// default Go types), converted element by element.
+	return func(raw []byte) (any, error) {
+		t, ok := m.TypeForOID(c.oid)
+		if !ok {
+			return nil, fmt.Errorf("column %q: no decoder for type oid %d", c.name, c.oid)
+		}
+		v, err := t.Codec.DecodeValue(m, c.oid, format, raw)
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", c.name, err)
+		}
+		return c.fromPgx(v)
+	}
 }
 
-// pgEpochMicros is 2000-01-01 00:00:00 UTC, PostgreSQL's binary epoch.
-const pgEpochMicros = 946684800 * 1_000_000
-
-var pow10 = func() (p [19]int64) {
-	p[0] = 1
-	for i := 1; i < len(p); i++ {
-		p[i] = p[i-1] * 10
+// scanInto is a decoder scanning with pgx's plan into a T, then converting.
+func scanInto[T any](c *column, m *pgtype.Map, format int16, conv func(T) (any, error)) decoder {
+	var v T
+	plan := m.PlanScan(c.oid, format, &v)
+	return func(raw []byte) (any, error) {
+		if err := plan.Scan(raw, &v); err != nil {
+			return nil, fmt.Errorf("column %q: %w", c.name, err)
+		}
+		return conv(v)
 	}
-	return
+}
+
+// binaryFormats asks for the types decoded above in binary and every
+// other type in PostgreSQL's text form, which is what a column of a type
+// without a kind of its own delivers (a custom query's inet, ranges,
+// geometry…, as table mode's ::text casts do).
+var binaryFormats = func() pgx.QueryResultFormatsByOID {
+	f := pgx.QueryResultFormatsByOID{pgtype.OIDOID: pgtype.BinaryFormatCode, pgtype.XIDOID: pgtype.BinaryFormatCode, pgtype.CIDOID: pgtype.BinaryFormatCode}
+	for oid := range nativeKinds {
+		f[oid] = pgtype.BinaryFormatCode
+	}
+	for oid := range arrayElems {
+		f[oid] = pgtype.BinaryFormatCode
+	}
+	return f
 }()
-
-// fastDecimal decodes a binary numeric that fits 64 bits (the common
-// case) straight into a *big.Rat; ok is false for anything else (NaN,
-// infinities, more digits), which goes through pgx's codec.
-func fastDecimal(raw []byte) (*big.Rat, bool) {
-	if len(raw) < 8 {
-		return nil, false
-	}
-	ndigits := int(binary.BigEndian.Uint16(raw[0:]))
-	weight := int(int16(binary.BigEndian.Uint16(raw[2:])))
-	sign := binary.BigEndian.Uint16(raw[4:])
-	if (sign != 0 && sign != 0x4000) || ndigits > 4 || len(raw) != 8+2*ndigits {
-		return nil, false
-	}
-	var d int64
-	for i := 0; i < ndigits; i++ {
-		d = d*10000 + int64(binary.BigEndian.Uint16(raw[8+2*i:]))
-	}
-	if sign == 0x4000 {
-		d = -d
-	}
-	// value = d * 10000^(weight-ndigits+1)
-	exp := 4 * (weight - ndigits + 1)
-	switch {
-	case ndigits == 0:
-		return new(big.Rat), true
-	case exp >= 0:
-		if exp > 18 || (d != 0 && (d > math.MaxInt64/pow10[exp] || d < math.MinInt64/pow10[exp])) {
-			return nil, false
-		}
-		return new(big.Rat).SetInt64(d * pow10[exp]), true
-	case -exp <= 18:
-		return new(big.Rat).SetFrac64(d, pow10[-exp]), true
-	}
-	return nil, false
-}
-
-// viaCodec decodes with pgx's codec for the column's type, then converts.
-func (c *column) viaCodec(m *pgtype.Map, raw []byte, format int16) (any, error) {
-	t, ok := m.TypeForOID(c.oid)
-	if !ok {
-		if format == pgtype.TextFormatCode {
-			return string(raw), nil
-		}
-		return nil, fmt.Errorf("column %q: no decoder for type oid %d in binary format", c.name, c.oid)
-	}
-	v, err := t.Codec.DecodeValue(m, c.oid, format, raw)
-	if err != nil {
-		return nil, fmt.Errorf("column %q: %w", c.name, err)
-	}
-	return c.fromPgx(v)
-}
 
 // fromPgx converts a value pgx decoded (its default Go types) into Connect
 // data of the column's schema.
@@ -410,7 +368,7 @@ func (c *column) fromPgx(v any) (any, error) {
 		case []byte:
 			return string(x), nil
 		case [16]byte:
-			return formatUUID(x), nil
+			return pgtype.UUID{Bytes: x, Valid: true}.String(), nil
 		case map[string]any, []any, float64, bool:
 			// a json element pgx parsed (custom query over a json[] column)
 			b, err := json.Marshal(x)
@@ -455,23 +413,20 @@ func (c *column) fromPgx(v any) (any, error) {
 	case kDate:
 		switch x := v.(type) {
 		case time.Time:
-			return time.Date(x.Year(), x.Month(), x.Day(), 0, 0, 0, 0, time.UTC), nil
+			return dateValue(x, pgtype.Finite), nil
 		case pgtype.InfinityModifier:
-			return infinity(x), nil
+			return dateValue(time.Time{}, x), nil
 		}
 	case kTime:
 		if t, ok := v.(pgtype.Time); ok {
-			return time.Unix(0, t.Microseconds*1000).UTC(), nil
+			return timeOfDay(t), nil
 		}
 	case kTimestamp, kTimestamptz:
 		switch x := v.(type) {
 		case time.Time:
-			if c.kind == kTimestamp {
-				x = time.Date(x.Year(), x.Month(), x.Day(), x.Hour(), x.Minute(), x.Second(), x.Nanosecond(), c.ts.tz)
-			}
-			return c.timestamp(x), nil
+			return c.timestampValue(x, pgtype.Finite), nil
 		case pgtype.InfinityModifier:
-			return c.timestamp(infinity(x)), nil
+			return c.timestampValue(time.Time{}, x), nil
 		}
 	case kInterval:
 		if iv, ok := v.(pgtype.Interval); ok {
@@ -479,7 +434,7 @@ func (c *column) fromPgx(v any) (any, error) {
 		}
 	case kUUID:
 		if u, ok := v.([16]byte); ok {
-			return formatUUID(u), nil
+			return pgtype.UUID{Bytes: u, Valid: true}.String(), nil
 		}
 	case kArray:
 		arr, ok := v.([]any)
@@ -507,6 +462,34 @@ func infinity(m pgtype.InfinityModifier) time.Time {
 	return time.UnixMilli(math.MinInt64 / 1000)
 }
 
+// dateValue is a date (UTC midnight) as Connect's Date carries it.
+func dateValue(t time.Time, inf pgtype.InfinityModifier) any {
+	if inf != pgtype.Finite {
+		return infinity(inf)
+	}
+	return time.Date(t.Year(), t.Month(), t.Day(), 0, 0, 0, 0, time.UTC)
+}
+
+// timeOfDay is a time of day as Connect's Time carries it (on 1970-01-01 UTC).
+func timeOfDay(t pgtype.Time) any {
+	return time.UnixMicro(t.Microseconds).UTC()
+}
+
+// timestampValue applies the column's time zone (a timestamp without time
+// zone is a wall clock in db.timezone; pgx decodes it as UTC) and
+// timestamp.granularity.
+func (c *column) timestampValue(t time.Time, inf pgtype.InfinityModifier) any {
+	switch {
+	case inf != pgtype.Finite:
+		t = infinity(inf)
+	case c.kind == kTimestamp && c.ts.tz != nil && c.ts.tz != time.UTC:
+		t = time.Date(t.Year(), t.Month(), t.Day(), t.Hour(), t.Minute(), t.Second(), t.Nanosecond(), c.ts.tz)
+	default:
+		t = t.UTC()
+	}
+	return c.timestamp(t)
+}
+
 func (c *column) timestamp(t time.Time) any {
 	switch c.ts.granularity {
 	case "nanos_long":
@@ -521,12 +504,51 @@ func (c *column) timestamp(t time.Time) any {
 
 var bigTen = big.NewInt(10)
 
+// pow10 holds 10^0 … 10^18, the powers that fit an int64.
+var pow10 = func() (p [19]int64) {
+	p[0] = 1
+	for i := 1; i < len(p); i++ {
+		p[i] = p[i-1] * 10
+	}
+	return
+}()
+
+// decimalRat is the finite numeric n (Int × 10^Exp, as pgx decodes it) as
+// a normalized *big.Rat, Connect's Decimal value. A value of up to 18
+// digits after the point whose digits fit an int64 (the common case) is
+// reduced with integer arithmetic, which big.Rat's general normalization
+// (a GCD with allocations) would cost several times over: 10^k's only
+// prime factors are 2 and 5.
+func decimalRat(r *big.Rat, n pgtype.Numeric) *big.Rat {
+	switch {
+	case n.Int == nil:
+		return r
+	case n.Exp == 0:
+		return r.SetInt(n.Int)
+	case n.Exp > 0:
+		return r.SetInt(new(big.Int).Mul(n.Int, new(big.Int).Exp(bigTen, big.NewInt(int64(n.Exp)), nil)))
+	case n.Exp >= -18 && n.Int.IsInt64():
+		num, den := n.Int.Int64(), pow10[-n.Exp]
+		for den%2 == 0 && num%2 == 0 {
+			num, den = num/2, den/2
+		}
+		for den%5 == 0 && num%5 == 0 {
+			num, den = num/5, den/5
+		}
+		// SetInt64 initializes r, after which Denom is r's own
+		// denominator (documented), set to the already coprime den.
+		r.SetInt64(num)
+		r.Denom().SetInt64(den)
+		return r
+	}
+	return r.SetFrac(n.Int, new(big.Int).Exp(bigTen, big.NewInt(int64(-n.Exp)), nil))
+}
+
 // numeric converts per the column's numeric mapping.
 func (c *column) numeric(n pgtype.Numeric) (any, error) {
 	if !n.Valid {
 		return nil, nil
 	}
-	special := n.NaN || n.InfinityModifier != pgtype.Finite
 	if c.kind == kMoney || c.numericAs == plugins.TypeFloat64 {
 		f, err := n.Float64Value()
 		if err != nil {
@@ -535,26 +557,16 @@ func (c *column) numeric(n pgtype.Numeric) (any, error) {
 		return f.Float64, nil
 	}
 	if c.numericAs == plugins.TypeString {
-		if special {
-			if n.NaN {
-				return "NaN", nil
-			}
-			if n.InfinityModifier == pgtype.Infinity {
-				return "Infinity", nil
-			}
-			return "-Infinity", nil
+		v, err := n.Value() // pgx's text form: exact; NaN, Infinity, -Infinity
+		if err != nil {
+			return nil, fmt.Errorf("column %q: %w", c.name, err)
 		}
-		return numericString(n), nil
+		return v, nil
 	}
-	if special {
-		return nil, fmt.Errorf("column %q: NaN or infinite numeric cannot be represented as %s (use numeric.mapping=best_fit)", c.name, c.schema)
+	if err := c.decimalOK(n); err != nil {
+		return nil, err
 	}
-	r := new(big.Rat).SetInt(n.Int)
-	if n.Exp > 0 {
-		r.Mul(r, new(big.Rat).SetInt(new(big.Int).Exp(bigTen, big.NewInt(int64(n.Exp)), nil)))
-	} else if n.Exp < 0 {
-		r.Quo(r, new(big.Rat).SetInt(new(big.Int).Exp(bigTen, big.NewInt(int64(-n.Exp)), nil)))
-	}
+	r := decimalRat(new(big.Rat), n)
 	switch c.numericAs {
 	case plugins.TypeBytes:
 		return r, nil
@@ -576,39 +588,12 @@ func (c *column) numeric(n pgtype.Numeric) (any, error) {
 	return nil, fmt.Errorf("column %q: unsupported numeric mapping %s", c.name, c.numericAs)
 }
 
-// numericString renders a finite numeric exactly, as PostgreSQL does.
-func numericString(n pgtype.Numeric) string {
-	digits := new(big.Int).Abs(n.Int).String()
-	neg := n.Int.Sign() < 0
-	var s string
-	switch {
-	case n.Exp >= 0:
-		s = digits + strings.Repeat("0", int(n.Exp))
-	default:
-		frac := int(-n.Exp)
-		if len(digits) <= frac {
-			digits = strings.Repeat("0", frac-len(digits)+1) + digits
-		}
-		s = digits[:len(digits)-frac] + "." + digits[len(digits)-frac:]
+// decimalOK refuses what a Decimal (or an integer) cannot hold.
+func (c *column) decimalOK(n pgtype.Numeric) error {
+	if n.NaN || n.InfinityModifier != pgtype.Finite {
+		return fmt.Errorf("column %q: NaN or infinite numeric cannot be represented as %s (use numeric.mapping=best_fit)", c.name, c.schema)
 	}
-	if neg {
-		s = "-" + s
-	}
-	return s
-}
-
-func formatUUID(u [16]byte) string {
-	var b [36]byte
-	hex.Encode(b[0:8], u[0:4])
-	b[8] = '-'
-	hex.Encode(b[9:13], u[4:6])
-	b[13] = '-'
-	hex.Encode(b[14:18], u[6:8])
-	b[18] = '-'
-	hex.Encode(b[19:23], u[8:10])
-	b[23] = '-'
-	hex.Encode(b[24:], u[10:])
-	return string(b[:])
+	return nil
 }
 
 // formatInterval renders an interval in ISO 8601 (PostgreSQL's

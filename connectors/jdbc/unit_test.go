@@ -1,9 +1,11 @@
 package jdbc
 
 import (
+	"math"
 	"math/big"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/weirlog/weir/plugins"
@@ -56,11 +58,14 @@ func TestNumericMapping(t *testing.T) {
 
 func TestNumericValues(t *testing.T) {
 	n := pgtype.Numeric{Int: big.NewInt(-1234567), Exp: -2, Valid: true}
-	if s := numericString(n); s != "-12345.67" {
-		t.Errorf("numericString = %s", s)
-	}
-	if s := numericString(pgtype.Numeric{Int: big.NewInt(5), Exp: -3, Valid: true}); s != "0.005" {
-		t.Errorf("numericString = %s", s)
+	str := planColumn(pgColumn{name: "nu", oid: pgtype.NumericOID, typmod: -1, typtype: "b"}, typeSettings{numeric: "none"})
+	for _, c := range []struct {
+		n    pgtype.Numeric
+		want string
+	}{{n, "-12345.67"}, {pgtype.Numeric{Int: big.NewInt(5), Exp: -3, Valid: true}, "0.005"}, {pgtype.Numeric{NaN: true, Valid: true}, "NaN"}} {
+		if v, err := str.numeric(c.n); err != nil || v != c.want {
+			t.Errorf("unconstrained numeric %v as STRING = %v, %v; want %s", c.n, v, err, c.want)
+		}
 	}
 	col := planColumn(pgColumn{name: "n", oid: pgtype.NumericOID, typmod: int32(10<<16|2) + 4, typtype: "b"}, typeSettings{numeric: "none"})
 	v, err := col.numeric(n)
@@ -158,26 +163,109 @@ func TestGroupOpsKeepsLastPerKey(t *testing.T) {
 	}
 }
 
-func TestFastDecimalMatchesCodec(t *testing.T) {
+// TestDecimalRat checks the integer reduction against big.Rat's own
+// normalization, over every scale it handles and the boundaries around it.
+func TestDecimalRat(t *testing.T) {
+	nums := []int64{0, 1, -1, 2, 5, 10, 25, 125, 1234567, -1234560, 999999999999999999, -999999999999999999, 1 << 62, -(1 << 62), 3 * 5 * 5 * 2 * 2 * 2 * 7}
+	for exp := int32(-20); exp <= 3; exp++ {
+		for _, x := range nums {
+			n := pgtype.Numeric{Int: big.NewInt(x), Exp: exp, Valid: true}
+			want := new(big.Rat).SetInt64(x)
+			p := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(exp, -exp))), nil))
+			if exp < 0 {
+				want.Quo(want, p)
+			} else {
+				want.Mul(want, p)
+			}
+			got := decimalRat(new(big.Rat), n)
+			if got.Cmp(want) != 0 || got.RatString() != want.RatString() || got.Denom().Cmp(want.Denom()) != 0 {
+				t.Errorf("decimalRat(%de%d) = %s, want %s", x, exp, got.RatString(), want.RatString())
+			}
+		}
+	}
+	big40, _ := new(big.Int).SetString("-1234567890123456789012345678901234567890", 10)
+	if got, want := decimalRat(new(big.Rat), pgtype.Numeric{Int: big40, Exp: -5, Valid: true}), new(big.Rat).SetFrac(big40, big.NewInt(100000)); got.Cmp(want) != 0 {
+		t.Errorf("40 digits: %s, want %s", got.RatString(), want.RatString())
+	}
+}
+
+// TestDecodersUsePgxCodecs encodes one value of every kind with pgx's
+// binary encoder and decodes it through the column decoders.
+func TestDecodersUsePgxCodecs(t *testing.T) {
 	m := pgtype.NewMap()
-	for _, str := range []string{"0", "12345.67", "-0.005", "99999999999999.99", "100000000", "10000000000", "-123456789012.3456", "0.0001"} {
-		var n pgtype.Numeric
-		if err := n.Scan(str); err != nil {
-			t.Fatal(err)
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := typeSettings{numeric: "none", tz: berlin}
+	wall := time.Date(2024, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	var uuid pgtype.UUID
+	if err := uuid.Scan("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range []struct {
+		oid    uint32
+		typmod int32
+		in     any
+		want   any
+	}{
+		{pgtype.BoolOID, -1, true, true},
+		{pgtype.Int2OID, -1, int16(-2), int16(-2)},
+		{pgtype.Int4OID, -1, int32(4), int32(4)},
+		{pgtype.Int8OID, -1, int64(8e12), int64(8e12)},
+		{pgtype.Float4OID, -1, float32(1.5), float32(1.5)},
+		{pgtype.Float8OID, -1, 2.25, 2.25},
+		{pgtype.NumericOID, int32(10<<16|2) + 4, "12345.67", big.NewRat(1234567, 100)},
+		{pgtype.NumericOID, -1, "3.14159265358979", "3.14159265358979"},
+		{pgtype.TextOID, -1, "text", "text"},
+		{pgtype.BPCharOID, -1, "ab ", "ab "},
+		{pgtype.JSONBOID, -1, `{"b": [1, 2]}`, `{"b": [1, 2]}`},
+		{pgtype.JSONOID, -1, `{"a": 1}`, `{"a": 1}`},
+		{pgtype.ByteaOID, -1, []byte{0, 1, 2}, []byte{0, 1, 2}},
+		{pgtype.DateOID, -1, time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC), time.Date(2024, 2, 29, 0, 0, 0, 0, time.UTC)},
+		{pgtype.DateOID, -1, pgtype.Date{InfinityModifier: pgtype.Infinity, Valid: true}, time.UnixMilli(math.MaxInt64 / 1000)},
+		{pgtype.TimeOID, -1, pgtype.Time{Microseconds: 13*3600e6 + 14*60e6 + 15.5e6, Valid: true}, time.Date(1970, 1, 1, 13, 14, 15, 500_000_000, time.UTC)},
+		{pgtype.TimestampOID, -1, wall, time.Date(2024, 1, 2, 3, 4, 5, 123456000, berlin)},
+		{pgtype.TimestamptzOID, -1, wall, wall},
+		{pgtype.TimestamptzOID, -1, pgtype.Timestamptz{InfinityModifier: pgtype.NegativeInfinity, Valid: true}, time.UnixMilli(math.MinInt64 / 1000)},
+		{pgtype.IntervalOID, -1, pgtype.Interval{Months: 14, Days: 3, Microseconds: 6_500_000, Valid: true}, "P1Y2M3DT6.5S"},
+		{pgtype.UUIDOID, -1, uuid, "a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"},
+		{pgtype.Int4ArrayOID, -1, []any{int32(1), nil, int32(3)}, []any{int32(1), nil, int32(3)}},
+		{pgtype.UUIDArrayOID, -1, []pgtype.UUID{uuid}, []any{"a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11"}},
+	} {
+		col := planColumn(pgColumn{name: "c", oid: c.oid, typmod: c.typmod, typtype: "b"}, ts)
+		if e, ok := arrayElems[c.oid]; ok {
+			col = planColumn(pgColumn{name: "c", oid: c.oid, typmod: c.typmod, elem: e, elemTyp: "b"}, ts)
 		}
-		raw, err := m.Encode(pgtype.NumericOID, pgtype.BinaryFormatCode, n, nil)
+		in := c.in
+		if c.oid == pgtype.NumericOID {
+			var n pgtype.Numeric
+			if err := n.Scan(c.in); err != nil {
+				t.Fatal(err)
+			}
+			in = n
+		}
+		raw, err := m.Encode(c.oid, pgtype.BinaryFormatCode, in, nil)
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("encode %v as oid %d: %v", c.in, c.oid, err)
 		}
-		want, _ := new(big.Rat).SetString(str)
-		got, ok := fastDecimal(raw)
-		if ok && got.Cmp(want) != 0 {
-			t.Errorf("%s: fast path %s", str, got.RatString())
+		got, err := col.decoder(m, pgtype.BinaryFormatCode)(raw)
+		if err != nil || !plugins.ValuesEqual(got, c.want) {
+			t.Errorf("oid %d: decoded %#v (%v), want %#v", c.oid, got, err, c.want)
 		}
-		col := planColumn(pgColumn{name: "n", oid: pgtype.NumericOID, typmod: int32(30<<16|8) + 4, typtype: "b"}, typeSettings{numeric: "none"})
-		v, err := col.decode(m, raw, pgtype.BinaryFormatCode)
-		if err != nil || v.(*big.Rat).Cmp(want) != 0 {
-			t.Errorf("%s: decode %v, %v", str, v, err)
+		if err := plugins.ValidateValue(col.schema, got); err != nil {
+			t.Errorf("oid %d: %v", c.oid, err)
 		}
+		if b, ok := got.([]byte); ok && len(b) > 0 {
+			raw[len(raw)-1]++ // a decoded value must not alias the row buffer
+			if b[len(b)-1] != 2 {
+				t.Errorf("bytea aliases the raw row")
+			}
+		}
+	}
+	// Garbage bytes fail with the column's name, they do not panic.
+	col := planColumn(pgColumn{name: "n", oid: pgtype.NumericOID, typmod: int32(10<<16|2) + 4, typtype: "b"}, ts)
+	if _, err := col.decoder(m, pgtype.BinaryFormatCode)([]byte{0, 9}); err == nil || !strings.Contains(err.Error(), `"n"`) {
+		t.Errorf("short numeric: %v", err)
 	}
 }

@@ -1,0 +1,45 @@
+package plugins
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestNewStructWith(t *testing.T) {
+	s := StructBuilder().Field("id", Int64Schema).Field("name", OptionalStringSchema).MustBuild()
+	vals := []any{int64(7), nil, int64(8), "x"}
+	a, err := NewStructWith(s, vals[0:2:2])
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := NewStructWith(s, vals[2:4:4])
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Get("id") != int64(7) || a.Get("name") != nil || b.Get("id") != int64(8) || b.Get("name") != "x" {
+		t.Fatalf("structs %v %v", a, b)
+	}
+	if !a.Equal(NewStruct(s).MustPut("id", int64(7))) {
+		t.Errorf("%v differs from the same struct built with Put", a)
+	}
+	// Put on one struct leaves its neighbour in the same slice alone.
+	a.MustPut("name", "changed")
+	if b.Get("id") != int64(8) {
+		t.Errorf("Put on a changed its neighbour: %v", b)
+	}
+	for _, c := range []struct {
+		vals []any
+		want string
+	}{
+		{[]any{"seven", nil}, `field "id"`},
+		{[]any{nil, nil}, `field "id"`},
+		{[]any{int64(1)}, "1 values for the 2 fields"},
+	} {
+		if _, err := NewStructWith(s, c.vals); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("NewStructWith(%v) = %v, want an error containing %q", c.vals, err, c.want)
+		}
+	}
+	if _, err := NewStructWith(Int64Schema, nil); err == nil {
+		t.Error("NewStructWith accepted a non-STRUCT schema")
+	}
+}
