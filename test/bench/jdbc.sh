@@ -10,12 +10,18 @@
 # polled in-process until every row is a Connect record; no Kafka in the
 # loop), and COPY … FROM STDIN with pgx (the physical limit of writing) next
 # to JdbcSink insert mode (prebuilt records, JDBC_BENCH_BATCH per Put).
-# Prints rows/s and the ratios (targets: bulk read >= 0.7 of COPY, sink >=
-# 0.5 of COPY) and writes bench-results/jdbc-<UTC time>.json.
 #
-# Every measurement runs JDBC_BENCH_ROUNDS times; medians are reported.
+# Every connector run is paired with a COPY run just before it (the machine
+# is shared; load moves both alike), and each ratio is the median over the
+# JDBC_BENCH_ROUNDS pairs. Per run it prints rows/s, MB/s (the table's size
+# as COPY text over the time) and the CPU per row of the client (this
+# process) and of the PostgreSQL backend serving it, which do not depend on
+# the machine's load; then the medians and the ratios against COPY
+# (targets: bulk read >= 0.7, sink >= 0.5) on stdout, and writes everything
+# to bench-results/jdbc-<UTC time>.json.
+#
 # Env: JDBC_BENCH_ROWS (1000000), JDBC_BENCH_BATCH (10000), JDBC_BENCH_ROUNDS (3),
-# WEIR_PG_PORT (5432).
+# WEIR_PG_PORT (5432). About 4 minutes on 2 CPUs.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/../.."
 rows=${JDBC_BENCH_ROWS:-1000000}

@@ -4,6 +4,14 @@
 // records fully built) next to COPY (SELECT …) TO STDOUT read with pgx, and
 // sink rows/s (insert mode, records prebuilt) next to COPY … FROM STDIN
 // with pgx. It prints one line per figure and, with -json, the results.
+//
+// The machine is shared, so each connector run is paired with a COPY run
+// right before it and the ratio is taken per pair; the medians of rows/s
+// and of the pair ratios are reported. MB/s is the table's size in COPY's
+// text form over the time. CPU per row is counted apart from wall time:
+// the client's (this process, getrusage) and the PostgreSQL backend's
+// (/proc/<pid>/stat of the connection's server process, when readable),
+// which do not depend on what else the machine runs.
 package main
 
 import (
@@ -16,6 +24,9 @@ import (
 	"os"
 	"runtime/pprof"
 	"slices"
+	"strconv"
+	"strings"
+	"syscall"
 	"time"
 
 	"github.com/jackc/pgx/v5"
@@ -24,19 +35,32 @@ import (
 )
 
 type result struct {
-	Rows           int     `json:"rows"`
-	Rounds         int     `json:"rounds"`
-	CopyToRowsS    float64 `json:"copy_to_rows_s"`
-	BulkRowsS      float64 `json:"source_bulk_rows_s"`
-	XminRowsS      float64 `json:"source_xmin_rows_s"`
-	CopyFromRowsS  float64 `json:"copy_from_rows_s"`
-	SinkRowsS      float64 `json:"sink_insert_rows_s"`
-	BulkRatio      float64 `json:"source_bulk_vs_copy"`
-	XminRatio      float64 `json:"source_xmin_vs_copy"`
-	SinkRatio      float64 `json:"sink_vs_copy"`
-	BulkTarget     float64 `json:"source_bulk_target"`
-	SinkTarget     float64 `json:"sink_target"`
-	PostgresServer string  `json:"postgres"`
+	Rows           int        `json:"rows"`
+	Rounds         int        `json:"rounds"`
+	TableMB        float64    `json:"table_mb_copy_text"`
+	CopyToRowsS    float64    `json:"copy_to_rows_s"`
+	BulkRowsS      float64    `json:"source_bulk_rows_s"`
+	XminRowsS      float64    `json:"source_xmin_rows_s"`
+	CopyFromRowsS  float64    `json:"copy_from_rows_s"`
+	SinkRowsS      float64    `json:"sink_insert_rows_s"`
+	BulkRatio      float64    `json:"source_bulk_vs_copy"`
+	XminRatio      float64    `json:"source_xmin_vs_copy"`
+	SinkRatio      float64    `json:"sink_vs_copy"`
+	BulkTarget     float64    `json:"source_bulk_target"`
+	SinkTarget     float64    `json:"sink_target"`
+	PostgresServer string     `json:"postgres"`
+	Runs           []measured `json:"runs"`
+}
+
+// measured is one timed run: a COPY or a connector, with its pair's ratio.
+type measured struct {
+	Round          int     `json:"round"`
+	What           string  `json:"what"`
+	RowsS          float64 `json:"rows_s"`
+	MBs            float64 `json:"mb_s"`
+	ClientNsPerRow float64 `json:"client_cpu_ns_per_row"`
+	ServerNsPerRow float64 `json:"server_cpu_ns_per_row,omitempty"` // 0: not readable
+	VsCopy         float64 `json:"vs_copy,omitempty"`               // connector runs: rows/s over the COPY run just before
 }
 
 func main() {
@@ -88,72 +112,142 @@ func run(url string, n, batch, rounds int, jsonOut string) error {
 		return err
 	}
 
-	// The physical limit of reading: COPY TO STDOUT, discarded. Each
-	// round measures COPY and both source modes back to back.
-	var copyTo, bulk, xmin []float64
-	for r := 0; r < rounds; r++ {
-		start := time.Now()
-		if _, err := conn.PgConn().CopyTo(ctx, io.Discard, "COPY (SELECT * FROM "+schema+".src) TO STDOUT"); err != nil {
+	var copyBytes int64
+	{
+		cw := &countWriter{}
+		if _, err := conn.PgConn().CopyTo(ctx, cw, "COPY (SELECT * FROM "+schema+".src) TO STDOUT"); err != nil {
 			return err
 		}
-		copyTo = append(copyTo, float64(n)/time.Since(start).Seconds())
-		for _, mode := range []string{"bulk", "xmin"} {
-			rate, err := sourceRate(url, schema, mode, n, batch)
-			if err != nil {
-				return fmt.Errorf("source %s: %w", mode, err)
+		copyBytes = cw.n
+		res.TableMB = float64(copyBytes) / 1e6
+	}
+	var copyPid int
+	_ = conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&copyPid)
+	report := func(r measured) {
+		res.Runs = append(res.Runs, r)
+		line := fmt.Sprintf("  round %d  %-22s %9.0f rows/s %7.1f MB/s  client %5.0f ns/row", r.Round, r.What, r.RowsS, r.MBs, r.ClientNsPerRow)
+		if r.ServerNsPerRow > 0 {
+			line += fmt.Sprintf("  server %5.0f ns/row", r.ServerNsPerRow)
+		}
+		if r.VsCopy > 0 {
+			line += fmt.Sprintf("  %.2f of COPY", r.VsCopy)
+		}
+		fmt.Fprintln(os.Stderr, line)
+	}
+	timed := func(round int, what string, pid func() int, f func() error) (measured, error) {
+		c0, s0 := cpuSelf(), 0.0
+		if pid != nil {
+			s0 = cpuOf(pid())
+		}
+		start := time.Now()
+		if err := f(); err != nil {
+			return measured{}, fmt.Errorf("%s: %w", what, err)
+		}
+		el := time.Since(start).Seconds()
+		r := measured{Round: round, What: what, RowsS: float64(n) / el, MBs: float64(copyBytes) / 1e6 / el, ClientNsPerRow: (cpuSelf() - c0) / float64(n) * 1e9}
+		if pid != nil {
+			if s1 := cpuOf(pid()); s1 > 0 && s0 > 0 {
+				r.ServerNsPerRow = (s1 - s0) / float64(n) * 1e9
 			}
+		}
+		return r, nil
+	}
+	copyTo := func(round int) (measured, error) {
+		return timed(round, "COPY TO STDOUT", func() int { return copyPid }, func() error {
+			_, err := conn.PgConn().CopyTo(ctx, io.Discard, "COPY (SELECT * FROM "+schema+".src) TO STDOUT")
+			return err
+		})
+	}
+
+	// The physical limit of reading: COPY TO STDOUT, discarded, right
+	// before each source run (a pair; its ratio is the pair's).
+	var copyToR, bulk, xmin, bulkVs, xminVs []float64
+	for r := 1; r <= rounds; r++ {
+		for _, mode := range []string{"bulk", "xmin"} {
+			c, err := copyTo(r)
+			if err != nil {
+				return err
+			}
+			report(c)
+			copyToR = append(copyToR, c.RowsS)
+			app := fmt.Sprintf("jdbcbench-%s-%d", mode, r)
+			var srcPid int
+			s, err := timed(r, "JdbcSource mode="+mode, nil, func() error {
+				var err error
+				srcPid, err = sourceRun(url+"&application_name="+app, schema, mode, n, batch, func() int { return backendPid(conn, app) })
+				return err
+			})
+			if err != nil {
+				return err
+			}
+			if srcPid > 0 {
+				// The task's backend served only this scan: its whole CPU counts.
+				if sc := cpuOf(srcPid); sc > 0 {
+					s.ServerNsPerRow = sc / float64(n) * 1e9
+				}
+			}
+			s.VsCopy = s.RowsS / c.RowsS
+			report(s)
 			if mode == "bulk" {
-				bulk = append(bulk, rate)
+				bulk, bulkVs = append(bulk, s.RowsS), append(bulkVs, s.VsCopy)
 			} else {
-				xmin = append(xmin, rate)
+				xmin, xminVs = append(xmin, s.RowsS), append(xminVs, s.VsCopy)
 			}
 		}
 	}
-	res.CopyToRowsS, res.BulkRowsS, res.XminRowsS = median(copyTo), median(bulk), median(xmin)
+	res.CopyToRowsS, res.BulkRowsS, res.XminRowsS = median(copyToR), median(bulk), median(xmin)
+	res.BulkRatio, res.XminRatio = median(bulkVs), median(xminVs)
 
 	// The physical limit of writing: COPY FROM STDIN of the same rows,
 	// each round into a fresh table, then the sink into another.
-	var copyFrom, sink []float64
+	var copyFrom, sink, sinkVs []float64
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for r := 0; r < rounds; r++ {
+	for r := 1; r <= rounds; r++ {
 		tbl := fmt.Sprintf("copied%d", r)
 		if _, err := conn.Exec(ctx, "CREATE TABLE "+schema+"."+tbl+ddl); err != nil {
 			return err
 		}
-		start := time.Now()
-		i := 0
-		if _, err := conn.CopyFrom(ctx, pgx.Identifier{schema, tbl}, []string{"id", "qty", "item", "price", "at"}, pgx.CopyFromFunc(func() ([]any, error) {
-			if i >= n {
-				return nil, nil
-			}
-			i++
-			return []any{int64(i), int32(i % 1000), fmt.Sprintf("item-%d", i), float64(i%10000) / 100, base.Add(time.Duration(i) * time.Second)}, nil
-		})); err != nil {
+		c, err := timed(r, "COPY FROM STDIN", func() int { return copyPid }, func() error {
+			i := 0
+			_, err := conn.CopyFrom(ctx, pgx.Identifier{schema, tbl}, []string{"id", "qty", "item", "price", "at"}, pgx.CopyFromFunc(func() ([]any, error) {
+				if i >= n {
+					return nil, nil
+				}
+				i++
+				return []any{int64(i), int32(i % 1000), fmt.Sprintf("item-%d", i), float64(i%10000) / 100, base.Add(time.Duration(i) * time.Second)}, nil
+			}))
+			return err
+		})
+		if err != nil {
 			return err
 		}
-		copyFrom = append(copyFrom, float64(n)/time.Since(start).Seconds())
+		report(c)
+		copyFrom = append(copyFrom, c.RowsS)
 		// The sink writes into a table like COPY's (same key and types).
 		if _, err := conn.Exec(ctx, "CREATE TABLE "+schema+fmt.Sprintf(".sunk%d", r)+ddl); err != nil {
 			return err
 		}
-		rate, err := sinkRate(url, schema, fmt.Sprintf("sunk%d", r), n, batch)
+		app := fmt.Sprintf("jdbcbench-sink-%d", r)
+		rate, client, server, err := sinkRate(url+"&application_name="+app, schema, fmt.Sprintf("sunk%d", r), n, batch, func() int { return backendPid(conn, app) })
 		if err != nil {
 			return fmt.Errorf("sink: %w", err)
 		}
-		sink = append(sink, rate)
+		s := measured{Round: r, What: "JdbcSink insert", RowsS: rate, MBs: rate / float64(n) * float64(copyBytes) / 1e6,
+			ClientNsPerRow: client, ServerNsPerRow: server, VsCopy: rate / c.RowsS}
+		report(s)
+		sink, sinkVs = append(sink, rate), append(sinkVs, s.VsCopy)
 		conn.Exec(ctx, "DROP TABLE "+schema+"."+tbl+", "+schema+fmt.Sprintf(".sunk%d", r))
 	}
-	res.CopyFromRowsS, res.SinkRowsS = median(copyFrom), median(sink)
-	res.BulkRatio = res.BulkRowsS / res.CopyToRowsS
-	res.XminRatio = res.XminRowsS / res.CopyToRowsS
-	res.SinkRatio = res.SinkRowsS / res.CopyFromRowsS
+	res.CopyFromRowsS, res.SinkRowsS, res.SinkRatio = median(copyFrom), median(sink), median(sinkVs)
 
-	fmt.Printf("jdbc bench (%d rows, median of %d rounds, PostgreSQL %s):\n", n, rounds, res.PostgresServer)
-	fmt.Printf("  COPY TO STDOUT          %10.0f rows/s\n", res.CopyToRowsS)
-	fmt.Printf("  JdbcSource mode=bulk    %10.0f rows/s   %.2f of COPY (target >= %.1f)\n", res.BulkRowsS, res.BulkRatio, res.BulkTarget)
-	fmt.Printf("  JdbcSource mode=xmin    %10.0f rows/s   %.2f of COPY\n", res.XminRowsS, res.XminRatio)
-	fmt.Printf("  COPY FROM STDIN         %10.0f rows/s\n", res.CopyFromRowsS)
-	fmt.Printf("  JdbcSink insert         %10.0f rows/s   %.2f of COPY (target >= %.1f)\n", res.SinkRowsS, res.SinkRatio, res.SinkTarget)
+	mb := func(rowsS float64) float64 { return rowsS * float64(copyBytes) / float64(n) / 1e6 }
+	fmt.Printf("jdbc bench (%d rows, %.0f MB as COPY text, median of %d rounds, PostgreSQL %s;\n", n, res.TableMB, rounds, res.PostgresServer)
+	fmt.Printf("ratio = median over rounds of connector rows/s / COPY rows/s measured just before it):\n")
+	fmt.Printf("  COPY TO STDOUT          %10.0f rows/s %7.1f MB/s\n", res.CopyToRowsS, mb(res.CopyToRowsS))
+	fmt.Printf("  JdbcSource mode=bulk    %10.0f rows/s %7.1f MB/s   %.2f of COPY (target >= %.1f)\n", res.BulkRowsS, mb(res.BulkRowsS), res.BulkRatio, res.BulkTarget)
+	fmt.Printf("  JdbcSource mode=xmin    %10.0f rows/s %7.1f MB/s   %.2f of COPY\n", res.XminRowsS, mb(res.XminRowsS), res.XminRatio)
+	fmt.Printf("  COPY FROM STDIN         %10.0f rows/s %7.1f MB/s\n", res.CopyFromRowsS, mb(res.CopyFromRowsS))
+	fmt.Printf("  JdbcSink insert         %10.0f rows/s %7.1f MB/s   %.2f of COPY (target >= %.1f)\n", res.SinkRowsS, mb(res.SinkRowsS), res.SinkRatio, res.SinkTarget)
 	if jsonOut != "" {
 		b, _ := json.MarshalIndent(res, "", "  ")
 		if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
@@ -161,6 +255,47 @@ func run(url string, n, batch, rounds int, jsonOut string) error {
 		}
 	}
 	return nil
+}
+
+type countWriter struct{ n int64 }
+
+func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// cpuSelf is this process's CPU time in seconds.
+func cpuSelf() float64 {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return float64(ru.Utime.Nano()+ru.Stime.Nano()) / 1e9
+}
+
+// cpuOf is the CPU time in seconds of process pid (a PostgreSQL backend on
+// this machine), 0 when it cannot be read.
+func cpuOf(pid int) float64 {
+	if pid <= 0 {
+		return 0
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0
+	}
+	// Fields after the parenthesized command: state is field 3, utime 14, stime 15.
+	i := strings.LastIndexByte(string(b), ')')
+	f := strings.Fields(string(b[i+1:]))
+	if len(f) < 13 {
+		return 0
+	}
+	ut, _ := strconv.ParseFloat(f[11], 64)
+	st, _ := strconv.ParseFloat(f[12], 64)
+	return (ut + st) / 100 // USER_HZ
+}
+
+// backendPid finds the server process of the connection named app.
+func backendPid(conn *pgx.Conn, app string) int {
+	var pid int
+	_ = conn.QueryRow(context.Background(), "SELECT pid FROM pg_stat_activity WHERE application_name = $1", app).Scan(&pid)
+	return pid
 }
 
 type noOffsets struct{}
@@ -171,8 +306,9 @@ type srcCtx struct{}
 
 func (srcCtx) Offsets() plugins.OffsetReader { return noOffsets{} }
 
-// sourceRate polls one task until it has handed out all n rows once.
-func sourceRate(url, schema, mode string, n, batch int) (float64, error) {
+// sourceRun polls one task until it has handed out all n rows once and
+// returns the pid of its server process (pid is asked before the task stops).
+func sourceRun(url, schema, mode string, n, batch int, pid func() int) (int, error) {
 	task := &jdbc.SourceTask{}
 	cfg := plugins.Config{
 		"connection.url": url, "mode": mode, "topic.prefix": "b-", "batch.max.rows": fmt.Sprint(batch),
@@ -194,11 +330,13 @@ func sourceRate(url, schema, mode string, n, batch int) (float64, error) {
 			return 0, fmt.Errorf("only %d of %d rows after 10 minutes", got, n)
 		}
 	}
-	return float64(n) / time.Since(start).Seconds(), nil
+	return pid(), nil
 }
 
 // sinkRate Puts n prebuilt records into a fresh table, batch per Put.
-func sinkRate(url, schema, topic string, n, batch int) (float64, error) {
+// It returns rows/s, the client's CPU per row and the server backend's
+// (0 when unreadable) over the timed part.
+func sinkRate(url, schema, topic string, n, batch int, pid func() int) (float64, float64, float64, error) {
 	vs := plugins.StructBuilder().Field("id", plugins.Int64Schema).Field("qty", plugins.Int32Schema).Field("item", plugins.StringSchema).
 		Field("price", plugins.DecimalSchema(2).AsOptional()).Field("at", plugins.TimestampSchema()).MustBuild()
 	recs := make([]plugins.Record, n)
@@ -211,20 +349,27 @@ func sinkRate(url, schema, topic string, n, batch int) (float64, error) {
 	task := &jdbc.SinkTask{}
 	cfg := plugins.Config{"connection.url": url, "table.name.format": schema + ".${topic}", "batch.size": fmt.Sprint(batch), "name": "jdbcbench"}
 	if err := task.Start(nil, cfg); err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
 	defer task.Stop()
 	// Connect and read the table's columns outside the timing.
 	if err := task.Put(context.Background(), recs[:1]); err != nil {
-		return 0, err
+		return 0, 0, 0, err
 	}
+	backend := pid()
+	c0, s0 := cpuSelf(), cpuOf(backend)
 	start := time.Now()
 	for i := 1; i < n; i += batch {
 		if err := task.Put(context.Background(), recs[i:min(i+batch, n)]); err != nil {
-			return 0, err
+			return 0, 0, 0, err
 		}
 	}
-	return float64(n-1) / time.Since(start).Seconds(), nil
+	el := time.Since(start).Seconds()
+	server := 0.0
+	if s1 := cpuOf(backend); s0 > 0 && s1 > 0 {
+		server = (s1 - s0) / float64(n-1) * 1e9
+	}
+	return float64(n-1) / el, (cpuSelf() - c0) / float64(n-1) * 1e9, server, nil
 }
 
 func median(xs []float64) float64 {
