@@ -19,7 +19,8 @@
 //	json.JsonFormat        .json
 //	string.StringFormat    .txt
 //	avro.AvroFormat        .avro; avro.codec: null, deflate, snappy, zstandard
-//	parquet.ParquetFormat  .snappy.parquet (parquet.codec snappy, the default), .gz.parquet, .zstd.parquet, .parquet (none)
+//	parquet.ParquetFormat  .parquet; parquet.codec: snappy (the default), gzip, zstd, none
+//	                       (unlike the S3 sink's, the name does not carry the codec: Confluent's HDFS sinks name them so)
 //
 // Avro and Parquet need a Connect schema (a converter with schemas); a
 // record without one is an errant record (DLQ by errors.tolerance), and a

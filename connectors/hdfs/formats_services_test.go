@@ -11,7 +11,7 @@ import (
 )
 
 // TestAvroParquetReadByPython: Avro and Parquet files in MiniDFSCluster
-// (the hdfs3 class names), every codec,
+// (the hdfs3 class names), every codec, named .parquet whatever the codec,
 // read back by fastavro and pyarrow (connectors/storage/formattest).
 func TestAvroParquetReadByPython(t *testing.T) {
 	cl := client(t)
@@ -20,6 +20,8 @@ func TestAvroParquetReadByPython(t *testing.T) {
 		Config:       plugins.Config{"hdfs.url": nameNode()},
 		AvroClass:    "io.confluent.connect.hdfs3.avro.AvroFormat",
 		ParquetClass: "io.confluent.connect.hdfs3.parquet.ParquetFormat",
+		// Confluent's HDFS sinks name every Parquet file .parquet.
+		PlainParquetExt: true,
 		Files: func(t *testing.T, dir string) map[string][]byte {
 			fs, err := files(cl, "/"+dir)
 			if err != nil {

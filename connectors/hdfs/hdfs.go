@@ -38,7 +38,7 @@ func formatNames() []string {
 	for _, pkg := range []string{"io.confluent.connect.hdfs3.", "io.confluent.connect.hdfs."} {
 		for k, f := range map[string]func(*plugins.ParsedConfig, bool) (storage.Format, error){
 			"json.JsonFormat": storage.JSONFormat, "string.StringFormat": storage.StringFormat,
-			"avro.AvroFormat": storage.AvroFormat, "parquet.ParquetFormat": storage.ParquetFormat,
+			"avro.AvroFormat": storage.AvroFormat, "parquet.ParquetFormat": storage.ParquetFormatPlain,
 		} {
 			formats[pkg+k] = f
 			formats[k[strings.IndexByte(k, '.')+1:]] = f

@@ -56,6 +56,18 @@ func ParquetFormat(p *plugins.ParsedConfig, _ bool) (Format, error) {
 	return &parquetFormat{codec: c.codec, ext: c.ext + ".parquet"}, nil
 }
 
+// ParquetFormatPlain is ParquetFormat with the extension .parquet whatever
+// the codec, as Confluent's HDFS sinks name their files (its S3 sink puts
+// the codec in the name).
+func ParquetFormatPlain(p *plugins.ParsedConfig, gz bool) (Format, error) {
+	f, err := ParquetFormat(p, gz)
+	if err != nil {
+		return nil, err
+	}
+	f.(*parquetFormat).ext = ".parquet"
+	return f, nil
+}
+
 type parquetFormat struct {
 	codec compress.Codec
 	ext   string

@@ -51,6 +51,9 @@ func TestParquetRoundTrip(t *testing.T) {
 			if f.Ext() != c.ext {
 				t.Errorf("ext %q, want %q", f.Ext(), c.ext)
 			}
+			if e := parseFormat(t, ParquetFormatPlain, plugins.Config{"parquet.codec": c.codec}).Ext(); e != ".parquet" {
+				t.Errorf("HDFS ext %q, want .parquet", e)
+			}
 			var in []*plugins.Record
 			for i := range 500 {
 				in = append(in, rec(int64(i), s, testValue(s, i)))
