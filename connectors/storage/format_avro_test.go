@@ -412,3 +412,30 @@ func BenchmarkFormats1KiB(b *testing.B) {
 		})
 	}
 }
+
+// TestAvroDefaults: Connect defaults become Avro field defaults (a union
+// with the value's branch first when an optional field's default is not
+// null), and a missing value is written as its default.
+func TestAvroDefaults(t *testing.T) {
+	s := plugins.StructBuilder().
+		Field("o", plugins.NewSchemaBuilder(plugins.TypeString).Optional().Default("dflt").MustBuild()).
+		Field("n", plugins.NewSchemaBuilder(plugins.TypeInt32).Default(int32(5)).MustBuild()).
+		Field("b", plugins.NewSchemaBuilder(plugins.TypeBytes).Default([]byte{0, 0xff}).MustBuild()).
+		Field("d", plugins.BuilderFrom(plugins.DateSchema()).Default(time.Unix(86400*3, 0).UTC()).MustBuild()).
+		MustBuild()
+	m, err := mapAvro(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, w := range []string{`{"default":"dflt","name":"o","type":["string","null"]}`, `{"default":5,"name":"n","type":"int"}`,
+		`{"default":"\u0000ÿ","name":"b","type":"bytes"}`, `"default":3,"name":"d"`} {
+		if !strings.Contains(m.schemaJSON, w) {
+			t.Errorf("schema lacks %s: %s", w, m.schemaJSON)
+		}
+	}
+	f := parseFormat(t, AvroFormat, plugins.Config{})
+	_, out := decodeAvro(t, avroFile(t, f, rec(0, s, plugins.NewStruct(s))))
+	if len(out) != 1 || out[0]["o"] != "dflt" || out[0]["n"] != 5 || !bytes.Equal(out[0]["b"].([]byte), []byte{0, 0xff}) {
+		t.Fatalf("defaults written as %v", out)
+	}
+}
