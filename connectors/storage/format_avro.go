@@ -40,24 +40,16 @@ func AvroFormat(p *plugins.ParsedConfig, _ bool) (Format, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s %q is not supported (null, deflate, snappy, zstandard)", AvroCodecConfig, name)
 	}
-	f := &avroFormat{codec: codec}
-	if codec == ocf.ZStandard {
-		// One encoder for every file of the format: hamba would build a
-		// new one (window buffers, goroutines) per file, which cost 10x
-		// the encoding itself. A format serves one task, whose calls are
-		// serial.
-		enc, err := zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1))
-		if err != nil {
-			return nil, fmt.Errorf("avro format: zstandard: %w", err)
-		}
-		f.opts = append(f.opts, ocf.WithZStandardEncoder(enc))
-	}
-	return f, nil
+	return &avroFormat{codec: codec}, nil
 }
 
 type avroFormat struct {
 	codec ocf.CodecName
-	opts  []ocf.EncoderFunc
+	// zstd keeps encoders between files: hamba would build one (window
+	// buffers, goroutines) per file, which cost 10x the encoding itself.
+	// A writer holds one from its first record to Close, so writers of
+	// the same format may run in parallel.
+	zstd  sync.Pool
 	cache schemaCache[*avroCompiled]
 }
 
@@ -93,6 +85,7 @@ type avroWriter struct {
 	schema *plugins.Schema // of the file; nil before the first record
 	c      *avroCompiled
 	enc    *ocf.Encoder
+	zstd   *zstd.Encoder // from f.zstd, returned at Close
 }
 
 // SameSchema: a record without a schema fits anywhere, so that it fails
@@ -125,8 +118,18 @@ func (a *avroWriter) Write(rec *plugins.Record) error {
 		return fmt.Errorf("avro format: encode: %w", err)
 	}
 	if a.enc == nil {
-		opts := append([]ocf.EncoderFunc{ocf.WithCodec(a.f.codec), ocf.WithBlockLength(0), ocf.WithBlockSize(avroBlockSize),
-			ocf.WithSchemaMarshaler(ocf.FullSchemaMarshaler)}, a.f.opts...)
+		opts := []ocf.EncoderFunc{ocf.WithCodec(a.f.codec), ocf.WithBlockLength(0), ocf.WithBlockSize(avroBlockSize),
+			ocf.WithSchemaMarshaler(ocf.FullSchemaMarshaler)}
+		if a.f.codec == ocf.ZStandard {
+			z, _ := a.f.zstd.Get().(*zstd.Encoder)
+			if z == nil {
+				if z, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1)); err != nil {
+					return fmt.Errorf("avro format: zstandard: %w", err)
+				}
+			}
+			a.zstd = z
+			opts = append(opts, ocf.WithZStandardEncoder(z))
+		}
 		enc, err := ocf.NewEncoderWithSchema(c.schema, a.w, opts...)
 		if err != nil {
 			return fmt.Errorf("avro format: start the file: %w", err)
@@ -143,7 +146,12 @@ func (a *avroWriter) Close() error {
 	if a.enc == nil {
 		return nil
 	}
-	if err := a.enc.Close(); err != nil {
+	err := a.enc.Close()
+	if a.zstd != nil {
+		a.f.zstd.Put(a.zstd)
+		a.zstd = nil
+	}
+	if err != nil {
 		return fmt.Errorf("avro format: finish the file: %w", err)
 	}
 	return nil

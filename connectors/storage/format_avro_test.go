@@ -9,6 +9,7 @@ import (
 	"math/rand/v2"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -437,5 +438,39 @@ func TestAvroDefaults(t *testing.T) {
 	_, out := decodeAvro(t, avroFile(t, f, rec(0, s, plugins.NewStruct(s))))
 	if len(out) != 1 || out[0]["o"] != "dflt" || out[0]["n"] != 5 || !bytes.Equal(out[0]["b"].([]byte), []byte{0, 0xff}) {
 		t.Fatalf("defaults written as %v", out)
+	}
+}
+
+// TestAvroParallelWriters: writers of one format share its schema cache
+// and zstandard encoders; files written at the same time stay whole (run
+// with -race).
+func TestAvroParallelWriters(t *testing.T) {
+	f := parseFormat(t, AvroFormat, plugins.Config{"avro.codec": "zstandard"})
+	s := testSchema()
+	files := make([][]byte, 4)
+	var wg sync.WaitGroup
+	for g := range files {
+		wg.Go(func() {
+			for range 3 {
+				var buf bytes.Buffer
+				w := f.NewWriter(&buf)
+				for i := range 200 {
+					if err := w.Write(rec(int64(i), s, testValue(s, g*1000+i))); err != nil {
+						t.Error(err)
+						return
+					}
+				}
+				if err := w.Close(); err != nil {
+					t.Error(err)
+				}
+				files[g] = buf.Bytes()
+			}
+		})
+	}
+	wg.Wait()
+	for g, b := range files {
+		if _, out := decodeAvro(t, b); len(out) != 200 || out[0]["id"] != int64(1000+g*1000) {
+			t.Fatalf("file %d: %d records", g, len(out))
+		}
 	}
 }
