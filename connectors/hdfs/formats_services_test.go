@@ -3,6 +3,8 @@
 package hdfs_test
 
 import (
+	"encoding/json"
+	"os/exec"
 	"testing"
 
 	"github.com/weirlog/weir/connectors/hdfs"
@@ -12,9 +14,10 @@ import (
 
 // TestAvroParquetReadByPython: Avro and Parquet files in MiniDFSCluster
 // (the hdfs3 class names), every codec, named .parquet whatever the codec,
-// read back by fastavro and pyarrow (connectors/storage/formattest).
+// listed and fetched through WebHDFS with curl and read back by fastavro
+// and pyarrow (connectors/storage/formattest).
 func TestAvroParquetReadByPython(t *testing.T) {
-	cl := client(t)
+	client(t)
 	formattest.Run(t, formattest.Sink{
 		NewBackend:   hdfs.NewBackendForTest,
 		Config:       plugins.Config{"hdfs.url": nameNode()},
@@ -23,17 +26,31 @@ func TestAvroParquetReadByPython(t *testing.T) {
 		// Confluent's HDFS sinks name every Parquet file .parquet.
 		PlainParquetExt: true,
 		Files: func(t *testing.T, dir string) map[string][]byte {
-			fs, err := files(cl, "/"+dir)
+			d := "/" + dir + "/orders/partition=0"
+			out, err := exec.Command("curl", "-sf", webHDFS()+"/webhdfs/v1"+d+"?op=LISTSTATUS").Output()
 			if err != nil {
-				t.Fatal(err)
+				t.Fatalf("WebHDFS LISTSTATUS %s: %v", d, err)
 			}
-			out := map[string][]byte{}
-			for _, f := range fs {
-				if out[f.path], err = cl.ReadFile(f.path); err != nil {
-					t.Fatal(err)
+			var ls struct {
+				FileStatuses struct {
+					FileStatus []struct{ PathSuffix, Type string }
 				}
 			}
-			return out
+			if err := json.Unmarshal(out, &ls); err != nil {
+				t.Fatalf("LISTSTATUS %s = %s: %v", d, out, err)
+			}
+			files := map[string][]byte{}
+			for _, f := range ls.FileStatuses.FileStatus {
+				p := d + "/" + f.PathSuffix
+				if f.Type != "FILE" {
+					t.Fatalf("%s is a %s", p, f.Type)
+				}
+				// OPEN redirects to the DataNode.
+				if files[p], err = exec.Command("curl", "-sfL", webHDFS()+"/webhdfs/v1"+p+"?op=OPEN").Output(); err != nil {
+					t.Fatalf("WebHDFS OPEN %s: %v", p, err)
+				}
+			}
+			return files
 		},
 	})
 }
