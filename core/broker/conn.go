@@ -54,6 +54,7 @@ type conn struct {
 	queue    chan *pending // requests in arrival order, for the writer
 	work     chan work     // decoded requests, for the handler goroutine
 	wbuf     []byte        // writer-owned response buffer, reused
+	proven   int           // largest frame this connection delivered whole (read goroutine only)
 }
 
 // pending is one request awaiting its response.
@@ -194,14 +195,20 @@ func (c *conn) readFull(buf []byte) error {
 }
 
 // readBody reads a frame of size bytes, reserving budget and growing the
-// buffer only as its bytes arrive. When the free list already holds a
-// buffer for the whole frame, the bytes go straight into it (the budget
-// still grows only with what arrived): it is memory held anyway, and
-// growing a buffer piecemeal copies what arrived at every doubling, which
-// for multi-MiB produce frames was one more copy of every byte produced
-// (12% of the broker's CPU under franz-go's defaults, issue 16).
+// buffer only as its bytes arrive. Growing a buffer piecemeal copies what
+// arrived at every doubling, which for multi-MiB produce frames was one
+// more copy of every byte produced (12-20% of the broker's CPU under
+// franz-go's defaults, issue 16), so two cases skip it:
+//   - the free list already holds a buffer for the whole frame: the bytes
+//     go straight into it (the budget still grows only with what arrived):
+//     it is memory held anyway;
+//   - the connection already delivered a frame at least this large: the
+//     buffer is sized from the length prefix at once and its budget is
+//     reserved whole. A client can thus hold, without sending, as much as
+//     it proved it sends; one that announces more than ever before still
+//     has to send it before the buffer grows past what it proved.
 func (c *conn) readBody(size int) (*[]byte, error) {
-	n := min(size, eagerFrameBytes)
+	n := min(size, max(eagerFrameBytes, c.proven))
 	if !c.acquire(int64(n)) {
 		return nil, c.ctx.Err()
 	}
@@ -235,6 +242,7 @@ func (c *conn) readBody(size int) (*[]byte, error) {
 			if held > int64(size) {
 				c.release(held - int64(size))
 			}
+			c.proven = max(c.proven, size)
 			return bufp, nil
 		}
 		if whole {
@@ -513,27 +521,49 @@ func (c *conn) write(p *pending) error {
 // rather than a sync.Pool: at produce rates the GC runs every few frames
 // and would empty a Pool each time (measured: every 1 MiB frame allocated).
 // A produce request carries up to one batch (1 MiB by default) for each
-// partition, so frames of several MiB are common.
+// partition, so frames of several MiB are common: 16 producers at
+// franz-go's defaults against --fsync sent 5 MiB frames on average, and a
+// class that kept only two of them idle made most frames allocate (and the
+// kernel fault in and the runtime zero) fresh memory.
 const bufClasses = 14 // 4 KiB << i, up to 32 MiB
 
-var bufFree [bufClasses]chan *[]byte
+// maxIdleBufBytes bounds the bytes the free lists keep idle over all
+// classes; each class keeps up to maxIdleClassBytes. Buffers are only kept
+// after they were in use, so this never raises the peak memory a load
+// needs, only how much of it stays resident after the load stops.
+const (
+	maxIdleBufBytes   = 128 << 20
+	maxIdleClassBytes = 64 << 20
+)
 
-func init() {
-	for i := range bufFree {
-		// Keep at most ~16 MiB idle per class (and at least one buffer).
-		n := min(64, max(1, (16<<20)/(4096<<i)))
-		bufFree[i] = make(chan *[]byte, n)
-	}
+// framePool is the free lists of request frame buffers, one per class.
+type framePool struct {
+	free  [bufClasses]chan *[]byte
+	idle  atomic.Int64 // bytes idle in free
+	limit int64
 }
 
-func getBuf(n int) *[]byte {
-	for i := range bufFree {
+func newFramePool(limit, classLimit int64) *framePool {
+	p := &framePool{limit: limit}
+	for i := range p.free {
+		p.free[i] = make(chan *[]byte, min(64, max(2, classLimit/(4096<<i))))
+	}
+	return p
+}
+
+// frames is the broker-wide (process-wide) free list.
+var frames = newFramePool(maxIdleBufBytes, maxIdleClassBytes)
+
+func getBuf(n int) *[]byte  { return frames.get(n) }
+func freeBuf(n int) *[]byte { return frames.idleBuf(n) }
+func putBuf(b *[]byte)      { frames.put(b) }
+
+func (p *framePool) get(n int) *[]byte {
+	if b := p.idleBuf(n); b != nil {
+		return b
+	}
+	for i := range p.free {
 		if n <= 4096<<i {
-			select {
-			case b := <-bufFree[i]:
-				return b
-			default:
-			}
 			b := make([]byte, 4096<<i)
 			return &b
 		}
@@ -542,13 +572,14 @@ func getBuf(n int) *[]byte {
 	return &b
 }
 
-// freeBuf is a buffer of at least n bytes from the free list, or nil if
-// none is idle: unlike getBuf it never allocates.
-func freeBuf(n int) *[]byte {
-	for i := range bufFree {
+// idleBuf is a buffer of at least n bytes from the free list, or nil if
+// none is idle: unlike get it never allocates.
+func (p *framePool) idleBuf(n int) *[]byte {
+	for i := range p.free {
 		if n <= 4096<<i {
 			select {
-			case b := <-bufFree[i]:
+			case b := <-p.free[i]:
+				p.idle.Add(-int64(cap(*b)))
 				return b
 			default:
 				return nil
@@ -558,15 +589,36 @@ func freeBuf(n int) *[]byte {
 	return nil
 }
 
-func putBuf(b *[]byte) {
-	for i := range bufFree {
-		if cap(*b) == 4096<<i {
+func (p *framePool) put(b *[]byte) {
+	size := int64(cap(*b))
+	for i := range p.free {
+		if size == 4096<<i {
+			if p.idle.Add(size) > p.limit {
+				p.idle.Add(-size) // over the total: leave it to the GC
+				return
+			}
 			*b = (*b)[:cap(*b)]
 			select {
-			case bufFree[i] <- b:
+			case p.free[i] <- b:
 			default:
+				p.idle.Add(-size)
 			}
 			return
+		}
+	}
+}
+
+// drain empties the free lists (tests).
+func (p *framePool) drain() {
+	for i := range p.free {
+		for {
+			select {
+			case b := <-p.free[i]:
+				p.idle.Add(-int64(cap(*b)))
+				continue
+			default:
+			}
+			break
 		}
 	}
 }
