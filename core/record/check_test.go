@@ -396,3 +396,26 @@ func FuzzCheckBatch(f *testing.F) {
 		}
 	})
 }
+
+// varint's inlined one- and two-byte paths decode exactly what
+// binary.Varint does, for every one-, two- and three-byte input (including
+// non-minimal encodings and truncated ones).
+func TestVarintMatchesBinaryVarint(t *testing.T) {
+	check := func(b []byte) {
+		gv, gn := varint(b)
+		wv, wn := binary.Varint(b)
+		if gv != wv || gn != wn {
+			t.Fatalf("varint(% x) = %d, %d; binary.Varint: %d, %d", b, gv, gn, wv, wn)
+		}
+	}
+	check(nil)
+	for x := 0; x < 256; x++ {
+		check([]byte{byte(x)})
+		for y := 0; y < 256; y++ {
+			check([]byte{byte(x), byte(y)})
+			for _, z := range []byte{0, 1, 0x7f, 0x80, 0xff} {
+				check([]byte{byte(x), byte(y), z})
+			}
+		}
+	}
+}
