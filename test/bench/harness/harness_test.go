@@ -85,7 +85,7 @@ func TestSummarizeAndPrint(t *testing.T) {
 	rep := &report{Host: map[string]string{}, Runs: map[string][]measurement{
 		"weir":  {run(300, 50), run(200, 60), run(250, 40)},
 		"kafka": {run(100, 800), run(120, 0), run(110, 400)},
-	}, Durable: []durable{{DDMBs: 100, FsyncMBs: 80}, {DDMBs: 120, FsyncMBs: 70}}}
+	}, Durable: []durable{{DDMBs: 100, FsyncMBs: 80, PageCacheMBs: 80}, {DDMBs: 120, FsyncMBs: 70, PageCacheMBs: 100}}}
 	rep.finish()
 	if got := rep.Ratios["produce_mbs"]; math.Abs(got-250.0/110) > 1e-9 {
 		t.Errorf("produce ratio = %v", got)
@@ -101,7 +101,7 @@ func TestSummarizeAndPrint(t *testing.T) {
 	}
 	var b bytes.Buffer
 	rep.print(&b)
-	for _, want := range []string{"produce, franz-go defaults", "2.27", "weir --fsync", "0.68 of dd", "MISS"} {
+	for _, want := range []string{"produce, franz-go defaults", "2.27", "weir --fsync", "0.68 of dd", "MISS", "page cache 90.0", "0.83 of it"} {
 		if !strings.Contains(b.String(), want) {
 			t.Errorf("printed table lacks %q:\n%s", want, b.String())
 		}

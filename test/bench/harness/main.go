@@ -69,6 +69,7 @@ type config struct {
 	latencySecs  int
 	fsyncMB      int
 	fsyncProds   int
+	durableOnly  bool
 	targets      string
 	java         bool
 	dropCaches   bool
@@ -99,6 +100,7 @@ func main() {
 	flag.IntVar(&c.latencySecs, "latency-seconds", 15, "length of each latency run (its first 2 s are left out of the percentiles)")
 	flag.IntVar(&c.fsyncMB, "fsync-mb", 500, "MB for the --fsync and dd runs (0: skip)")
 	flag.IntVar(&c.fsyncProds, "fsync-producers", 16, "concurrent producers against weir serve --fsync")
+	flag.BoolVar(&c.durableOnly, "durable-only", false, "run only the durable-mode rows (dd, weir --fsync, weir page cache), -rounds times")
 	flag.StringVar(&c.targets, "targets", "weir,kafka", "brokers to measure")
 	flag.BoolVar(&c.java, "java", true, "also run Kafka's perf-test tools (test/services/kafka-cli.sh)")
 	flag.BoolVar(&c.dropCaches, "drop-caches", true, "sync and drop the page cache before every broker start (needs root)")
@@ -150,6 +152,9 @@ func run(c config) error {
 			progress("cannot drop the page cache (%v): rounds will start warm; run as root for the figures the README describes", err)
 			c.dropCaches = false
 		}
+	}
+	if c.durableOnly {
+		return runDurable(ctx, c)
 	}
 	targets := strings.Split(c.targets, ",")
 	brokers := map[string]broker{}
@@ -240,6 +245,24 @@ func run(c config) error {
 	}
 	fmt.Printf("\nresults: %s (%.1f min)\n", path, rep.Finished.Sub(rep.Started).Minutes())
 	return nil
+}
+
+// runDurable is -durable-only: the durable-mode rows alone, for working on
+// --fsync without a whole run.
+func runDurable(ctx context.Context, c config) error {
+	if c.fsyncMB <= 0 {
+		return errors.New("-durable-only needs -fsync-mb > 0")
+	}
+	if err := os.MkdirAll(c.workDir, 0o755); err != nil {
+		return err
+	}
+	rep := newReport(c)
+	for r := 1; r <= c.rounds && ctx.Err() == nil; r++ {
+		rep.Durable = append(rep.Durable, measureDurable(ctx, c, r))
+	}
+	rep.finish()
+	rep.print(os.Stdout)
+	return ctx.Err()
 }
 
 func (c config) kafkaCLI() string { return filepath.Join(c.repo, "test/services/kafka-cli.sh") }

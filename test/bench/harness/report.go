@@ -185,10 +185,11 @@ func (rep *report) finish() {
 		}
 	}
 	if len(rep.Durable) > 0 {
-		var dd, ws []float64
+		var dd, ws, pc []float64
 		for _, d := range rep.Durable {
 			dd = append(dd, d.DDMBs)
 			ws = append(ws, d.FsyncMBs)
+			pc = append(pc, d.PageCacheMBs)
 		}
 		rep.Medians["durable"] = map[string]float64{}
 		if v := median(dd); !math.IsNaN(v) {
@@ -197,8 +198,14 @@ func (rep *report) finish() {
 		if v := median(ws); !math.IsNaN(v) {
 			rep.Medians["durable"]["weir_fsync_mbs"] = v
 		}
+		if v := median(pc); !math.IsNaN(v) && v > 0 {
+			rep.Medians["durable"]["weir_page_cache_mbs"] = v
+		}
 		if d, w := median(dd), median(ws); d > 0 && w > 0 {
 			rep.Ratios["fsync_over_dd"] = w / d
+		}
+		if p, w := median(pc), median(ws); p > 0 && w > 0 {
+			rep.Ratios["fsync_over_page_cache"] = w / p
 		}
 		rep.Targets["fsync_over_dd"] = ">= 0.70"
 	}
@@ -248,15 +255,20 @@ func (rep *report) print(out io.Writer) {
 	}
 	tw.Flush()
 	if len(rep.Durable) > 0 {
-		fmt.Fprintln(out, "\ndurable mode per round: dd bs=1M conv=fdatasync vs weir serve --fsync with concurrent acks=all franz-go producers (MB/s):")
+		fmt.Fprintln(out, "\ndurable mode per round: dd bs=1M conv=fdatasync vs weir serve --fsync with concurrent acks=all franz-go producers (MB/s),")
+		fmt.Fprintln(out, "and the same producers against weir without --fsync (page cache: the ceiling the clients' and broker's CPU leave):")
 		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "round\tload\tdd\tweir --fsync\tratio\tproducers\tp99 ms\t")
+		fmt.Fprintln(tw, "round\tload\tdd\tweir --fsync\tof dd\tpage cache\tfsync/page cache\tproducers\tp99 ms\tbroker CPU-s/GB\tclients CPU-s/GB\t")
 		for _, d := range rep.Durable {
-			ratio := "-"
+			ratio, pcRatio := "-", "-"
 			if d.DDMBs > 0 && d.FsyncMBs > 0 {
 				ratio = num(d.FsyncMBs/d.DDMBs, 2)
 			}
-			fmt.Fprintf(tw, "%d\t%.1f\t%s\t%s\t%s\t%d\t%s\t\n", d.Round, d.LoadAvg1m, num(d.DDMBs, 1), num(d.FsyncMBs, 1), ratio, d.Producers, num(d.FsyncP99Ms, 1))
+			if d.PageCacheMBs > 0 && d.FsyncMBs > 0 {
+				pcRatio = num(d.FsyncMBs/d.PageCacheMBs, 2)
+			}
+			fmt.Fprintf(tw, "%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", d.Round, d.LoadAvg1m, num(d.DDMBs, 1), num(d.FsyncMBs, 1), ratio,
+				num(d.PageCacheMBs, 1), pcRatio, d.Producers, num(d.FsyncP99Ms, 1), num(d.FsyncBrokerCPUPerGB, 2), num(d.FsyncClientCPUPerGB, 2))
 		}
 		tw.Flush()
 	}
@@ -268,7 +280,7 @@ func (rep *report) print(out io.Writer) {
 		fmt.Fprintln(out)
 	}
 
-	fmt.Fprintf(out, "\nmedians of %d rounds, ratio weir/Kafka:\n\n", len(rep.Runs["weir"]))
+	fmt.Fprintf(out, "\nmedians of %d rounds, ratio weir/Kafka:\n\n", max(len(rep.Runs["weir"]), len(rep.Durable)))
 	tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
 	width := 0
 	for _, mt := range metrics {
@@ -277,6 +289,9 @@ func (rep *report) print(out io.Writer) {
 	// AlignRight suits the numbers; padding the labels keeps them left-aligned.
 	fmt.Fprintf(tw, "%-*s\tunit\tweir\tKafka\tweir/Kafka\ttarget\t\t\n", width, "metric")
 	for _, mt := range metrics {
+		if len(rep.Runs) == 0 {
+			break // -durable-only
+		}
 		ratio, verdict := "-", ""
 		if r, ok := rep.Ratios[mt.key]; ok {
 			ratio = strconv.FormatFloat(r, 'f', 2, 64)
@@ -313,6 +328,10 @@ func (rep *report) print(out io.Writer) {
 		}
 		fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", width, "weir --fsync (vs dd conv=fdatasync)", "MB/s",
 			num(d["weir_fsync_mbs"], 1), "dd "+num(d["dd_mbs"], 1), ratio+" of dd", ">= 0.70", verdict)
+		if r, ok := rep.Ratios["fsync_over_page_cache"]; ok {
+			fmt.Fprintf(tw, "%-*s\t%s\t%s\t%s\t%s\t%s\t%s\t\n", width, "weir --fsync (vs the same producers, no fsync)", "MB/s",
+				num(d["weir_fsync_mbs"], 1), "page cache "+num(d["weir_page_cache_mbs"], 1), num(r, 2)+" of it", "", "")
+		}
 	}
 	tw.Flush()
 	for _, name := range []string{"weir", "kafka"} {

@@ -231,15 +231,25 @@ func measureRound(ctx context.Context, c config, name string, b broker, r, pos i
 
 // durable is one round of the durable-mode comparison: weir serve --fsync
 // under many concurrent acks=all producers against what the disk does for
-// one sequential writer that syncs once.
+// one sequential writer that syncs once, and against the same producers
+// and weir without --fsync (the page cache): what the clients and the
+// broker reach on this machine when no fsync is waited for. On 2 CPUs the
+// 16 franz-go producers alone cost about 6 CPU-s/GB, so the page-cache
+// run, not the disk, is the ceiling of the fsync run; the CPU figures say
+// where the time went.
 type durable struct {
-	Round      int      `json:"round"`
-	LoadAvg1m  float64  `json:"loadavg_1m_at_start"`
-	DDMBs      float64  `json:"dd_fdatasync_mb_per_sec"`
-	FsyncMBs   float64  `json:"weir_fsync_mb_per_sec"`
-	FsyncP99Ms float64  `json:"weir_fsync_p99_ms"`
-	Producers  int      `json:"producers"`
-	Errors     []string `json:"errors,omitempty"`
+	Round      int     `json:"round"`
+	LoadAvg1m  float64 `json:"loadavg_1m_at_start"`
+	DDMBs      float64 `json:"dd_fdatasync_mb_per_sec"`
+	FsyncMBs   float64 `json:"weir_fsync_mb_per_sec"`
+	FsyncP99Ms float64 `json:"weir_fsync_p99_ms"`
+	// PageCacheMBs is the same producers against weir without --fsync.
+	PageCacheMBs float64 `json:"weir_page_cache_mb_per_sec"`
+	// Broker and client CPU-seconds per GB of the --fsync run.
+	FsyncBrokerCPUPerGB float64  `json:"weir_fsync_broker_cpu_seconds_per_gb"`
+	FsyncClientCPUPerGB float64  `json:"weir_fsync_client_cpu_seconds_per_gb"`
+	Producers           int      `json:"producers"`
+	Errors              []string `json:"errors,omitempty"`
 }
 
 func measureDurable(ctx context.Context, c config, r int) durable {
@@ -263,22 +273,46 @@ func measureDurable(ctx context.Context, c config, r int) durable {
 		d.DDMBs = mbs
 		progress("durable round %d: dd bs=1M conv=fdatasync %d MB: %.1f MB/s", r, c.fsyncMB, mbs)
 	}
-	runWeir := func() {
-		w := &weirBroker{c: c, addr_: c.weirAddr, extra: []string{"--fsync"}, tag: "fsync"}
+	produce := func(fsync bool) {
+		extra, tag, what := []string{"--fsync"}, "fsync", "weir serve --fsync"
+		if !fsync {
+			extra, tag, what = nil, "pagecache", "weir serve (page cache)"
+		}
+		w := &weirBroker{c: c, addr_: c.weirAddr, extra: extra, tag: tag}
 		defer w.stop()
 		if _, _, err := w.start(ctx, r); err != nil {
-			fail("weir serve --fsync", err)
+			fail(what, err)
 			return
 		}
-		s, err := weirBench(ctx, c, "produce", "-b", c.weirAddr, "--topic", fmt.Sprintf("bench-fsync-%d", r),
+		pid, err := w.pid()
+		if err != nil {
+			fail(what, err)
+			return
+		}
+		cpu0, _ := cpuSeconds(pid)
+		s, err := weirBench(ctx, c, "produce", "-b", c.weirAddr, "--topic", fmt.Sprintf("bench-%s-%d", tag, r),
 			"--records", strconv.Itoa(c.records(c.fsyncMB)), "--record-size", strconv.Itoa(c.recordSize),
 			"--partitions", strconv.Itoa(c.partitions), "--producers", strconv.Itoa(c.fsyncProds))
 		if err != nil {
-			fail("weir --fsync produce", err)
+			fail(what+" produce", err)
+			return
+		}
+		cpu1, _ := cpuSeconds(pid)
+		if !fsync {
+			d.PageCacheMBs = s.MBs
+			progress("durable round %d: %s, %d producers: %.1f MB/s", r, what, c.fsyncProds, s.MBs)
 			return
 		}
 		d.FsyncMBs, d.FsyncP99Ms = s.MBs, s.P99Ms
-		progress("durable round %d: weir serve --fsync, %d producers: %.1f MB/s, p99 %.1f ms", r, c.fsyncProds, s.MBs, s.P99Ms)
+		if gb := float64(s.Bytes) / (1 << 30); gb > 0 {
+			d.FsyncBrokerCPUPerGB, d.FsyncClientCPUPerGB = (cpu1-cpu0)/gb, s.ClientCPU/gb
+		}
+		progress("durable round %d: %s, %d producers: %.1f MB/s, p99 %.1f ms; CPU-s/GB broker %.2f, clients %.2f",
+			r, what, c.fsyncProds, s.MBs, s.P99Ms, d.FsyncBrokerCPUPerGB, d.FsyncClientCPUPerGB)
+	}
+	runWeir := func() {
+		produce(true)
+		produce(false)
 	}
 	if r%2 == 1 {
 		runDD()
