@@ -32,7 +32,12 @@ const (
 )
 
 const (
-	defaultFetchMaxWait  = 200 * time.Millisecond
+	// defaultFetchMaxWait is Kafka's fetch.max.wait.ms default: an idle
+	// worker's three state-topic readers (and sink consumers) long-poll
+	// the broker, which answers as soon as records arrive, so a longer
+	// wait costs no latency, only fewer empty fetches (200 ms made an idle
+	// worker send 15 fetches a second).
+	defaultFetchMaxWait  = 500 * time.Millisecond
 	taskShutdownTimeout  = 5 * time.Second
 	stateTopicReadLimit  = 30 * time.Second
 	restartCountResetsIn = time.Minute
