@@ -3,10 +3,16 @@
 package hdfs_test
 
 import (
+	"context"
 	"encoding/json"
+	"fmt"
+	"os"
 	"os/exec"
+	"strconv"
+	"sync"
 	"testing"
 
+	"github.com/weirlog/weir/connectors/conformance"
 	"github.com/weirlog/weir/connectors/hdfs"
 	"github.com/weirlog/weir/connectors/storage/formattest"
 	"github.com/weirlog/weir/plugins"
@@ -53,4 +59,70 @@ func TestAvroParquetReadByPython(t *testing.T) {
 			return files
 		},
 	})
+}
+
+// parquetHarness is the kit harness writing Parquet: records with a
+// Connect schema (the JSON converter with schemas), read back with
+// parquet-go.
+type parquetHarness struct {
+	*harness
+	mu   sync.Mutex
+	seen map[string][]plugins.Record // path + tag → records
+}
+
+func (h *parquetHarness) Config(s *conformance.Stream) map[string]string {
+	cfg := h.harness.Config(s)
+	cfg["format.class"] = "io.confluent.connect.hdfs3.parquet.ParquetFormat"
+	cfg["value.converter.schemas.enable"] = "true"
+	return cfg
+}
+
+func (h *parquetHarness) Record(i int) plugins.Record   { return formattest.BenchRecord(i, h.pad) }
+func (*parquetHarness) ID(r plugins.Record) (int, bool) { return formattest.BenchID(r) }
+
+func (h *parquetHarness) Read(_ context.Context, s *conformance.Stream) ([]plugins.Record, error) {
+	fl, err := files(h.cl, "/"+topicsDir(s)+"/"+s.Topic)
+	if err != nil {
+		return nil, err
+	}
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	if h.seen == nil {
+		h.seen = map[string][]plugins.Record{}
+	}
+	var out []plugins.Record
+	for _, f := range fl {
+		recs, ok := h.seen[f.path+f.tag]
+		if !ok {
+			b, err := h.cl.ReadFile(f.path)
+			if err != nil {
+				return nil, err
+			}
+			if recs, err = formattest.ParquetRecords(b); err != nil {
+				return nil, fmt.Errorf("%s: %w", f.path, err)
+			}
+			h.seen[f.path+f.tag] = recs
+		}
+		out = append(out, recs...)
+	}
+	return out, nil
+}
+
+// BenchmarkHdfsParquetSinkKit is the Parquet throughput row of make
+// bench-connectors: 1 KiB records with a schema (JSON with schemas in
+// Kafka) end to end through weir serve into snappy Parquet files in
+// MiniDFSCluster; BenchmarkHdfsRawWriteKit is its physical limit too.
+func BenchmarkHdfsParquetSinkKit(b *testing.B) {
+	n := 50_000
+	if s := os.Getenv("WEIR_BENCH_RECORDS"); s != "" {
+		n, _ = strconv.Atoi(s)
+	}
+	h := &parquetHarness{harness: &harness{cl: client(b), pad: padding, extra: map[string]string{"flush.size": "5000"}}}
+	var r conformance.Result
+	for b.Loop() {
+		r = conformance.Throughput(b, h, n, conformance.Options{Partitions: 4})
+	}
+	b.ReportMetric(r.RecordsPerSec(), "records/s")
+	b.ReportMetric(r.MBPerSec(), "MB/s")
+	b.Logf("%s (Parquet): %s", h.Class(), r)
 }

@@ -51,18 +51,18 @@ type Case struct {
 
 // Cases are every format and codec weir writes.
 var Cases = []Case{
-	{"avro-null", avro, "avro.codec", "null", ".avro", "null"},
-	{"avro-deflate", avro, "avro.codec", "deflate", ".avro", "deflate"},
-	{"avro-snappy", avro, "avro.codec", "snappy", ".avro", "snappy"},
-	{"avro-zstandard", avro, "avro.codec", "zstandard", ".avro", "zstandard"},
-	{"parquet-none", parquet, "parquet.codec", "none", ".parquet", "UNCOMPRESSED"},
-	{"parquet-snappy", parquet, "parquet.codec", "snappy", ".snappy.parquet", "SNAPPY"},
-	{"parquet-gzip", parquet, "parquet.codec", "gzip", ".gz.parquet", "GZIP"},
-	{"parquet-zstd", parquet, "parquet.codec", "zstd", ".zstd.parquet", "ZSTD"},
+	{"avro-null", avroClass, "avro.codec", "null", ".avro", "null"},
+	{"avro-deflate", avroClass, "avro.codec", "deflate", ".avro", "deflate"},
+	{"avro-snappy", avroClass, "avro.codec", "snappy", ".avro", "snappy"},
+	{"avro-zstandard", avroClass, "avro.codec", "zstandard", ".avro", "zstandard"},
+	{"parquet-none", parquetClass, "parquet.codec", "none", ".parquet", "UNCOMPRESSED"},
+	{"parquet-snappy", parquetClass, "parquet.codec", "snappy", ".snappy.parquet", "SNAPPY"},
+	{"parquet-gzip", parquetClass, "parquet.codec", "gzip", ".gz.parquet", "GZIP"},
+	{"parquet-zstd", parquetClass, "parquet.codec", "zstd", ".zstd.parquet", "ZSTD"},
 }
 
-func avro(s Sink) string    { return s.AvroClass }
-func parquet(s Sink) string { return s.ParquetClass }
+func avroClass(s Sink) string    { return s.AvroClass }
+func parquetClass(s Sink) string { return s.ParquetClass }
 
 type dlqCtx struct {
 	mu   sync.Mutex
