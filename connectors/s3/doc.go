@@ -3,13 +3,28 @@
 // the storage writer core (connectors/storage), exactly once.
 //
 // Objects are named <topics.dir>/<topic>/<encodedPartition>/<topic>+<partition>+<startOffset:%010d>.<ext>,
-// as Confluent names them, and carry their end offset in the user
-// metadata x-amz-meta-weir-end-offset, from which the task recovers its
-// position on every partition assignment. An object appears whole: one
-// PutObject, or a multipart upload through the SDK's upload manager
-// (parts of s3.part.size) that is aborted when it fails; uploads a
-// crashed task left unfinished are aborted when its partitions are next
-// assigned.
+// as Confluent names them; the task recovers its position from their end
+// offsets on every partition assignment. An object appears whole:
+//
+//   - a file smaller than s3.part.size is one PutObject, its end offset
+//     in the user metadata x-amz-meta-weir-end-offset;
+//   - a larger one is a multipart upload whose parts are sent while the
+//     file is still being written (storage.Streamer), so an open file
+//     holds about one part in memory however large flush.size is. A part
+//     that fails is sent again from the same bytes. A multipart upload's
+//     metadata is fixed at its start, before the end offset is known, so
+//     the end is written first to <topics.dir>/+ends/<topic>/… (with the
+//     object's size, which tells it from a record of an upload that never
+//     completed), then the upload is completed.
+//
+// Uploads a crashed task left unfinished are aborted when its partitions
+// are next assigned; a task that loses a partition aborts its own.
+//
+// The uploads use the S3 API directly rather than the SDK's upload
+// manager (feature/s3/manager, deprecated; its successor
+// feature/s3/transfermanager is at v0.x): both consume their reader
+// once, so a part lost to an outage could only be sent again by keeping
+// the whole file in memory.
 //
 // Formats (connectors/storage has the schema mappings):
 //
@@ -23,7 +38,6 @@
 // Avro and Parquet need a Connect schema (a converter with schemas); a
 // record without one is an errant record (DLQ by errors.tolerance), and a
 // schema change starts a new object. Not supported yet: avro.codec bzip2
-// and xz, s3.part.size streaming (a file is buffered whole in memory until it is
-// committed, so flush.size bounds memory), s3.ssea.name values other than
+// and xz, s3.ssea.name values other than
 // AES256 and aws:kms without a key id.
 package s3

@@ -3,6 +3,7 @@ package s3
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -18,7 +19,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	awsconfig "github.com/aws/aws-sdk-go-v2/config"
 	"github.com/aws/aws-sdk-go-v2/credentials"
-	"github.com/aws/aws-sdk-go-v2/feature/s3/manager"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/s3/types"
 
@@ -149,7 +149,7 @@ func newBackend(cfg plugins.Config) (*storage.Backend, error) {
 	if err != nil {
 		return nil, fmt.Errorf("S3 sink: %w", err)
 	}
-	st, err := newStore(context.Background(), p)
+	st, err := newStore(context.Background(), p, set.TopicsDir)
 	if err != nil {
 		return nil, err
 	}
@@ -188,28 +188,31 @@ func Client(ctx context.Context, p *plugins.ParsedConfig) (*s3.Client, error) {
 	}), nil
 }
 
+// store writes objects with the S3 API directly: a file smaller than one
+// part is one PutObject; a larger one is a multipart upload whose parts
+// are sent while the file is still being written (storage.Streamer), so
+// an open file holds about one part (s3.part.size) in memory. A part
+// that failed is sent again from the same bytes, which the SDK's upload
+// manager (it consumes its reader once) cannot do without the whole file.
 type store struct {
-	cl       *s3.Client
-	up       *manager.Uploader
-	bucket   string
-	sse      string
-	acl      string
-	tagging  bool
-	partSize int64
+	cl        *s3.Client
+	bucket    string
+	topicsDir string
+	sse       string
+	acl       string
+	tagging   bool
+	partSize  int64
 }
 
-func newStore(ctx context.Context, p *plugins.ParsedConfig) (*store, error) {
+var _ storage.Streamer = (*store)(nil)
+
+func newStore(ctx context.Context, p *plugins.ParsedConfig, topicsDir string) (*store, error) {
 	cl, err := Client(ctx, p)
 	if err != nil {
 		return nil, err
 	}
-	st := &store{cl: cl, bucket: p.String(BucketConfig), sse: p.String(SSEConfig), acl: p.String(ACLConfig),
-		tagging: p.Bool(TaggingConfig), partSize: int64(p.Int(PartSizeConfig))}
-	st.up = manager.NewUploader(cl, func(u *manager.Uploader) {
-		u.PartSize = st.partSize
-		u.LeavePartsOnError = false // a failed multipart upload is aborted
-	})
-	return st, nil
+	return &store{cl: cl, bucket: p.String(BucketConfig), topicsDir: topicsDir, sse: p.String(SSEConfig), acl: p.String(ACLConfig),
+		tagging: p.Bool(TaggingConfig), partSize: int64(p.Int(PartSizeConfig))}, nil
 }
 
 func (s *store) Commit(ctx context.Context, key string, data []byte, end int64) error {
@@ -230,7 +233,102 @@ func (s *store) Commit(ctx context.Context, key string, data []byte, end int64) 
 		// known here without the file, so only the end is tagged.
 		in.Tagging = aws.String("endOffset=" + strconv.FormatInt(end, 10))
 	}
-	_, err := s.up.Upload(ctx, in)
+	_, err := s.cl.PutObject(ctx, in)
+	return err
+}
+
+func (s *store) PartSize() int { return int(s.partSize) }
+
+// Begin starts a multipart upload. Its object's metadata is fixed now,
+// before the end offset is known, so Complete first writes the end to a
+// small object beside the files (endPath), which EndOffset reads.
+func (s *store) Begin(ctx context.Context, key string) (storage.Upload, error) {
+	in := &s3.CreateMultipartUploadInput{Bucket: aws.String(s.bucket), Key: aws.String(key)}
+	if s.sse != "" {
+		in.ServerSideEncryption = types.ServerSideEncryption(s.sse)
+	}
+	if s.acl != "" {
+		in.ACL = types.ObjectCannedACL(s.acl)
+	}
+	out, err := s.cl.CreateMultipartUpload(ctx, in)
+	if err != nil {
+		return nil, err
+	}
+	return &upload{s: s, key: key, id: aws.ToString(out.UploadId)}, nil
+}
+
+// endPath is where the end offset of a multipart object is kept: under
+// <topics.dir>/+ends/, outside the topics' directories that recovery
+// lists.
+func (s *store) endPath(key string) string {
+	return s.topicsDir + "/+ends/" + strings.TrimPrefix(key, s.topicsDir+"/")
+}
+
+// endRecord is the content of an endPath object. Size tells it from a
+// record left by an upload that never completed (a later rewrite of the
+// same name).
+type endRecord struct {
+	End  int64 `json:"end"`
+	Size int64 `json:"size"`
+}
+
+type upload struct {
+	s     *store
+	key   string
+	id    string
+	parts []types.CompletedPart
+	size  int64
+	// lastSent: Complete's own part went through, so a retried Complete
+	// (same arguments) does not send it twice.
+	lastSent bool
+}
+
+func (u *upload) Part(ctx context.Context, data []byte) error {
+	n := int32(len(u.parts) + 1)
+	out, err := u.s.cl.UploadPart(ctx, &s3.UploadPartInput{Bucket: aws.String(u.s.bucket), Key: aws.String(u.key),
+		UploadId: aws.String(u.id), PartNumber: aws.Int32(n), Body: bytes.NewReader(data)})
+	if err != nil {
+		return err
+	}
+	u.parts = append(u.parts, types.CompletedPart{PartNumber: aws.Int32(n), ETag: out.ETag})
+	u.size += int64(len(data))
+	return nil
+}
+
+func (u *upload) Complete(ctx context.Context, last []byte, end int64) error {
+	if len(last) > 0 && !u.lastSent {
+		if err := u.Part(ctx, last); err != nil {
+			return err
+		}
+		u.lastSent = true
+	}
+	rec, _ := json.Marshal(endRecord{End: end, Size: u.size})
+	if err := u.s.WriteMarker(ctx, u.s.endPath(u.key), rec); err != nil {
+		return fmt.Errorf("record the end offset: %w", err)
+	}
+	_, err := u.s.cl.CompleteMultipartUpload(ctx, &s3.CompleteMultipartUploadInput{Bucket: aws.String(u.s.bucket), Key: aws.String(u.key),
+		UploadId: aws.String(u.id), MultipartUpload: &types.CompletedMultipartUpload{Parts: u.parts}})
+	if err != nil {
+		var nu *types.NoSuchUpload
+		if errors.As(err, &nu) {
+			// An earlier Complete whose answer was lost may have done it.
+			if h, herr := u.s.cl.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(u.s.bucket), Key: aws.String(u.key)}); herr == nil && aws.ToInt64(h.ContentLength) == u.size {
+				return nil
+			}
+		}
+		return err
+	}
+	if u.s.tagging {
+		// Multipart uploads take tags only at their start; tag now (best
+		// effort: the object is already visible and complete).
+		_, _ = u.s.cl.PutObjectTagging(ctx, &s3.PutObjectTaggingInput{Bucket: aws.String(u.s.bucket), Key: aws.String(u.key),
+			Tagging: &types.Tagging{TagSet: []types.Tag{{Key: aws.String("endOffset"), Value: aws.String(strconv.FormatInt(end, 10))}}}})
+	}
+	return nil
+}
+
+func (u *upload) Abort(ctx context.Context) error {
+	_, err := u.s.cl.AbortMultipartUpload(ctx, &s3.AbortMultipartUploadInput{Bucket: aws.String(u.s.bucket), Key: aws.String(u.key), UploadId: aws.String(u.id)})
 	return err
 }
 
@@ -259,7 +357,20 @@ func (s *store) EndOffset(ctx context.Context, key string) (int64, error) {
 			return strconv.ParseInt(v, 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("object %s has no %s metadata (not written by weir's S3 sink)", key, EndOffsetMeta)
+	// A multipart object: its end was recorded beside it.
+	b, ok, err := s.ReadMarker(ctx, s.endPath(key))
+	if err != nil {
+		return 0, fmt.Errorf("read the end offset of %s: %w", key, err)
+	}
+	var rec endRecord
+	if !ok || json.Unmarshal(b, &rec) != nil {
+		return 0, fmt.Errorf("object %s has no %s metadata and no end record (not written by weir's S3 sink)", key, EndOffsetMeta)
+	}
+	if rec.Size != aws.ToInt64(h.ContentLength) {
+		return 0, fmt.Errorf("object %s is %d bytes, its end record %s says %d: the record belongs to an upload that never completed; remove the object or the record",
+			key, aws.ToInt64(h.ContentLength), s.endPath(key), rec.Size)
+	}
+	return rec.End, nil
 }
 
 func (s *store) ReadMarker(ctx context.Context, key string) ([]byte, bool, error) {

@@ -90,7 +90,7 @@ func ConfigDef(formats []string, defaultFormat string) *plugins.ConfigDef {
 		Define(plugins.ConfigKey{Name: NullValuesConfig, Type: plugins.ConfigString, Default: "fail", Validator: plugins.OneOfIgnoreCase("fail", "ignore"), Importance: plugins.Low,
 			Documentation: "What a record with a null value does: fail the task or be skipped"}).
 		Define(plugins.ConfigKey{Name: SchemaCompatConfig, Type: plugins.ConfigString, Default: "NONE", Validator: plugins.OneOfIgnoreCase("NONE", "BACKWARD", "FORWARD", "FULL"), Importance: plugins.Low,
-			Documentation: "Schema evolution; a schema change always starts a new file"})
+			Documentation: "When a change of the value schema starts a new file: NONE on any change; BACKWARD and FULL when the version rises (older records join the file); FORWARD when it falls"})
 }
 
 // Settings is the parsed shared configuration.
@@ -104,17 +104,42 @@ type Settings struct {
 	DirDelim        string
 	FileDelim       string
 	IgnoreNulls     bool
-	ExactlyOnceSafe bool // false with the Wallclock extractor
+	ExactlyOnceSafe bool   // false with the Wallclock extractor
+	SchemaCompat    string // NONE, BACKWARD, FORWARD or FULL
+}
+
+// SchemaRolls reports whether a record with value schema next must start
+// a new file when the open file's records have schema cur, as Confluent's
+// StorageSchemaCompatibility decides: NONE rolls on any change; BACKWARD
+// and FULL roll when next has a higher version (an older one joins the
+// file); FORWARD when next has a lower version. Schemas without versions
+// (0) fall back to NONE. The decision depends on the records alone, so
+// file boundaries stay reproducible.
+func (s *Settings) SchemaRolls(cur, next *plugins.Schema) bool {
+	if cur.Equal(next) {
+		return false
+	}
+	if cur == nil || next == nil || cur.Version == 0 || next.Version == 0 {
+		return true
+	}
+	switch s.SchemaCompat {
+	case "BACKWARD", "FULL":
+		return next.Version > cur.Version
+	case "FORWARD":
+		return next.Version < cur.Version
+	}
+	return true
 }
 
 // Parse builds Settings from p; gzip tells JSON to compress.
 func Parse(p *plugins.ParsedConfig, formats map[string]func(*plugins.ParsedConfig, bool) (Format, error), gzip bool) (*Settings, error) {
 	s := &Settings{
-		FlushSize:   p.Int(FlushSizeConfig),
-		TopicsDir:   strings.Trim(p.String(TopicsDirConfig), "/"),
-		DirDelim:    p.String(DirectoryDelimConfig),
-		FileDelim:   p.String(FileDelimConfig),
-		IgnoreNulls: strings.EqualFold(p.String(NullValuesConfig), "ignore"),
+		FlushSize:    p.Int(FlushSizeConfig),
+		TopicsDir:    strings.Trim(p.String(TopicsDirConfig), "/"),
+		DirDelim:     p.String(DirectoryDelimConfig),
+		FileDelim:    p.String(FileDelimConfig),
+		IgnoreNulls:  strings.EqualFold(p.String(NullValuesConfig), "ignore"),
+		SchemaCompat: strings.ToUpper(p.String(SchemaCompatConfig)),
 	}
 	if s.TopicsDir == "" {
 		return nil, fmt.Errorf("%s must name a directory", TopicsDirConfig)

@@ -38,6 +38,16 @@
 // delivered is not at that offset, the offsets were moved on purpose: the
 // stored positions are ignored and the records are written again.
 //
+// Schema changes: a record whose value schema differs from the open
+// file's starts a new file, as schema.compatibility decides (NONE: any
+// change; BACKWARD and FULL: a higher version; FORWARD: a lower one).
+// Like flush.size and rotate.interval.ms this depends on the records
+// alone, so a file's boundaries do not depend on when it was written.
+//
+// Memory: a file's bytes are buffered until it is committed, except with
+// a Streamer (S3), which takes a file in parts of PartSize while it is
+// written: an open file then holds about one part.
+//
 // Idle close: with rotate.interval.ms set, a file that received no record
 // for rotate.interval.ms of wall time is committed (storage-common #275);
 // a timer asks the runtime for a commit so it happens without traffic.

@@ -32,6 +32,33 @@ type Store interface {
 	Close() error
 }
 
+// Streamer is a Store that takes a file in parts while it is written (an
+// S3 multipart upload), so an open file holds about one part in memory
+// rather than the whole file: the core hands a part over once its buffer
+// reaches PartSize bytes, and a file smaller than one part still goes
+// through Commit in one request.
+type Streamer interface {
+	Store
+	// PartSize is the size of every part but the last.
+	PartSize() int
+	// Begin starts file p; nothing of it is visible before Complete.
+	Begin(ctx context.Context, p string) (Upload, error)
+}
+
+// Upload is one file being streamed, used by one goroutine at a time.
+type Upload interface {
+	// Part stores the next part. It does not keep data after it
+	// returns; after an error the same part may be given again.
+	Part(ctx context.Context, data []byte) error
+	// Complete stores last (the rest of the file, maybe empty) and makes
+	// the whole file visible at once; end is its last offset. After an
+	// error it may be called again with the same arguments.
+	Complete(ctx context.Context, last []byte, end int64) error
+	// Abort drops the parts (best effort: Recover of the next writer
+	// removes what an Abort or a crash left).
+	Abort(ctx context.Context) error
+}
+
 // Naming says how file names are built.
 type Naming struct {
 	TopicsDir string

@@ -54,15 +54,19 @@ type pstate struct {
 }
 
 type openFile struct {
+	path       string
 	enc        string
 	start, end int64
 	n          int
-	buf        bytes.Buffer
+	buf        bytes.Buffer // the bytes not yet handed to the store
 	w          RecordWriter
-	base       time.Time // record time of the first record
-	lastAppend time.Time // wall clock
-	opened     time.Time // wall clock
-	due        bool      // full or rotated: commit before anything else
+	up         Upload          // streamed parts so far (nil: none yet)
+	partDue    bool            // buf holds a full part whose upload failed
+	schema     *plugins.Schema // value schema of the file's records (schema.compatibility)
+	base       time.Time       // record time of the first record
+	lastAppend time.Time       // wall clock
+	opened     time.Time       // wall clock
+	due        bool            // full or rotated: commit before anything else
 }
 
 // cleanMarker is written by a clean stop (see the package doc).
@@ -150,6 +154,9 @@ func (t *Task) Open(tps []plugins.TopicPartition) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for _, tp := range tps {
+		if ps := t.parts[tp]; ps != nil {
+			t.abortUploads(ps)
+		}
 		t.parts[tp] = &pstate{next: -1, open: map[string]*openFile{}}
 		delete(t.clean, tp)
 	}
@@ -297,9 +304,10 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 			}
 			f = nil
 		}
-		if f != nil && SchemaChanged(f.w, rec) {
-			// A schema change rolls a new file (Avro and Parquet files
-			// hold one schema).
+		// A schema change rolls a new file as schema.compatibility says;
+		// a format whose files hold one schema (Avro, Parquet) also rolls
+		// for a record that schema cannot hold.
+		if f != nil && (s.SchemaRolls(f.schema, rec.ValueSchema) || SchemaChanged(f.w, rec)) {
 			f.due = true
 			if err := t.commit(ctx, tp, ps, f); err != nil {
 				return err
@@ -308,7 +316,7 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		}
 		if f == nil {
 			now := time.Now()
-			f = &openFile{enc: enc, start: rec.Offset, base: rt, opened: now}
+			f = &openFile{enc: enc, start: rec.Offset, base: rt, opened: now, schema: rec.ValueSchema}
 			f.w = s.Format.NewWriter(&f.buf)
 			ps.open[enc] = f
 		}
@@ -328,6 +336,9 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		f.end = rec.Offset
 		f.lastAppend = time.Now()
 		ps.next = rec.Offset + 1
+		if err := t.streamPart(ctx, tp, f); err != nil {
+			return err
+		}
 		if f.n >= s.FlushSize {
 			f.due = true
 			if err := t.commit(ctx, tp, ps, f); err != nil {
@@ -349,7 +360,8 @@ func (t *Task) errant(rec *plugins.Record, err error) error {
 	return err
 }
 
-// commitDue commits files left due by an earlier failed commit.
+// commitDue commits files left due by an earlier failed commit and
+// streams parts whose upload failed.
 func (t *Task) commitDue(ctx context.Context) error {
 	for tp, ps := range t.parts {
 		for _, f := range ps.open {
@@ -357,9 +369,50 @@ func (t *Task) commitDue(ctx context.Context) error {
 				if err := t.commit(ctx, tp, ps, f); err != nil {
 					return err
 				}
+			} else if f.partDue {
+				if err := t.streamPart(ctx, tp, f); err != nil {
+					return err
+				}
 			}
 		}
 	}
+	return nil
+}
+
+func (t *Task) filePath(tp plugins.TopicPartition, f *openFile) string {
+	n := t.b.Naming
+	return join(n.Dir(tp.Topic, f.enc), n.File(tp, f.start, f.end, t.b.Settings.Format.Ext()))
+}
+
+// streamPart hands f's buffer to a Streamer once it holds a whole part,
+// so the file's memory stays about one part (s3.part.size). The part
+// stays in buf until the store took it: a failure is retried with the
+// same bytes by commitDue.
+func (t *Task) streamPart(ctx context.Context, tp plugins.TopicPartition, f *openFile) error {
+	st, ok := t.b.Store.(Streamer)
+	// A name with the end offset in it is not known until the file
+	// closes, so only stores naming files by their start stream.
+	if !ok || t.b.Naming.WithEnd || f.buf.Len() < st.PartSize() {
+		return nil
+	}
+	f.partDue = true
+	cctx, cancel := t.ctxTimeout(ctx)
+	defer cancel()
+	if f.up == nil {
+		// Streamed files are named by their start offset alone (S3): the
+		// name is fixed before the end is known.
+		f.path = t.filePath(tp, f)
+		up, err := st.Begin(cctx, f.path)
+		if err != nil {
+			return retriable(fmt.Errorf("%s: start upload of %s: %w", t.b.Name, f.path, err))
+		}
+		f.up = up
+	}
+	if err := f.up.Part(cctx, f.buf.Bytes()); err != nil {
+		return retriable(fmt.Errorf("%s: upload a part of %s: %w", t.b.Name, f.path, err))
+	}
+	f.buf.Reset()
+	f.partDue = false
 	return nil
 }
 
@@ -371,11 +424,25 @@ func (t *Task) commit(ctx context.Context, tp plugins.TopicPartition, ps *pstate
 		}
 		f.w = nil
 	}
-	n := t.b.Naming
-	p := join(n.Dir(tp.Topic, f.enc), n.File(tp, f.start, f.end, t.b.Settings.Format.Ext()))
+	if f.partDue {
+		// A full part whose upload failed goes first.
+		if err := t.streamPart(ctx, tp, f); err != nil {
+			f.due = true
+			return err
+		}
+	}
 	cctx, cancel := t.ctxTimeout(ctx)
 	defer cancel()
-	if err := t.b.Store.Commit(cctx, p, f.buf.Bytes(), f.end); err != nil {
+	var p string
+	var err error
+	if f.up != nil {
+		p = f.path
+		err = f.up.Complete(cctx, f.buf.Bytes(), f.end)
+	} else {
+		p = t.filePath(tp, f)
+		err = t.b.Store.Commit(cctx, p, f.buf.Bytes(), f.end)
+	}
+	if err != nil {
 		f.due = true
 		return retriable(fmt.Errorf("%s: commit %s: %w", t.b.Name, p, err))
 	}
@@ -443,10 +510,28 @@ func (t *Task) Close(tps []plugins.TopicPartition) error {
 				t.clean[tp] = cleanMarker{Offset: o, Files: cnt, Hash: h}
 			}
 		}
+		if ps != nil {
+			t.abortUploads(ps)
+		}
 		delete(t.parts, tp)
 		delete(t.committed, tp)
 	}
 	return nil
+}
+
+// abortUploads drops the streamed parts of open files that will not be
+// committed (their records come again to whoever owns the partition).
+func (t *Task) abortUploads(ps *pstate) {
+	for _, f := range ps.open {
+		if f.up != nil {
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			if err := f.up.Abort(ctx); err != nil {
+				t.log.Warn("aborting the upload of an unfinished file", "path", f.path, "err", err)
+			}
+			cancel()
+			f.up = nil
+		}
+	}
 }
 
 // Stop writes the clean-stop markers and releases the backend.

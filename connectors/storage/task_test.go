@@ -99,7 +99,9 @@ func newTask(t *testing.T, st Store, cfg plugins.Config) *Task {
 		if err != nil {
 			return nil, err
 		}
-		return &Backend{Name: "test", Store: st, Settings: s, Naming: Naming{TopicsDir: s.TopicsDir, DirDelim: "/", FileDelim: "+", WithEnd: true}}, nil
+		// Streamed files are named as S3 names them (no end offset).
+		_, streams := st.(Streamer)
+		return &Backend{Name: "test", Store: st, Settings: s, Naming: Naming{TopicsDir: s.TopicsDir, DirDelim: "/", FileDelim: "+", WithEnd: !streams}}, nil
 	}}
 	if err := task.Start(&fakeCtx{}, cfg); err != nil {
 		t.Fatal(err)
@@ -377,5 +379,71 @@ func TestFailedFinalCommitIsNotClean(t *testing.T) {
 	}
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("files %v, want %v (records 2 and 3 once)", got, want)
+	}
+}
+
+// A change of the value schema starts a new file, as Confluent's
+// schema.compatibility decides; the boundaries follow the records only.
+func TestSchemaChangeRollsFile(t *testing.T) {
+	v := func(n int) *plugins.Schema {
+		return &plugins.Schema{Type: plugins.TypeStruct, Name: "order", Version: n,
+			Fields: []plugins.Field{{Name: "id", Index: 0, Schema: plugins.Int64Schema}}}
+	}
+	mk := func(versions ...int) []plugins.Record {
+		var out []plugins.Record
+		for i, n := range versions {
+			s := v(n)
+			st := plugins.NewStruct(s)
+			if err := st.Put("id", int64(i)); err != nil {
+				t.Fatal(err)
+			}
+			out = append(out, plugins.Record{Topic: "t", Partition: 0, Offset: int64(i), ValueSchema: s, Value: st})
+		}
+		return out
+	}
+	for _, tc := range []struct {
+		compat   string
+		versions []int
+		want     []string // start+end of each committed file
+	}{
+		{"NONE", []int{1, 1, 2, 2, 1, 1}, []string{"0+1", "2+3", "4+5"}},
+		{"BACKWARD", []int{1, 1, 2, 2, 1, 1}, []string{"0+1", "2+5"}},
+		{"FULL", []int{1, 2, 1, 3}, []string{"0+0", "1+2", "3+3"}},
+		{"FORWARD", []int{2, 2, 3, 1, 1}, []string{"0+2", "3+4"}},
+	} {
+		t.Run(tc.compat, func(t *testing.T) {
+			st := newMem()
+			ctx := context.Background()
+			task := newTask(t, st, plugins.Config{"flush.size": "100", "schema.compatibility": tc.compat})
+			defer task.Stop()
+			task.Open([]plugins.TopicPartition{tp0})
+			if err := task.Put(ctx, mk(tc.versions...)); err != nil {
+				t.Fatal(err)
+			}
+			// Close the last file by rotating on a record-less commit.
+			task.mu.Lock()
+			for _, f := range task.parts[tp0].open {
+				f.due = true
+			}
+			task.mu.Unlock()
+			if _, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: int64(len(tc.versions))}); err != nil {
+				t.Fatal(err)
+			}
+			var got []string
+			for _, n := range names(st) {
+				b := n[strings.LastIndex(n, "/")+1:]
+				b = strings.TrimSuffix(strings.TrimPrefix(b, "t+0+"), ".json")
+				s, e, _ := strings.Cut(b, "+")
+				got = append(got, strings.TrimLeft(s, "0")+"+"+strings.TrimLeft(e, "0"))
+			}
+			want := make([]string, len(tc.want))
+			for i, w := range tc.want {
+				s, e, _ := strings.Cut(w, "+")
+				want[i] = strings.TrimLeft(s, "0") + "+" + strings.TrimLeft(e, "0")
+			}
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("schema versions %v under %s: files %v, want %v", tc.versions, tc.compat, got, want)
+			}
+		})
 	}
 }

@@ -1,0 +1,171 @@
+package storage
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"hash"
+	"runtime"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/weirlog/weir/plugins"
+)
+
+// streamStore is a memStore that takes files in parts and keeps of a
+// streamed file only its hash, so the test measures the task's memory,
+// not the fake's.
+type streamStore struct {
+	*memStore
+	part int
+
+	mu        sync.Mutex
+	parts     []int // sizes of the parts handed over
+	streamed  map[string][sha256.Size]byte
+	aborted   int
+	failParts int // the next n Part calls fail
+}
+
+func (s *streamStore) PartSize() int { return s.part }
+
+func (s *streamStore) Begin(_ context.Context, p string) (Upload, error) {
+	return &memUpload{s: s, p: p, h: sha256.New()}, nil
+}
+
+type memUpload struct {
+	s *streamStore
+	p string
+	h hash.Hash
+}
+
+func (u *memUpload) Part(_ context.Context, data []byte) error {
+	u.s.mu.Lock()
+	defer u.s.mu.Unlock()
+	if u.s.failParts > 0 {
+		u.s.failParts--
+		return errDown
+	}
+	u.s.parts = append(u.s.parts, len(data))
+	u.h.Write(data)
+	return nil
+}
+
+func (u *memUpload) Complete(ctx context.Context, last []byte, end int64) error {
+	u.s.mu.Lock()
+	u.h.Write(last)
+	var sum [sha256.Size]byte
+	copy(sum[:], u.h.Sum(nil))
+	u.s.streamed[u.p] = sum
+	u.s.mu.Unlock()
+	// Listed like any file; its bytes are only hashed.
+	return u.s.memStore.Commit(ctx, u.p, nil, end)
+}
+
+func (u *memUpload) Abort(context.Context) error {
+	u.s.mu.Lock()
+	defer u.s.mu.Unlock()
+	u.s.aborted++
+	return nil
+}
+
+func liveHeap() uint64 {
+	runtime.GC()
+	var m runtime.MemStats
+	runtime.ReadMemStats(&m)
+	return m.HeapAlloc
+}
+
+// TestStreamedFileMemoryIsAboutOnePart: a 48 MiB file streamed in 2 MiB
+// parts keeps the task's live heap within a few parts (the whole file in
+// memory, as before streaming, is 24 parts), and the streamed bytes are
+// exactly the file.
+func TestStreamedFileMemoryIsAboutOnePart(t *testing.T) {
+	const part = 2 << 20
+	const recSize = 1024
+	const n = 48 << 10 // records: 48 MiB of JSON
+	st := &streamStore{memStore: newMem(), part: part, streamed: map[string][sha256.Size]byte{}}
+	task := newTask(t, st, plugins.Config{"flush.size": fmt.Sprint(n)})
+	ctx := context.Background()
+	task.Open([]plugins.TopicPartition{tp0})
+	pad := strings.Repeat("x", recSize-12)
+	want := sha256.New()
+	base := liveHeap()
+	var peak uint64
+	const batch = 512
+	for from := 0; from < n; from += batch {
+		rs := make([]plugins.Record, 0, batch)
+		for o := from; o < from+batch; o++ {
+			v := fmt.Sprintf("%08d%s", o, pad)
+			rs = append(rs, plugins.Record{Topic: "t", Partition: 0, Offset: int64(o), Value: v, ValueSchema: plugins.StringSchema})
+			fmt.Fprintf(want, "%q\n", v)
+		}
+		if err := task.Put(ctx, rs); err != nil {
+			t.Fatal(err)
+		}
+		rs = nil
+		if from%(8*batch) == 0 {
+			if h := liveHeap(); h > base && h-base > peak {
+				peak = h - base
+			}
+		}
+	}
+	fileBytes := n * (recSize + 1)
+	t.Logf("file %d MiB in %d parts of %d KiB; peak live heap growth %.1f MiB (%.1f parts)",
+		fileBytes>>20, len(st.parts), part>>10, float64(peak)/(1<<20), float64(peak)/part)
+	if peak > 4*part {
+		t.Errorf("live heap grew by %d bytes while writing a %d-byte file: more than 4 parts of %d (the file is held in memory)", peak, fileBytes, part)
+	}
+	for i, sz := range st.parts {
+		if sz < part {
+			t.Errorf("part %d has %d bytes, less than the part size %d", i, sz, part)
+		}
+	}
+	p := "topics/t/partition=0/t+0+0000000000.json"
+	got, ok := st.streamed[p]
+	if !ok {
+		t.Fatalf("no streamed file %s; files %v", p, names(st.memStore))
+	}
+	if fmt.Sprintf("%x", got) != fmt.Sprintf("%x", want.Sum(nil)) {
+		t.Errorf("the streamed bytes of %s differ from the file's records", p)
+	}
+}
+
+// TestFailedPartIsRetried: a part the store refused is handed over again
+// (same bytes) before anything else, and nothing is lost or doubled.
+func TestFailedPartIsRetried(t *testing.T) {
+	const part = 64 << 10
+	st := &streamStore{memStore: newMem(), part: part, streamed: map[string][sha256.Size]byte{}}
+	task := newTask(t, st, plugins.Config{"flush.size": "1000"})
+	ctx := context.Background()
+	task.Open([]plugins.TopicPartition{tp0})
+	pad := strings.Repeat("y", 1000)
+	mk := func(from, to int) []plugins.Record {
+		var rs []plugins.Record
+		for o := from; o < to; o++ {
+			rs = append(rs, plugins.Record{Topic: "t", Partition: 0, Offset: int64(o), Value: fmt.Sprintf("%04d%s", o, pad), ValueSchema: plugins.StringSchema})
+		}
+		return rs
+	}
+	want := sha256.New()
+	for _, r := range mk(0, 1000) {
+		fmt.Fprintf(want, "%q\n", r.Value)
+	}
+	st.failParts = 2
+	var errs int
+	for from := 0; from < 1000; {
+		to := min(from+100, 1000)
+		if err := task.Put(ctx, mk(from, to)); err != nil {
+			errs++
+			continue // the runtime redelivers the same batch
+		}
+		from = to
+	}
+	if errs != 2 {
+		t.Errorf("%d retriable errors, want 2", errs)
+	}
+	p := "topics/t/partition=0/t+0+0000000000.json"
+	if got, ok := st.streamed[p]; !ok || fmt.Sprintf("%x", got) != fmt.Sprintf("%x", want.Sum(nil)) {
+		t.Errorf("streamed file %s missing or not the records 0..999 once each (ok=%v)", p, ok)
+	}
+}
