@@ -14,6 +14,7 @@ import (
 	"path"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/colinmarc/hdfs/v2"
@@ -164,8 +165,25 @@ func newBackend(cfg plugins.Config) (*storage.Backend, error) {
 
 type store struct {
 	p         *plugins.ParsedConfig
-	cl        *hdfs.Client // nil after an operation timed out: reconnect
 	topicsDir string
+	// The core stores one file in the background while Put recovers
+	// another partition, so two operations may run at once.
+	mu sync.Mutex
+	cl *hdfs.Client // nil after an operation timed out: reconnect
+}
+
+// client returns the current client, connecting when there is none.
+func (s *store) client() (*hdfs.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.cl == nil {
+		cl, err := Client(s.p)
+		if err != nil {
+			return nil, err
+		}
+		s.cl = cl
+	}
+	return s.cl, nil
 }
 
 // opTimeout bounds one operation: the client's NameNode calls take no
@@ -175,14 +193,10 @@ const opTimeout = 5 * time.Second
 // do runs f with the client, abandoning (closing) the client when f does
 // not return within opTimeout; the next operation reconnects.
 func (s *store) do(ctx context.Context, f func(cl *hdfs.Client) error) error {
-	if s.cl == nil {
-		cl, err := Client(s.p)
-		if err != nil {
-			return err
-		}
-		s.cl = cl
+	cl, err := s.client()
+	if err != nil {
+		return err
 	}
-	cl := s.cl
 	ctx, cancel := context.WithTimeout(ctx, opTimeout)
 	defer cancel()
 	done := make(chan error, 1)
@@ -193,7 +207,11 @@ func (s *store) do(ctx context.Context, f func(cl *hdfs.Client) error) error {
 	case <-ctx.Done():
 		// Close waits for the stuck call's lock: do not wait with it.
 		go cl.Close()
-		s.cl = nil
+		s.mu.Lock()
+		if s.cl == cl {
+			s.cl = nil
+		}
+		s.mu.Unlock()
 		return fmt.Errorf("HDFS did not answer within %s: %w", opTimeout, ctx.Err())
 	}
 }
@@ -362,6 +380,8 @@ func (s *store) recover(cl *hdfs.Client, topicsDir string, tp plugins.TopicParti
 }
 
 func (s *store) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
 	if s.cl == nil {
 		return nil
 	}

@@ -44,6 +44,13 @@
 // Like flush.size and rotate.interval.ms this depends on the records
 // alone, so a file's boundaries do not depend on when it was written.
 //
+// Uploads behind Put: a file Put closes (flush.size, record-time rotation,
+// schema change) is stored on a goroutine of its own while Put goes on
+// encoding the next records, one file at a time, so files of an encoded
+// partition still become visible in offset order. PreCommit, Close and
+// Stop wait for it first; offsets never pass a file not yet stored, and a
+// failed upload is retried by the next call, which reports it retriable.
+//
 // Memory: a file's bytes are buffered until it is committed, except with
 // a Streamer (S3), which takes a file in parts of PartSize while it is
 // written: an open file then holds about one part.

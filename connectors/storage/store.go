@@ -12,6 +12,9 @@ import (
 
 // Store is what a backend does for the core. Paths are relative to the
 // backend's root (the bucket, or / of the file system) and use "/".
+// Its methods may run concurrently: the task stores one file on a
+// goroutine of its own while Put goes on (and may list, recover or
+// stream parts of other files).
 type Store interface {
 	// Commit makes data visible under p all at once: a reader sees the
 	// whole file or nothing. end is the file's last offset (inclusive),

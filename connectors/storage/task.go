@@ -9,6 +9,7 @@ import (
 	"hash/fnv"
 	"log/slog"
 	"maps"
+	"slices"
 	"sync"
 	"time"
 
@@ -41,6 +42,10 @@ type Task struct {
 	clean     map[plugins.TopicPartition]cleanMarker
 	stop      chan struct{}
 	done      chan struct{}
+	flight    *flight // the file being stored behind Put, if any
+	// syncCommits stores every file before Put returns (unit tests that
+	// look at storage right after a Put).
+	syncCommits bool
 }
 
 // pstate is one Kafka partition's writer state.
@@ -243,6 +248,9 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 	if len(recs) > 0 {
 		t.dirty = true
 	}
+	if err := t.flightFailed(ctx); err != nil {
+		return err
+	}
 	if err := t.commitDue(ctx); err != nil {
 		return err
 	}
@@ -299,7 +307,7 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		f := ps.open[enc]
 		if f != nil && s.RotateInterval > 0 && rt.Sub(f.base) >= s.RotateInterval {
 			f.due = true
-			if err := t.commit(ctx, tp, ps, f); err != nil {
+			if err := t.commit(ctx, tp, ps, f, true); err != nil {
 				return err
 			}
 			f = nil
@@ -309,7 +317,7 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		// for a record that schema cannot hold.
 		if f != nil && (s.SchemaRolls(f.schema, rec.ValueSchema) || SchemaChanged(f.w, rec)) {
 			f.due = true
-			if err := t.commit(ctx, tp, ps, f); err != nil {
+			if err := t.commit(ctx, tp, ps, f, true); err != nil {
 				return err
 			}
 			f = nil
@@ -341,7 +349,7 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		}
 		if f.n >= s.FlushSize {
 			f.due = true
-			if err := t.commit(ctx, tp, ps, f); err != nil {
+			if err := t.commit(ctx, tp, ps, f, true); err != nil {
 				return err
 			}
 		}
@@ -366,7 +374,7 @@ func (t *Task) commitDue(ctx context.Context) error {
 	for tp, ps := range t.parts {
 		for _, f := range ps.open {
 			if f.due {
-				if err := t.commit(ctx, tp, ps, f); err != nil {
+				if err := t.commit(ctx, tp, ps, f, false); err != nil {
 					return err
 				}
 			} else if f.partDue {
@@ -416,8 +424,10 @@ func (t *Task) streamPart(ctx context.Context, tp plugins.TopicPartition, f *ope
 	return nil
 }
 
-// commit makes f durable; on failure it stays open and due.
-func (t *Task) commit(ctx context.Context, tp plugins.TopicPartition, ps *pstate, f *openFile) error {
+// commit makes f durable; on failure it stays open and due. behind lets
+// the upload run in the background while Put goes on with the next
+// records (see flight): Put's own rotations use it, PreCommit does not.
+func (t *Task) commit(ctx context.Context, tp plugins.TopicPartition, ps *pstate, f *openFile, behind bool) error {
 	if f.w != nil {
 		if err := f.w.Close(); err != nil {
 			return fmt.Errorf("%s: finish file: %w", t.b.Name, err)
@@ -431,25 +441,107 @@ func (t *Task) commit(ctx context.Context, tp plugins.TopicPartition, ps *pstate
 			return err
 		}
 	}
+	// Files become visible in the order they were closed: the one in
+	// flight first.
+	if err := t.settleFlight(ctx); err != nil {
+		f.due = true
+		return err
+	}
+	if behind && !t.syncCommits {
+		delete(ps.open, f.enc)
+		fl := &flight{tp: tp, ps: ps, f: f, done: make(chan struct{})}
+		t.flight = fl
+		go func() {
+			defer close(fl.done)
+			cctx, cancel := t.ctxTimeout(context.Background())
+			defer cancel()
+			fl.path, fl.err = t.store(cctx, tp, f)
+		}()
+		return nil
+	}
 	cctx, cancel := t.ctxTimeout(ctx)
 	defer cancel()
+	p, err := t.store(cctx, tp, f)
+	if err != nil {
+		f.due = true
+		return err
+	}
+	delete(ps.open, f.enc)
+	t.settled(ps, f, p)
+	return nil
+}
+
+// store hands a finished file to the backend; it changes no task state,
+// so it may run on the flight's goroutine.
+func (t *Task) store(ctx context.Context, tp plugins.TopicPartition, f *openFile) (string, error) {
 	var p string
 	var err error
 	if f.up != nil {
 		p = f.path
-		err = f.up.Complete(cctx, f.buf.Bytes(), f.end)
+		err = f.up.Complete(ctx, f.buf.Bytes(), f.end)
 	} else {
 		p = t.filePath(tp, f)
-		err = t.b.Store.Commit(cctx, p, f.buf.Bytes(), f.end)
+		err = t.b.Store.Commit(ctx, p, f.buf.Bytes(), f.end)
 	}
 	if err != nil {
-		f.due = true
-		return retriable(fmt.Errorf("%s: commit %s: %w", t.b.Name, p, err))
+		return p, retriable(fmt.Errorf("%s: commit %s: %w", t.b.Name, p, err))
 	}
-	delete(ps.open, f.enc)
+	return p, nil
+}
+
+func (t *Task) settled(ps *pstate, f *openFile, p string) {
 	ps.stored[f.enc] = f.end
 	ps.files[p] = true
+}
+
+// flight is the one file whose upload runs behind Put, so converting and
+// encoding the next records overlaps the upload of the last file (the
+// sink was idle during every PUT). One at a time keeps the files of an
+// encoded partition visible in offset order, which recovery relies on,
+// and memory at one more file. Its records are not yet durable: PreCommit,
+// Close and Stop settle it first, so offsets never pass it.
+type flight struct {
+	tp   plugins.TopicPartition
+	ps   *pstate
+	f    *openFile
+	done chan struct{}
+	path string
+	err  error // set before done closes
+}
+
+// settleFlight waits for the file in flight; one that failed is tried
+// again here, in the caller's goroutine, until it is stored.
+func (t *Task) settleFlight(ctx context.Context) error {
+	fl := t.flight
+	if fl == nil {
+		return nil
+	}
+	<-fl.done
+	if fl.err != nil {
+		cctx, cancel := t.ctxTimeout(ctx)
+		fl.path, fl.err = t.store(cctx, fl.tp, fl.f)
+		cancel()
+		if fl.err != nil {
+			return fl.err
+		}
+	}
+	t.settled(fl.ps, fl.f, fl.path)
+	t.flight = nil
 	return nil
+}
+
+// flightFailed settles a flight that already ended, so a failed upload
+// surfaces at the next Put rather than at the next commit.
+func (t *Task) flightFailed(ctx context.Context) error {
+	if t.flight == nil {
+		return nil
+	}
+	select {
+	case <-t.flight.done:
+		return t.settleFlight(ctx)
+	default:
+		return nil
+	}
 }
 
 // PreCommit commits idle and scheduled files and returns, per partition,
@@ -458,6 +550,9 @@ func (t *Task) commit(ctx context.Context, tp plugins.TopicPartition, ps *pstate
 func (t *Task) PreCommit(ctx context.Context, cur map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	if err := t.settleFlight(ctx); err != nil {
+		return nil, err
+	}
 	if err := t.commitDue(ctx); err != nil {
 		return nil, err
 	}
@@ -466,7 +561,7 @@ func (t *Task) PreCommit(ctx context.Context, cur map[plugins.TopicPartition]int
 		for _, f := range ps.open {
 			if t.wallDue(f, now) {
 				f.due = true
-				if err := t.commit(ctx, tp, ps, f); err != nil {
+				if err := t.commit(ctx, tp, ps, f, false); err != nil {
 					return nil, err
 				}
 			}
@@ -499,6 +594,7 @@ func (t *Task) OffsetsCommitted(offs map[plugins.TopicPartition]int64) {
 func (t *Task) Close(tps []plugins.TopicPartition) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.dropFlight(tps)
 	for _, tp := range tps {
 		ps := t.parts[tp]
 		if ps != nil && !t.dirty && ps.recovered {
@@ -517,6 +613,26 @@ func (t *Task) Close(tps []plugins.TopicPartition) error {
 		delete(t.committed, tp)
 	}
 	return nil
+}
+
+// dropFlight settles the file in flight if it belongs to one of tps (all
+// when tps is nil), so no upload of a partition outlives its ownership;
+// one that still fails is dropped: its records come again from the
+// committed offsets, which never passed it.
+func (t *Task) dropFlight(tps []plugins.TopicPartition) {
+	fl := t.flight
+	if fl == nil || (tps != nil && !slices.Contains(tps, fl.tp)) {
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := t.settleFlight(ctx); err != nil {
+		t.log.Warn("dropping a file whose upload failed; its records come again", "topic", fl.tp.Topic, "partition", fl.tp.Partition, "err", err)
+		if fl.f.up != nil {
+			_ = fl.f.up.Abort(ctx)
+		}
+		t.flight = nil
+	}
 }
 
 // abortUploads drops the streamed parts of open files that will not be
@@ -546,6 +662,7 @@ func (t *Task) Stop() error {
 	if t.b == nil {
 		return nil
 	}
+	t.dropFlight(nil)
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if !t.dirty {

@@ -103,6 +103,7 @@ func newTask(t *testing.T, st Store, cfg plugins.Config) *Task {
 		_, streams := st.(Streamer)
 		return &Backend{Name: "test", Store: st, Settings: s, Naming: Naming{TopicsDir: s.TopicsDir, DirDelim: "/", FileDelim: "+", WithEnd: !streams}}, nil
 	}}
+	task.syncCommits = true
 	if err := task.Start(&fakeCtx{}, cfg); err != nil {
 		t.Fatal(err)
 	}

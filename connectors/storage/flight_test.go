@@ -1,0 +1,161 @@
+package storage
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/weirlog/weir/plugins"
+)
+
+// slowStore holds every Commit until released, to catch a file in flight.
+type slowStore struct {
+	*memStore
+	mu      sync.Mutex
+	gate    chan struct{} // nil: no wait
+	started chan string
+	fail    int // the next n Commits fail
+}
+
+func (s *slowStore) Commit(ctx context.Context, p string, data []byte, end int64) error {
+	s.mu.Lock()
+	gate, fail := s.gate, s.fail > 0
+	if fail {
+		s.fail--
+	}
+	s.mu.Unlock()
+	if s.started != nil {
+		s.started <- p
+	}
+	if gate != nil {
+		<-gate
+	}
+	if fail {
+		return errDown
+	}
+	return s.memStore.Commit(ctx, p, data, end)
+}
+
+func behindTask(t *testing.T, st Store, cfg plugins.Config) *Task {
+	task := newTask(t, st, cfg)
+	task.syncCommits = false
+	return task
+}
+
+// Put goes on while a full file is stored; PreCommit waits for it and
+// never returns an offset past a file that is not stored; files of one
+// partition appear in offset order.
+func TestFileStoredBehindPut(t *testing.T) {
+	st := &slowStore{memStore: newMem(), gate: make(chan struct{}), started: make(chan string, 10)}
+	task := behindTask(t, st, plugins.Config{"flush.size": "3"})
+	defer task.Stop()
+	ctx := context.Background()
+	task.Open([]plugins.TopicPartition{tp0})
+	if err := task.Put(ctx, recs(0, 4, nil)); err != nil { // 0..2 full, 3 open
+		t.Fatal(err)
+	}
+	if p := <-st.started; p != "topics/t/partition=0/t+0+0000000000+0000000002.json" {
+		t.Fatalf("first upload %s", p)
+	}
+	// Put returned with the upload held: the next records are taken.
+	done := make(chan error, 1)
+	go func() {
+		safe, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 4})
+		if err == nil && safe[tp0] != 3 {
+			err = fmt.Errorf("PreCommit = %d, want 3 (file 0..2 stored, 3 open)", safe[tp0])
+		}
+		done <- err
+	}()
+	select {
+	case err := <-done:
+		t.Fatalf("PreCommit returned (%v) while the file was still in flight", err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(st.gate)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := task.Put(ctx, recs(4, 9, nil)); err != nil { // 3..5 and 6..8 full
+		t.Fatal(err)
+	}
+	<-st.started
+	<-st.started
+	if _, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 9}); err != nil {
+		t.Fatal(err)
+	}
+	want := []string{
+		"topics/t/partition=0/t+0+0000000000+0000000002.json",
+		"topics/t/partition=0/t+0+0000000003+0000000005.json",
+		"topics/t/partition=0/t+0+0000000006+0000000008.json",
+	}
+	if got := names(st.memStore); fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("files %v, want %v", got, want)
+	}
+}
+
+// An upload that fails behind Put surfaces as a retriable error of the
+// next call and is stored (once) when the store is back.
+func TestFailedBackgroundUploadRetried(t *testing.T) {
+	st := &slowStore{memStore: newMem(), fail: 1}
+	task := behindTask(t, st, plugins.Config{"flush.size": "3"})
+	defer task.Stop()
+	ctx := context.Background()
+	task.Open([]plugins.TopicPartition{tp0})
+	if err := task.Put(ctx, recs(0, 3, nil)); err != nil {
+		t.Fatal(err)
+	}
+	// Store down for that upload and the first retry.
+	task.mu.Lock()
+	<-task.flight.done
+	task.mu.Unlock()
+	st.mu.Lock()
+	st.fail = 1
+	st.mu.Unlock()
+	err := task.Put(ctx, recs(3, 4, nil))
+	var re *plugins.Retriable
+	if !errors.As(err, &re) {
+		t.Fatalf("Put after a failed upload = %v, want a retriable error", err)
+	}
+	if err := task.Put(ctx, recs(3, 4, nil)); err != nil {
+		t.Fatal(err)
+	}
+	safe, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 4})
+	if err != nil || safe[tp0] != 3 {
+		t.Fatalf("PreCommit = %v, %v; want 3", safe, err)
+	}
+	if got := names(st.memStore); len(got) != 1 || got[0] != "topics/t/partition=0/t+0+0000000000+0000000002.json" {
+		t.Fatalf("files %v", got)
+	}
+}
+
+// Close of a partition settles its file in flight first: no upload of a
+// partition runs after the task gave it up.
+func TestCloseSettlesFlight(t *testing.T) {
+	st := &slowStore{memStore: newMem(), gate: make(chan struct{}), started: make(chan string, 1)}
+	task := behindTask(t, st, plugins.Config{"flush.size": "2"})
+	defer task.Stop()
+	ctx := context.Background()
+	task.Open([]plugins.TopicPartition{tp0})
+	if err := task.Put(ctx, recs(0, 2, nil)); err != nil {
+		t.Fatal(err)
+	}
+	<-st.started
+	closed := make(chan struct{})
+	go func() {
+		task.Close([]plugins.TopicPartition{tp0})
+		close(closed)
+	}()
+	select {
+	case <-closed:
+		t.Fatal("Close returned while the partition's file was still being stored")
+	case <-time.After(100 * time.Millisecond):
+	}
+	close(st.gate)
+	<-closed
+	if got := names(st.memStore); len(got) != 1 {
+		t.Fatalf("files %v", got)
+	}
+}
