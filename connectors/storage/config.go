@@ -113,13 +113,14 @@ type Settings struct {
 // StorageSchemaCompatibility decides: NONE rolls on any change; BACKWARD
 // and FULL roll when next has a higher version (an older one joins the
 // file); FORWARD when next has a lower version. Schemas without versions
-// (0) fall back to NONE. The decision depends on the records alone, so
-// file boundaries stay reproducible.
+// (0) fall back to NONE. A record without a schema never rolls a file (a
+// schema-bound format then fails it on its own). The decision depends on
+// the records alone, so file boundaries stay reproducible.
 func (s *Settings) SchemaRolls(cur, next *plugins.Schema) bool {
-	if cur.Equal(next) {
+	if next == nil || cur.Equal(next) {
 		return false
 	}
-	if cur == nil || next == nil || cur.Version == 0 || next.Version == 0 {
+	if cur == nil || cur.Version == 0 || next.Version == 0 {
 		return true
 	}
 	switch s.SchemaCompat {

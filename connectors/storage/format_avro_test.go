@@ -310,6 +310,7 @@ func TestSchemaChangeRollsFile(t *testing.T) {
 				}
 				return &Backend{Name: "test", Store: st, Settings: s, Naming: Naming{TopicsDir: s.TopicsDir, DirDelim: "/", FileDelim: "+", WithEnd: true}}, nil
 			}}
+			task.syncCommits = true // files are looked at right after Put
 			if err := task.Start(&fakeCtx{}, plugins.Config{"flush.size": "100"}); err != nil {
 				t.Fatal(err)
 			}

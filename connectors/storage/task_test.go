@@ -385,7 +385,7 @@ func TestFailedFinalCommitIsNotClean(t *testing.T) {
 
 // A change of the value schema starts a new file, as Confluent's
 // schema.compatibility decides; the boundaries follow the records only.
-func TestSchemaChangeRollsFile(t *testing.T) {
+func TestSchemaCompatibilityRollsFile(t *testing.T) {
 	v := func(n int) *plugins.Schema {
 		return &plugins.Schema{Type: plugins.TypeStruct, Name: "order", Version: n,
 			Fields: []plugins.Field{{Name: "id", Index: 0, Schema: plugins.Int64Schema}}}
