@@ -8,6 +8,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -389,5 +390,42 @@ func TestReassignToolThrottlesAndSingleNode(t *testing.T) {
 	}
 	if lr := listReassignments(t, cl); len(lr.Topics) != 0 {
 		t.Fatalf("listed: %+v", lr.Topics)
+	}
+}
+
+// A replica added to a partition whose oldest records were deleted
+// (DeleteRecords, or retention) starts its log at the leader's log start:
+// fetching from 0 is out of range, and it would never catch up.
+func TestClusterReassignAfterDeleteRecords(t *testing.T) {
+	bs := startCluster(t, 3, 1)
+	cl := client(t, bs[0])
+	createAssigned(t, cl, "trim", 1, 2, 3)
+	waitPartition(t, cl, "trim", 15*time.Second, "in sync on 3", func(p kmsg.MetadataResponseTopicPartition) bool { return len(p.ISR) == 3 })
+	prod := client(t, bs[0], kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("trim"))
+	produceN(t, prod, "trim", 300)
+	var o kadm.Offsets
+	o.Add(kadm.Offset{Topic: "trim", Partition: 0, At: 200})
+	dr, err := kadm.NewClient(cl).DeleteRecords(ctxT(t), o)
+	if err != nil || dr.Error() != nil {
+		t.Fatalf("delete records: %v %v", err, dr.Error())
+	}
+	if code := reassignReq(t, cl, "trim", []int32{1, 2, 4}); code != 0 {
+		t.Fatalf("reassign: %v", kerr.ErrorForCode(code))
+	}
+	waitPartition(t, cl, "trim", 20*time.Second, "moved to 1,2,4", func(p kmsg.MetadataResponseTopicPartition) bool {
+		return slices.Equal(p.Replicas, []int32{1, 2, 4}) && len(p.ISR) == 3
+	})
+	mr := rawMetadata(t, cl, "trim")
+	id, epoch := mr.Topics[0].TopicID, mr.Topics[0].Partitions[0].LeaderEpoch
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		fp := fetchFrom(t, cl, 4, "trim", id, epoch, 200, "")
+		n := countRecords(t, fp.RecordBatches)
+		// (The batch holding offset 200 may begin before it.)
+		if fp.ErrorCode == 0 && fp.LogStartOffset == 200 && fp.HighWatermark == 300 && n >= 100 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker 4 after the move: error %v, log start %d, HW %d, %d records from 200", kerr.ErrorForCode(fp.ErrorCode), fp.LogStartOffset, fp.HighWatermark, n)
+		}
 	}
 }

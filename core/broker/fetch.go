@@ -50,6 +50,7 @@ type fetchRead struct {
 	// preferred is the replica a consumer in another rack should fetch
 	// from instead (KIP-392, follower_fetch.go), -1 for none.
 	preferred int32
+	follower  bool // served by a follower replica to a consumer
 }
 
 func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
@@ -161,7 +162,7 @@ func (b *Broker) readPartition(req *kmsg.FetchRequest, r *fetchRead, budget int6
 		}
 		return
 	}
-	r.p = p
+	r.p, r.follower = p, follower
 	if cle := sp.currentLeaderEpoch; cle >= 0 {
 		if e := p.epoch(); cle < e {
 			r.code = kerr.FencedLeaderEpoch.Code
@@ -181,6 +182,7 @@ func (b *Broker) readPartition(req *kmsg.FetchRequest, r *fetchRead, budget int6
 	r.start = p.log.StartOffset()
 	if !follower {
 		if r.preferred = b.preferredReadReplica(req, p, name, sp.key.partition, sp.fetchOffset); r.preferred >= 0 {
+			b.metrics.preferredRedirects.Inc()
 			return // the client fetches from there next; no records
 		}
 	}
@@ -255,6 +257,9 @@ func (b *Broker) buildFetchResponse(rc *reqCtx, req *kmsg.FetchRequest, resp *km
 		fp.RecordBatches = []byte{} // empty, not null: librdkafka rejects a null record set
 		if r.rr != nil {
 			b.metrics.fetched.Add(float64(r.rr.Size()))
+			if r.follower {
+				b.metrics.followerFetched.Add(float64(r.rr.Size()))
+			}
 			if zc != nil {
 				fp.RecordBatches = zc.add(r.rr)
 				r.rr = nil

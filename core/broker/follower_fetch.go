@@ -1,6 +1,8 @@
 package broker
 
 import (
+	"encoding/binary"
+
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -76,4 +78,62 @@ func containsInt32(xs []int32, x int32) bool {
 		}
 	}
 	return false
+}
+
+// startAtLeader restarts a follower's log at its leader's log start when
+// the follower's whole log lies before it (OFFSET_OUT_OF_RANGE for a fetch
+// below that start): a replica that a reassignment added to a partition
+// whose oldest records were deleted could never catch up otherwise.
+// Kafka's follower does the same (truncateFullyAndStartAt).
+func (b *Broker) startAtLeader(p *partition, leaderStart int64) {
+	if leaderStart <= p.log.EndOffset() {
+		return // a fetch past the leader's end: truncation handles that
+	}
+	from := p.log.EndOffset()
+	if err := p.log.StartAt(leaderStart); err != nil {
+		b.warnLimited("follower restart at the leader's log start", "topic", p.topic, "partition", p.index, "err", err)
+		return
+	}
+	p.resetHW(leaderStart)
+	b.logger.Info("follower log restarted at the leader's log start", "topic", p.topic, "partition", p.index, "from", from, "to", leaderStart)
+}
+
+// alignEmptyFollower handles the first batch an empty follower log gets
+// when the leader's log start lies inside that batch (DeleteRecords cut
+// it): the batch begins before this log's end, so the follower restarts
+// its log at the batch's base offset, as Kafka's follower does; the
+// leader's log start then follows (followLogStart).
+func (b *Broker) alignEmptyFollower(p *partition, batches []byte) {
+	const lastOffsetDelta = 23 // baseOffset 8, length 4, epoch 4, magic 1, crc 4, attributes 2
+	if len(batches) < lastOffsetDelta+4 {
+		return
+	}
+	end := p.log.EndOffset()
+	if p.log.StartOffset() != end {
+		return
+	}
+	base := int64(binary.BigEndian.Uint64(batches))
+	last := base + int64(int32(binary.BigEndian.Uint32(batches[lastOffsetDelta:])))
+	if base >= end || last < end || base < 0 {
+		return
+	}
+	if err := p.log.StartAt(base); err != nil {
+		b.warnLimited("follower restart at a batch's base offset", "topic", p.topic, "partition", p.index, "err", err)
+		return
+	}
+	p.resetHW(base)
+}
+
+// followLogStart moves a follower's log start up to its leader's
+// (DeleteRecords and retention on the leader), never past the
+// follower's HW, so records the leader deleted do not come back after a
+// failover.
+func (b *Broker) followLogStart(p *partition, leaderStart int64) {
+	to := min(leaderStart, p.highWatermark())
+	if to <= p.log.StartOffset() || p.deleted.Load() {
+		return
+	}
+	if _, err := p.log.DeleteRecordsBefore(to); err != nil {
+		b.warnLimited("follower log start", "topic", p.topic, "partition", p.index, "err", err)
+	}
 }

@@ -20,6 +20,9 @@ type metrics struct {
 	produced    prometheus.Counter
 	fetched     prometheus.Counter
 	zeroCopy    prometheus.Counter
+	// KIP-392 (follower_fetch.go)
+	followerFetched    prometheus.Counter
+	preferredRedirects prometheus.Counter
 
 	badFrames         prometheus.Counter
 	idleClosed        prometheus.Counter
@@ -51,9 +54,13 @@ func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
 		requests:    prometheus.NewCounterVec(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "requests_total", Help: "Requests handled, by API."}, []string{"api", "key"}),
 		latency: prometheus.NewHistogramVec(prometheus.HistogramOpts{Namespace: "weir", Subsystem: "broker", Name: "request_duration_seconds", Help: "Time from a request's arrival to its response being ready, by API.",
 			Buckets: prometheus.ExponentialBuckets(50e-6, 2.5, 14)}, []string{"api"}),
-		produced:      prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "produce_bytes_total", Help: "Record batch bytes appended by producers."}),
-		fetched:       prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "fetch_bytes_total", Help: "Record batch bytes served to fetchers."}),
-		zeroCopy:      prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "fetch_zero_copy_responses_total", Help: "Fetch responses whose record bytes were sent with sendfile."}),
+		produced: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "produce_bytes_total", Help: "Record batch bytes appended by producers."}),
+		fetched:  prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "fetch_bytes_total", Help: "Record batch bytes served to fetchers."}),
+		zeroCopy: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "fetch_zero_copy_responses_total", Help: "Fetch responses whose record bytes were sent with sendfile."}),
+		followerFetched: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "follower_fetch_bytes_total",
+			Help: "Record batch bytes this broker served to consumers from follower replicas (KIP-392 fetch from the closest replica)."}),
+		preferredRedirects: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "preferred_read_replica_total",
+			Help: "Consumer fetches of partitions this broker leads that it sent to a follower in the consumer's rack (KIP-392)."}),
 		badFrames:     prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "bad_frames_total", Help: "Connections closed for a malformed, oversized or unsupported request."}),
 		idleClosed:    prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "connections_idle_closed_total", Help: "Connections closed after connections.max.idle.ms without a request."}),
 		writeTimeouts: prometheus.NewCounter(prometheus.CounterOpts{Namespace: "weir", Subsystem: "broker", Name: "connections_write_timeouts_total", Help: "Connections closed because the client stopped reading responses."}),
@@ -65,6 +72,7 @@ func newMetrics(reg prometheus.Registerer, b *Broker) *metrics {
 			Help: "Failed storage operations (write, fsync, truncate, checkpoint, directory), by partition."}, []string{"topic", "partition"}),
 	}
 	for _, c := range []prometheus.Collector{m.bytesIn, m.bytesOut, m.connections, m.partitions, m.topics, m.requests, m.latency, m.produced, m.fetched, m.zeroCopy,
+		m.followerFetched, m.preferredRedirects,
 		m.badFrames, m.idleClosed, m.writeTimeouts, m.connRejected, m.storageErrors, m.autoCreateLimited,
 		prometheus.NewGaugeFunc(prometheus.GaugeOpts{Namespace: "weir", Subsystem: "broker", Name: "queued_request_bytes",
 			Help: "Bytes of request frames read but not yet handled, over all connections (bounded by queued.max.request.bytes)."},

@@ -397,10 +397,14 @@ func (b *Broker) replicaFetcher() {
 					}
 					for _, rp := range rt.Partitions {
 						p := idx[name][rp.Partition]
+						if p != nil && rp.ErrorCode == kerr.OffsetOutOfRange.Code {
+							b.startAtLeader(p, rp.LogStartOffset) // follower_fetch.go
+						}
 						if p == nil || rp.ErrorCode != 0 {
 							continue
 						}
 						if len(rp.RecordBatches) > 0 {
+							b.alignEmptyFollower(p, rp.RecordBatches) // follower_fetch.go
 							if _, err := p.log.Append(rp.RecordBatches, wlog.AppendOptions{Origin: wlog.OriginReplication}); err != nil {
 								var ke *kerr.Error
 								if errors.As(err, &ke) && ke == kerr.OffsetOutOfRange {
@@ -413,6 +417,7 @@ func (b *Broker) replicaFetcher() {
 							}
 						}
 						p.advanceHW(min(rp.HighWatermark, p.log.EndOffset()))
+						b.followLogStart(p, rp.LogStartOffset)
 					}
 				}
 			}()

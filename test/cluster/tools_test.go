@@ -18,6 +18,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kgo"
+
 	"github.com/weirlog/weir/test/compat/harness"
 )
 
@@ -189,6 +191,7 @@ func kafkaTool(t *testing.T, class string, args ...string) (string, error) {
 }
 
 const (
+	consoleConsumer   = "org.apache.kafka.tools.consumer.ConsoleConsumer"
 	topicCommand      = "org.apache.kafka.tools.TopicCommand"
 	reassignCommand   = "org.apache.kafka.tools.reassign.ReassignPartitionsCommand"
 	electLeaderComand = "org.apache.kafka.tools.LeaderElectionCommand"
@@ -417,4 +420,99 @@ func TestClusterKafkaLeaderElection(t *testing.T) {
 	if got[0].Leader != pref.ID {
 		t.Fatalf("p0 led by %d after the election, want n%d", got[0].Leader, pref.ID)
 	}
+}
+
+// metric reads one unlabelled counter from node n's /metrics.
+func metric(t *testing.T, n *Node, name string) float64 {
+	t.Helper()
+	resp, err := http.Get("http://" + n.HTTPAddr + "/metrics")
+	if err != nil {
+		t.Fatalf("scrape n%d: %v", n.ID, err)
+	}
+	defer resp.Body.Close()
+	var b bytes.Buffer
+	b.ReadFrom(resp.Body)
+	for _, l := range strings.Split(b.String(), "\n") {
+		if v, ok := strings.CutPrefix(l, name+" "); ok {
+			f, err := strconv.ParseFloat(strings.TrimSpace(v), 64)
+			if err != nil {
+				t.Fatalf("n%d %s: %q", n.ID, name, l)
+			}
+			return f
+		}
+	}
+	t.Fatalf("n%d exports no %s", n.ID, name)
+	return 0
+}
+
+// KIP-392 with Kafka's own consumer: every node has its rack
+// (--broker-rack), and kafka-console-consumer with client.rack set to a
+// follower's rack reads every record, which that follower serves (its
+// follower_fetch_bytes_total grows; the leader counts the redirect).
+func TestClusterKafkaConsumerFetchesFromClosestReplica(t *testing.T) {
+	c := Start(t, Config{Nodes: 3, Args: noConnect, ArgsFor: func(c *Cluster, n *Node) []string {
+		return []string{"--broker-rack", fmt.Sprintf("rack-%d", n.ID)}
+	}})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	topic := harness.Name("closest")
+	if err := c.CreateTopic(ctx, topic, 1, rf, minISR2()); err != nil {
+		t.Fatal(err)
+	}
+	const n = 500
+	prod := c.Client(kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic(topic), kgo.ProducerBatchCompression(kgo.NoCompression()))
+	var recs []*kgo.Record
+	for i := 0; i < n; i++ {
+		recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf("closest-%04d-%s", i, strings.Repeat("x", 200)))})
+	}
+	if err := prod.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatalf("acks=all produce: %v", err)
+	}
+	var st PartitionState
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		m, err := c.Describe(ctx, nil, topic)
+		if st = m[0]; err == nil && len(st.ISR) == rf {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ISR of p0 never reached %d: %+v %v", rf, st, err)
+		}
+	}
+	leader := c.Node(st.Leader)
+	var follower *Node
+	for _, r := range st.Replicas {
+		if r != st.Leader {
+			follower = c.Node(r)
+			break
+		}
+	}
+	before := metric(t, follower, "weir_broker_follower_fetch_bytes_total")
+	out, err := kafkaTool(t, consoleConsumer, "--bootstrap-server", strings.Join(c.Seeds(), ","), "--topic", topic,
+		"--from-beginning", "--max-messages", strconv.Itoa(n), "--timeout-ms", "60000",
+		"--consumer-property", fmt.Sprintf("client.rack=rack-%d", follower.ID), "--consumer-property", "metadata.max.age.ms=60000")
+	got := 0
+	for _, l := range strings.Split(out, "\n") {
+		if strings.HasPrefix(l, "closest-") {
+			got++
+		}
+	}
+	served := metric(t, follower, "weir_broker_follower_fetch_bytes_total") - before
+	redirects := metric(t, leader, "weir_broker_preferred_read_replica_total")
+	t.Logf("kafka-console-consumer (client.rack=rack-%d): %d of %d records; follower n%d served %.0f record bytes; leader n%d redirected %.0f fetches",
+		follower.ID, got, n, follower.ID, served, leader.ID, redirects)
+	if err != nil || got != n {
+		t.Fatalf("kafka-console-consumer read %d of %d: %v\n%s", got, n, err, lastLines(out, 20))
+	}
+	if served < float64(n*200) || redirects < 1 {
+		t.Fatalf("the follower in the consumer's rack served %.0f bytes (want ≥ %d) after %.0f redirects", served, n*200, redirects)
+	}
+}
+
+// lastLines is the last n lines of s.
+func lastLines(s string, n int) string {
+	ls := strings.Split(strings.TrimRight(s, "\n"), "\n")
+	if len(ls) > n {
+		ls = ls[len(ls)-n:]
+	}
+	return strings.Join(ls, "\n")
 }
