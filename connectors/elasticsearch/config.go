@@ -2,6 +2,7 @@ package elasticsearch
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -90,13 +91,13 @@ var configDef = plugins.NewConfigDef().
 	Define(plugins.ConfigKey{Name: MaxInFlight, Type: plugins.ConfigInt, Default: 5, Validator: plugins.Between(1, 1000), Importance: plugins.Medium, Group: "Connector", OrderInGroup: 8,
 		Documentation: "Bulk requests sent concurrently by one task."}).
 	Define(plugins.ConfigKey{Name: MaxBuffered, Type: plugins.ConfigInt, Default: 20000, Validator: plugins.AtLeast(1), Importance: plugins.Low, Group: "Connector", OrderInGroup: 9,
-		Documentation: "Records one task buffers before it writes them out."}).
+		Documentation: "Documents one task holds unacknowledged (buffered or in flight) before Put waits for Elasticsearch."}).
 	Define(plugins.ConfigKey{Name: LingerMs, Type: plugins.ConfigLong, Default: int64(1), Validator: plugins.Between(0, 86400000), Importance: plugins.Low, Group: "Connector", OrderInGroup: 10,
 		Documentation: "Milliseconds a partial batch may wait for more records before it is sent."}).
 	Define(plugins.ConfigKey{Name: FlushTimeout, Type: plugins.ConfigLong, Default: int64(180000), Validator: plugins.AtLeast(1), Importance: plugins.Low, Group: "Connector", OrderInGroup: 11,
 		Documentation: "Milliseconds a flush may take (retries included) before it is reported as a retriable error and redelivered."}).
 	Define(plugins.ConfigKey{Name: FlushSynchronously, Type: plugins.ConfigBoolean, Default: false, Importance: plugins.Low, Group: "Connector", OrderInGroup: 12,
-		Documentation: "Accepted for compatibility: weir always acknowledges a batch only after every document of it is written, so offsets never pass an unwritten document."}).
+		Documentation: "true: every offset commit first waits until all buffered documents are written. false: commits cover only what is acknowledged and the rest follows; offsets never pass an unwritten document either way."}).
 	Define(plugins.ConfigKey{Name: MaxRetries, Type: plugins.ConfigInt, Default: 5, Validator: plugins.AtLeast(0), Importance: plugins.Low, Group: "Connector", OrderInGroup: 13,
 		Documentation: "Retries of a failed bulk request (429, 5xx, connection errors) before the batch is handed back to the runtime to redeliver."}).
 	Define(plugins.ConfigKey{Name: RetryBackoff, Type: plugins.ConfigLong, Default: int64(100), Validator: plugins.AtLeast(0), Importance: plugins.Low, Group: "Connector", OrderInGroup: 14,
@@ -158,6 +159,10 @@ type settings struct {
 	onNull, onMalformed     string
 	dropInvalid             bool
 	batchSize               int
+	maxBuffered             int
+	linger                  time.Duration
+	flushSync               bool
+	maxPoll                 int // the runtime's max.poll.records: a shorter Put is the tail of the backlog
 	bulkBytes               int64
 	inFlight                int
 	maxRetries              int
@@ -180,9 +185,16 @@ func parse(cfg plugins.Config) (*settings, error) {
 		compactMaps: p.Bool(CompactMapEntries), upsert: strings.EqualFold(p.String(WriteMethod), "upsert"),
 		onNull: strings.ToLower(p.String(BehaviorOnNull)), onMalformed: strings.ToLower(p.String(BehaviorOnMalformed)),
 		dropInvalid: p.Bool(DropInvalidMessage), batchSize: p.Int(BatchSize), bulkBytes: p.Long(BulkSizeBytes),
+		maxBuffered: p.Int(MaxBuffered), linger: time.Duration(p.Long(LingerMs)) * time.Millisecond, flushSync: p.Bool(FlushSynchronously),
 		inFlight: p.Int(MaxInFlight), maxRetries: p.Int(MaxRetries), backoff: time.Duration(p.Long(RetryBackoff)) * time.Millisecond,
 		flushTimeout: time.Duration(p.Long(FlushTimeout)) * time.Millisecond,
 		dsType:       strings.ToLower(p.String(DataStreamType)), dsDataset: p.String(DataStreamDataset), dsTimestamp: p.List(DataStreamTimestamp),
+	}
+	s.maxPoll = 500
+	if v := strings.TrimSpace(cfg["consumer.override.max.poll.records"]); v != "" {
+		if n, err := strconv.Atoi(v); err == nil && n > 0 {
+			s.maxPoll = n
+		}
 	}
 	for i, u := range s.urls {
 		s.urls[i] = strings.TrimSpace(u)

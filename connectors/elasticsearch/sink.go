@@ -4,14 +4,11 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"log/slog"
 	"maps"
-	"net/http"
 	"strconv"
 	"strings"
-	"sync"
 	"time"
 
 	es "github.com/elastic/go-elasticsearch/v8"
@@ -46,22 +43,22 @@ func (c *SinkConnector) TaskConfigs(maxTasks int) ([]plugins.Config, error) {
 	return plugins.SinkTaskConfigs(c.cfg, maxTasks), nil
 }
 
-// SinkTask writes every Put to Elasticsearch before it returns, so the
-// offsets the runtime commits after it never pass an unacknowledged
-// document. All methods run on the task goroutine.
+// SinkTask buffers what Put hands it and writes it in background bulk
+// requests (see pipeline); PreCommit reports per partition only offsets
+// whose documents are all acknowledged. Put, PreCommit, Open, Close and
+// Stop run on the task goroutine.
 type SinkTask struct {
-	s           *settings
-	tctx        plugins.SinkTaskContext
-	log         *slog.Logger
-	client      *es.BaseClient
-	conv        *jsonconv.JSONConverter
-	keyConv     *jsonconv.JSONConverter
-	tolerate    bool
-	indices     map[string]bool // indices and data streams known to exist
-	ctx         context.Context
-	cancel      context.CancelFunc
-	mu          sync.Mutex
-	lastItemErr string
+	s        *settings
+	tctx     plugins.SinkTaskContext
+	log      *slog.Logger
+	client   *es.BaseClient
+	conv     *jsonconv.JSONConverter
+	keyConv  *jsonconv.JSONConverter
+	tolerate bool
+	indices  map[string]bool // indices and data streams known to exist
+	ctx      context.Context // the task's life: bulk requests in the background end with it
+	cancel   context.CancelFunc
+	p        pipeline
 }
 
 var _ plugins.SinkTask = (*SinkTask)(nil)
@@ -89,20 +86,53 @@ func (t *SinkTask) Start(tctx plugins.SinkTaskContext, cfg plugins.Config) error
 	}
 	t.indices = map[string]bool{}
 	t.ctx, t.cancel = context.WithCancel(context.Background())
+	t.initPipeline()
 	return nil
 }
 
-func (t *SinkTask) Open([]plugins.TopicPartition) error  { return nil }
-func (t *SinkTask) Close([]plugins.TopicPartition) error { return nil }
+func (t *SinkTask) Open([]plugins.TopicPartition) error { return nil }
 
-// PreCommit: every Put is acknowledged by Elasticsearch before it returns.
-func (t *SinkTask) PreCommit(_ context.Context, cur map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
-	return cur, nil
+// Close forgets the revoked partitions' positions. Their documents still
+// buffered or in flight are written anyway (harmless: every write is
+// idempotent); the runtime committed only what PreCommit called safe.
+func (t *SinkTask) Close(tps []plugins.TopicPartition) error {
+	t.p.mu.Lock()
+	defer t.p.mu.Unlock()
+	for _, tp := range tps {
+		delete(t.p.next, tp)
+	}
+	return nil
+}
+
+// PreCommit handles finished bulk requests, resends those that failed
+// transiently, and caps every offset at its partition's lowest document
+// not yet acknowledged. flush.synchronously=true first waits for every
+// buffered document.
+func (t *SinkTask) PreCommit(ctx context.Context, cur map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
+	if err := t.process(); err != nil {
+		return nil, err
+	}
+	if t.s.flushSync {
+		if err := t.drain(ctx); err != nil {
+			return nil, err
+		}
+	} else if err := t.resend(ctx); err != nil {
+		return nil, err
+	}
+	return t.safeOffsets(cur), nil
 }
 
 func (t *SinkTask) Stop() error {
 	if t.cancel != nil {
 		t.cancel()
+	}
+	if t.p.sem != nil {
+		t.p.mu.Lock()
+		if t.p.linger != nil {
+			t.p.linger.Stop()
+			t.p.linger = nil
+		}
+		t.p.mu.Unlock()
 	}
 	return nil
 }
@@ -110,18 +140,26 @@ func (t *SinkTask) Stop() error {
 // doc is one bulk item: its action line, source line (nil for deletes) and
 // the record it came from.
 type doc struct {
-	rec    *plugins.Record
+	rec    plugins.Record // a shallow copy: the runtime's batch is not ours after Put
 	index  string
 	id     string
 	action []byte
 	source []byte
 }
 
-// Put turns recs into bulk items and writes them all. A transient failure
-// that outlasts max.retries comes back as Retriable: the runtime
-// redelivers the batch, which is harmless because every write is
-// idempotent (ids from the record, external versions by offset).
+// Put turns recs into bulk items and buffers them; full batches go out
+// in the background. It first handles finished requests (a fatal outcome
+// fails Put) and resends those that failed transiently: if they still
+// fail, Put returns Retriable without taking recs, so the runtime's
+// redelivery of the same batch is exact. It blocks while more than
+// max.buffered.records documents are unacknowledged (backpressure).
 func (t *SinkTask) Put(ctx context.Context, recs []plugins.Record) error {
+	if err := t.process(); err != nil {
+		return err
+	}
+	if err := t.resend(ctx); err != nil {
+		return err
+	}
 	docs := make([]*doc, 0, len(recs))
 	for i := range recs {
 		d, err := t.toDoc(&recs[i])
@@ -132,15 +170,32 @@ func (t *SinkTask) Put(ctx context.Context, recs []plugins.Record) error {
 			docs = append(docs, d)
 		}
 	}
-	if len(docs) == 0 {
-		return nil
+	if len(docs) > 0 {
+		ictx, cancel := context.WithTimeout(ctx, t.s.flushTimeout)
+		err := t.ensureIndices(ictx, docs)
+		cancel()
+		if err != nil {
+			return err
+		}
 	}
-	ctx, cancel := context.WithTimeout(ctx, t.s.flushTimeout)
-	defer cancel()
-	if err := t.ensureIndices(ctx, recs, docs); err != nil {
-		return err
+	t.enqueue(recs, docs)
+	if t.s.upsert || len(recs) < t.s.maxPoll {
+		// Partial updates carry no version: their order is the
+		// partition's, so they are written before Put returns. A poll
+		// shorter than max.poll.records means the backlog is consumed:
+		// the next Put may be far off (the runtime calls Put only with
+		// records), and an outcome that fails the task (a malformed
+		// document with behavior.on.malformed.documents=fail) must not
+		// wait for it. A Retriable here makes the runtime redeliver recs,
+		// which are written twice: harmless, every write is idempotent.
+		return t.drain(ctx)
 	}
-	return t.write(ctx, docs)
+	if err := t.wait(ctx, func(p *pipeline) bool {
+		return p.fatal != nil || len(p.finished) > 0 || p.pendingLocked() <= t.s.maxBuffered
+	}); err != nil {
+		return &plugins.Retriable{Err: fmt.Errorf("waiting for Elasticsearch to acknowledge buffered documents: %w", err)}
+	}
+	return t.process()
 }
 
 // indexName is the topic lower-cased, or the data stream
@@ -154,7 +209,7 @@ func (t *SinkTask) indexName(topic string) string {
 
 // toDoc builds the bulk item of rec; nil: nothing to write.
 func (t *SinkTask) toDoc(rec *plugins.Record) (*doc, error) {
-	d := &doc{rec: rec, index: t.indexName(rec.Topic)}
+	d := &doc{rec: *rec, index: t.indexName(rec.Topic)}
 	versioned := false
 	if t.s.keyIgnore || t.s.dsType != "" {
 		d.id = rec.Topic + "+" + strconv.Itoa(int(rec.Partition)) + "+" + strconv.FormatInt(rec.Offset, 10)
@@ -260,7 +315,8 @@ func (t *SinkTask) source(rec *plugins.Record) ([]byte, error) {
 		schema = nil
 	}
 	b, err := t.conv.FromConnect(rec.Topic, schema, rec.Value)
-	if err != nil && schema != nil {
+	if err != nil && schema == nil && rec.ValueSchema != nil {
+		// schema.ignore=true with a struct: it needs its schema to become JSON.
 		b, err = t.conv.FromConnect(rec.Topic, rec.ValueSchema, rec.Value)
 	}
 	if err != nil {
@@ -316,7 +372,7 @@ func field(v any, name string) any {
 
 // ensureIndices creates missing indices with mappings from the value
 // schema (schema.ignore=false) and missing data streams.
-func (t *SinkTask) ensureIndices(ctx context.Context, recs []plugins.Record, docs []*doc) error {
+func (t *SinkTask) ensureIndices(ctx context.Context, docs []*doc) error {
 	for _, d := range docs {
 		if t.indices[d.index] {
 			continue
@@ -424,216 +480,4 @@ func (t *SinkTask) putStreamTemplate(ctx context.Context, name string) error {
 	}
 	t.log.Info("elasticsearch sink: created an index template for the data stream", "name", name, "template", "weir-"+name)
 	return nil
-}
-
-// write sends docs in bulk requests of at most batch.size items and
-// bulk.size.bytes, up to max.in.flight.requests at once, and returns once
-// every item is acknowledged (written, or skipped as a version conflict,
-// or handled as malformed).
-func (t *SinkTask) write(ctx context.Context, docs []*doc) error {
-	var chunks [][]*doc
-	var size int64
-	start := 0
-	for i, d := range docs {
-		n := int64(len(d.action) + len(d.source))
-		if i > start && (i-start >= t.s.batchSize || (t.s.bulkBytes > 0 && size+n > t.s.bulkBytes)) {
-			chunks = append(chunks, docs[start:i])
-			start, size = i, 0
-		}
-		size += n
-	}
-	chunks = append(chunks, docs[start:])
-	// Upserts carry no version, so their order matters: one at a time.
-	par := t.s.inFlight
-	if t.s.upsert {
-		par = 1
-	}
-	errs := make([]error, len(chunks))
-	sem := make(chan struct{}, par)
-	var wg sync.WaitGroup
-	for i, c := range chunks {
-		if par == 1 {
-			if errs[i] = t.bulk(ctx, c); errs[i] != nil {
-				break
-			}
-			continue
-		}
-		wg.Add(1)
-		sem <- struct{}{}
-		go func() {
-			defer func() { <-sem; wg.Done() }()
-			errs[i] = t.bulk(ctx, c)
-		}()
-	}
-	wg.Wait()
-	var retriable error
-	for _, err := range errs {
-		var re *plugins.Retriable
-		if err != nil && !errors.As(err, &re) {
-			return err
-		}
-		if err != nil && retriable == nil {
-			retriable = err
-		}
-	}
-	return retriable
-}
-
-type bulkResponse struct {
-	Errors bool                         `json:"errors"`
-	Items  []map[string]json.RawMessage `json:"items"`
-}
-
-type bulkItem struct {
-	Index  string          `json:"_index"`
-	ID     string          `json:"_id"`
-	Status int             `json:"status"`
-	Result string          `json:"result"`
-	Error  json.RawMessage `json:"error"`
-}
-
-type esError struct {
-	Type     string   `json:"type"`
-	Reason   string   `json:"reason"`
-	CausedBy *esError `json:"caused_by"`
-}
-
-func (e *esError) String() string {
-	if e == nil {
-		return ""
-	}
-	s := e.Type + ": " + e.Reason
-	if e.CausedBy != nil {
-		s += " (caused by " + e.CausedBy.String() + ")"
-	}
-	return s
-}
-
-// bulk writes one chunk, retrying the whole request or the items that
-// failed transiently.
-func (t *SinkTask) bulk(ctx context.Context, docs []*doc) error {
-	var last error
-	for attempt := 0; ; attempt++ {
-		var retryAfter time.Duration
-		pending, err := t.bulkOnce(ctx, docs)
-		if err == nil && len(pending) == 0 {
-			return nil
-		}
-		if err != nil {
-			var he *httpError
-			if errors.As(err, &he) {
-				retryAfter = he.retryAfter
-			}
-			if !transient(err) {
-				return err
-			}
-			last = err
-		} else {
-			docs = pending
-			t.mu.Lock()
-			last = fmt.Errorf("%d bulk items failed transiently, e.g. %s", len(pending), t.lastItemErr)
-			t.mu.Unlock()
-		}
-		if attempt >= t.s.maxRetries || ctx.Err() != nil {
-			return &plugins.Retriable{Err: fmt.Errorf("bulk write to Elasticsearch after %d attempts: %w", attempt+1, last)}
-		}
-		d := backoff(t.s.backoff, attempt, retryAfter)
-		t.log.Debug("elasticsearch sink: retrying bulk request", "attempt", attempt+1, "backoff", d, "err", last)
-		if err := sleep(ctx, d); err != nil {
-			return &plugins.Retriable{Err: fmt.Errorf("bulk write to Elasticsearch: %w (while retrying after %w)", err, last)}
-		}
-	}
-}
-
-// bulkOnce sends docs once and returns those to retry.
-func (t *SinkTask) bulkOnce(ctx context.Context, docs []*doc) ([]*doc, error) {
-	var body bytes.Buffer
-	for _, d := range docs {
-		body.Write(d.action)
-		body.Write(d.source)
-	}
-	res, err := esapi.BulkRequest{Body: bytes.NewReader(body.Bytes())}.Do(ctx, t.client)
-	if err != nil {
-		return nil, fmt.Errorf("bulk request to Elasticsearch: %w", err)
-	}
-	defer res.Body.Close()
-	if res.IsError() {
-		return nil, readError(res.StatusCode, res.Header, res.Body)
-	}
-	return t.classify(res, docs)
-}
-
-// lastItemErr remembers one transient item error for the status trace.
-func (t *SinkTask) classify(res *esapi.Response, docs []*doc) ([]*doc, error) {
-	var br bulkResponse
-	if err := json.NewDecoder(res.Body).Decode(&br); err != nil {
-		return nil, fmt.Errorf("bulk response from Elasticsearch: %w", err)
-	}
-	if !br.Errors {
-		if len(br.Items) != len(docs) {
-			return nil, fmt.Errorf("bulk response has %d items for %d documents", len(br.Items), len(docs))
-		}
-		return nil, nil
-	}
-	if len(br.Items) != len(docs) {
-		return nil, fmt.Errorf("bulk response has %d items for %d documents", len(br.Items), len(docs))
-	}
-	var retry []*doc
-	for i, m := range br.Items {
-		var it bulkItem
-		for op, raw := range m {
-			if err := json.Unmarshal(raw, &it); err != nil {
-				return nil, fmt.Errorf("bulk response item %d: %w", i, err)
-			}
-			if op == "delete" && it.Status == http.StatusNotFound {
-				it.Status = http.StatusOK // deleting what is not there is done
-			}
-		}
-		d := docs[i]
-		if it.Status < 300 {
-			continue
-		}
-		var e esError
-		_ = json.Unmarshal(it.Error, &e)
-		switch {
-		case it.Status == http.StatusConflict:
-			// An external version at or below the document's: a replay of
-			// what is already there or older. Nothing to do.
-			continue
-		case it.Status == http.StatusBadRequest:
-			if err := t.malformed(d, &e); err != nil {
-				return nil, err
-			}
-		default:
-			t.mu.Lock()
-			t.lastItemErr = fmt.Sprintf("HTTP %d %s", it.Status, e.String())
-			t.mu.Unlock()
-			retry = append(retry, d)
-		}
-	}
-	return retry, nil
-}
-
-// malformed handles a document Elasticsearch refused (mapping or parse
-// error): the dead letter queue with errors.tolerance=all, otherwise
-// behavior.on.malformed.documents.
-func (t *SinkTask) malformed(d *doc, e *esError) error {
-	r := d.rec
-	err := fmt.Errorf("Elasticsearch rejected document %q of record %s-%d@%d in index %s: %s", d.id, r.Topic, r.Partition, r.Offset, d.index, e.String())
-	t.mu.Lock() // bulk requests run concurrently; the reporter and the log need not be safe for that
-	defer t.mu.Unlock()
-	if t.tolerate {
-		if rep := t.tctx.ErrantRecordReporter(); rep != nil {
-			rep(r, err)
-			return nil
-		}
-	}
-	switch t.s.onMalformed {
-	case "ignore":
-		return nil
-	case "warn":
-		t.log.Warn("elasticsearch sink: skipping a malformed document", "err", err)
-		return nil
-	}
-	return &malformedError{fmt.Errorf("%w (%s=fail; errors.tolerance=all sends it to the dead letter queue)", err, BehaviorOnMalformed)}
 }
