@@ -16,6 +16,7 @@ import (
 // TestKeyIgnoreCountsEveryRecord: with key.ignore=true every record is its
 // own document (topic+partition+offset), a kill -9 included.
 func TestKeyIgnoreCountsEveryRecord(t *testing.T) {
+	t.Parallel()
 	needES(t)
 	n := startWeir(t)
 	topic := uniqueName("es-keyignore")
@@ -45,6 +46,7 @@ func TestKeyIgnoreCountsEveryRecord(t *testing.T) {
 // content, same version), and no deleted key comes back within
 // index.gc_deletes.
 func TestTombstonesDeleteAndResetChangesNothing(t *testing.T) {
+	t.Parallel()
 	needES(t)
 	n := startWeir(t)
 	topic := uniqueName("es-tomb")
@@ -109,6 +111,7 @@ func TestTombstonesDeleteAndResetChangesNothing(t *testing.T) {
 // error in a header (errors.tolerance=all), the others are indexed; with
 // errors.tolerance=none the task FAILs with a trace naming the error.
 func TestMalformedDocumentDLQOrFail(t *testing.T) {
+	t.Parallel()
 	needES(t)
 	n := startWeir(t)
 	prod := n.client(t)
@@ -180,6 +183,7 @@ func TestMalformedDocumentDLQOrFail(t *testing.T) {
 // answers 429 with Retry-After to a run of bulk requests; the sink backs
 // off and retries, and nothing is lost.
 func TestTooManyRequestsStorm(t *testing.T) {
+	t.Parallel()
 	needES(t)
 	n := startWeir(t)
 	p := newESProxy(t)
@@ -188,14 +192,24 @@ func TestTooManyRequestsStorm(t *testing.T) {
 	prod := n.client(t)
 	createTopic(t, prod, topic, 4)
 	const total = 20_000
-	n.mustREST("PUT", "/connectors/"+topic+"/config", sinkConfig(topic, p.URL(), "key.ignore", "true", "batch.size", "500", "max.retries", "12"))
+	n.mustREST("PUT", "/connectors/"+topic+"/config", sinkConfig(topic, p.URL(), "key.ignore", "true", "batch.size", "500", "max.retries", "12",
+		"retry.backoff.ms", "20"))
 	n.waitTask(topic, "RUNNING")
 	produce(t, prod, keyed(topic, 0, total/4, 100))
-	p.storm.Store(30)
+	// 12 refusals: with max.in.flight.requests=5 every request meets
+	// several, and backoff (doubling from 20 ms) outlasts them within
+	// max.retries; Retry-After: 1 makes every wait at least 1 s.
+	const storm = 12
+	p.retryAfter = "1"
+	p.storm.Store(storm)
+	start := time.Now()
 	produce(t, prod, keyed(topic, total/4, total, 100))
 	waitCount(t, topic, total, 2*time.Minute)
-	if p.stormd.Load() < 30 {
+	if p.stormd.Load() < storm {
 		t.Fatalf("only %d bulk requests met the 429 storm", p.stormd.Load())
+	}
+	if el := time.Since(start); el < 2*time.Second {
+		t.Fatalf("%d bulk requests answered 429 with Retry-After: 1 were all through in %s: the sink did not wait", storm, el)
 	}
 	t.Logf("429 storm: %d bulk requests refused, %d passed; %d documents, none lost", p.stormd.Load(), p.bulks.Load(), total)
 }
@@ -203,6 +217,7 @@ func TestTooManyRequestsStorm(t *testing.T) {
 // TestDataStream: with data.stream.type=LOGS records land in the data
 // stream logs-<dataset>-<topic>, each with its @timestamp.
 func TestDataStream(t *testing.T) {
+	t.Parallel()
 	needES(t)
 	n := startWeir(t)
 	topic := uniqueName("es-ds")

@@ -13,9 +13,12 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
+	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -56,9 +59,11 @@ func esDo(ctx context.Context, method, path string, body any) (int, []byte, erro
 	return resp.StatusCode, b, err
 }
 
-// needES fails the test loudly when Elasticsearch is not there.
+// needES fails the test loudly when Elasticsearch is not there. It first
+// thaws a node a killed test run may have left frozen (esPause).
 func needES(t testing.TB) {
 	t.Helper()
+	_ = esResume()
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	st, b, err := esDo(ctx, "GET", "/_cluster/health", nil)
@@ -153,9 +158,10 @@ func docCount(ctx context.Context, index string) (int, error) {
 	return r.Count, nil
 }
 
-// esProxy stands between the sink and Elasticsearch: Down makes it refuse
-// every connection (Elasticsearch stopped, as the sink sees it), Storm
-// answers the next bulk requests 429 with a Retry-After.
+// esProxy stands between the sink and Elasticsearch: storm answers the
+// next bulk requests 429 with a Retry-After (a real node's 429s need a
+// write queue too small for every other test); Down makes it refuse
+// every connection.
 type esProxy struct {
 	addr   string
 	target *url.URL
@@ -164,6 +170,9 @@ type esProxy struct {
 	storm  atomic.Int64 // bulk requests still to refuse with 429
 	stormd atomic.Int64 // bulk requests refused so far
 	bulks  atomic.Int64 // bulk requests passed through
+	// retryAfter is the storm's Retry-After header ["0"]; set before the
+	// storm starts.
+	retryAfter string
 }
 
 func newESProxy(t testing.TB) *esProxy {
@@ -189,7 +198,11 @@ func (p *esProxy) serve(ln net.Listener) {
 			if p.storm.Add(-1) >= 0 {
 				p.stormd.Add(1)
 				io.Copy(io.Discard, r.Body)
-				w.Header().Set("Retry-After", "0")
+				ra := p.retryAfter
+				if ra == "" {
+					ra = "0"
+				}
+				w.Header().Set("Retry-After", ra)
 				w.Header().Set("X-Elastic-Product", "Elasticsearch")
 				w.Header().Set("Content-Type", "application/json")
 				w.WriteHeader(http.StatusTooManyRequests)
@@ -230,4 +243,62 @@ func (p *esProxy) Up() error {
 		time.Sleep(100 * time.Millisecond)
 	}
 	return fmt.Errorf("proxy back on %s: %w", p.addr, err)
+}
+
+// esPID is the Elasticsearch JVM's pid, from test/services' PID file.
+func esPID() (int, error) {
+	dir := os.Getenv("WEIR_SERVICES_DIR")
+	if dir == "" {
+		dir = "/tmp/weir-services"
+	}
+	b, err := os.ReadFile(filepath.Join(dir, "elasticsearch.pid"))
+	if err != nil {
+		return 0, fmt.Errorf("Elasticsearch PID file (test/services/elasticsearch.sh): %w", err)
+	}
+	pid, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, fmt.Errorf("Elasticsearch PID file: %w", err)
+	}
+	return pid, nil
+}
+
+// esPause freezes the Elasticsearch JVM (SIGSTOP): a real outage of the
+// one node, which only this package's tests use. The test's cleanup
+// thaws it whatever happens; a run killed before that is thawed by the
+// next needES.
+func esPause(t testing.TB) error {
+	pid, err := esPID()
+	if err != nil {
+		return err
+	}
+	t.Cleanup(func() { _ = esResume() })
+	if err := syscall.Kill(pid, syscall.SIGSTOP); err != nil {
+		return fmt.Errorf("SIGSTOP Elasticsearch (pid %d): %w", pid, err)
+	}
+	return nil
+}
+
+// esResume thaws the JVM (SIGCONT) and waits until it answers again.
+func esResume() error {
+	pid, err := esPID()
+	if err != nil {
+		return err
+	}
+	if err := syscall.Kill(pid, syscall.SIGCONT); err != nil {
+		return fmt.Errorf("SIGCONT Elasticsearch (pid %d): %w", pid, err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	for {
+		rctx, rcancel := context.WithTimeout(ctx, 3*time.Second)
+		st, _, err := esDo(rctx, "GET", "/_cluster/health", nil)
+		rcancel()
+		if err == nil && st == 200 {
+			return nil
+		}
+		if ctx.Err() != nil {
+			return fmt.Errorf("Elasticsearch did not answer within 60s of SIGCONT: HTTP %d %v", st, err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
