@@ -78,6 +78,11 @@ test-services: services-up
 test-connectors: services-up build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 20m ./connectors/...
 
+# The long variants of the connector tests (WEIR_TEST_LONG=1: e.g. the
+# Elasticsearch sink's 200,000-record kill -9 run); RUN narrows them.
+test-long: services-up build
+	WEIR_TEST_LONG=1 WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 30m ./connectors/... $(if $(RUN),-run '$(RUN)')
+
 # The connector runtime is a plain Kafka client: run its suite once more with
 # WEIR_TEST_LONG=1 makes the kit harnesses that know it carry the issues'
 # volumes (connectors/s3, connectors/hdfs: 200,000 records).
