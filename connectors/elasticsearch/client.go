@@ -32,7 +32,10 @@ func newClient(s *settings) (*es.BaseClient, error) {
 		DialContext:           (&net.Dialer{Timeout: s.connTimeout, KeepAlive: 30 * time.Second}).DialContext,
 		ResponseHeaderTimeout: s.readTO,
 		MaxIdleConnsPerHost:   max(s.inFlight, 2) * 2,
-		IdleConnTimeout:       90 * time.Second,
+		IdleConnTimeout:       max(s.idleTimeout, 0),
+	}
+	if s.proxy != nil {
+		tr.Proxy = http.ProxyURL(s.proxy)
 	}
 	if s.readTO == 0 {
 		tr.ResponseHeaderTimeout = 0
@@ -61,7 +64,7 @@ func newClient(s *settings) (*es.BaseClient, error) {
 	}
 	return es.NewBaseClient(es.Config{
 		Addresses: s.urls, Username: s.user, Password: s.password,
-		Transport: tr, DisableRetry: true,
+		Transport: tr, DisableRetry: true, CompressRequestBody: s.compress,
 	})
 }
 

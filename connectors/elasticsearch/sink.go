@@ -199,20 +199,61 @@ func (t *SinkTask) Put(ctx context.Context, recs []plugins.Record) error {
 }
 
 // indexName is the topic lower-cased, or the data stream
-// <type>-<dataset>-<topic>.
+// <type>-<dataset>-<namespace> (data.stream.namespace, ${topic} the
+// topic lower-cased).
 func (t *SinkTask) indexName(topic string) string {
 	if t.s.dsType != "" {
-		return t.s.dsType + "-" + t.s.dsDataset + "-" + strings.ToLower(topic)
+		return t.s.dsType + "-" + t.s.dsDataset + "-" + strings.ReplaceAll(t.s.dsNamespace, "${topic}", strings.ToLower(topic))
 	}
 	return strings.ToLower(topic)
+}
+
+// keyIgnored: key.ignore, or the topic is in topic.key.ignore.
+func (t *SinkTask) keyIgnored(topic string) bool { return t.s.keyIgnore || t.s.keyIgnoreTopics[topic] }
+
+// schemaIgnored: schema.ignore, or the topic is in topic.schema.ignore.
+func (t *SinkTask) schemaIgnored(topic string) bool {
+	return t.s.schemaIgnore || t.s.schemaIgnoreTopics[topic]
+}
+
+// version is rec's external version: its offset, or the number in
+// external.version.header.
+func (t *SinkTask) version(rec *plugins.Record) (int64, error) {
+	if t.s.versionHeader == "" {
+		return rec.Offset, nil
+	}
+	for i := len(rec.Headers) - 1; i >= 0; i-- {
+		h := rec.Headers[i]
+		if h.Key != t.s.versionHeader {
+			continue
+		}
+		switch v := h.Value.(type) {
+		case int8, int16, int32, int64, int:
+			return strconv.ParseInt(fmt.Sprint(v), 10, 64)
+		case string:
+			if n, err := strconv.ParseInt(strings.TrimSpace(v), 10, 64); err == nil {
+				return n, nil
+			}
+		case []byte:
+			if n, err := strconv.ParseInt(strings.TrimSpace(string(v)), 10, 64); err == nil {
+				return n, nil
+			}
+		}
+		return 0, fmt.Errorf("record %s-%d@%d: header %s=%v is not a number (%s)", rec.Topic, rec.Partition, rec.Offset, h.Key, h.Value, ExternalVersionHeader)
+	}
+	return 0, fmt.Errorf("record %s-%d@%d has no header %s (%s)", rec.Topic, rec.Partition, rec.Offset, t.s.versionHeader, ExternalVersionHeader)
 }
 
 // toDoc builds the bulk item of rec; nil: nothing to write.
 func (t *SinkTask) toDoc(rec *plugins.Record) (*doc, error) {
 	d := &doc{rec: *rec, index: t.indexName(rec.Topic)}
 	versioned := false
-	if t.s.keyIgnore || t.s.dsType != "" {
-		d.id = rec.Topic + "+" + strconv.Itoa(int(rec.Partition)) + "+" + strconv.FormatInt(rec.Offset, 10)
+	var ver int64
+	noKey := t.keyIgnored(rec.Topic) || t.s.autoIDs
+	if noKey || t.s.dsType != "" {
+		if !t.s.autoIDs {
+			d.id = rec.Topic + "+" + strconv.Itoa(int(rec.Partition)) + "+" + strconv.FormatInt(rec.Offset, 10)
+		}
 	} else {
 		if rec.Key == nil {
 			if t.s.dropInvalid {
@@ -227,7 +268,15 @@ func (t *SinkTask) toDoc(rec *plugins.Record) (*doc, error) {
 			return nil, err
 		}
 		d.id = id
-		versioned = !t.s.upsert
+		if versioned = !t.s.upsert; versioned {
+			if ver, err = t.version(rec); err != nil {
+				if t.s.dropInvalid {
+					t.log.Warn("elasticsearch sink: dropping a record without a usable external version", "err", err)
+					return nil, nil
+				}
+				return nil, err
+			}
+		}
 	}
 	var b bytes.Buffer
 	if rec.Value == nil {
@@ -237,12 +286,12 @@ func (t *SinkTask) toDoc(rec *plugins.Record) (*doc, error) {
 		case "fail":
 			return nil, fmt.Errorf("record %s-%d@%d has a null value and %s=fail", rec.Topic, rec.Partition, rec.Offset, BehaviorOnNull)
 		}
-		if t.s.keyIgnore {
+		if noKey {
 			// No key, no document to delete: Confluent ignores these too.
 			return nil, nil
 		}
 		b.WriteString(`{"delete":`)
-		t.meta(&b, d, versioned, rec.Offset)
+		t.meta(&b, d, versioned, ver)
 		b.WriteString("}\n")
 		d.action = b.Bytes()
 		return d, nil
@@ -260,21 +309,23 @@ func (t *SinkTask) toDoc(rec *plugins.Record) (*doc, error) {
 	default:
 		b.WriteString(`{"index":`)
 	}
-	t.meta(&b, d, versioned, rec.Offset)
+	t.meta(&b, d, versioned, ver)
 	b.WriteString("}\n")
 	d.action = b.Bytes()
 	d.source = append(src, '\n')
 	return d, nil
 }
 
-func (t *SinkTask) meta(b *bytes.Buffer, d *doc, versioned bool, offset int64) {
+func (t *SinkTask) meta(b *bytes.Buffer, d *doc, versioned bool, version int64) {
 	b.WriteString(`{"_index":`)
 	writeJSONString(b, d.index)
-	b.WriteString(`,"_id":`)
-	writeJSONString(b, d.id)
+	if d.id != "" {
+		b.WriteString(`,"_id":`)
+		writeJSONString(b, d.id)
+	}
 	if versioned {
 		b.WriteString(`,"version":`)
-		b.WriteString(strconv.FormatInt(offset, 10))
+		b.WriteString(strconv.FormatInt(version, 10))
 		b.WriteString(`,"version_type":"external"`)
 	}
 	b.WriteByte('}')
@@ -311,7 +362,7 @@ func (t *SinkTask) keyID(rec *plugins.Record) (string, error) {
 // source is the document JSON of rec's value; data streams get @timestamp.
 func (t *SinkTask) source(rec *plugins.Record) ([]byte, error) {
 	schema := rec.ValueSchema
-	if t.s.schemaIgnore {
+	if t.schemaIgnored(rec.Topic) {
 		schema = nil
 	}
 	b, err := t.conv.FromConnect(rec.Topic, schema, rec.Value)
@@ -380,7 +431,7 @@ func (t *SinkTask) ensureIndices(ctx context.Context, docs []*doc) error {
 		var err error
 		if t.s.dsType != "" {
 			err = t.ensureDataStream(ctx, d.index)
-		} else if !t.s.schemaIgnore && d.rec.ValueSchema != nil && d.rec.ValueSchema.Type == plugins.TypeStruct {
+		} else if !t.schemaIgnored(d.rec.Topic) && d.rec.ValueSchema != nil && d.rec.ValueSchema.Type == plugins.TypeStruct {
 			err = t.createIndex(ctx, d.index, d.rec.ValueSchema)
 		} else {
 			t.indices[d.index] = true
