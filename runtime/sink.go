@@ -307,6 +307,10 @@ func (s *sinkTask) deliver(ctx context.Context, fs kgo.Fetches) error {
 	// Records are converted in place into their slot of batch (its
 	// capacity is the poll's record count, so slots never move).
 	batch := make([]plugins.Record, 0, nrec)
+	// from[i] is the partition batch[i] was read from: a transform may
+	// rename the record's topic (RegexRouter), and the assignment is of
+	// the partitions read.
+	from := make([]plugins.TopicPartition, 0, nrec)
 	var fatal error
 	fs.EachRecord(func(r *kgo.Record) {
 		if fatal != nil {
@@ -326,6 +330,7 @@ func (s *sinkTask) deliver(ctx context.Context, fs kgo.Fetches) error {
 		if rec != &batch[n] {
 			batch[n] = *rec
 		}
+		from = append(from, plugins.TopicPartition{Topic: r.Topic, Partition: r.Partition})
 	})
 	if fatal != nil {
 		return fatal
@@ -338,13 +343,13 @@ func (s *sinkTask) deliver(ctx context.Context, fs kgo.Fetches) error {
 			return nil
 		}
 		// Drop records of partitions revoked while we converted.
-		kept := batch[:0]
-		for _, r := range batch {
-			if s.assigned[plugins.TopicPartition{Topic: r.Topic, Partition: r.Partition}] {
-				kept = append(kept, r)
+		kept, keptFrom := batch[:0], from[:0]
+		for i, r := range batch {
+			if s.assigned[from[i]] {
+				kept, keptFrom = append(kept, r), append(keptFrom, from[i])
 			}
 		}
-		batch = kept
+		batch, from = kept, keptFrom
 		err := s.task.Put(ctx, batch)
 		if err == nil {
 			for tp, o := range next {
