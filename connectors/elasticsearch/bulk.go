@@ -60,10 +60,9 @@ type pipeline struct {
 	bufBytes int64
 	linger   *time.Timer // armed while buf is non-empty and unsent
 	inflight map[*chunk]bool
-	finished []*chunk                         // sender done; outcome not yet handled
-	failed   []*chunk                         // transient failure after retries: resent by the task goroutine
-	changed  chan struct{}                    // closed and replaced on every change, for waiters
-	next     map[plugins.TopicPartition]int64 // one past the last offset Put was handed
+	finished []*chunk      // sender done; outcome not yet handled
+	failed   []*chunk      // transient failure after retries: resent by the task goroutine
+	changed  chan struct{} // closed and replaced on every change, for waiters
 	fatal    error
 	sem      chan struct{}
 }
@@ -72,7 +71,6 @@ func (t *SinkTask) initPipeline() {
 	p := &t.p
 	p.inflight = map[*chunk]bool{}
 	p.changed = make(chan struct{})
-	p.next = map[plugins.TopicPartition]int64{}
 	p.sem = make(chan struct{}, t.s.inFlight)
 }
 
@@ -82,17 +80,11 @@ func (p *pipeline) signalLocked() {
 	p.changed = make(chan struct{})
 }
 
-// enqueue buffers docs (the records of one Put), noting recs' offsets,
-// and starts every chunk that is full.
+// enqueue buffers docs (the records of one Put, recs) and starts every
+// chunk that is full.
 func (t *SinkTask) enqueue(recs []plugins.Record, docs []*doc) {
 	p := &t.p
 	p.mu.Lock()
-	for i := range recs {
-		tp := plugins.TopicPartition{Topic: recs[i].Topic, Partition: recs[i].Partition}
-		if o := recs[i].Offset + 1; o > p.next[tp] {
-			p.next[tp] = o
-		}
-	}
 	var full []*chunk
 	for _, d := range docs {
 		n := int64(len(d.action) + len(d.source))
@@ -299,16 +291,8 @@ func (t *SinkTask) wait(ctx context.Context, cond func(p *pipeline) bool) error 
 
 // pendingLocked counts the documents not yet acknowledged.
 func (p *pipeline) pendingLocked() int {
-	n := len(p.buf)
-	for c := range p.inflight {
-		n += len(c.docs)
-	}
-	for _, c := range p.finished {
-		n += len(c.docs)
-	}
-	for _, c := range p.failed {
-		n += len(c.docs)
-	}
+	n := 0
+	p.eachPendingLocked(func(*doc) { n++ })
 	return n
 }
 
@@ -325,6 +309,40 @@ func (t *SinkTask) drain(ctx context.Context) error {
 	return t.resend(ctx)
 }
 
+// eachPendingLocked calls f with every document not yet acknowledged.
+func (p *pipeline) eachPendingLocked(f func(*doc)) {
+	for _, d := range p.buf {
+		f(d)
+	}
+	for _, cs := range [][]*chunk{p.finished, p.failed} {
+		for _, c := range cs {
+			for _, d := range c.docs {
+				f(d)
+			}
+		}
+	}
+	for c := range p.inflight {
+		for _, d := range c.docs {
+			f(d)
+		}
+	}
+}
+
+// foreignPending reports whether a document not yet acknowledged names a
+// partition cur does not know.
+func (t *SinkTask) foreignPending(cur map[plugins.TopicPartition]int64) bool {
+	p := &t.p
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	foreign := false
+	p.eachPendingLocked(func(d *doc) {
+		if _, ok := cur[plugins.TopicPartition{Topic: d.rec.Topic, Partition: d.rec.Partition}]; !ok {
+			foreign = true
+		}
+	})
+	return foreign
+}
+
 // safeOffsets is, per partition of cur, the next offset whose every
 // predecessor is acknowledged.
 func (t *SinkTask) safeOffsets(cur map[plugins.TopicPartition]int64) map[plugins.TopicPartition]int64 {
@@ -332,24 +350,12 @@ func (t *SinkTask) safeOffsets(cur map[plugins.TopicPartition]int64) map[plugins
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	low := map[plugins.TopicPartition]int64{}
-	note := func(docs []*doc) {
-		for _, d := range docs {
-			tp := plugins.TopicPartition{Topic: d.rec.Topic, Partition: d.rec.Partition}
-			if o, ok := low[tp]; !ok || d.rec.Offset < o {
-				low[tp] = d.rec.Offset
-			}
+	p.eachPendingLocked(func(d *doc) {
+		tp := plugins.TopicPartition{Topic: d.rec.Topic, Partition: d.rec.Partition}
+		if o, ok := low[tp]; !ok || d.rec.Offset < o {
+			low[tp] = d.rec.Offset
 		}
-	}
-	note(p.buf)
-	for c := range p.inflight {
-		note(c.docs)
-	}
-	for _, c := range p.finished {
-		note(c.docs)
-	}
-	for _, c := range p.failed {
-		note(c.docs)
-	}
+	})
 	return safeOffsets(cur, low)
 }
 

@@ -77,6 +77,14 @@ func (h *esSink) Class() string                    { return esClass }
 func (h *esSink) Guarantee() conformance.Guarantee { return conformance.ExactlyOnce }
 func (h *esSink) Carries() conformance.Fields      { return conformance.Values }
 
+// index is the stream's index: its topic renamed by the RegexRouter of
+// Config to carry this run's pid, so a run of an older copy of these
+// tests elsewhere (without TestMain's lock) never shares an index with
+// this one.
+func (h *esSink) index(s *conformance.Stream) string {
+	return strings.ToLower(s.Topic) + "-" + strconv.Itoa(os.Getpid())
+}
+
 func (h *esSink) Config(s *conformance.Stream) map[string]string {
 	h.mu.Lock()
 	defer h.mu.Unlock()
@@ -84,9 +92,9 @@ func (h *esSink) Config(s *conformance.Stream) map[string]string {
 		if h.indices == nil {
 			h.indices = map[string]bool{}
 		}
-		// A stream's index is its topic; left over from an earlier run,
-		// it would count old documents.
-		deleteIndex(h.t, strings.ToLower(s.Topic))
+		index := h.index(s)
+		deleteIndex(h.t, index)
+		h.t.Cleanup(func() { deleteIndex(h.t, index) })
 		h.indices[s.Topic] = true
 	}
 	return map[string]string{
@@ -101,6 +109,11 @@ func (h *esSink) Config(s *conformance.Stream) map[string]string {
 		// A killed worker's member leaves the group after 6 s, not 45.
 		"consumer.override.session.timeout.ms":    "6000",
 		"consumer.override.heartbeat.interval.ms": "1000",
+		// The index is named after the topic after transforms.
+		"transforms":                   "route",
+		"transforms.route.type":        "org.apache.kafka.connect.transforms.RegexRouter",
+		"transforms.route.regex":       "(.*)",
+		"transforms.route.replacement": "$1-" + strconv.Itoa(os.Getpid()),
 	}
 }
 
@@ -121,7 +134,7 @@ func (h *esSink) ID(r plugins.Record) (int, bool) {
 }
 
 func (h *esSink) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Record, error) {
-	hits, err := allDocs(ctx, strings.ToLower(s.Topic))
+	hits, err := allDocs(ctx, h.index(s))
 	if err != nil {
 		return nil, err
 	}

@@ -92,27 +92,22 @@ func (t *SinkTask) Start(tctx plugins.SinkTaskContext, cfg plugins.Config) error
 
 func (t *SinkTask) Open([]plugins.TopicPartition) error { return nil }
 
-// Close forgets the revoked partitions' positions. Their documents still
-// buffered or in flight are written anyway (harmless: every write is
-// idempotent); the runtime committed only what PreCommit called safe.
-func (t *SinkTask) Close(tps []plugins.TopicPartition) error {
-	t.p.mu.Lock()
-	defer t.p.mu.Unlock()
-	for _, tp := range tps {
-		delete(t.p.next, tp)
-	}
-	return nil
-}
+// Close: documents of the revoked partitions still buffered or in flight
+// are written anyway (harmless: every write is idempotent); the runtime
+// committed only what PreCommit called safe.
+func (t *SinkTask) Close([]plugins.TopicPartition) error { return nil }
 
 // PreCommit handles finished bulk requests, resends those that failed
 // transiently, and caps every offset at its partition's lowest document
-// not yet acknowledged. flush.synchronously=true first waits for every
-// buffered document.
+// not yet acknowledged. It first waits for every buffered document with
+// flush.synchronously=true, and when a document's topic is not among
+// cur's: a transform renamed it (RegexRouter choosing the index), which
+// hides the partition it was read from, so no cap could be computed.
 func (t *SinkTask) PreCommit(ctx context.Context, cur map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
 	if err := t.process(); err != nil {
 		return nil, err
 	}
-	if t.s.flushSync {
+	if t.s.flushSync || t.foreignPending(cur) {
 		if err := t.drain(ctx); err != nil {
 			return nil, err
 		}

@@ -486,6 +486,27 @@ func TestPipelineCommitsOnlyAcknowledged(t *testing.T) {
 	}
 }
 
+// A transform that renamed the topic hides the partition a document came
+// from: PreCommit then waits until everything is acknowledged, rather
+// than report offsets it cannot cap.
+func TestPipelineRenamedTopicWaits(t *testing.T) {
+	f := newFakeBulk(t)
+	f.hold = make(chan struct{})
+	task := newTask(t, nil, "connection.url", f.srv.URL, "schema.ignore", "true", "consumer.override.max.poll.records", "100")
+	if err := task.Put(context.Background(), records("renamed", 0, 0, 100)); err != nil {
+		t.Fatal(err)
+	}
+	go func() { time.Sleep(200 * time.Millisecond); close(f.hold) }()
+	orig := plugins.TopicPartition{Topic: "orig", Partition: 0}
+	got, err := task.PreCommit(context.Background(), map[plugins.TopicPartition]int64{orig: 100})
+	if err != nil || got[orig] != 100 {
+		t.Fatalf("PreCommit = %v, %v", got, err)
+	}
+	if f.items.Load() != 100 {
+		t.Fatalf("PreCommit reported offset 100 with %d of 100 documents written", f.items.Load())
+	}
+}
+
 // A batch that failed transiently after max.retries in the background is
 // resent by the next Put; while it still fails, Put returns Retriable and
 // takes nothing (the runtime redelivers exactly that batch).
