@@ -38,7 +38,7 @@ func TestSinkTopicRenamedByTransform(t *testing.T) {
 	r := call(t, "PUT", w.url+"/connectors/rename-sink/config", map[string]any{
 		"connector.class": "FileStreamSink", "file": out, "topics": in, "consumer.override.auto.offset.reset": "earliest",
 		"value.converter": "org.apache.kafka.connect.storage.StringConverter",
-		"transforms": "route", "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
+		"transforms":      "route", "transforms.route.type": "org.apache.kafka.connect.transforms.RegexRouter",
 		"transforms.route.regex": "(.*)", "transforms.route.replacement": "renamed-$1",
 	})
 	expectCode(t, r, http.StatusCreated, "create sink")
