@@ -7,6 +7,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/klauspost/compress/s2"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress"
 	"github.com/parquet-go/parquet-go/compress/gzip"
@@ -33,9 +34,26 @@ var parquetCodecs = map[string]struct {
 }{
 	"none":         {&uncompressed.Codec{}, ""},
 	"uncompressed": {&uncompressed.Codec{}, ""},
-	"snappy":       {&snappy.Codec{}, ".snappy"},
+	"snappy":       {&fastSnappy{}, ".snappy"},
 	"gzip":         {&gzip.Codec{}, ".gz"},
 	"zstd":         {&zstd.Codec{}, ".zstd"},
+}
+
+// fastSnappy is parquet-go's snappy codec at klauspost's default speed:
+// parquet-go's uses the "better" mode, which spent 60% of the CPU of a
+// Parquet file of 1 KiB text records for a file 1% smaller. The blocks
+// are plain snappy either way.
+type fastSnappy struct{ snappy.Codec }
+
+func (*fastSnappy) Encode(dst, src []byte) ([]byte, error) {
+	n := s2.MaxEncodedLen(len(src))
+	if n < 0 {
+		return nil, fmt.Errorf("snappy: a %d-byte page is too large", len(src))
+	}
+	if cap(dst) < n {
+		dst = make([]byte, n)
+	}
+	return s2.EncodeSnappy(dst[:n], src), nil
 }
 
 // ParquetFormat writes Parquet files (Confluent's ParquetFormat) whose
