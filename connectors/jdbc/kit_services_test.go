@@ -32,13 +32,19 @@ func kitOptions() conformance.Options {
 	return conformance.Options{Records: 4000, Outage: 3 * time.Second}
 }
 
+// The two kits and the row-skipping test run in parallel: each starts its
+// own weir serve processes and PostgreSQL schemas, and most of their time
+// is waiting (restarts, outages, poll intervals), which keeps the
+// package's test time under three minutes.
 func TestJdbcSourceKit(t *testing.T) {
+	t.Parallel()
 	h := &pgHarness{source: true}
 	t.Cleanup(h.cleanup)
 	conformance.Run(t, pgSource{h}, kitOptions())
 }
 
 func TestJdbcSinkKit(t *testing.T) {
+	t.Parallel()
 	h := &pgHarness{}
 	t.Cleanup(h.cleanup)
 	conformance.Run(t, pgSink{h}, kitOptions())

@@ -411,3 +411,54 @@ func TestSourceQueryModeTypes(t *testing.T) {
 		t.Errorf("numeric(10,2) in query mode: %v", f)
 	}
 }
+
+// TestSourceNumericMappingGranularityTimezone reads one row under each
+// numeric.mapping and timestamp.granularity, with db.timezone away from
+// UTC, and compares every field's schema type and value.
+func TestSourceNumericMappingGranularityTimezone(t *testing.T) {
+	c := pgConn(t)
+	schema := testSchema(t, c)
+	mustExec(t, c, "CREATE TABLE "+schema+".nm (id int PRIMARY KEY, n2 numeric(2,0), n5 numeric(5,0), n10 numeric(10,2), n20 numeric(20,0), nneg numeric(5,-2), nu numeric, ts timestamp, tstz timestamptz)")
+	mustExec(t, c, "INSERT INTO "+schema+".nm VALUES (1, -42, 12345, 12345.67, 12345678901234567890, 1234500, 1.5, '2024-01-02 03:04:05.123456', '2024-01-02 03:04:05.123456+00')")
+	berlin, err := time.LoadLocation("Europe/Berlin")
+	if err != nil {
+		t.Fatal(err)
+	}
+	// ts is a wall clock in db.timezone (Berlin, UTC+1 in January); tstz an instant.
+	tsAt := time.Date(2024, 1, 2, 3, 4, 5, 123456000, berlin)
+	tstzAt := time.Date(2024, 1, 2, 3, 4, 5, 123456000, time.UTC)
+	big20, _ := new(big.Int).SetString("12345678901234567890", 10)
+	for _, c := range []struct {
+		numeric, granularity string
+		want                 map[string]any
+		types                map[string]plugins.Type
+	}{
+		{"best_fit", "nanos_long",
+			map[string]any{"n2": int8(-42), "n5": int32(12345), "n10": 12345.67, "n20": new(big.Rat).SetInt(big20), "nneg": int32(1234500), "nu": 1.5,
+				"ts": tsAt.UnixNano(), "tstz": tstzAt.UnixNano()},
+			map[string]plugins.Type{"n2": plugins.TypeInt8, "n5": plugins.TypeInt32, "n10": plugins.TypeFloat64, "n20": plugins.TypeBytes, "nneg": plugins.TypeInt32, "nu": plugins.TypeFloat64, "ts": plugins.TypeInt64}},
+		{"precision_only", "nanos_string",
+			map[string]any{"n2": int8(-42), "n5": int32(12345), "n10": big.NewRat(1234567, 100), "n20": new(big.Rat).SetInt(big20), "nneg": big.NewRat(1234500, 1), "nu": "1.5",
+				"ts": fmt.Sprint(tsAt.UnixNano()), "tstz": fmt.Sprint(tstzAt.UnixNano())},
+			map[string]plugins.Type{"n5": plugins.TypeInt32, "n10": plugins.TypeBytes, "nu": plugins.TypeString, "ts": plugins.TypeString}},
+		{"best_fit_eager_double", "nanos_iso_datetime_string",
+			map[string]any{"n5": int32(12345), "n10": 12345.67, "nu": 1.5,
+				"ts": "2024-01-02T03:04:05.123456000", "tstz": "2024-01-02T04:04:05.123456000"},
+			map[string]plugins.Type{"n10": plugins.TypeFloat64, "ts": plugins.TypeString}},
+		{"none", "connect_logical",
+			map[string]any{"n5": big.NewRat(12345, 1), "n10": big.NewRat(1234567, 100), "nu": "1.5", "ts": tsAt, "tstz": tstzAt},
+			map[string]plugins.Type{"n5": plugins.TypeBytes, "ts": plugins.TypeInt64}},
+	} {
+		t.Run(c.numeric+"/"+c.granularity, func(t *testing.T) {
+			cfg := baseSourceConfig(schema, Mode, ModeBulk, NumericMapping, c.numeric, TimestampGranularity, c.granularity, DBTimezone, "Europe/Berlin")
+			task := startSource(t, tasksFor(t, cfg, 1)[0], newMemOffsets())
+			recs := pollUntil(t, task, newMemOffsets(), 10*time.Second, func(r []plugins.Record) bool { return len(r) >= 1 })
+			checkRow(t, recs[0], c.want)
+			for name, typ := range c.types {
+				if f := recs[0].ValueSchema.Field(name); f == nil || f.Schema.Type != typ {
+					t.Errorf("field %q schema %v, want type %s", name, f, typ)
+				}
+			}
+		})
+	}
+}
