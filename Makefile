@@ -110,7 +110,7 @@ test-cluster-core: build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 12m -run '^TestCluster($(CLUSTER_CORE))$$' ./test/cluster/
 
 bench: build
-	bash test/bench/run.sh && bash test/bench/connect.sh && bash test/bench/stomp.sh && bash test/bench/storage.sh && bash test/bench/image.sh && bash test/bench/jdbc.sh
+	bash test/bench/run.sh && bash test/bench/connect.sh && bash test/bench/stomp.sh && bash test/bench/storage.sh && bash test/bench/image.sh && bash test/bench/jdbc.sh && bash test/bench/cluster.sh
 	$(MAKE) bench-connectors
 
 # One records/s and MB/s row per connector from the acceptance kit's

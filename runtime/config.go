@@ -28,7 +28,8 @@ type Config struct {
 
 	// Topic names (config.storage.topic, offset.storage.topic,
 	// status.storage.topic) and their partition counts and replication
-	// factor (-1: the broker's default).
+	// factor (-1: min(3, brokers the cluster lists), Kafka Connect's 3
+	// where there are that many).
 	ConfigTopic            string
 	OffsetTopic            string
 	StatusTopic            string

@@ -86,25 +86,46 @@ func (l *topicLog) run(ctx context.Context) {
 	}
 }
 
-// readToEnd waits until everything written before the call was applied.
-func (l *topicLog) readToEnd(ctx context.Context) error {
-	var ends kadm.ListedOffsets
+// endOffsets returns the topic's end offsets. Retriable errors (no leader
+// yet on a fresh cluster or after a broker died, a topic not known to
+// every broker yet) are retried with backoff, logged, until ctx ends.
+func (l *topicLog) endOffsets(ctx context.Context) (kadm.ListedOffsets, error) {
+	backoff := 100 * time.Millisecond
+	var failing time.Time
+	var logged time.Time
 	for {
-		var err error
-		ends, err = l.adm.ListEndOffsets(ctx, l.topic)
+		ends, err := l.adm.ListEndOffsets(ctx, l.topic)
 		if err == nil {
 			err = ends.Error()
 		}
 		if err == nil {
-			break
+			if !failing.IsZero() {
+				l.log.Info("state topic readable again", "topic", l.topic, "after", time.Since(failing).Round(time.Millisecond))
+			}
+			return ends, nil
 		}
-		// A topic created a moment ago may not be known to every broker yet.
-		if !kerr.IsRetriable(err) || ctx.Err() != nil {
-			return fmt.Errorf("end offsets of %s: %w", l.topic, err)
+		if !stateRetriable(err) || ctx.Err() != nil {
+			return nil, fmt.Errorf("end offsets of %s: %w", l.topic, err)
 		}
-		if serr := sleepCtx(ctx, 100*time.Millisecond); serr != nil {
-			return fmt.Errorf("end offsets of %s: %w", l.topic, err)
+		if failing.IsZero() {
+			failing = time.Now()
 		}
+		if time.Since(logged) >= 5*time.Second {
+			logged = time.Now()
+			l.log.Warn("state topic not readable yet (no leader?); retrying", "topic", l.topic, "err", err, "for", time.Since(failing).Round(time.Millisecond))
+		}
+		if serr := sleepCtx(ctx, backoff); serr != nil {
+			return nil, fmt.Errorf("end offsets of %s: %w", l.topic, err)
+		}
+		backoff = min(2*backoff, 2*time.Second)
+	}
+}
+
+// readToEnd waits until everything written before the call was applied.
+func (l *topicLog) readToEnd(ctx context.Context) error {
+	ends, err := l.endOffsets(ctx)
+	if err != nil {
+		return err
 	}
 	want := map[int32]int64{}
 	ends.Each(func(o kadm.ListedOffset) { want[o.Partition] = o.Offset })
@@ -151,24 +172,59 @@ func (l *topicLog) close() {
 	l.cl.Close()
 }
 
-// ensureTopic creates a compacted state topic unless it exists.
-func ensureTopic(ctx context.Context, adm *kadm.Client, topic string, partitions int32, rf int16) error {
+// ensureTopic creates a compacted state topic unless it exists. rf -1 is
+// min(3, brokers the cluster lists): Kafka Connect's default of 3 where
+// there are that many, so that the runtime's state survives the loss of
+// a broker. Retriable errors are retried with backoff, logged, until ctx
+// ends.
+func ensureTopic(ctx context.Context, adm *kadm.Client, log *slog.Logger, topic string, partitions int32, rf int16) error {
 	cfg := map[string]*string{"cleanup.policy": ptr("compact")}
-	for {
+	backoff := 100 * time.Millisecond
+	auto, legacy := rf == -1, false
+	for attempt := 1; ; attempt++ {
+		if auto && !legacy {
+			// Counted afresh each attempt: a broker that was just
+			// restarted may be listed a moment before it can take replicas.
+			rf = -1
+			if bs, err := adm.ListBrokers(ctx); err == nil && len(bs) > 0 {
+				rf = int16(min(3, len(bs)))
+			}
+		}
 		resp, err := adm.CreateTopic(ctx, partitions, rf, cfg, topic)
 		if err == nil {
 			err = resp.Err
 		}
+		retry := stateRetriable(err) || (auto && !legacy && attempt < 10 && errors.Is(err, kerr.InvalidReplicationFactor))
 		switch {
 		case err == nil, errors.Is(err, kerr.TopicAlreadyExists):
 			return nil
 		case rf == -1 && (errors.Is(err, kerr.InvalidReplicationFactor) || errors.Is(err, kerr.InvalidRequest) || errors.Is(err, kerr.UnsupportedVersion)):
-			rf = 1 // brokers before KIP-464 need an explicit factor
+			rf, legacy = 1, true // brokers before KIP-464 need an explicit factor
 			continue
+		case retry && ctx.Err() == nil:
+			log.Warn("create state topic: retrying", "topic", topic, "replication_factor", rf, "err", err)
+			if sleepCtx(ctx, backoff) != nil {
+				return fmt.Errorf("create topic %s: %w", topic, err)
+			}
+			backoff = min(2*backoff, 2*time.Second)
 		default:
 			return fmt.Errorf("create topic %s: %w", topic, err)
 		}
 	}
+}
+
+// stateRetriable reports whether an error reaching a state topic is worth
+// retrying: a retriable Kafka error (no leader yet, not the controller…) or
+// any failure to reach a broker (one that just died is still named leader
+// until the cluster fences it; kgo leaves dial errors to its callers). A
+// Kafka error that is not retriable, or the caller giving up, ends the
+// wait.
+func stateRetriable(err error) bool {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return kerr.IsRetriable(ke)
+	}
+	return !errors.Is(err, context.Canceled) && !errors.Is(err, kgo.ErrClientClosed)
 }
 
 func ptr[T any](v T) *T { return &v }

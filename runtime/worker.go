@@ -40,6 +40,7 @@ const (
 	defaultFetchMaxWait  = 500 * time.Millisecond
 	taskShutdownTimeout  = 5 * time.Second
 	stateTopicReadLimit  = 30 * time.Second
+	stateTopicLeaderWait = 5 * time.Minute
 	restartCountResetsIn = time.Minute
 )
 
@@ -189,13 +190,17 @@ func (w *Worker) Start(ctx context.Context) error {
 	w.adm = kadm.NewClient(prod)
 	w.ctx, w.cancel = context.WithCancel(context.Background())
 
-	sctx, cancel := context.WithTimeout(ctx, stateTopicReadLimit)
-	defer cancel()
+	// The state topics may have no leader for a while (a fresh cluster
+	// electing, a broker that died): that is waited out, logged, for up to
+	// stateTopicLeaderWait; reading them once they answer, for up to
+	// stateTopicReadLimit.
+	lctx, lcancel := context.WithTimeout(ctx, stateTopicLeaderWait)
+	defer lcancel()
 	for _, t := range []struct {
 		name  string
 		parts int32
 	}{{w.cfg.ConfigTopic, 1}, {w.cfg.OffsetTopic, w.cfg.OffsetTopicPartitions}, {w.cfg.StatusTopic, w.cfg.StatusTopicPartitions}} {
-		if err := ensureTopic(sctx, w.adm, t.name, t.parts, w.cfg.TopicReplicationFactor); err != nil {
+		if err := ensureTopic(lctx, w.adm, w.log, t.name, t.parts, w.cfg.TopicReplicationFactor); err != nil {
 			return err
 		}
 	}
@@ -215,6 +220,13 @@ func (w *Worker) Start(ctx context.Context) error {
 		w.wg.Add(1)
 		go func() { defer w.wg.Done(); l.run(w.ctx) }()
 	}
+	for _, l := range []*topicLog{w.offsetLog, w.statusLog, w.configLog} {
+		if _, err := l.endOffsets(lctx); err != nil {
+			return err
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, stateTopicReadLimit)
+	defer cancel()
 	for _, l := range []*topicLog{w.offsetLog, w.statusLog, w.configLog} {
 		if err := l.readToEnd(sctx); err != nil {
 			return err
