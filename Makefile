@@ -82,6 +82,7 @@ test-connectors: services-up build
 # Elasticsearch sink's 200,000-record kill -9 run); RUN narrows them.
 test-long: services-up build
 	WEIR_TEST_LONG=1 WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 30m ./connectors/... $(if $(RUN),-run '$(RUN)')
+	WEIR_CLUSTER_ROUNDS=25 WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 30m -run '^TestClusterKillLeaderRounds$$' ./test/cluster/
 
 # The connector runtime is a plain Kafka client: run its suite once more with
 # WEIR_TEST_LONG=1 makes the kit harnesses that know it carry the issues'
