@@ -79,18 +79,14 @@ test-connectors: services-up build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 20m ./connectors/...
 
 # The long variants of the connector tests (WEIR_TEST_LONG=1: e.g. the
-# Elasticsearch sink's 200,000-record kill -9 run); RUN narrows them.
+# Elasticsearch sink's 200,000-record kill -9 run, the storage sinks' kit
+# with 200,000 records); RUN narrows them. Then 25 kill -9 rounds of the
+# replicated cluster (test/cluster).
 test-long: services-up build
 	WEIR_TEST_LONG=1 WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 30m ./connectors/... $(if $(RUN),-run '$(RUN)')
 	WEIR_CLUSTER_ROUNDS=25 WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 30m -run '^TestClusterKillLeaderRounds$$' ./test/cluster/
 
 # The connector runtime is a plain Kafka client: run its suite once more with
-# WEIR_TEST_LONG=1 makes the kit harnesses that know it carry the issues'
-# volumes (connectors/s3, connectors/hdfs: 200,000 records).
-test-long: services-up build
-	WEIR_TEST_LONG=1 WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 60m -run 'SinkKit$$' ./connectors/s3 ./connectors/hdfs
-	WEIR_CLUSTER_ROUNDS=25 WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 30m -run '^TestClusterKillLeaderRounds$$' ./test/cluster/
-
 # Apache Kafka 4.x (test/services/kafka.sh) as the log instead of weir.
 test-runtime-kafka: services-up
 	WEIR_TEST_KAFKA=127.0.0.1:$${WEIR_KAFKA_PORT:-19092} $(GO) test -race -count=1 -timeout 10m ./runtime/...
