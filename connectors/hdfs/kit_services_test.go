@@ -270,7 +270,7 @@ func BenchmarkHdfsSinkKit(b *testing.B) {
 	if s := os.Getenv("WEIR_BENCH_RECORDS"); s != "" {
 		n, _ = strconv.Atoi(s)
 	}
-	h := &harness{cl: client(b), pad: padding, extra: map[string]string{"flush.size": "5000", "rotate.interval.ms": "20000"}}
+	h := &harness{cl: client(b), pad: padding, extra: map[string]string{"flush.size": "5000", "rotate.interval.ms": "-1", "rotate.schedule.interval.ms": "1000"}}
 	var r conformance.Result
 	for b.Loop() {
 		r = conformance.Throughput(b, h, n, conformance.Options{Partitions: 4})
