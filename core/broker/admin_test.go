@@ -1,7 +1,9 @@
 package broker_test
 
 import (
+	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -426,6 +428,46 @@ func TestClusterReassignAfterDeleteRecords(t *testing.T) {
 		}
 		if time.Now().After(deadline) {
 			t.Fatalf("broker 4 after the move: error %v, log start %d, HW %d, %d records from 200", kerr.ErrorForCode(fp.ErrorCode), fp.LogStartOffset, fp.HighWatermark, n)
+		}
+	}
+}
+
+// A broker that was down while a reassignment moved its replica away
+// sets the old log aside when it starts again (it is deleted after the
+// stray grace period) instead of keeping it open forever.
+func TestClusterReassignedAwayWhileDown(t *testing.T) {
+	bs, cfgs := startClusterConfigs(t, 3, 1)
+	cl := client(t, bs[1])
+	createAssigned(t, cl, "away", 1, 2, 3)
+	waitPartition(t, cl, "away", 15*time.Second, "in sync on 3", func(p kmsg.MetadataResponseTopicPartition) bool { return len(p.ISR) == 3 })
+	produceN(t, client(t, bs[1], kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("away")), "away", 50)
+	dir := filepath.Join(cfgs[0].DataDir, "away-0")
+	if _, err := os.Stat(dir); err != nil {
+		t.Fatal(err)
+	}
+	bs[0].Close()
+	if code := reassignReq(t, cl, "away", []int32{2, 3, 4}); code != 0 {
+		t.Fatalf("reassign: %v", kerr.ErrorForCode(code))
+	}
+	waitPartition(t, cl, "away", 20*time.Second, "moved to 2,3,4", func(p kmsg.MetadataResponseTopicPartition) bool {
+		return slices.Equal(p.Replicas, []int32{2, 3, 4}) && len(p.ISR) == 3
+	})
+	back, err := broker.New(cfgs[0], slog.New(slog.NewTextHandler(testLogOut, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { back.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := back.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(20 * time.Millisecond) {
+		if _, err := os.Stat(dir); os.IsNotExist(err) {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("broker 1 still has %s after restarting without that replica", dir)
 		}
 	}
 }

@@ -302,7 +302,8 @@ func (b *Broker) hasNil(t *topicParts) bool {
 
 // setAsideStrays runs once at start, after the first reconcile: partition
 // directories on disk that no topic of the metadata owns (a topic deleted
-// while the broker was down, or before a crash finished removing it) are
+// while the broker was down, or before a crash finished removing it), or
+// of partitions reassigned away from this broker while it was down, are
 // renamed aside, logged, and deleted after StrayGracePeriod.
 func (b *Broker) setAsideStrays() {
 	strays := map[wlog.TopicPartition]bool{}
@@ -313,10 +314,15 @@ func (b *Broker) setAsideStrays() {
 		strays[tp] = true
 	}
 	for tp := range strays {
+		why := "its topic is not in the metadata"
 		if t, ok := b.lookup(tp.Topic); ok && int(tp.Partition) < len(t.parts) {
-			continue
+			if b.hosts(t.meta, int(tp.Partition)) {
+				continue
+			}
+			// Reassigned away while this broker was down.
+			why = "this broker is no longer one of its replicas"
 		}
-		if err := b.logs.SetAside(tp.Topic, tp.Partition, "its topic is not in the metadata"); err != nil {
+		if err := b.logs.SetAside(tp.Topic, tp.Partition, why); err != nil {
 			b.logger.Error("set aside stray partition directory", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 		}
 	}
