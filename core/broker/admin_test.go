@@ -471,3 +471,63 @@ func TestClusterReassignedAwayWhileDown(t *testing.T) {
 		}
 	}
 }
+
+// UNCLEAN election honours unclean.leader.election.enable: a partition
+// whose only in-sync replica is gone stays leaderless (no live ISR
+// member) until the topic allows an out-of-sync leader; then the live
+// replica leads with an ISR of itself and takes writes again.
+func TestClusterUncleanElectionHonoursTopicConfig(t *testing.T) {
+	bs, cfgs := startClusterConfigs(t, 3, 1)
+	cl := client(t, bs[1])
+	createAssigned(t, cl, "unc", 1)
+	produceN(t, client(t, bs[0], kgo.DefaultProduceTopic("unc")), "unc", 10)
+	// Broker 4 becomes a replica while it is down: it never copies
+	// anything, so the ISR stays [1].
+	bs[3].Close()
+	if code := reassignReq(t, cl, "unc", []int32{1, 4}); code != 0 {
+		t.Fatalf("reassign: %v", kerr.ErrorForCode(code))
+	}
+	bs[0].Close() // the only ISR member goes
+	back, err := broker.New(cfgs[3], slog.New(slog.NewTextHandler(testLogOut, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { back.Close() })
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := back.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	p := waitPartition(t, cl, "unc", 10*time.Second, "leaderless", func(p kmsg.MetadataResponseTopicPartition) bool { return p.Leader == -1 })
+	if !slices.Equal(p.ISR, []int32{1}) {
+		t.Fatalf("ISR while broker 1 is gone: %v", p.ISR)
+	}
+	er := elect(t, cl, 1, map[string][]int32{"unc": {0}})
+	if err := kerr.ErrorForCode(er.Topics[0].Partitions[0].ErrorCode); err != kerr.EligibleLeadersNotAvailable {
+		t.Fatalf("unclean election without unclean.leader.election.enable: %v", err)
+	}
+	// PREFERRED cannot help either: broker 1 is gone.
+	er = elect(t, cl, 0, map[string][]int32{"unc": {0}})
+	if err := kerr.ErrorForCode(er.Topics[0].Partitions[0].ErrorCode); err != kerr.PreferredLeaderNotAvailable {
+		t.Fatalf("preferred election of a gone broker: %v", err)
+	}
+	req := kmsg.NewPtrIncrementalAlterConfigsRequest()
+	rr := kmsg.NewIncrementalAlterConfigsRequestResource()
+	rr.ResourceType, rr.ResourceName = kmsg.ConfigResourceTypeTopic, "unc"
+	c := kmsg.NewIncrementalAlterConfigsRequestResourceConfig()
+	c.Name, c.Value = "unclean.leader.election.enable", kmsg.StringPtr("true")
+	rr.Configs = append(rr.Configs, c)
+	req.Resources = append(req.Resources, rr)
+	if resp, err := req.RequestWith(ctxT(t), cl); err != nil || resp.Resources[0].ErrorCode != 0 {
+		t.Fatalf("enable unclean election: %v %+v", err, resp)
+	}
+	er = elect(t, cl, 1, map[string][]int32{"unc": {0}})
+	if err := kerr.ErrorForCode(er.Topics[0].Partitions[0].ErrorCode); err != nil {
+		t.Fatalf("unclean election allowed by the topic: %v", err)
+	}
+	p = waitPartition(t, cl, "unc", 5*time.Second, "led by 4", func(p kmsg.MetadataResponseTopicPartition) bool { return p.Leader == 4 })
+	if !slices.Equal(p.ISR, []int32{4}) {
+		t.Fatalf("ISR after the unclean election: %v", p.ISR)
+	}
+	produceN(t, client(t, bs[1], kgo.DefaultProduceTopic("unc")), "unc", 5)
+}

@@ -267,6 +267,9 @@ func (b *Broker) reconcile(next *cluster.State) {
 	}
 	b.topics.Store(&out)
 	for _, p := range moved {
+		p.rep.mu.Lock()
+		p.rep.tracker = nil // a removed leader's acks=all waiters give up (NOT_LEADER_OR_FOLLOWER)
+		p.rep.mu.Unlock()
 		p.markDeleted()
 		if err := b.logs.Remove(p.topic, p.index); err != nil {
 			b.logger.Error("remove the log of a replica reassigned away", "topic", p.topic, "partition", p.index, "err", err)
