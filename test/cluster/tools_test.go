@@ -521,3 +521,61 @@ func lastLines(s string, n int) string {
 	}
 	return strings.Join(ls, "\n")
 }
+
+// kafka-reassign-partitions --cancel stops a move that cannot finish (its
+// new broker is paused): the partition is back on its original replicas,
+// with its leader and ISR, and nothing is listed as moving.
+func TestClusterKafkaReassignCancel(t *testing.T) {
+	c := Start(t, Config{Nodes: 3, Args: noConnect})
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	topic := harness.Name("cancel")
+	if err := c.CreateTopic(ctx, topic, 1, rf, minISR2()); err != nil {
+		t.Fatal(err)
+	}
+	n4, err := c.AddBroker(4)
+	if err != nil {
+		t.Fatalf("add broker 4 (a non-voter): %v", err)
+	}
+	var old PartitionState
+	for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+		m, err := c.Describe(ctx, nil, topic)
+		if old = m[0]; err == nil && len(old.ISR) == rf {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("ISR of p0 never reached %d: %+v %v", rf, old, err)
+		}
+	}
+	target := []int32{old.Replicas[1], old.Replicas[2], 4}
+	plan := fmt.Sprintf(`{"version":1,"partitions":[{"topic":%q,"partition":0,"replicas":[%d,%d,%d]}]}`, topic, target[0], target[1], target[2])
+	file := filepath.Join(t.TempDir(), "reassign.json")
+	if err := os.WriteFile(file, []byte(plan), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := n4.Pause(); err != nil {
+		t.Fatal(err)
+	}
+	defer n4.Resume()
+	seeds := strings.Join(c.Seeds(), ",")
+	out, err := kafkaTool(t, reassignCommand, "--bootstrap-server", seeds, "--reassignment-json-file", file, "--execute")
+	if err != nil || !strings.Contains(out, "Successfully started partition reassignment") {
+		t.Fatalf("--execute: %v\n%s", err, out)
+	}
+	// --preserve-throttles: clearing them asks every broker of the plan,
+	// and broker 4 is paused.
+	out, err = kafkaTool(t, reassignCommand, "--bootstrap-server", seeds, "--reassignment-json-file", file, "--cancel", "--preserve-throttles")
+	t.Logf("kafka-reassign-partitions --cancel (%v → %v while broker 4 is paused):\n%s", old.Replicas, target, out)
+	if err != nil {
+		t.Fatalf("--cancel: %v", err)
+	}
+	got := kafkaTopicsDescribe(t, c, topic)[0]
+	if !sameSet(got.Replicas, old.Replicas) || !sameSet(got.ISR, old.Replicas) || got.Leader != old.Leader {
+		t.Fatalf("after --cancel: leader %d replicas %v isr %v, want leader %d on %v", got.Leader, got.Replicas, got.ISR, old.Leader, old.Replicas)
+	}
+	out, err = kafkaTool(t, reassignCommand, "--bootstrap-server", seeds, "--list")
+	t.Logf("kafka-reassign-partitions --list:\n%s", out)
+	if err != nil || strings.Contains(out, topic) {
+		t.Fatalf("--list after --cancel: %v", err)
+	}
+}
