@@ -331,7 +331,10 @@ func TestKeyedUpdatesSurviveKill9(t *testing.T) {
 	per := total / (rounds + 1)
 	for r := 0; r < rounds; r++ {
 		produce(t, prod, keyed(topic, r*per, (r+1)*per, keys))
-		time.Sleep(time.Duration(500+rand.IntN(1500)) * time.Millisecond)
+		// Kill while this round's documents are being written: once the
+		// first of them is searchable, after up to another 0.5 s.
+		waitSeqSince(t, topic, r*per)
+		time.Sleep(time.Duration(rand.IntN(500)) * time.Millisecond)
 		n.kill()
 		ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 		c, _ := docCount(ctx, topic)
@@ -346,6 +349,26 @@ func TestKeyedUpdatesSurviveKill9(t *testing.T) {
 	waitCaughtUp(t, n, topic, total)
 	checkLastValues(t, topic, total, keys)
 	t.Logf("%d keyed records, %d keys, 4 partitions, %d kill -9 rounds: %d documents, each its key's last value", total, keys, rounds, keys)
+}
+
+// waitSeqSince waits until a document of index carries a seq ≥ from.
+func waitSeqSince(t *testing.T, index string, from int) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	q := map[string]any{"query": map[string]any{"range": map[string]any{"seq": map[string]any{"gte": from}}}}
+	for time.Now().Before(deadline) {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		st, b, err := esDo(ctx, "POST", "/"+index+"/_count", q)
+		cancel()
+		var c struct {
+			Count int `json:"count"`
+		}
+		if err == nil && st == 200 && json.Unmarshal(b, &c) == nil && c.Count > 0 {
+			return
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no document of %s with seq >= %d after 60s", index, from)
 }
 
 // waitCaughtUp waits until the connector's committed offsets sum to total.
