@@ -277,14 +277,12 @@ func walkRecords(raw []byte, h *Header, o *CheckOptions) (maxTs int64, err error
 // under franz-go's defaults (issue 16). Like binary.Varint (and Kafka's
 // ByteUtils) it accepts a non-minimal encoding.
 func varint(b []byte) (int64, int) {
-	if len(b) > 1 {
-		if b[0] < 0x80 {
-			return int64(b[0]>>1) ^ -int64(b[0]&1), 1
-		}
-		if b[1] < 0x80 {
-			u := uint64(b[0]&0x7f) | uint64(b[1])<<7
-			return int64(u>>1) ^ -int64(u&1), 2
-		}
+	if len(b) > 0 && b[0] < 0x80 {
+		return int64(b[0]>>1) ^ -int64(b[0]&1), 1
+	}
+	if len(b) > 1 && b[1] < 0x80 {
+		u := uint64(b[0]&0x7f) | uint64(b[1])<<7
+		return int64(u>>1) ^ -int64(u&1), 2
 	}
 	return varintSlow(b)
 }
