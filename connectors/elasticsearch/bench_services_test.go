@@ -7,6 +7,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -111,13 +112,25 @@ func BenchmarkElasticsearchSinkKit(b *testing.B) {
 	h := &benchSink{esSink: esSink{t: b}, n: n}
 	var direct, sink []float64
 	var mbPerDoc float64
-	direct = append(direct, bulkIndexerRate(b, n))
+	run := func(what string, f func() float64) float64 {
+		c0 := takeCPU()
+		rate := f()
+		c := takeCPU().since(c0)
+		// Elasticsearch's CPU per document says whether the sink makes
+		// it work harder than the direct load; the machine's share says
+		// how much of it other work took (the machine is shared).
+		b.Logf("%-18s %6.0f docs/s; Elasticsearch %.1f CPU-s (%.0f µs/doc); machine busy %.0f%%", what+":", rate, c.es, c.es/n*1e6, c.busy*100)
+		return rate
+	}
+	direct = append(direct, run("BulkIndexer", func() float64 { return bulkIndexerRate(b, n) }))
 	for range rounds {
-		r := conformance.Throughput(b, h, n, conformance.Options{})
-		b.Logf("ElasticsearchSink: %s", r)
-		sink = append(sink, r.RecordsPerSec())
-		mbPerDoc = r.MBPerSec() / r.RecordsPerSec()
-		direct = append(direct, bulkIndexerRate(b, n))
+		sink = append(sink, run("ElasticsearchSink", func() float64 {
+			r := conformance.Throughput(b, h, n, conformance.Options{})
+			b.Logf("ElasticsearchSink: %s", r)
+			mbPerDoc = r.MBPerSec() / r.RecordsPerSec()
+			return r.RecordsPerSec()
+		}))
+		direct = append(direct, run("BulkIndexer", func() float64 { return bulkIndexerRate(b, n) }))
 	}
 	mean := func(xs []float64) float64 {
 		s := 0.0
@@ -134,6 +147,54 @@ func BenchmarkElasticsearchSinkKit(b *testing.B) {
 	b.ReportMetric(s*mbPerDoc, "MB/s")
 	b.ReportMetric(d, "direct-docs/s")
 	b.ReportMetric(s/d, "ratio")
+}
+
+// cpuSnap is the Elasticsearch JVM's CPU time and the machine's busy and
+// total jiffies at one moment (Linux /proc).
+type cpuSnap struct{ es, busy, total float64 }
+
+type cpuUse struct {
+	es   float64 // CPU seconds
+	busy float64 // share of the machine's CPU time that was busy
+}
+
+func takeCPU() cpuSnap {
+	var c cpuSnap
+	const hz = 100 // USER_HZ
+	if pid, err := esPID(); err == nil {
+		if b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid)); err == nil {
+			// Fields after the parenthesised command: utime and stime are
+			// the 12th and 13th.
+			if i := bytes.LastIndexByte(b, ')'); i > 0 {
+				f := strings.Fields(string(b[i+1:]))
+				if len(f) > 13 {
+					u, _ := strconv.ParseFloat(f[11], 64)
+					s, _ := strconv.ParseFloat(f[12], 64)
+					c.es = (u + s) / hz
+				}
+			}
+		}
+	}
+	if b, err := os.ReadFile("/proc/stat"); err == nil {
+		line, _, _ := strings.Cut(string(b), "\n")
+		f := strings.Fields(line)
+		for i, x := range f[1:] {
+			v, _ := strconv.ParseFloat(x, 64)
+			c.total += v
+			if i != 3 && i != 4 { // idle, iowait
+				c.busy += v
+			}
+		}
+	}
+	return c
+}
+
+func (c cpuSnap) since(o cpuSnap) cpuUse {
+	u := cpuUse{es: c.es - o.es}
+	if t := c.total - o.total; t > 0 {
+		u.busy = (c.busy - o.busy) / t
+	}
+	return u
 }
 
 func bulkIndexerRate(b *testing.B, n int) float64 {

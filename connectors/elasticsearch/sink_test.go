@@ -507,6 +507,43 @@ func TestPipelineRenamedTopicWaits(t *testing.T) {
 	}
 }
 
+// flush.synchronously=true: PreCommit waits for every buffered document.
+func TestFlushSynchronously(t *testing.T) {
+	f := newFakeBulk(t)
+	f.hold = make(chan struct{})
+	task := newTask(t, nil, "connection.url", f.srv.URL, "schema.ignore", "true", "consumer.override.max.poll.records", "100",
+		"flush.synchronously", "true")
+	if err := task.Put(context.Background(), records("t", 0, 0, 100)); err != nil {
+		t.Fatal(err)
+	}
+	go func() { time.Sleep(200 * time.Millisecond); close(f.hold) }()
+	tp := plugins.TopicPartition{Topic: "t", Partition: 0}
+	got, err := task.PreCommit(context.Background(), map[plugins.TopicPartition]int64{tp: 100})
+	if err != nil || got[tp] != 100 || f.items.Load() != 100 {
+		t.Fatalf("PreCommit = %v, %v with %d of 100 documents written, want 100 after all", got, err, f.items.Load())
+	}
+}
+
+// max.buffered.records: Put waits while more documents than that are
+// unacknowledged.
+func TestMaxBufferedRecordsBlocksPut(t *testing.T) {
+	f := newFakeBulk(t)
+	f.hold = make(chan struct{})
+	task := newTask(t, nil, "connection.url", f.srv.URL, "schema.ignore", "true", "consumer.override.max.poll.records", "100",
+		"batch.size", "100", "max.buffered.records", "50")
+	done := make(chan error, 1)
+	go func() { done <- task.Put(context.Background(), records("t", 0, 0, 100)) }()
+	select {
+	case err := <-done:
+		t.Fatalf("Put returned (%v) with 100 documents unacknowledged and max.buffered.records=50", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(f.hold)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
+
 // A batch that failed transiently after max.retries in the background is
 // resent by the next Put; while it still fails, Put returns Retriable and
 // takes nothing (the runtime redelivers exactly that batch).
