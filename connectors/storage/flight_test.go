@@ -131,12 +131,22 @@ func TestFailedBackgroundUploadRetried(t *testing.T) {
 	}
 }
 
-// Close of a partition settles its file in flight first: no upload of a
-// partition runs after the task gave it up.
+// Close of a partition (or an Open of it again) settles its file in
+// flight first: no upload of a partition runs after the task gave it up,
+// and recovery never lists storage while one is on its way.
 func TestCloseSettlesFlight(t *testing.T) {
+	for _, op := range []string{"Close", "Open"} {
+		t.Run(op, func(t *testing.T) { testSettlesFlight(t, op) })
+	}
+}
+
+func testSettlesFlight(t *testing.T, op string) {
 	st := &slowStore{memStore: newMem(), gate: make(chan struct{}), started: make(chan string, 1)}
 	task := behindTask(t, st, plugins.Config{"flush.size": "2"})
 	defer task.Stop()
+	var once sync.Once
+	release := func() { once.Do(func() { close(st.gate) }) }
+	defer release() // before Stop, which waits for the upload
 	ctx := context.Background()
 	task.Open([]plugins.TopicPartition{tp0})
 	if err := task.Put(ctx, recs(0, 2, nil)); err != nil {
@@ -145,15 +155,19 @@ func TestCloseSettlesFlight(t *testing.T) {
 	<-st.started
 	closed := make(chan struct{})
 	go func() {
-		task.Close([]plugins.TopicPartition{tp0})
+		if op == "Close" {
+			task.Close([]plugins.TopicPartition{tp0})
+		} else {
+			task.Open([]plugins.TopicPartition{tp0})
+		}
 		close(closed)
 	}()
 	select {
 	case <-closed:
-		t.Fatal("Close returned while the partition's file was still being stored")
+		t.Fatalf("%s returned while the partition's file was still being stored", op)
 	case <-time.After(100 * time.Millisecond):
 	}
-	close(st.gate)
+	release()
 	<-closed
 	if got := names(st.memStore); len(got) != 1 {
 		t.Fatalf("files %v", got)

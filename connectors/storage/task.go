@@ -159,6 +159,9 @@ func (t *Task) wallDue(f *openFile, now time.Time) bool {
 func (t *Task) Open(tps []plugins.TopicPartition) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// A partition assigned again without a Close in between: its file in
+	// flight lands before the next recovery lists storage.
+	t.dropFlight(tps)
 	for _, tp := range tps {
 		if ps := t.parts[tp]; ps != nil {
 			t.abortUploads(ps)
