@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -137,5 +138,75 @@ func TestFsyncProduceWaitsForPartitionsTogether(t *testing.T) {
 		if took := produce(round); took > 3*delay {
 			t.Fatalf("round %d: a produce to %d partitions with %v fsyncs took %v: the fsyncs were waited for one after another", round, parts, delay, took)
 		}
+	}
+}
+
+// With --fsync the request frame goes back to the free list once the
+// records are appended, before the fsync wait: held across it, 16
+// producers' 5 MiB frames were most of the broker's peak memory and made
+// the next frames allocate (issue 16).
+func TestFsyncProduceReleasesFrameBeforeWait(t *testing.T) {
+	const delay = 400 * time.Millisecond
+	fs := &slowSyncFS{match: "/slowframe-", delay: delay}
+	b, err := New(Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", OffsetsTopicPartitions: 1, SyncOnAppend: true, logFS: fs},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.createTopic(ctx, "slowframe", 1, -1, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	produce := func(value []byte) <-chan error {
+		req := kmsg.NewPtrProduceRequest()
+		req.Acks, req.TimeoutMillis = -1, 10000
+		rt := kmsg.NewProduceRequestTopic()
+		rt.Topic = "slowframe"
+		rp := kmsg.NewProduceRequestTopicPartition()
+		rp.Records = oneRecordBatch(value)
+		rt.Partitions = append(rt.Partitions, rp)
+		req.Topics = append(req.Topics, rt)
+		done := make(chan error, 1)
+		go func() {
+			kresp, err := cl.Request(ctx, req)
+			if err == nil {
+				if ec := kresp.(*kmsg.ProduceResponse).Topics[0].Partitions[0].ErrorCode; ec != 0 {
+					err = kerr.ErrorForCode(ec)
+				}
+			}
+			done <- err
+		}()
+		return done
+	}
+	if err := <-produce([]byte("warm")); err != nil { // creates and syncs the segment
+		t.Fatal(err)
+	}
+	// A 900 KiB frame (under max.message.bytes) is read into a 1 MiB
+	// buffer (class 8).
+	const class = 8
+	frames.drain()
+	done := produce(make([]byte, 900<<10))
+	for {
+		if len(frames.free[class]) > 0 {
+			break // back before the answer, so before the fsync finished
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("answered (err %v) while the frame's buffer was still held: it was kept across the fsync wait", err)
+		case <-time.After(5 * time.Millisecond):
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
 	}
 }
