@@ -1,9 +1,11 @@
 package jdbc
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/url"
 	"strings"
@@ -12,6 +14,7 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+	"github.com/jackc/pgx/v5/pgproto3"
 	"github.com/weirlog/weir/plugins"
 )
 
@@ -94,6 +97,9 @@ func pgxURL(raw string) (string, error) {
 	return u.String(), nil
 }
 
+// readBuffer is the size of the buffer a connection reads the socket into.
+const readBuffer = 64 << 10
+
 // connect opens one connection, trying connection.attempts times.
 func (c connSettings) connect(ctx context.Context) (*pgx.Conn, error) {
 	cfg, err := pgx.ParseConfig(c.url)
@@ -109,6 +115,12 @@ func (c connSettings) connect(ctx context.Context) (*pgx.Conn, error) {
 	cfg.RuntimeParams["timezone"] = c.tz.String()
 	if cfg.RuntimeParams["application_name"] == "" {
 		cfg.RuntimeParams["application_name"] = "weir-jdbc"
+	}
+	// pgx reads the socket 8 KiB at a time; a scan streaming a big table
+	// then spends a read system call per 8 KiB. A bigger buffer under
+	// pgx's reader takes what the server has sent in one call.
+	cfg.BuildFrontend = func(r io.Reader, w io.Writer) *pgproto3.Frontend {
+		return pgproto3.NewFrontend(bufio.NewReaderSize(r, readBuffer), w)
 	}
 	var last error
 	for i := 0; i < max(c.attempts, 1); i++ {
