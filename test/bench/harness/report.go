@@ -258,7 +258,7 @@ func (rep *report) print(out io.Writer) {
 		fmt.Fprintln(out, "\ndurable mode per round: dd bs=1M conv=fdatasync vs weir serve --fsync with concurrent acks=all franz-go producers (MB/s),")
 		fmt.Fprintln(out, "and the same producers against weir without --fsync (page cache: the ceiling the clients' and broker's CPU leave):")
 		tw = tabwriter.NewWriter(out, 0, 4, 2, ' ', tabwriter.AlignRight)
-		fmt.Fprintln(tw, "round\tload\tdd\tweir --fsync\tof dd\tpage cache\tfsync/page cache\tproducers\tp99 ms\tbroker CPU-s/GB\tclients CPU-s/GB\t")
+		fmt.Fprintln(tw, "round\tload\tdd\tweir --fsync\tof dd\tpage cache\tfsync/page cache\tproducers\tp99 ms\tbroker CPU-s/GB\tclients CPU-s/GB\tRSS MB\t")
 		for _, d := range rep.Durable {
 			ratio, pcRatio := "-", "-"
 			if d.DDMBs > 0 && d.FsyncMBs > 0 {
@@ -267,8 +267,8 @@ func (rep *report) print(out io.Writer) {
 			if d.PageCacheMBs > 0 && d.FsyncMBs > 0 {
 				pcRatio = num(d.FsyncMBs/d.PageCacheMBs, 2)
 			}
-			fmt.Fprintf(tw, "%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t\n", d.Round, d.LoadAvg1m, num(d.DDMBs, 1), num(d.FsyncMBs, 1), ratio,
-				num(d.PageCacheMBs, 1), pcRatio, d.Producers, num(d.FsyncP99Ms, 1), num(d.FsyncBrokerCPUPerGB, 2), num(d.FsyncClientCPUPerGB, 2))
+			fmt.Fprintf(tw, "%d\t%.1f\t%s\t%s\t%s\t%s\t%s\t%d\t%s\t%s\t%s\t%s\t\n", d.Round, d.LoadAvg1m, num(d.DDMBs, 1), num(d.FsyncMBs, 1), ratio,
+				num(d.PageCacheMBs, 1), pcRatio, d.Producers, num(d.FsyncP99Ms, 1), num(d.FsyncBrokerCPUPerGB, 2), num(d.FsyncClientCPUPerGB, 2), num(d.FsyncPeakRSSMB, 0))
 		}
 		tw.Flush()
 	}

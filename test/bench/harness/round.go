@@ -248,6 +248,7 @@ type durable struct {
 	// Broker and client CPU-seconds per GB of the --fsync run.
 	FsyncBrokerCPUPerGB float64  `json:"weir_fsync_broker_cpu_seconds_per_gb"`
 	FsyncClientCPUPerGB float64  `json:"weir_fsync_client_cpu_seconds_per_gb"`
+	FsyncPeakRSSMB      float64  `json:"weir_fsync_peak_rss_mb"`
 	Producers           int      `json:"producers"`
 	Errors              []string `json:"errors,omitempty"`
 }
@@ -304,11 +305,14 @@ func measureDurable(ctx context.Context, c config, r int) durable {
 			return
 		}
 		d.FsyncMBs, d.FsyncP99Ms = s.MBs, s.P99Ms
+		if rss, err := vmHWM(pid); err == nil {
+			d.FsyncPeakRSSMB = rss
+		}
 		if gb := float64(s.Bytes) / (1 << 30); gb > 0 {
 			d.FsyncBrokerCPUPerGB, d.FsyncClientCPUPerGB = (cpu1-cpu0)/gb, s.ClientCPU/gb
 		}
-		progress("durable round %d: %s, %d producers: %.1f MB/s, p99 %.1f ms; CPU-s/GB broker %.2f, clients %.2f",
-			r, what, c.fsyncProds, s.MBs, s.P99Ms, d.FsyncBrokerCPUPerGB, d.FsyncClientCPUPerGB)
+		progress("durable round %d: %s, %d producers: %.1f MB/s, p99 %.1f ms; CPU-s/GB broker %.2f, clients %.2f; peak RSS %.0f MB",
+			r, what, c.fsyncProds, s.MBs, s.P99Ms, d.FsyncBrokerCPUPerGB, d.FsyncClientCPUPerGB, d.FsyncPeakRSSMB)
 	}
 	runWeir := func() {
 		produce(true)
