@@ -135,7 +135,7 @@ func run(url string, n, batch, rounds int, jsonOut string) error {
 		fmt.Fprintln(os.Stderr, line)
 	}
 	timed := func(round int, what string, pid func() int, f func() error) (measured, error) {
-		c0, s0 := cpuSelf(), 0.0
+		c0, s0 := cpuSelf(), -1.0
 		if pid != nil {
 			s0 = cpuOf(pid())
 		}
@@ -146,7 +146,7 @@ func run(url string, n, batch, rounds int, jsonOut string) error {
 		el := time.Since(start).Seconds()
 		r := measured{Round: round, What: what, RowsS: float64(n) / el, MBs: float64(copyBytes) / 1e6 / el, ClientNsPerRow: (cpuSelf() - c0) / float64(n) * 1e9}
 		if pid != nil {
-			if s1 := cpuOf(pid()); s1 > 0 && s0 > 0 {
+			if s1 := cpuOf(pid()); s1 >= 0 && s0 >= 0 {
 				r.ServerNsPerRow = (s1 - s0) / float64(n) * 1e9
 			}
 		}
@@ -182,7 +182,7 @@ func run(url string, n, batch, rounds int, jsonOut string) error {
 			}
 			if srcPid > 0 {
 				// The task's backend served only this scan: its whole CPU counts.
-				if sc := cpuOf(srcPid); sc > 0 {
+				if sc := cpuOf(srcPid); sc >= 0 {
 					s.ServerNsPerRow = sc / float64(n) * 1e9
 				}
 			}
@@ -271,20 +271,20 @@ func cpuSelf() float64 {
 }
 
 // cpuOf is the CPU time in seconds of process pid (a PostgreSQL backend on
-// this machine), 0 when it cannot be read.
+// this machine), -1 when it cannot be read.
 func cpuOf(pid int) float64 {
 	if pid <= 0 {
-		return 0
+		return -1
 	}
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
 	if err != nil {
-		return 0
+		return -1
 	}
 	// Fields after the parenthesized command: state is field 3, utime 14, stime 15.
 	i := strings.LastIndexByte(string(b), ')')
 	f := strings.Fields(string(b[i+1:]))
 	if len(f) < 13 {
-		return 0
+		return -1
 	}
 	ut, _ := strconv.ParseFloat(f[11], 64)
 	st, _ := strconv.ParseFloat(f[12], 64)
@@ -366,7 +366,7 @@ func sinkRate(url, schema, topic string, n, batch int, pid func() int) (float64,
 	}
 	el := time.Since(start).Seconds()
 	server := 0.0
-	if s1 := cpuOf(backend); s0 > 0 && s1 > 0 {
+	if s1 := cpuOf(backend); s0 >= 0 && s1 >= 0 {
 		server = (s1 - s0) / float64(n-1) * 1e9
 	}
 	return float64(n-1) / el, (cpuSelf() - c0) / float64(n-1) * 1e9, server, nil
