@@ -6,9 +6,12 @@
 //
 // Files are named /<topics.dir>/<topic>/<encodedPartition>/<topic>+<partition>+<startOffset:%010d>+<endOffset:%010d>.<ext>
 // with the end offset inclusive, as Confluent names them. A file is
-// written under /<topics.dir>/+tmp/<topic>/<encodedPartition>/, flushed
-// to the DataNodes, closed (the NameNode's ErrReplicating is retried) and
-// renamed into place, so readers see whole files only. When a
+// written under /<topics.dir>/+tmp/<topic>/<encodedPartition>/, closed
+// (which waits for every DataNode's acknowledgement; the NameNode's
+// ErrReplicating is retried) and renamed into place, so readers see whole
+// files only. A file is buffered whole in memory until then (flush.size
+// bounds it; the S3 sink streams parts instead): a write that fails half
+// way could not be resumed without the bytes already sent. When a
 // partition is assigned, temp files a crashed writer left (and their
 // leases) are removed and the position is read from the file names; no
 // write-ahead log is needed (logs.dir is accepted and unused).

@@ -168,8 +168,9 @@ type store struct {
 	topicsDir string
 	// The core stores one file in the background while Put recovers
 	// another partition, so two operations may run at once.
-	mu sync.Mutex
-	cl *hdfs.Client // nil after an operation timed out: reconnect
+	mu   sync.Mutex
+	cl   *hdfs.Client    // nil after an operation timed out: reconnect
+	dirs map[string]bool // directories made already
 }
 
 // client returns the current client, connecting when there is none.
@@ -234,11 +235,12 @@ func (s *store) Commit(ctx context.Context, p string, data []byte, _ int64) erro
 
 func (s *store) commit(ctx context.Context, cl *hdfs.Client, p string, data []byte) error {
 	tmp := s.tmpPath(p)
-	if err := cl.MkdirAll(path.Dir(tmp), 0o755); err != nil {
-		return fmt.Errorf("mkdir: %w", err)
+	if err := s.mkdirAll(cl, path.Dir(tmp)); err != nil {
+		return err
 	}
 	w, err := cl.Create(tmp)
 	if err != nil {
+		s.forgetDirs() // removed behind our back? make them again next time
 		return fmt.Errorf("create temp file: %w", err)
 	}
 	if dl, ok := ctx.Deadline(); ok {
@@ -249,25 +251,50 @@ func (s *store) commit(ctx context.Context, cl *hdfs.Client, p string, data []by
 		cl.Remove(tmp)
 		return fmt.Errorf("write temp file: %w", err)
 	}
-	// Flush is the client's hflush/hsync: the data is on the DataNodes
-	// before the file is completed and renamed.
-	if err := w.Flush(); err != nil {
-		w.Close()
-		cl.Remove(tmp)
-		return fmt.Errorf("sync temp file: %w", err)
-	}
+	// Close waits for every DataNode's acknowledgement of every packet and
+	// completes the file at the NameNode, so the data is durable before
+	// the rename (a Flush first, the client's hflush, only cost a round
+	// trip of the pipeline).
 	if err := closeFile(ctx, w); err != nil {
 		cl.Remove(tmp)
 		return err
 	}
 	final := abs(p)
-	if err := cl.MkdirAll(path.Dir(final), 0o755); err != nil {
-		return fmt.Errorf("mkdir: %w", err)
+	if err := s.mkdirAll(cl, path.Dir(final)); err != nil {
+		return err
 	}
 	if err := cl.Rename(tmp, final); err != nil {
+		s.forgetDirs()
 		return fmt.Errorf("rename into place: %w", err)
 	}
 	return nil
+}
+
+// mkdirAll makes dir once per store: a NameNode round trip per file for
+// directories that exist already was a fifth of a file's commit.
+func (s *store) mkdirAll(cl *hdfs.Client, dir string) error {
+	s.mu.Lock()
+	known := s.dirs[dir]
+	s.mu.Unlock()
+	if known {
+		return nil
+	}
+	if err := cl.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("mkdir %s: %w", dir, err)
+	}
+	s.mu.Lock()
+	if s.dirs == nil {
+		s.dirs = map[string]bool{}
+	}
+	s.dirs[dir] = true
+	s.mu.Unlock()
+	return nil
+}
+
+func (s *store) forgetDirs() {
+	s.mu.Lock()
+	s.dirs = nil
+	s.mu.Unlock()
 }
 
 // closeFile completes the file; the NameNode answers ErrReplicating while

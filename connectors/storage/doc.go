@@ -14,7 +14,7 @@
 // and the start offset (and, for HDFS, the inclusive end offset; S3
 // objects carry the end offset in their metadata). A file becomes visible
 // whole (S3: one PUT or a completed multipart upload; HDFS: a temp file
-// under +tmp, hsync, rename). PreCommit returns, per partition, the start
+// under +tmp, closed once every DataNode acknowledged it, renamed). PreCommit returns, per partition, the start
 // offset of its oldest open file, so consumer offsets never pass a record
 // that is not durable.
 //
