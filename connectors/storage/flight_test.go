@@ -109,7 +109,7 @@ func TestFailedBackgroundUploadRetried(t *testing.T) {
 	}
 	// Store down for that upload and the first retry.
 	task.mu.Lock()
-	<-task.flight.done
+	<-task.flights[0].done
 	task.mu.Unlock()
 	st.mu.Lock()
 	st.fail = 1
@@ -171,5 +171,56 @@ func testSettlesFlight(t *testing.T, op string) {
 	<-closed
 	if got := names(st.memStore); len(got) != 1 {
 		t.Fatalf("files %v", got)
+	}
+}
+
+// Files of different partitions upload side by side; a second file of
+// the same encoded partition waits for the first.
+func TestFlightsOfPartitionsOverlap(t *testing.T) {
+	st := &slowStore{memStore: newMem(), gate: make(chan struct{}), started: make(chan string, 10)}
+	task := behindTask(t, st, plugins.Config{"flush.size": "2"})
+	defer task.Stop()
+	var once sync.Once
+	release := func() { once.Do(func() { close(st.gate) }) }
+	defer release()
+	ctx := context.Background()
+	tp1 := plugins.TopicPartition{Topic: "t", Partition: 1}
+	task.Open([]plugins.TopicPartition{tp0, tp1})
+	batch := recs(0, 2, nil)
+	for _, r := range recs(0, 2, nil) {
+		r.Partition = 1
+		batch = append(batch, r)
+	}
+	if err := task.Put(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]bool{}
+	for range 2 {
+		select {
+		case p := <-st.started:
+			got[p] = true
+		case <-time.After(2 * time.Second):
+			t.Fatalf("uploads started: %v; want both partitions' files at once", got)
+		}
+	}
+	// Partition 0's next file waits for its first.
+	put := make(chan error, 1)
+	go func() { put <- task.Put(ctx, recs(2, 4, nil)) }()
+	select {
+	case err := <-put:
+		t.Fatalf("Put returned (%v) while partition 0's earlier file was still in flight", err)
+	case p := <-st.started:
+		t.Fatalf("upload of %s started before partition 0's earlier file was stored", p)
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	if err := <-put; err != nil {
+		t.Fatal(err)
+	}
+	if _, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 4, tp1: 2}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(names(st.memStore)); n != 3 {
+		t.Fatalf("files %v, want 3", names(st.memStore))
 	}
 }

@@ -42,7 +42,7 @@ type Task struct {
 	clean     map[plugins.TopicPartition]cleanMarker
 	stop      chan struct{}
 	done      chan struct{}
-	flight    *flight         // the file being stored behind Put, if any
+	flights   []*flight       // files being stored behind Put, oldest first
 	free      []*bytes.Buffer // buffers of stored files, for the next ones
 	// syncCommits stores every file before Put returns (unit tests that
 	// look at storage right after a Put).
@@ -445,16 +445,28 @@ func (t *Task) commit(ctx context.Context, tp plugins.TopicPartition, ps *pstate
 			return err
 		}
 	}
-	// Files become visible in the order they were closed: the one in
-	// flight first.
-	if err := t.settleFlight(ctx); err != nil {
-		f.due = true
-		return err
-	}
-	if behind && !t.syncCommits {
+	if !behind || t.syncCommits {
+		// Files become visible in the order they were closed: those in
+		// flight first.
+		if err := t.settleFlights(ctx, nil); err != nil {
+			f.due = true
+			return err
+		}
+	} else {
+		// An encoded partition's files become visible in offset order:
+		// its earlier file first; and at most maxFlights at once.
+		err := t.settleFlights(ctx, func(fl *flight) bool { return fl.tp == tp && fl.f.enc == f.enc })
+		if err == nil && len(t.flights) >= maxFlights {
+			oldest := t.flights[0]
+			err = t.settleFlights(ctx, func(fl *flight) bool { return fl == oldest })
+		}
+		if err != nil {
+			f.due = true
+			return err
+		}
 		delete(ps.open, f.enc)
 		fl := &flight{tp: tp, ps: ps, f: f, done: make(chan struct{})}
-		t.flight = fl
+		t.flights = append(t.flights, fl)
 		go func() {
 			defer close(fl.done)
 			cctx, cancel := t.ctxTimeout(context.Background())
@@ -521,12 +533,17 @@ func (t *Task) putBuf(b *bytes.Buffer) {
 	}
 }
 
-// flight is the one file whose upload runs behind Put, so converting and
-// encoding the next records overlaps the upload of the last file (the
-// sink was idle during every PUT). One at a time keeps the files of an
-// encoded partition visible in offset order, which recovery relies on,
-// and memory at one more file. Its records are not yet durable: PreCommit,
-// Close and Stop settle it first, so offsets never pass it.
+// maxFlights bounds the files stored behind Put at once (memory: that
+// many finished files, or their last parts when streamed).
+const maxFlights = 4
+
+// flight is a file whose upload runs behind Put, so converting and
+// encoding the next records overlaps the uploads (the sink was idle
+// during every PUT), and the files of different partitions upload side
+// by side. An encoded partition has at most one file in flight, so its
+// files become visible in offset order, which recovery relies on. Its
+// records are not yet durable: PreCommit, Close and Stop settle flights
+// first, so offsets never pass them.
 type flight struct {
 	tp   plugins.TopicPartition
 	ps   *pstate
@@ -536,39 +553,45 @@ type flight struct {
 	err  error // set before done closes
 }
 
-// settleFlight waits for the file in flight; one that failed is tried
-// again here, in the caller's goroutine, until it is stored.
-func (t *Task) settleFlight(ctx context.Context) error {
-	fl := t.flight
-	if fl == nil {
-		return nil
-	}
-	<-fl.done
-	if fl.err != nil {
-		cctx, cancel := t.ctxTimeout(ctx)
-		fl.path, fl.err = t.store(cctx, fl.tp, fl.f)
-		cancel()
-		if fl.err != nil {
-			return fl.err
+// settleFlights waits for the flights match selects (nil: all), oldest
+// first; one that failed is tried again here, in the caller's goroutine,
+// and stays in flight while it fails.
+func (t *Task) settleFlights(ctx context.Context, match func(*flight) bool) error {
+	var kept []*flight
+	var firstErr error
+	for _, fl := range t.flights {
+		if firstErr != nil || (match != nil && !match(fl)) {
+			kept = append(kept, fl)
+			continue
 		}
+		<-fl.done
+		if fl.err != nil {
+			cctx, cancel := t.ctxTimeout(ctx)
+			fl.path, fl.err = t.store(cctx, fl.tp, fl.f)
+			cancel()
+			if fl.err != nil {
+				firstErr = fl.err
+				kept = append(kept, fl)
+				continue
+			}
+		}
+		t.settled(fl.ps, fl.f, fl.path)
 	}
-	t.settled(fl.ps, fl.f, fl.path)
-	t.flight = nil
-	return nil
+	t.flights = kept
+	return firstErr
 }
 
-// flightFailed settles a flight that already ended, so a failed upload
+// flightFailed settles flights that already ended, so a failed upload
 // surfaces at the next Put rather than at the next commit.
 func (t *Task) flightFailed(ctx context.Context) error {
-	if t.flight == nil {
-		return nil
-	}
-	select {
-	case <-t.flight.done:
-		return t.settleFlight(ctx)
-	default:
-		return nil
-	}
+	return t.settleFlights(ctx, func(fl *flight) bool {
+		select {
+		case <-fl.done:
+			return true
+		default:
+			return false
+		}
+	})
 }
 
 // PreCommit commits idle and scheduled files and returns, per partition,
@@ -577,7 +600,7 @@ func (t *Task) flightFailed(ctx context.Context) error {
 func (t *Task) PreCommit(ctx context.Context, cur map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if err := t.settleFlight(ctx); err != nil {
+	if err := t.settleFlights(ctx, nil); err != nil {
 		return nil, err
 	}
 	if err := t.commitDue(ctx); err != nil {
@@ -642,23 +665,29 @@ func (t *Task) Close(tps []plugins.TopicPartition) error {
 	return nil
 }
 
-// dropFlight settles the file in flight if it belongs to one of tps (all
-// when tps is nil), so no upload of a partition outlives its ownership;
-// one that still fails is dropped: its records come again from the
-// committed offsets, which never passed it.
+// dropFlight settles the files in flight of tps (all when tps is nil), so
+// no upload of a partition outlives its ownership; one that still fails
+// is dropped: its records come again from the committed offsets, which
+// never passed it.
 func (t *Task) dropFlight(tps []plugins.TopicPartition) {
-	fl := t.flight
-	if fl == nil || (tps != nil && !slices.Contains(tps, fl.tp)) {
-		return
-	}
+	ours := func(fl *flight) bool { return tps == nil || slices.Contains(tps, fl.tp) }
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
-	if err := t.settleFlight(ctx); err != nil {
-		t.log.Warn("dropping a file whose upload failed; its records come again", "topic", fl.tp.Topic, "partition", fl.tp.Partition, "err", err)
-		if fl.f.up != nil {
-			_ = fl.f.up.Abort(ctx)
+	for range len(t.flights) {
+		if t.settleFlights(ctx, ours) == nil {
+			return
 		}
-		t.flight = nil
+		// The oldest of ours failed again: drop it and go on.
+		for i, fl := range t.flights {
+			if ours(fl) {
+				t.log.Warn("dropping a file whose upload failed; its records come again", "topic", fl.tp.Topic, "partition", fl.tp.Partition, "err", fl.err)
+				if fl.f.up != nil {
+					_ = fl.f.up.Abort(ctx)
+				}
+				t.flights = slices.Delete(t.flights, i, i+1)
+				break
+			}
+		}
 	}
 }
 
