@@ -74,7 +74,9 @@ func TestClusterFranzSuite(t *testing.T) {
 	}
 	cmd := exec.Command("bash", filepath.Join(root, "test/compat/franz-suite.sh"), "--broker", strings.Join(c.Seeds(), ","))
 	cmd.Dir = root
-	cmd.Env = append(os.Environ(), "KGO_TEST_RF=3", "FRANZ_SUITE_OUT="+t.TempDir())
+	// TestGroupETL's 500,000 records, each on three replicas, take ~8 min
+	// on a busy 2-core machine: more than the script's 5 min default.
+	cmd.Env = append(os.Environ(), "KGO_TEST_RF=3", "FRANZ_SUITE_TIMEOUT=900", "FRANZ_SUITE_OUT="+t.TempDir())
 	out, err := cmd.CombinedOutput()
 	t.Logf("franz-suite.sh against 3 nodes:\n%s", out)
 	if err != nil {
