@@ -227,8 +227,14 @@ type Broker struct {
 	ctl    *cluster.Controller
 	groups *group.Coordinator
 	// groupsLoaded is groups once loaded, for readers outside requests
-	// (metrics scrapes) that may run before Start set groups.
+	// (metrics scrapes) and for the group APIs, which Start serves before
+	// the groups are loaded: they wait for groupsReady, closed then.
 	groupsLoaded atomic.Pointer[group.Coordinator]
+	groupsReady  chan struct{}
+	// lazyGroups: a fresh single node, whose groups load on first use
+	// (wantGroups, once).
+	lazyGroups atomic.Bool
+	groupsOnce sync.Once
 	// groupReload: a reload of the groups is running (replication.go);
 	// groupReloadAgain: leadership moved again meanwhile.
 	groupReload, groupReloadAgain atomic.Bool
@@ -308,6 +314,7 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 	b.reconCond.L = &b.reconMu
 	b.autoCreateRate = rate.NewLimiter(rate.Limit(cfg.AutoCreatePerSecond), cfg.AutoCreatePerSecond)
 	b.ctx, b.cancel = context.WithCancel(context.Background())
+	b.groupsReady = make(chan struct{})
 	b.sessions = newFetchSessions(1000)
 	b.pids.b = b
 	empty := map[string]*topicParts{}
@@ -336,7 +343,8 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 
 // Start listens, brings up the metadata controller, creates the offsets
 // topic and loads the group coordinator. It returns once clients can be
-// served.
+// served. A fresh single node leaves the offsets topic and the groups to
+// the first client that needs them (wantGroups).
 func (b *Broker) Start(ctx context.Context) error {
 	start := time.Now()
 	ln, err := net.Listen("tcp", b.cfg.KafkaAddr)
@@ -407,6 +415,37 @@ func (b *Broker) Start(ctx context.Context) error {
 			return fmt.Errorf("broker: register: %w", err)
 		}
 	}
+	b.groups = group.New(b.cfg.Group, &offsetsStore{b: b}, b.logger)
+	// A fresh single node creates __consumer_offsets when a client first
+	// needs a group (FindCoordinator or a group request), as Kafka does:
+	// its 50 partition logs, a few fsyncs each, were most of a fresh
+	// container's start → first produce (issue 15). Elsewhere (a restart,
+	// a cluster) the groups load before Start returns, as before.
+	_, haveOffsets := ctl.State().Topics[OffsetsTopic]
+	b.lazyGroups.Store(!haveOffsets && !b.multi())
+	b.wg.Add(1)
+	go b.acceptLoop()
+	var groupsLoad time.Duration
+	if !b.lazyGroups.Load() {
+		groupsStart := time.Now()
+		if err := b.loadGroups(ctx); err != nil {
+			b.Close()
+			return fmt.Errorf("broker: %w", err)
+		}
+		groupsLoad = time.Since(groupsStart)
+	}
+	b.logger.Info("broker listening", "kafka_addr", ln.Addr().String(), "advertised", adv,
+		"node_id", b.cfg.NodeID, "cluster_id", ctl.State().ClusterID, "startup", time.Since(b.created).Round(time.Microsecond),
+		"logs", len(b.logs.Logs()), "logs_open", b.logsOpen.Round(time.Microsecond), "start", time.Since(start).Round(time.Microsecond),
+		"metadata_ready", metadataReady.Round(time.Microsecond), "groups_load", groupsLoad.Round(time.Microsecond), "groups_on_first_use", b.lazyGroups.Load())
+	return nil
+}
+
+// loadGroups creates the offsets topic if it is missing and loads the
+// group coordinator from it; then the group APIs are served (groupsReady).
+// It runs once: in Start, or on a fresh single node in wantGroups.
+func (b *Broker) loadGroups(ctx context.Context) error {
+	ctl := b.ctl
 	if _, ok := ctl.State().Topics[OffsetsTopic]; !ok && b.multi() {
 		// Internal topics get min(3, brokers) replicas: give the other
 		// voters, starting alongside, a moment to register first.
@@ -419,8 +458,7 @@ func (b *Broker) Start(ctx context.Context) error {
 		cfgs := map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600"}
 		// Several nodes starting together may all try: one wins.
 		if errc := b.createTopic(ctx, OffsetsTopic, b.cfg.OffsetsTopicPartitions, -1, cfgs, true); errc != nil && !errors.Is(errc, kerr.TopicAlreadyExists) {
-			b.Close()
-			return fmt.Errorf("broker: create %s: %w", OffsetsTopic, errc)
+			return fmt.Errorf("create %s: %w", OffsetsTopic, errc)
 		}
 	}
 	if b.multi() {
@@ -428,22 +466,39 @@ func (b *Broker) Start(ctx context.Context) error {
 		// newest state before the coordinator replays its partitions.
 		b.reconcile(ctl.State())
 	}
-	b.groups = group.New(b.cfg.Group, &offsetsStore{b: b}, b.logger)
-	groupsStart := time.Now()
 	if err := b.groups.Load(ctx); err != nil {
-		b.Close()
-		return fmt.Errorf("broker: load groups: %w", err)
+		return fmt.Errorf("load groups: %w", err)
 	}
-	groupsLoad := time.Since(groupsStart)
 	b.groupsLoaded.Store(b.groups)
-
-	b.wg.Add(1)
-	go b.acceptLoop()
-	b.logger.Info("broker listening", "kafka_addr", ln.Addr().String(), "advertised", adv,
-		"node_id", b.cfg.NodeID, "cluster_id", ctl.State().ClusterID, "startup", time.Since(b.created).Round(time.Microsecond),
-		"logs", len(b.logs.Logs()), "logs_open", b.logsOpen.Round(time.Microsecond), "start", time.Since(start).Round(time.Microsecond),
-		"metadata_ready", metadataReady.Round(time.Microsecond), "groups_load", groupsLoad.Round(time.Microsecond))
+	close(b.groupsReady)
 	return nil
+}
+
+// wantGroups starts loadGroups in the background, once, on a fresh single
+// node whose groups are not loaded yet (see Start); a failure is logged
+// and retried until the broker closes. Elsewhere it does nothing.
+func (b *Broker) wantGroups() {
+	if !b.lazyGroups.Load() {
+		return
+	}
+	b.groupsOnce.Do(func() {
+		b.wg.Add(1) // called from a request, whose connection holds b.wg
+		go func() {
+			defer b.wg.Done()
+			for delay := 50 * time.Millisecond; ; delay = min(2*delay, 2*time.Second) {
+				err := b.loadGroups(b.ctx)
+				if err == nil || b.ctx.Err() != nil {
+					return
+				}
+				b.errorLimited("group coordinator did not start; retrying", "err", err)
+				select {
+				case <-b.ctx.Done():
+					return
+				case <-time.After(delay):
+				}
+			}
+		}()
+	})
 }
 
 // Addr is the listener's address (useful with port 0).

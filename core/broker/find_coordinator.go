@@ -13,6 +13,8 @@ import (
 // * Group keys (type 0): the leader of __consumer_offsets partition
 //   group.PartitionFor(key) (on a single node, this node);
 //   COORDINATOR_NOT_AVAILABLE while that partition has no live leader.
+//   On a fresh single node the first one starts creating __consumer_offsets
+//   and loading the groups (Broker.wantGroups); group requests wait for it.
 // * Transaction keys (type 1): transactions are not implemented, so
 //   COORDINATOR_NOT_AVAILABLE.
 // * v4+ batches keys in CoordinatorKeys and answers per key.
@@ -21,6 +23,9 @@ func init() { register(kmsg.FindCoordinator, 0, 5, handleFindCoordinator) }
 
 func handleFindCoordinator(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.FindCoordinatorRequest)
+	if req.CoordinatorType == 0 {
+		b.wantGroups() // a fresh node's groups: start loading them now
+	}
 	resp := req.ResponseKind().(*kmsg.FindCoordinatorResponse)
 	answer := func(key string) (code int16, msg *string) {
 		if req.CoordinatorType != 0 {

@@ -23,8 +23,23 @@ import (
 // The versions advertised are the coordinator's own (group.Versions).
 func init() {
 	route := func(b *Broker, rc *reqCtx, req kmsg.Request) kmsg.Response {
+		g := b.groupsLoaded.Load()
+		if g == nil {
+			// Not loaded yet (Start still loading them, or a fresh
+			// node's first group request): wait, or drop the answer if
+			// the broker or connection closes first.
+			b.wantGroups()
+			select {
+			case <-b.groupsReady:
+				g = b.groupsLoaded.Load()
+			case <-b.ctx.Done():
+				return nil
+			case <-rc.ctx.Done():
+				return nil
+			}
+		}
 		ctx := group.WithClient(rc.ctx, group.ClientInfo{ID: rc.p.clientID, Host: "/" + rc.conn.remoteHost})
-		return b.groups.Handle(ctx, req)
+		return g.Handle(ctx, req)
 	}
 	for key, v := range group.Versions() {
 		if key == kmsg.JoinGroup.Int16() || key == kmsg.SyncGroup.Int16() {

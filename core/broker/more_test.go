@@ -171,6 +171,10 @@ func TestOffsetForLeaderEpochAndClusterAPIs(t *testing.T) {
 	if err != nil || len(meta.Brokers) != 1 || meta.Cluster != b.ClusterID() || meta.Controller != 1 {
 		t.Fatalf("describe cluster: %v %+v", err, meta)
 	}
+	// A fresh node creates __consumer_offsets on first group use.
+	if _, err := adm.ListGroups(ctxT(t)); err != nil {
+		t.Fatalf("list groups: %v", err)
+	}
 	td, err := adm.ListTopicsWithInternal(ctxT(t))
 	if err != nil || !td.Has("__consumer_offsets") || !td["__consumer_offsets"].IsInternal {
 		t.Fatalf("internal topic missing from metadata: %v", err)
