@@ -7,6 +7,9 @@
 //	cl, _ := kgo.NewClient(kgo.SeedBrokers(w.Brokers()...))
 //	resp, _ := http.Get(w.ConnectURL() + "/connectors")
 //
+// weirtest.Nodes(3) starts a replicated three-node cluster in the process
+// instead (each node a metadata voter); StopNode stops one of them.
+//
 // Every built-in connector (FileStream, datagen, JDBC, STOMP) is available;
 // FileStream files may live under FilesDir(). It grew out of
 // core/broker/brokertest, which stays the broker-only helper weir's own tests

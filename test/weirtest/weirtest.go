@@ -17,8 +17,10 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirlog/weir/core/broker"
+	"github.com/weirlog/weir/core/cluster"
 	"github.com/weirlog/weir/runtime"
 
 	_ "github.com/weirlog/weir/connectors/datagen" // the built-in connectors, as weir serve has them
@@ -37,6 +39,7 @@ type options struct {
 	noConnect  bool
 	logLevel   slog.Level
 	fileDirs   []string
+	nodes      int
 }
 
 type topicSpec struct {
@@ -81,20 +84,39 @@ func WithFileDirs(dirs ...string) Option {
 	return func(o *options) { o.fileDirs = append(o.fileDirs, dirs...) }
 }
 
+// Nodes starts a cluster of n brokers in the test process instead of one:
+// each a metadata voter (raft on its own 127.0.0.1 port) with its own data
+// directory and Kafka port, topics replicated to min(3, n) of them by
+// default (WithTopics, auto-created topics, Connect's state topics), and
+// fast failure detection (100 ms heartbeats, 1 s session timeout). The
+// Connect runtime uses all of them. StopNode stops one (a controlled
+// shutdown, not a crash), as a failure test needs.
+//
+// A new partition's ISR is its leader alone until the followers catch up,
+// so Start waits until WithTopics topics are fully in sync on every node;
+// a topic a test creates itself (or auto-creates) should be waited for the
+// same way before a node is stopped, or an acks=all partition can go
+// offline with its leader.
+func Nodes(n int) Option { return func(o *options) { o.nodes = n } }
+
 // WithoutConnect starts the broker alone; ConnectURL is then "".
 func WithoutConnect() Option { return func(o *options) { o.noConnect = true } }
 
 // WithLogLevel sets which of weir's log lines reach t.Log (default warn).
 func WithLogLevel(l slog.Level) Option { return func(o *options) { o.logLevel = l } }
 
-// Weir is one embedded weir: broker, Connect runtime, REST API.
+// Weir is one embedded weir: broker (or brokers, with Nodes), Connect
+// runtime, REST API.
 type Weir struct {
-	// Broker is the in-process broker, for tests that want more than a
-	// Kafka address (its metrics, Healthy).
+	// Broker is the in-process broker (node 1 with Nodes), for tests that
+	// want more than a Kafka address (its metrics, Healthy).
 	Broker *broker.Broker
 
 	tb      testing.TB
 	dataDir string
+
+	nodesMu sync.Mutex
+	nodes   []*broker.Broker // by node ID - 1; nil once stopped
 
 	// The Connect runtime starts in the background (see Start): connectDone
 	// closes when it is up or has failed; the fields below it are written
@@ -110,8 +132,50 @@ type Weir struct {
 	closeErr  error
 }
 
-// Brokers returns the bootstrap addresses for Kafka clients.
-func (w *Weir) Brokers() []string { return []string{w.Broker.Addr()} }
+// Brokers returns the bootstrap addresses for Kafka clients: every node
+// still running.
+func (w *Weir) Brokers() []string {
+	w.nodesMu.Lock()
+	defer w.nodesMu.Unlock()
+	var addrs []string
+	for _, b := range w.nodes {
+		if b != nil {
+			addrs = append(addrs, b.Addr())
+		}
+	}
+	return addrs
+}
+
+// Node is the broker with this node ID (1…n), nil once stopped.
+func (w *Weir) Node(id int32) *broker.Broker {
+	w.nodesMu.Lock()
+	defer w.nodesMu.Unlock()
+	if id < 1 || int(id) > len(w.nodes) {
+		return nil
+	}
+	return w.nodes[id-1]
+}
+
+// StopNode stops one node of a Nodes cluster, as a controlled shutdown
+// (its leaderships move first); the others go on serving. Stopping one
+// already stopped is a no-op.
+func (w *Weir) StopNode(id int32) error {
+	w.nodesMu.Lock()
+	if id < 1 || int(id) > len(w.nodes) {
+		w.nodesMu.Unlock()
+		return fmt.Errorf("weirtest: no node %d (the cluster has %d)", id, len(w.nodes))
+	}
+	b := w.nodes[id-1]
+	w.nodes[id-1] = nil
+	w.nodesMu.Unlock()
+	if b == nil {
+		return nil
+	}
+	if err := b.Close(); err != nil {
+		return fmt.Errorf("weirtest: stop node %d: %w", id, err)
+	}
+	return nil
+}
 
 // ConnectURL is the base URL of the Kafka Connect REST API
 // (http://127.0.0.1:port), "" with WithoutConnect. The runtime starts in
@@ -165,9 +229,29 @@ func (w *Weir) Close() error {
 				errs = append(errs, fmt.Errorf("close connect runtime: %w", err))
 			}
 		}
-		if err := w.Broker.Close(); err != nil {
-			errs = append(errs, fmt.Errorf("close broker: %w", err))
+		// Nodes close together: one at a time, the last ones would wait
+		// out their controlled shutdown with no quorum left.
+		w.nodesMu.Lock()
+		nodes := w.nodes
+		w.nodes = make([]*broker.Broker, len(nodes))
+		w.nodesMu.Unlock()
+		var mu sync.Mutex
+		var wg sync.WaitGroup
+		for i, b := range nodes {
+			if b == nil {
+				continue
+			}
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				if err := b.Close(); err != nil {
+					mu.Lock()
+					errs = append(errs, fmt.Errorf("close broker %d: %w", i+1, err))
+					mu.Unlock()
+				}
+			}()
 		}
+		wg.Wait()
 		if len(errs) > 0 {
 			w.closeErr = fmt.Errorf("weirtest: %v", errs)
 		}
@@ -196,29 +280,21 @@ func Start(tb testing.TB, opts ...Option) *Weir {
 	if o.noConnect && len(o.connectors) > 0 {
 		tb.Fatal("weirtest: WithConnectors and WithoutConnect together")
 	}
+	if o.nodes == 0 {
+		o.nodes = 1
+	}
+	if o.nodes < 1 {
+		tb.Fatalf("weirtest: Nodes(%d): want at least 1", o.nodes)
+	}
 	logger := slog.New(slog.NewTextHandler(testWriter{tb}, &slog.HandlerOptions{Level: o.logLevel}))
 	dataDir := tb.TempDir()
-	cfg := broker.Config{
-		DataDir:          dataDir,
-		KafkaAddr:        "127.0.0.1:0",
-		AutoCreateTopics: true,
-		// A test's groups fit in few partitions, and each costs start time.
-		OffsetsTopicPartitions: 3,
-	}
-	for _, c := range o.configure {
-		c(&cfg)
-	}
-	b, err := broker.New(cfg, logger)
-	if err != nil {
-		tb.Fatalf("weirtest: broker: %v", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	if err := b.Start(ctx); err != nil {
-		b.Close()
-		tb.Fatalf("weirtest: start broker: %v", err)
+	nodes, err := startNodes(ctx, dataDir, o, logger)
+	if err != nil {
+		tb.Fatalf("weirtest: %v", err)
 	}
-	w := &Weir{Broker: b, tb: tb, dataDir: cfg.DataDir}
+	w := &Weir{Broker: nodes[0], tb: tb, dataDir: dataDir, nodes: nodes}
 	tb.Cleanup(func() {
 		if err := w.Close(); err != nil {
 			tb.Errorf("%v", err)
@@ -248,6 +324,92 @@ func Start(tb testing.TB, opts ...Option) *Weir {
 		}
 	}
 	return w
+}
+
+// startNodes starts o.nodes brokers, node i+1 in dir/node-(i+1) (dir
+// itself for a single node), together: a cluster's first Start waits for
+// the other voters.
+func startNodes(ctx context.Context, dir string, o options, logger *slog.Logger) ([]*broker.Broker, error) {
+	cfgs := make([]broker.Config, o.nodes)
+	var voters []cluster.Voter
+	for i := range cfgs {
+		cfgs[i] = broker.Config{
+			DataDir:          dir,
+			KafkaAddr:        "127.0.0.1:0",
+			AutoCreateTopics: true,
+			// A test's groups fit in few partitions, and each costs start time.
+			OffsetsTopicPartitions: 3,
+		}
+		if o.nodes > 1 {
+			addr, err := freeAddr()
+			if err != nil {
+				return nil, fmt.Errorf("raft address: %w", err)
+			}
+			voters = append(voters, cluster.Voter{NodeID: int32(i + 1), Addr: addr})
+			c := &cfgs[i]
+			c.DataDir = filepath.Join(dir, fmt.Sprintf("node-%d", i+1))
+			c.NodeID, c.RaftAddr = int32(i+1), addr
+			c.DefaultReplicationFactor = min(3, o.nodes)
+			c.HeartbeatInterval, c.SessionTimeout = 100*time.Millisecond, time.Second
+		}
+	}
+	nodes := make([]*broker.Broker, o.nodes)
+	errc := make(chan error, o.nodes)
+	for i := range cfgs {
+		cfgs[i].ControllerVoters = voters
+		for _, c := range o.configure {
+			c(&cfgs[i])
+		}
+		l := logger
+		if o.nodes > 1 {
+			l = logger.With("node", i+1)
+		}
+		b, err := broker.New(cfgs[i], l)
+		if err != nil {
+			closeAll(nodes)
+			return nil, fmt.Errorf("broker %d: %w", i+1, err)
+		}
+		nodes[i] = b
+	}
+	for i, b := range nodes {
+		go func() {
+			if err := b.Start(ctx); err != nil {
+				errc <- fmt.Errorf("start broker %d: %w", i+1, err)
+				return
+			}
+			errc <- nil
+		}()
+	}
+	var errs []error
+	for range nodes {
+		if err := <-errc; err != nil {
+			errs = append(errs, err)
+		}
+	}
+	if len(errs) > 0 {
+		closeAll(nodes)
+		return nil, errors.Join(errs...)
+	}
+	return nodes, nil
+}
+
+func closeAll(nodes []*broker.Broker) {
+	for _, b := range nodes {
+		if b != nil {
+			b.Close()
+		}
+	}
+}
+
+// freeAddr is a free 127.0.0.1 port for a raft listener, which the
+// broker binds itself.
+func freeAddr() (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	defer ln.Close()
+	return ln.Addr().String(), nil
 }
 
 // errConnectStopped is why a Connect start ended when Close came first: not
@@ -316,7 +478,76 @@ func createTopics(ctx context.Context, brokers []string, topics []topicSpec) err
 			return fmt.Errorf("create topic %s (%d partitions): %w", t.name, t.partitions, err)
 		}
 	}
+	if len(brokers) > 1 {
+		return waitReplicated(ctx, brokers, topics)
+	}
 	return nil
+}
+
+// waitReplicated waits until every node serves each topic with a leader
+// for every partition and all replicas in sync. A new partition's ISR is
+// its leader alone until the followers catch up, and a node's metadata
+// trails the controller's a little: a test that stops a node right after
+// Start must find its topics fully replicated, or an acks=all partition
+// whose ISR was still the stopped leader alone goes offline.
+func waitReplicated(ctx context.Context, brokers []string, topics []topicSpec) error {
+	req := kmsg.NewPtrMetadataRequest()
+	for _, t := range topics {
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(t.name)
+		req.Topics = append(req.Topics, rt)
+	}
+	for _, addr := range brokers {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(addr))
+		if err != nil {
+			return fmt.Errorf("metadata client for %s: %w", addr, err)
+		}
+		last := "no answer"
+		for done := false; !done; {
+			resp, err := req.RequestWith(ctx, cl)
+			if err == nil {
+				done, last = replicated(resp, topics)
+			}
+			if done {
+				break
+			}
+			if ctx.Err() != nil {
+				cl.Close()
+				return fmt.Errorf("topics not fully replicated on %s: %s: %w", addr, last, ctx.Err())
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
+		cl.Close()
+	}
+	return nil
+}
+
+// replicated says whether resp shows every topic with all its partitions
+// led and in sync, and if not, what is missing.
+func replicated(resp *kmsg.MetadataResponse, topics []topicSpec) (bool, string) {
+	want := map[string]int32{}
+	for _, t := range topics {
+		want[t.name] = t.partitions
+	}
+	for _, t := range resp.Topics {
+		name := ""
+		if t.Topic != nil {
+			name = *t.Topic
+		}
+		if int32(len(t.Partitions)) != want[name] {
+			return false, fmt.Sprintf("%s has %d of %d partitions", name, len(t.Partitions), want[name])
+		}
+		for _, p := range t.Partitions {
+			if p.Leader < 0 || len(p.ISR) != len(p.Replicas) {
+				return false, fmt.Sprintf("%s/%d: leader %d, ISR %v of replicas %v", name, p.Partition, p.Leader, p.ISR, p.Replicas)
+			}
+		}
+		delete(want, name)
+	}
+	for name := range want {
+		return false, name + " not listed"
+	}
+	return true, ""
 }
 
 // FileStream's allowed directories are process-wide: each Weir adds its

@@ -15,6 +15,7 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirlog/weir/core/broker"
 	"github.com/weirlog/weir/test/weirtest"
@@ -110,9 +111,11 @@ spec:
 func TestCloseBeforeConnectIsUp(t *testing.T) {
 	rec := &errorTB{TB: t}
 	var w *weirtest.Weir
+	var addrs []string
 	t.Run("inner", func(t *testing.T) {
 		rec.TB = t
 		w = weirtest.Start(rec)
+		addrs = w.Brokers()
 		if err := w.Close(); err != nil {
 			t.Fatalf("Close: %v", err)
 		}
@@ -126,7 +129,10 @@ func TestCloseBeforeConnectIsUp(t *testing.T) {
 	} else if !strings.Contains(err.Error(), "closed before") {
 		t.Fatalf("WaitConnect after an early Close: %v", err)
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(w.Brokers()...), kgo.DialTimeout(time.Second))
+	if len(w.Brokers()) != 0 {
+		t.Errorf("Brokers() after Close: %v", w.Brokers())
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DialTimeout(time.Second))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -235,3 +241,140 @@ func medianMS(ds []time.Duration) float64 {
 }
 
 func runtimeGoexit() { goruntime.Goexit() }
+
+// TestNodesKeepProducingWithANodeStopped: Nodes(3) is a replicated
+// cluster in the test process. Topics get three replicas; with the leader
+// of a partition stopped, acks=all produce goes on against the other two,
+// and every acknowledged record is read back at its offset.
+func TestNodesKeepProducingWithANodeStopped(t *testing.T) {
+	start := time.Now()
+	w := weirtest.Start(t, weirtest.Nodes(3), weirtest.WithTopics("orders:3"))
+	t.Logf("3 nodes started in %v", time.Since(start).Round(time.Millisecond))
+	if n := len(w.Brokers()); n != 3 {
+		t.Fatalf("Brokers() = %d addresses, want 3", n)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	prod, err := kgo.NewClient(kgo.SeedBrokers(w.Brokers()...), kgo.RequiredAcks(kgo.AllISRAcks()),
+		kgo.DefaultProduceTopic("orders"), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		// franz-go refreshes metadata at most every 5 s by default: a
+		// test wants the new leader sooner.
+		kgo.MetadataMinAge(100*time.Millisecond), kgo.RecordDeliveryTimeout(20*time.Second))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer prod.Close()
+	md, err := kadm.NewClient(prod).Metadata(ctx, "orders")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, p := range md.Topics["orders"].Partitions {
+		if len(p.Replicas) != 3 {
+			t.Fatalf("orders/%d has replicas %v, want 3", p.Partition, p.Replicas)
+		}
+	}
+	type ack struct {
+		p   int32
+		off int64
+	}
+	acked := map[ack]string{}
+	produce := func(from, n int) {
+		t.Helper()
+		var recs []*kgo.Record
+		for i := from; i < from+n; i++ {
+			recs = append(recs, &kgo.Record{Partition: int32(i % 3), Value: fmt.Appendf(nil, "order-%d", i)})
+		}
+		pctx, cancel := context.WithTimeout(ctx, 20*time.Second)
+		defer cancel()
+		watch := time.AfterFunc(10*time.Second, func() { t.Logf("produce stuck; every node's view:%s", nodeViews(w, "orders")) })
+		defer watch.Stop()
+		res := prod.ProduceSync(pctx, recs...)
+		if err := res.FirstErr(); err != nil {
+			state := ""
+			if md, merr := kadm.NewClient(prod).Metadata(ctx, "orders"); merr == nil {
+				for _, p := range md.Topics["orders"].Partitions {
+					state += fmt.Sprintf(" orders/%d leader %d replicas %v ISR %v;", p.Partition, p.Leader, p.Replicas, p.ISR)
+				}
+			}
+			t.Fatalf("acks=all produce of records %d-%d: %v;%s", from, from+n-1, err, state)
+		}
+		for _, r := range res {
+			acked[ack{r.Record.Partition, r.Record.Offset}] = string(r.Record.Value)
+		}
+	}
+	produce(0, 150)
+
+	victim := md.Topics["orders"].Partitions[0].Leader
+	if err := w.StopNode(victim); err != nil {
+		t.Fatal(err)
+	}
+	if w.Node(victim) != nil || len(w.Brokers()) != 2 {
+		t.Fatalf("node %d stopped, but Node/Brokers still list it: %v", victim, w.Brokers())
+	}
+	stopped := time.Now()
+	produce(150, 150)
+	t.Logf("node %d (leader of orders/0) stopped; 150 more records acked (acks=all) %v later", victim, time.Since(stopped).Round(time.Millisecond))
+
+	cons, err := kgo.NewClient(kgo.SeedBrokers(w.Brokers()...), kgo.ConsumeTopics("orders"),
+		kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cons.Close()
+	got := map[ack]string{}
+	for len(got) < len(acked) && ctx.Err() == nil {
+		cons.PollFetches(ctx).EachRecord(func(r *kgo.Record) { got[ack{r.Partition, r.Offset}] = string(r.Value) })
+	}
+	for a, v := range acked {
+		if got[a] != v {
+			t.Fatalf("acknowledged %q at orders/%d@%d, read %q (%d of %d read)", v, a.p, a.off, got[a], len(got), len(acked))
+		}
+	}
+	// Connect runs against the cluster too.
+	resp, err := http.Get(w.ConnectURL() + "/connectors")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("GET /connectors on a 3-node cluster: %s", resp.Status)
+	}
+}
+
+// nodeViews is each running node's own metadata for topic: leaders and ISRs
+// as that node serves them (for failure messages).
+func nodeViews(w *weirtest.Weir, topic string) string {
+	var out string
+	for id := int32(1); w.Node(id) != nil || id <= 3; id++ {
+		b := w.Node(id)
+		if b == nil {
+			if id > 3 {
+				break
+			}
+			continue
+		}
+		cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
+		if err != nil {
+			continue
+		}
+		req := kmsg.NewPtrMetadataRequest()
+		rt := kmsg.NewMetadataRequestTopic()
+		rt.Topic = kmsg.StringPtr(topic)
+		req.Topics = append(req.Topics, rt)
+		ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+		resp, err := req.RequestWith(ctx, cl)
+		cancel()
+		cl.Close()
+		if err != nil {
+			out += fmt.Sprintf(" node %d: %v;", id, err)
+			continue
+		}
+		out += fmt.Sprintf(" node %d (controller %d):", id, resp.ControllerID)
+		for _, t := range resp.Topics {
+			for _, p := range t.Partitions {
+				out += fmt.Sprintf(" %d: leader %d epoch %d ISR %v err %d,", p.Partition, p.Leader, p.LeaderEpoch, p.ISR, p.ErrorCode)
+			}
+		}
+	}
+	return out
+}
