@@ -235,6 +235,8 @@ type Broker struct {
 	// (wantGroups, once).
 	lazyGroups atomic.Bool
 	groupsOnce sync.Once
+	// rolesChanged kicks the replica fetchers after updateRoles.
+	rolesChanged chan struct{}
 	// groupReload: a reload of the groups is running (replication.go);
 	// groupReloadAgain: leadership moved again meanwhile.
 	groupReload, groupReloadAgain atomic.Bool
@@ -310,6 +312,7 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 	}
 	b := &Broker{created: created, cfg: cfg, logger: logger, conns: map[*conn]struct{}{}, connsByIP: map[string]int{}, lock: lock,
 		queued: newByteBudget(cfg.QueuedMaxRequestBytes), warnLimit: newRateLimiter(warnInterval), reconKick: make(chan struct{}, 1),
+		rolesChanged: make(chan struct{}, 1),
 		reconPending: map[uint64]struct{}{}, reopenDelay: map[string]time.Duration{}, reopenNext: map[string]int64{}}
 	b.reconCond.L = &b.reconMu
 	b.autoCreateRate = rate.NewLimiter(rate.Limit(cfg.AutoCreatePerSecond), cfg.AutoCreatePerSecond)

@@ -2,9 +2,6 @@ package broker
 
 import (
 	"context"
-	"errors"
-	"net"
-	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -14,7 +11,6 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirlog/weir/core/cluster"
-	wlog "github.com/weirlog/weir/core/log"
 	"github.com/weirlog/weir/core/replica"
 )
 
@@ -37,6 +33,10 @@ type repState struct {
 	truncate   bool  // following: ask the leader where to truncate first
 	known      bool  // a role was set once (a restarted follower truncates too)
 	altering   atomic.Bool
+	// fetchMu serialises a follower's truncation and appends: when
+	// leadership moves, the old leader's fetcher may still hold a response
+	// while the new leader's fetcher truncates (replica_fetcher.go).
+	fetchMu sync.Mutex
 }
 
 // updateRoles brings every hosted partition's replication role in line
@@ -87,6 +87,10 @@ func (b *Broker) updateRoles(topics map[string]*topicParts) {
 	}
 	if groupsMoved {
 		b.reloadGroups()
+	}
+	select { // the replica fetchers follow the new leaders at once
+	case b.rolesChanged <- struct{}{}:
+	default:
 	}
 }
 
@@ -301,129 +305,6 @@ func (b *Broker) leaseHolds(topic string, partition, epoch int32) bool {
 	}
 	pm := t.Partitions[partition]
 	return pm.Leader == b.cfg.NodeID && pm.LeaderEpoch == epoch
-}
-
-// replicaFetcher copies the partitions this broker follows from their
-// leaders.
-func (b *Broker) replicaFetcher() {
-	defer b.wg.Done()
-	clients := map[string]*kgo.Client{}
-	defer func() {
-		for _, c := range clients {
-			c.Close()
-		}
-	}()
-	type follow struct {
-		p  *partition
-		pm cluster.Partition
-		id cluster.UUID
-	}
-	for b.ctx.Err() == nil {
-		st := b.ctl.State()
-		byLeader := map[int32][]follow{}
-		for _, tp := range *b.topics.Load() {
-			for i, p := range tp.parts {
-				pm := tp.meta.Partitions[i]
-				if p == nil || pm.Leader < 0 || pm.Leader == b.cfg.NodeID {
-					continue
-				}
-				byLeader[pm.Leader] = append(byLeader[pm.Leader], follow{p, pm, tp.meta.ID})
-			}
-		}
-		if len(byLeader) == 0 {
-			select {
-			case <-b.ctx.Done():
-			case <-time.After(100 * time.Millisecond):
-			}
-			continue
-		}
-		var wg sync.WaitGroup
-		for leader, fs := range byLeader {
-			br, ok := st.Brokers[leader]
-			if !ok || br.Fenced {
-				continue
-			}
-			addr := net.JoinHostPort(br.Host, strconv.Itoa(int(br.Port)))
-			cl := clients[addr]
-			if cl == nil {
-				var err error
-				cl, err = kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID("weir-replica-"+strconv.Itoa(int(b.cfg.NodeID))))
-				if err != nil {
-					continue
-				}
-				clients[addr] = cl
-			}
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				sb := cl.SeedBrokers()[0]
-				ctx, cancel := context.WithTimeout(b.ctx, 5*time.Second)
-				defer cancel()
-				for _, f := range fs {
-					b.truncateIfNeeded(ctx, sb, f.p, f.pm)
-				}
-				req := kmsg.NewPtrFetchRequest()
-				req.ReplicaID = b.cfg.NodeID
-				req.ReplicaState.ID = b.cfg.NodeID
-				req.ReplicaState.Epoch = -1
-				req.MaxWaitMillis, req.MinBytes, req.MaxBytes = 200, 1, 16<<20
-				req.SessionEpoch = -1
-				idx := map[string]map[int32]*partition{}
-				for _, f := range fs {
-					rt := kmsg.NewFetchRequestTopic()
-					rt.Topic, rt.TopicID = f.p.topic, f.id
-					rp := kmsg.NewFetchRequestTopicPartition()
-					rp.Partition = f.p.index
-					rp.FetchOffset = f.p.log.EndOffset()
-					rp.CurrentLeaderEpoch = f.pm.LeaderEpoch
-					rp.PartitionMaxBytes = 4 << 20
-					rp.LogStartOffset = -1
-					rt.Partitions = append(rt.Partitions, rp)
-					req.Topics = append(req.Topics, rt)
-					if idx[f.p.topic] == nil {
-						idx[f.p.topic] = map[int32]*partition{}
-					}
-					idx[f.p.topic][f.p.index] = f.p
-				}
-				resp, err := sb.Request(ctx, req)
-				if err != nil {
-					time.Sleep(50 * time.Millisecond)
-					return
-				}
-				for _, rt := range resp.(*kmsg.FetchResponse).Topics {
-					name := rt.Topic
-					if t, ok := st.TopicByID(rt.TopicID); ok {
-						name = t.Name
-					}
-					for _, rp := range rt.Partitions {
-						p := idx[name][rp.Partition]
-						if p != nil && rp.ErrorCode == kerr.OffsetOutOfRange.Code {
-							b.startAtLeader(p, rp.LogStartOffset) // follower_fetch.go
-						}
-						if p == nil || rp.ErrorCode != 0 {
-							continue
-						}
-						if len(rp.RecordBatches) > 0 {
-							b.alignEmptyFollower(p, rp.RecordBatches) // follower_fetch.go
-							if _, err := p.log.Append(rp.RecordBatches, wlog.AppendOptions{Origin: wlog.OriginReplication}); err != nil {
-								var ke *kerr.Error
-								if errors.As(err, &ke) && ke == kerr.OffsetOutOfRange {
-									p.rep.mu.Lock()
-									p.rep.truncate = true
-									p.rep.mu.Unlock()
-								}
-								b.warnLimited("replica append", "topic", p.topic, "partition", p.index, "err", err)
-								continue
-							}
-						}
-						p.advanceHW(min(rp.HighWatermark, p.log.EndOffset()))
-						b.followLogStart(p, rp.LogStartOffset)
-					}
-				}
-			}()
-		}
-		wg.Wait()
-	}
 }
 
 // truncateIfNeeded asks the leader, after a leader change, where this
