@@ -79,7 +79,7 @@ type Config struct {
 	// heartbeats the metadata leader (broker.heartbeat.interval.ms);
 	// default 200 ms. SessionTimeout is how long the leader waits without
 	// one before fencing the broker (broker.session.timeout.ms); default
-	// 1.2 s, so that leadership moves within 2 s of a broker's death
+	// 1 s, so that leadership moves within 2 s of a broker's death
 	// (Kafka's 9 s is sized for JVM pauses and WAN links; membership.go
 	// says what bounds the move and what the lease derived from it
 	// guarantees).
@@ -91,7 +91,7 @@ type Config struct {
 // liveness defaults of a multi-node cluster (Config).
 const (
 	DefaultHeartbeatInterval = 200 * time.Millisecond
-	DefaultSessionTimeout    = 1200 * time.Millisecond
+	DefaultSessionTimeout    = 1000 * time.Millisecond
 )
 
 // Controller owns the raft group and the metadata state machine.
