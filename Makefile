@@ -3,7 +3,8 @@
 #   make run     build and start a single node with embedded defaults
 #   make test    everything CI runs: lint, unit tests (-race), the real
 #                systems (installed and started on demand), Kafka client
-#                compatibility and crash tests
+#                compatibility and crash tests, and the 3-node cluster's core
+#                fault scenarios (test-cluster-core)
 #   make test-connectors   every connector against its real system, through the
 #                acceptance kit (connectors/conformance)
 #   make test-long   the issue-sized runs make test leaves out (storage sinks'
