@@ -1,6 +1,7 @@
 package jsonconv
 
 import (
+	"fmt"
 	"testing"
 
 	"github.com/weirlog/weir/plugins"
@@ -27,6 +28,69 @@ func BenchmarkJSONToConnect(b *testing.B) {
 	c := NewJSONConverter()
 	v := plugins.NewStruct(benchUsers).MustPut("registertime", int64(1493819497170)).MustPut("userid", "User_1").MustPut("regionid", "Region_5").MustPut("gender", "MALE")
 	data, err := c.FromConnect("t", benchUsers, v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := c.ToConnect("t", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// bench1KiB is a ~1 KiB record of the shape the storage and Elasticsearch
+// sink benches write: a flat struct of strings, numbers and booleans.
+var bench1KiB = func() *plugins.Schema {
+	b := plugins.StructBuilder().Name("bench.order")
+	for i := range 8 {
+		b = b.Field(fmt.Sprintf("s%d", i), plugins.StringSchema)
+		b = b.Field(fmt.Sprintf("i%d", i), plugins.Int64Schema)
+		b = b.Field(fmt.Sprintf("f%d", i), plugins.Float64Schema)
+		b = b.Field(fmt.Sprintf("o%d", i), plugins.OptionalStringSchema)
+	}
+	return b.Field("ok", plugins.BooleanSchema).MustBuild()
+}()
+
+func bench1KiBValue() *plugins.Struct {
+	v := plugins.NewStruct(bench1KiB)
+	for i := range 8 {
+		v.MustPut(fmt.Sprintf("s%d", i), fmt.Sprintf("value-%d-%s", i, "abcdefghijklmnopqrstuvwxyz0123"))
+		v.MustPut(fmt.Sprintf("i%d", i), int64(1493819497170+i))
+		v.MustPut(fmt.Sprintf("f%d", i), 3.25*float64(i))
+		if i%2 == 0 {
+			v.MustPut(fmt.Sprintf("o%d", i), "Region_5")
+		}
+	}
+	return v.MustPut("ok", true)
+}
+
+// BenchmarkToConnectEnvelope1KiB is the sink path's hot call with
+// schemas.enable=true: the same schema on every record.
+func BenchmarkToConnectEnvelope1KiB(b *testing.B) {
+	c := NewJSONConverter()
+	data, err := c.FromConnect("t", bench1KiB, bench1KiBValue())
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := c.ToConnect("t", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkToConnectSchemaless1KiB is the same record's payload with
+// schemas.enable=false.
+func BenchmarkToConnectSchemaless1KiB(b *testing.B) {
+	c := NewJSONConverter()
+	if err := c.Configure(plugins.Config{JSONSchemasEnable: "false"}, false); err != nil {
+		b.Fatal(err)
+	}
+	data, err := c.FromConnect("t", bench1KiB, bench1KiBValue())
 	if err != nil {
 		b.Fatal(err)
 	}

@@ -1,6 +1,7 @@
 package jsonconv
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -35,6 +36,14 @@ type JSONConverter struct {
 	// schemaCache maps the JSON text of envelope schemas to parsed
 	// schemas: every message of a stream repeats the same schema.
 	schemaCache map[string]*plugins.Schema
+	// last is the most recently used envelope schema (an object; nil when
+	// caching is off): a stream repeats it, so splitEnvelope recognises
+	// its bytes instead of scanning them and cachedSchema skips hashing.
+	lastRaw    []byte
+	lastSchema *plugins.Schema
+	// p is reused by every ToConnect so its scratch stacks are allocated
+	// once, not per record.
+	p jsonParser
 }
 
 // JSON converter configuration keys (Kafka's JsonConverterConfig).
@@ -471,14 +480,14 @@ func (c *JSONConverter) ToConnect(topic string, data []byte) (*plugins.Schema, a
 		return nil, nil, nil
 	}
 	if !c.schemasEnable {
-		node, err := decodeJSON(data)
+		node, err := c.p.parse(data)
 		if err != nil {
 			return nil, nil, fmt.Errorf("converting byte[] to Kafka Connect data failed due to serialization error: %w", err)
 		}
 		v, err := c.toConnectValue(nil, node, 0)
 		return nil, v, err
 	}
-	rawSchema, payload, err := splitEnvelope(data)
+	rawSchema, payload, err := splitEnvelope(&c.p, data, c.lastRaw)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -497,21 +506,26 @@ var errEnvelope = errors.New(`JsonConverter with schemas.enable requires "schema
 
 // splitEnvelope parses {"schema":…,"payload":…}, returning the schema's
 // raw bytes (parsed later, through the cache) and the decoded payload.
-func splitEnvelope(data []byte) (rawSchema []byte, payload any, err error) {
+// known is a JSON object already parsed without error: if the schema's
+// bytes start with it, the schema is exactly it (an object ends at its
+// matching brace), so it is not scanned again.
+func splitEnvelope(p *jsonParser, data, known []byte) (rawSchema []byte, payload any, err error) {
 	serr := func(err error) ([]byte, any, error) {
 		return nil, nil, fmt.Errorf("converting byte[] to Kafka Connect data failed due to serialization error: %w", err)
 	}
-	p := &jsonParser{data: data}
+	p.reset(data)
 	p.skipSpace()
 	if p.pos >= len(data) || data[p.pos] != '{' {
-		if _, err := parseJSON(data); err != nil {
+		if _, err := p.parse(data); err != nil {
 			return serr(err)
 		}
 		return nil, nil, errEnvelope
 	}
 	p.pos++
 	p.depth++
-	keys := map[string]bool{}
+	// Which keys were seen (duplicates count once, as in Kafka's check of
+	// the tree's size): a map per record showed in profiles.
+	var sawSchema, sawPayload, sawOther bool
 	for first := true; ; first = false {
 		p.skipSpace()
 		if p.pos >= len(data) {
@@ -529,7 +543,6 @@ func splitEnvelope(data []byte) (rawSchema []byte, payload any, err error) {
 			return serr(err)
 		}
 		key := k.(string)
-		keys[key] = true
 		p.skipSpace()
 		if p.pos >= len(data) {
 			return serr(errJSONEnd)
@@ -540,14 +553,21 @@ func splitEnvelope(data []byte) (rawSchema []byte, payload any, err error) {
 		p.pos++
 		switch key {
 		case "schema":
-			if rawSchema, err = p.skipValue(); err != nil {
+			sawSchema = true
+			p.skipSpace()
+			if len(known) > 0 && bytes.HasPrefix(data[p.pos:], known) {
+				rawSchema = data[p.pos : p.pos+len(known)]
+				p.pos += len(known)
+			} else if rawSchema, err = p.skipValue(); err != nil {
 				return serr(err)
 			}
 		case "payload":
+			sawPayload = true
 			if payload, err = p.value(); err != nil {
 				return serr(err)
 			}
 		default:
+			sawOther = true
 			if _, err := p.skipValue(); err != nil {
 				return serr(err)
 			}
@@ -570,7 +590,7 @@ func splitEnvelope(data []byte) (rawSchema []byte, payload any, err error) {
 	if p.pos != len(data) {
 		return serr(fmt.Errorf("invalid character %q after top-level value", data[p.pos]))
 	}
-	if len(keys) != 2 || !keys["schema"] || !keys["payload"] {
+	if sawOther || !sawSchema || !sawPayload {
 		return nil, nil, errEnvelope
 	}
 	return rawSchema, payload, nil
@@ -580,10 +600,14 @@ func splitEnvelope(data []byte) (rawSchema []byte, payload any, err error) {
 // byte-identical schema text. Cached schemas are shared between records,
 // which is safe because schemas are immutable by convention.
 func (c *JSONConverter) cachedSchema(raw []byte) (*plugins.Schema, error) {
+	if c.lastRaw != nil && bytes.Equal(raw, c.lastRaw) {
+		return c.lastSchema, nil
+	}
 	if s, ok := c.schemaCache[string(raw)]; ok {
+		c.remember(raw, s)
 		return s, nil
 	}
-	node, err := parseJSON(raw)
+	node, err := c.p.parse(raw)
 	if err != nil {
 		return nil, err
 	}
@@ -596,26 +620,69 @@ func (c *JSONConverter) cachedSchema(raw []byte) (*plugins.Schema, error) {
 			c.schemaCache = make(map[string]*plugins.Schema)
 		}
 		c.schemaCache[string(raw)] = s
+		c.remember(raw, s)
 	}
 	return s, nil
+}
+
+// remember makes raw the last schema if it is an object (see
+// splitEnvelope: only an object's bytes are self-delimiting).
+func (c *JSONConverter) remember(raw []byte, s *plugins.Schema) {
+	if c.cacheSize <= 0 || len(raw) == 0 || raw[0] != '{' {
+		return
+	}
+	c.lastRaw = append(c.lastRaw[:0], raw...)
+	c.lastSchema = s
 }
 
 // maxJSONDepth bounds recursion on untrusted input.
 const maxJSONDepth = 256
 
 // jsonObject is a parsed JSON object that remembers its key order, so
-// schemaless maps and schema parameters are read in document order.
+// schemaless maps and schema parameters are read in document order. keys
+// holds each distinct key once, in order of first appearance; vals[i] is
+// the last value given for keys[i] (duplicate keys: last wins, as Jackson's
+// tree model). Small objects are looked up by a linear scan: a map per
+// object (and its growth) was most of ToConnect's allocations; an index is
+// built only past indexFrom keys, so large untrusted objects stay linear.
+// The parser fills keys and vals to their exact size (see object).
 type jsonObject struct {
-	keys []string
-	vals map[string]any
+	keys  []string
+	vals  []any
+	index map[string]int
+}
+
+const indexFrom = 32
+
+func (o *jsonObject) find(k string) int {
+	if o.index != nil {
+		if i, ok := o.index[k]; ok {
+			return i
+		}
+		return -1
+	}
+	for i, ok := range o.keys {
+		if ok == k {
+			return i
+		}
+	}
+	return -1
 }
 
 func (o *jsonObject) get(k string) (any, bool) {
 	if o == nil {
 		return nil, false
 	}
-	v, ok := o.vals[k]
-	return v, ok
+	if i := o.find(k); i >= 0 {
+		return o.vals[i], true
+	}
+	return nil, false
+}
+
+// val is get without the presence flag (a missing key reads as null).
+func (o *jsonObject) val(k string) any {
+	v, _ := o.get(k)
+	return v
 }
 
 // decodeJSON parses one JSON document into nil, bool, json.Number, string,
@@ -734,21 +801,21 @@ func (c *JSONConverter) toConnectSchema(n any, depth int) (*plugins.Schema, erro
 	if opt, _ := o.get("optional"); opt == true {
 		s.Optional = true
 	}
-	if name, ok := o.vals["name"].(string); ok {
+	if name, ok := o.val("name").(string); ok {
 		s.Name = name
 	}
-	if vn, ok := o.vals["version"].(json.Number); ok {
+	if vn, ok := o.val("version").(json.Number); ok {
 		if v, err := strconv.ParseInt(string(vn), 10, 32); err == nil {
 			s.Version = int(v)
 		}
 	}
-	if doc, ok := o.vals["doc"].(string); ok {
+	if doc, ok := o.val("doc").(string); ok {
 		s.Doc = doc
 	}
-	if pn, ok := o.vals["parameters"].(*jsonObject); ok {
+	if pn, ok := o.val("parameters").(*jsonObject); ok {
 		s.Parameters = map[string]string{}
-		for _, k := range pn.keys {
-			pv, ok := pn.vals[k].(string)
+		for i, k := range pn.keys {
+			pv, ok := pn.vals[i].(string)
 			if !ok {
 				return nil, errors.New("schema parameters must have string values")
 			}
@@ -760,7 +827,7 @@ func (c *JSONConverter) toConnectSchema(n any, depth int) (*plugins.Schema, erro
 			return nil, err
 		}
 	}
-	if dn, ok := o.vals["default"]; ok && dn != nil {
+	if dn, ok := o.get("default"); ok && dn != nil {
 		d, err := c.toConnectValue(s, dn, depth+1)
 		if err != nil {
 			return nil, fmt.Errorf("schema default: %w", err)
@@ -928,8 +995,8 @@ func (c *JSONConverter) toConnectValue(s *plugins.Schema, n any, depth int) (any
 				return nil, fmt.Errorf("maps with string fields should be encoded as JSON objects, but found %s", jsonKind(n))
 			}
 			out := make(map[string]any, len(o.keys))
-			for _, k := range o.keys {
-				ev, err := c.toConnectValue(vs, o.vals[k], depth+1)
+			for i, k := range o.keys {
+				ev, err := c.toConnectValue(vs, o.vals[i], depth+1)
 				if err != nil {
 					return nil, err
 				}
@@ -971,7 +1038,7 @@ func (c *JSONConverter) toConnectValue(s *plugins.Schema, n any, depth int) (any
 		vals := structs.Values(st)
 		for i := range s.Fields {
 			f := &s.Fields[i]
-			fv, err := c.toConnectValue(f.Schema, o.vals[f.Name], depth+1)
+			fv, err := c.toConnectValue(f.Schema, o.val(f.Name), depth+1)
 			if err != nil {
 				return nil, fmt.Errorf("field %q: %w", f.Name, err)
 			}

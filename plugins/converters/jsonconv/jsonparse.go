@@ -24,10 +24,22 @@ type jsonParser struct {
 	pos   int
 	depth int
 	skip  bool // validate only: build nothing
+
+	// Scratch stacks of the open objects' members: each object appends
+	// its members above its parent's and, at its end, copies them out at
+	// their exact size, so a record's objects cost two allocations each
+	// instead of a growing map.
+	keys []string
+	vals []any
 }
 
 func parseJSON(data []byte) (any, error) {
-	p := &jsonParser{data: data}
+	return (&jsonParser{}).parse(data)
+}
+
+// parse parses one JSON document, reusing p's scratch stacks.
+func (p *jsonParser) parse(data []byte) (any, error) {
+	p.reset(data)
 	v, err := p.value()
 	if err != nil {
 		return nil, err
@@ -37,6 +49,11 @@ func parseJSON(data []byte) (any, error) {
 		return nil, fmt.Errorf("invalid character %q after top-level value", p.data[p.pos])
 	}
 	return v, nil
+}
+
+func (p *jsonParser) reset(data []byte) {
+	p.data, p.pos, p.depth, p.skip = data, 0, 0, false
+	p.keys, p.vals = p.keys[:0], p.vals[:0]
 }
 
 func (p *jsonParser) skipSpace() {
@@ -110,14 +127,16 @@ func (p *jsonParser) object() (any, error) {
 	}
 	defer func() { p.depth-- }()
 	p.pos++ // {
-	var obj *jsonObject
-	if !p.skip {
-		obj = &jsonObject{vals: map[string]any{}}
-	}
+	start := len(p.keys)
+	var index map[string]int // of members past start, once there are many
+	defer func() {
+		clear(p.vals[start:]) // drop references for the GC
+		p.keys, p.vals = p.keys[:start], p.vals[:start]
+	}()
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
-		return obj, nil
+		return p.finishObject(start, index), nil
 	}
 	for {
 		p.skipSpace()
@@ -143,12 +162,8 @@ func (p *jsonParser) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		if obj != nil {
-			key := k.(string)
-			if _, dup := obj.vals[key]; !dup {
-				obj.keys = append(obj.keys, key)
-			}
-			obj.vals[key] = v
+		if !p.skip {
+			index = p.member(start, index, k.(string), v)
 		}
 		p.skipSpace()
 		if p.pos >= len(p.data) {
@@ -159,11 +174,53 @@ func (p *jsonParser) object() (any, error) {
 			p.pos++
 		case '}':
 			p.pos++
-			return obj, nil
+			return p.finishObject(start, index), nil
 		default:
 			return nil, p.errAt("after object key:value pair")
 		}
 	}
+}
+
+// member records key: v of the object whose members start at start; a
+// repeated key keeps its first position and takes the last value.
+func (p *jsonParser) member(start int, index map[string]int, key string, v any) map[string]int {
+	if index != nil {
+		if i, ok := index[key]; ok {
+			p.vals[start+i] = v
+			return index
+		}
+	} else {
+		for i, k := range p.keys[start:] {
+			if k == key {
+				p.vals[start+i] = v
+				return nil
+			}
+		}
+	}
+	p.keys = append(p.keys, key)
+	p.vals = append(p.vals, v)
+	n := len(p.keys) - start
+	if index != nil {
+		index[key] = n - 1
+	} else if n > indexFrom {
+		index = make(map[string]int, 2*n)
+		for i, k := range p.keys[start:] {
+			index[k] = i
+		}
+	}
+	return index
+}
+
+func (p *jsonParser) finishObject(start int, index map[string]int) *jsonObject {
+	if p.skip {
+		return nil
+	}
+	o := &jsonObject{index: index}
+	if n := len(p.keys) - start; n > 0 {
+		o.keys = append(make([]string, 0, n), p.keys[start:]...)
+		o.vals = append(make([]any, 0, n), p.vals[start:]...)
+	}
+	return o
 }
 
 func (p *jsonParser) array() (any, error) {

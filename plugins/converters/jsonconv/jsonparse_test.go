@@ -13,7 +13,8 @@ func plainTree(v any) any {
 	switch x := v.(type) {
 	case *jsonObject:
 		m := make(map[string]any, len(x.vals))
-		for k, e := range x.vals {
+		for i, k := range x.keys {
+			e := x.vals[i]
 			m[k] = plainTree(e)
 		}
 		return m
