@@ -2,6 +2,7 @@ package jsonconv
 
 import (
 	"encoding/json"
+	"fmt"
 	"strings"
 	"testing"
 
@@ -167,4 +168,29 @@ func FuzzJSONSchemaCache(f *testing.F) {
 			t.Fatalf("after %q, %q: value %q (%v) vs %q (%v)", a, b, o1, e1, o2, e2)
 		}
 	})
+}
+
+// Interned object keys are bounded: a converter fed ever new keys keeps at
+// most maxInterned of them, none longer than maxInternedSz, and still
+// reads every key right.
+func TestJSONKeyInternBounded(t *testing.T) {
+	c := jsonConv(t, plugins.Config{JSONSchemasEnable: "false"})
+	long := strings.Repeat("k", maxInternedSz+1)
+	for i := range maxInterned + 100 {
+		k := fmt.Sprintf("key%d", i)
+		_, v, err := c.ToConnect("t", []byte(`{"`+k+`":1,"`+long+`":2,"esc\u0041":3}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		m := v.(map[string]any)
+		if len(m) != 3 || m[k] != int64(1) || m[long] != int64(2) || m["escA"] != int64(3) {
+			t.Fatalf("record %d: %v", i, m)
+		}
+	}
+	if n := len(c.p.keyTab); n != maxInterned {
+		t.Fatalf("%d interned keys, want the bound %d", n, maxInterned)
+	}
+	if _, ok := c.p.keyTab[long]; ok {
+		t.Fatal("a key past maxInternedSz was interned")
+	}
 }

@@ -538,11 +538,10 @@ func splitEnvelope(p *jsonParser, data, known []byte) (rawSchema []byte, payload
 		if data[p.pos] != '"' {
 			return serr(p.errAt("looking for beginning of object key string"))
 		}
-		k, err := p.str()
+		key, err := p.key()
 		if err != nil {
 			return serr(err)
 		}
-		key := k.(string)
 		p.skipSpace()
 		if p.pos >= len(data) {
 			return serr(errJSONEnd)

@@ -14,5 +14,10 @@
 // (FuzzJSONParse, FuzzJSONToConnect, seeds in testdata/).
 //
 // A JSONConverter is configured once and then used from one goroutine at a
-// time (the runtime creates one per task and side).
+// time (the runtime creates one per task and side). It keeps state between
+// records to make the sink path cheap: parsed envelope schemas keyed by
+// their bytes (schemas.cache.size), the last schema's bytes (recognised
+// without a rescan), its parser's scratch and a bounded table of interned
+// object keys. None of it changes what a record decodes to
+// (FuzzJSONSchemaCache checks a warmed converter against an uncached one).
 package jsonconv

@@ -31,6 +31,9 @@ type jsonParser struct {
 	// instead of a growing map.
 	keys []string
 	vals []any
+
+	intern bool              // the string being read is an object key
+	keyTab map[string]string // interned keys, see key
 }
 
 func parseJSON(data []byte) (any, error) {
@@ -52,7 +55,7 @@ func (p *jsonParser) parse(data []byte) (any, error) {
 }
 
 func (p *jsonParser) reset(data []byte) {
-	p.data, p.pos, p.depth, p.skip = data, 0, 0, false
+	p.data, p.pos, p.depth, p.skip, p.intern = data, 0, 0, false, false
 	p.keys, p.vals = p.keys[:0], p.vals[:0]
 }
 
@@ -146,7 +149,7 @@ func (p *jsonParser) object() (any, error) {
 		if p.data[p.pos] != '"' {
 			return nil, p.errAt("looking for beginning of object key string")
 		}
-		k, err := p.str()
+		k, err := p.key()
 		if err != nil {
 			return nil, err
 		}
@@ -163,7 +166,7 @@ func (p *jsonParser) object() (any, error) {
 			return nil, err
 		}
 		if !p.skip {
-			index = p.member(start, index, k.(string), v)
+			index = p.member(start, index, k, v)
 		}
 		p.skipSpace()
 		if p.pos >= len(p.data) {
@@ -338,6 +341,48 @@ func hex4(b []byte) rune {
 
 // str parses a string starting at the opening quote.
 func (p *jsonParser) str() (any, error) {
+	s, err := p.strString()
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+// key reads an object key. Keys repeat in every record of a stream, so
+// plain ones are interned: a string per key per record was a third of
+// ToConnect's allocations.
+func (p *jsonParser) key() (string, error) {
+	p.intern = !p.skip
+	s, err := p.strString()
+	p.intern = false
+	return s, err
+}
+
+// Interned keys are bounded in number and length, so hostile input cannot
+// grow the table: past the bound keys are allocated as before.
+const (
+	maxInterned   = 4096
+	maxInternedSz = 128
+)
+
+func (p *jsonParser) interned(b []byte) string {
+	if len(b) > maxInternedSz {
+		return string(b)
+	}
+	if s, ok := p.keyTab[string(b)]; ok {
+		return s
+	}
+	s := string(b)
+	if len(p.keyTab) < maxInterned {
+		if p.keyTab == nil {
+			p.keyTab = make(map[string]string)
+		}
+		p.keyTab[s] = s
+	}
+	return s
+}
+
+func (p *jsonParser) strString() (string, error) {
 	d := p.data
 	p.pos++ // "
 	start := p.pos
@@ -352,6 +397,9 @@ func (p *jsonParser) str() (any, error) {
 			}
 			if utf8.Valid(s) {
 				p.pos++
+				if p.intern {
+					return p.interned(s), nil
+				}
 				return string(s), nil
 			}
 			break
@@ -365,7 +413,7 @@ func (p *jsonParser) str() (any, error) {
 	buf := make([]byte, 0, 32)
 	for {
 		if p.pos >= len(d) {
-			return nil, errJSONEnd
+			return "", errJSONEnd
 		}
 		c := d[p.pos]
 		switch {
@@ -373,11 +421,11 @@ func (p *jsonParser) str() (any, error) {
 			p.pos++
 			return string(buf), nil
 		case c < 0x20:
-			return nil, p.errAt("in string literal")
+			return "", p.errAt("in string literal")
 		case c == '\\':
 			p.pos++
 			if p.pos >= len(d) {
-				return nil, errJSONEnd
+				return "", errJSONEnd
 			}
 			e := d[p.pos]
 			p.pos++
@@ -399,9 +447,9 @@ func (p *jsonParser) str() (any, error) {
 				if r < 0 {
 					if len(d)-p.pos < 4 {
 						p.pos = len(d)
-						return nil, errJSONEnd
+						return "", errJSONEnd
 					}
-					return nil, p.errAt("in \\u hexadecimal character escape")
+					return "", p.errAt("in \\u hexadecimal character escape")
 				}
 				p.pos += 4
 				if utf16.IsSurrogate(r) {
@@ -419,7 +467,7 @@ func (p *jsonParser) str() (any, error) {
 				buf = utf8.AppendRune(buf, r)
 			default:
 				p.pos--
-				return nil, p.errAt("in string escape code")
+				return "", p.errAt("in string escape code")
 			}
 		case c < utf8.RuneSelf:
 			buf = append(buf, c)
