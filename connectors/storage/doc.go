@@ -62,8 +62,11 @@
 // # Formats
 //
 // JSONFormat (one bare value per line, optional gzip), ByteArrayFormat,
-// StringFormat, AvroFormat (object container files through
-// github.com/hamba/avro/v2) and ParquetFormat (github.com/parquet-go/parquet-go;
+// StringFormat, AvroFormat (object container files written here around
+// datums encoded by github.com/linkedin/goavro/v2, chosen over hamba/avro
+// because hamba's reflect2 calls methods by name, which keeps every
+// exported method in the binary: 16 MB of image, issue 15) and
+// ParquetFormat (github.com/parquet-go/parquet-go;
 // chosen over Apache Arrow's Go Parquet for its weight: a sixth of the
 // build time and no gRPC in the binary; its map-based groups sort columns
 // by name, so an ordered group node keeps the Connect field order).

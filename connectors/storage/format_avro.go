@@ -1,26 +1,25 @@
 package storage
 
 import (
+	"bytes"
+	"compress/flate"
+	"crypto/rand"
+	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"io"
 	"strings"
 	"sync"
 
-	"github.com/hamba/avro/v2"
-	"github.com/hamba/avro/v2/ocf"
+	"github.com/golang/snappy"
 	"github.com/klauspost/compress/zstd"
+	"github.com/linkedin/goavro/v2"
 
 	"github.com/weirlog/weir/plugins"
 )
 
 // AvroCodecConfig is Confluent's key for the codec of Avro files.
 const AvroCodecConfig = "avro.codec"
-
-// avroCodecs maps the accepted avro.codec values to hamba's codecs.
-// Confluent also accepts bzip2 and xz, which hamba/avro does not write.
-var avroCodecs = map[string]ocf.CodecName{
-	"null": ocf.Null, "deflate": ocf.Deflate, "snappy": ocf.Snappy, "zstandard": ocf.ZStandard, "zstd": ocf.ZStandard,
-}
 
 var avroCodecKey = plugins.ConfigKey{Name: AvroCodecConfig, Type: plugins.ConfigString, Default: "null", Importance: plugins.Low,
 	Validator:     plugins.OneOfIgnoreCase("null", "deflate", "snappy", "zstandard", "zstd"),
@@ -34,29 +33,36 @@ const avroBlockSize = 64 << 10
 // extension .avro) with the schema mapped from each record's Connect
 // value schema (see format_avro_data.go). A record without a schema is
 // refused; a file holds records of one schema (SchemaBound).
+//
+// goavro encodes the datums; the container (header, blocks, codecs) is
+// written here, because goavro's OCF writer has no zstandard and makes a
+// block of every Append.
 func AvroFormat(p *plugins.ParsedConfig, _ bool) (Format, error) {
 	name := strings.ToLower(p.String(AvroCodecConfig))
-	codec, ok := avroCodecs[name]
-	if !ok {
+	switch name {
+	case "zstd":
+		name = "zstandard"
+	case "null", "deflate", "snappy", "zstandard":
+	default:
 		return nil, fmt.Errorf("%s %q is not supported (null, deflate, snappy, zstandard)", AvroCodecConfig, name)
 	}
-	return &avroFormat{codec: codec}, nil
+	return &avroFormat{codec: name}, nil
 }
 
 type avroFormat struct {
-	codec ocf.CodecName
-	// zstd keeps encoders between files: hamba would build one (window
-	// buffers, goroutines) per file, which cost 10x the encoding itself.
-	// A writer holds one from its first record to Close, so writers of
-	// the same format may run in parallel.
+	codec string
+	// zstd keeps encoders between files: one per file (window buffers,
+	// goroutines) would cost more than the encoding itself. A writer
+	// holds one from its first block to Close, so writers of the same
+	// format may run in parallel.
 	zstd  sync.Pool
 	cache schemaCache[*avroCompiled]
 }
 
 // avroCompiled is one Connect schema ready to write.
 type avroCompiled struct {
-	m      *avroMapping
-	schema avro.Schema
+	m     *avroMapping
+	codec *goavro.Codec
 }
 
 func (f *avroFormat) Ext() string { return ".avro" }
@@ -69,13 +75,11 @@ func (f *avroFormat) compile(s *plugins.Schema) (*avroCompiled, error) {
 		if err != nil {
 			return nil, err
 		}
-		// A cache per schema: record names (ConnectDefault, MapEntry) are
-		// reused by unrelated schemas, which a shared cache would mix up.
-		as, err := avro.ParseWithCache(m.schemaJSON, "", &avro.SchemaCache{})
+		c, err := goavro.NewCodec(m.encodeJSON)
 		if err != nil {
 			return nil, fmt.Errorf("the Connect schema maps to an Avro schema Avro rejects (names must match [A-Za-z_][A-Za-z0-9_]*): %w", err)
 		}
-		return &avroCompiled{m: m, schema: as}, nil
+		return &avroCompiled{m: m, codec: c}, nil
 	})
 }
 
@@ -84,8 +88,14 @@ type avroWriter struct {
 	w      io.Writer
 	schema *plugins.Schema // of the file; nil before the first record
 	c      *avroCompiled
-	enc    *ocf.Encoder
+	sync   [16]byte
+	block  []byte // datums of the open block
+	count  int    // datums in block
+	out    []byte // scratch for a block's frame
+	zbuf   []byte // a compressed block
+	flate  *flate.Writer
 	zstd   *zstd.Encoder // from f.zstd, returned at Close
+	err    error         // a failed write to w: the file is broken
 }
 
 // SameSchema: a record without a schema fits anywhere, so that it fails
@@ -95,6 +105,9 @@ func (a *avroWriter) SameSchema(rec *plugins.Record) bool {
 }
 
 func (a *avroWriter) Write(rec *plugins.Record) error {
+	if a.err != nil {
+		return a.err
+	}
 	if rec.ValueSchema == nil {
 		return fmt.Errorf("avro format: %w", errSchemaless)
 	}
@@ -111,42 +124,124 @@ func (a *avroWriter) Write(rec *plugins.Record) error {
 	if err != nil {
 		return fmt.Errorf("avro format: the value does not match its schema: %w", err)
 	}
-	// Encode apart first: a value hamba refuses half-way must not leave
-	// half a datum in the block.
-	b, err := avro.Marshal(c.schema, v)
+	// Encode onto the block, and cut back what a refused value left.
+	n := len(a.block)
+	b, err := c.codec.BinaryFromNative(a.block, v)
 	if err != nil {
+		a.block = a.block[:n]
 		return fmt.Errorf("avro format: encode: %w", err)
 	}
-	if a.enc == nil {
-		opts := []ocf.EncoderFunc{ocf.WithCodec(a.f.codec), ocf.WithBlockLength(0), ocf.WithBlockSize(avroBlockSize),
-			ocf.WithSchemaMarshaler(ocf.FullSchemaMarshaler)}
-		if a.f.codec == ocf.ZStandard {
-			z, _ := a.f.zstd.Get().(*zstd.Encoder)
-			if z == nil {
-				if z, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1)); err != nil {
-					return fmt.Errorf("avro format: zstandard: %w", err)
-				}
-			}
-			a.zstd = z
-			opts = append(opts, ocf.WithZStandardEncoder(z))
+	if a.schema == nil {
+		if err := a.header(c); err != nil {
+			a.block = a.block[:n]
+			return err
 		}
-		enc, err := ocf.NewEncoderWithSchema(c.schema, a.w, opts...)
-		if err != nil {
-			return fmt.Errorf("avro format: start the file: %w", err)
-		}
-		a.enc, a.schema, a.c = enc, rec.ValueSchema, c
+		a.schema, a.c = rec.ValueSchema, c
 	}
-	if _, err := a.enc.Write(b); err != nil {
-		return fmt.Errorf("avro format: write a block: %w", err)
+	a.block = b
+	a.count++
+	if len(a.block) >= avroBlockSize {
+		return a.flush()
 	}
 	return nil
 }
 
-func (a *avroWriter) Close() error {
-	if a.enc == nil {
+// header writes the file header: magic, metadata (schema, codec), sync marker.
+func (a *avroWriter) header(c *avroCompiled) error {
+	if _, err := rand.Read(a.sync[:]); err != nil {
+		return fmt.Errorf("avro format: sync marker: %w", err)
+	}
+	h := []byte("Obj\x01")
+	h = binary.AppendVarint(h, 2)
+	for _, kv := range [][2]string{{"avro.schema", c.m.schemaJSON}, {"avro.codec", a.f.codec}} {
+		h = binary.AppendVarint(h, int64(len(kv[0])))
+		h = append(h, kv[0]...)
+		h = binary.AppendVarint(h, int64(len(kv[1])))
+		h = append(h, kv[1]...)
+	}
+	h = binary.AppendVarint(h, 0)
+	h = append(h, a.sync[:]...)
+	if _, err := a.w.Write(h); err != nil {
+		a.err = fmt.Errorf("avro format: start the file: %w", err)
+		return a.err
+	}
+	return nil
+}
+
+// flush compresses and writes the open block.
+func (a *avroWriter) flush() error {
+	if a.count == 0 {
 		return nil
 	}
-	err := a.enc.Close()
+	data, err := a.compress(a.block)
+	if err != nil {
+		a.err = fmt.Errorf("avro format: compress a block: %w", err)
+		return a.err
+	}
+	out := binary.AppendVarint(a.out[:0], int64(a.count))
+	out = binary.AppendVarint(out, int64(len(data)))
+	out = append(out, data...)
+	out = append(out, a.sync[:]...)
+	a.out = out
+	a.block, a.count = a.block[:0], 0
+	if _, err := a.w.Write(out); err != nil {
+		a.err = fmt.Errorf("avro format: write a block: %w", err)
+		return a.err
+	}
+	return nil
+}
+
+func (a *avroWriter) compress(b []byte) ([]byte, error) {
+	switch a.f.codec {
+	case "deflate":
+		buf := bytes.NewBuffer(a.zbuf[:0])
+		if a.flate == nil {
+			w, err := flate.NewWriter(buf, flate.DefaultCompression)
+			if err != nil {
+				return nil, err
+			}
+			a.flate = w
+		} else {
+			a.flate.Reset(buf)
+		}
+		if _, err := a.flate.Write(b); err != nil {
+			return nil, err
+		}
+		if err := a.flate.Close(); err != nil {
+			return nil, err
+		}
+		a.zbuf = buf.Bytes()
+		return a.zbuf, nil
+	case "snappy":
+		// Avro's snappy: the block, then the CRC-32 of the uncompressed data.
+		a.zbuf = snappy.Encode(a.zbuf[:cap(a.zbuf)], b)
+		a.zbuf = binary.BigEndian.AppendUint32(a.zbuf, crc32.ChecksumIEEE(b))
+		return a.zbuf, nil
+	case "zstandard":
+		if a.zstd == nil {
+			z, _ := a.f.zstd.Get().(*zstd.Encoder)
+			if z == nil {
+				var err error
+				if z, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1)); err != nil {
+					return nil, err
+				}
+			}
+			a.zstd = z
+		}
+		a.zbuf = a.zstd.EncodeAll(b, a.zbuf[:0])
+		return a.zbuf, nil
+	}
+	return b, nil
+}
+
+func (a *avroWriter) Close() error {
+	if a.schema == nil {
+		return nil
+	}
+	err := a.err
+	if err == nil {
+		err = a.flush()
+	}
 	if a.zstd != nil {
 		a.f.zstd.Put(a.zstd)
 		a.zstd = nil

@@ -30,9 +30,11 @@ import (
 //
 // The Connect name, version, doc and parameters travel as connect.name,
 // connect.version, connect.doc and connect.parameters. Values are turned
-// into what github.com/hamba/avro/v2 encodes: records as map[string]any,
+// into what github.com/linkedin/goavro/v2 encodes: records as map[string]any,
 // union members as map[string]any{branch: value}, logical values as their
-// underlying Connect value (Decimal bytes, days, milliseconds).
+// underlying Connect value (Decimal bytes, days, milliseconds). goavro is
+// given the schema without the decimal logical type (encodeJSON), so that
+// it takes the unscaled bytes as they are instead of a *big.Rat.
 
 const (
 	avroNamespace        = "io.confluent.connect.avro"
@@ -42,13 +44,14 @@ const (
 	defaultDecimalPrec   = 64
 )
 
-// avroConv turns one Connect value (nil included) into its hamba form.
+// avroConv turns one Connect value (nil included) into its goavro form.
 type avroConv func(v any) (any, error)
 
-// avroMapping is one Connect schema compiled: the Avro schema (JSON) and
-// the value converter.
+// avroMapping is one Connect schema compiled: the Avro schema (JSON) of
+// the file, the one goavro encodes with, and the value converter.
 type avroMapping struct {
 	schemaJSON string
+	encodeJSON string
 	conv       avroConv
 }
 
@@ -67,11 +70,38 @@ func mapAvro(s *plugins.Schema) (*avroMapping, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &avroMapping{schemaJSON: string(b), conv: conv}, nil
+	e, err := json.Marshal(withoutDecimal(js))
+	if err != nil {
+		return nil, err
+	}
+	return &avroMapping{schemaJSON: string(b), encodeJSON: string(e), conv: conv}, nil
+}
+
+// withoutDecimal copies a schema tree with the decimal logical type taken
+// off its bytes (the same bytes on the wire).
+func withoutDecimal(js any) any {
+	switch v := js.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, x := range v {
+			out[k] = withoutDecimal(x)
+		}
+		if out["logicalType"] == "decimal" {
+			delete(out, "logicalType")
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, x := range v {
+			out[i] = withoutDecimal(x)
+		}
+		return out
+	}
+	return js
 }
 
 // schema maps s to its Avro JSON form, its value converter and the name
-// hamba gives it as a union branch. path names s in errors.
+// goavro gives it as a union branch. path names s in errors.
 func (m *avroMapper) schema(s *plugins.Schema, path string) (any, avroConv, string, error) {
 	js, conv, branch, err := m.base(s, path)
 	if err != nil {
@@ -80,7 +110,7 @@ func (m *avroMapper) schema(s *plugins.Schema, path string) (any, avroConv, stri
 	if !s.Optional {
 		return js, required(s, path, conv), branch, nil
 	}
-	// A union: hamba takes a one-entry map naming the branch.
+	// A union: goavro takes a one-entry map naming the branch.
 	union := []any{"null", js}
 	if s.Default != nil {
 		union = []any{js, "null"}
@@ -164,7 +194,7 @@ func (m *avroMapper) base(s *plugins.Schema, path string) (any, avroConv, string
 		}
 		obj := map[string]any{"type": "bytes", "logicalType": "decimal", "precision": prec, "scale": scale}
 		props(s, obj)
-		return obj, logicalConv(s, path), "bytes.decimal", nil
+		return obj, logicalConv(s, path), "bytes", nil
 	case plugins.DateName:
 		return withLogical(s, "int", "date"), logicalConv(s, path), "int.date", nil
 	case plugins.TimeName:
