@@ -62,10 +62,12 @@
 // # Formats
 //
 // JSONFormat (one bare value per line, optional gzip), ByteArrayFormat,
-// StringFormat, AvroFormat (object container files written here around
-// datums encoded by github.com/linkedin/goavro/v2, chosen over hamba/avro
-// because hamba's reflect2 calls methods by name, which keeps every
-// exported method in the binary: 16 MB of image, issue 15) and
+// StringFormat, AvroFormat (object container files written by
+// github.com/linkedin/goavro/v2's OCFWriter, records gathered into 64 KiB
+// blocks; codecs null, deflate, snappy: goavro has no zstandard, so
+// avro.codec zstandard is refused at config time; goavro was chosen over
+// hamba/avro because hamba's reflect2 calls methods by name, which keeps
+// every exported method in the binary: 16 MB of image, issue 15) and
 // ParquetFormat (github.com/parquet-go/parquet-go;
 // chosen over Apache Arrow's Go Parquet for its weight: a sixth of the
 // build time and no gRPC in the binary; its map-based groups sort columns

@@ -1,18 +1,11 @@
 package storage
 
 import (
-	"bytes"
-	"compress/flate"
-	"crypto/rand"
-	"encoding/binary"
 	"fmt"
-	"hash/crc32"
 	"io"
 	"strings"
 	"sync"
 
-	"github.com/golang/snappy"
-	"github.com/klauspost/compress/zstd"
 	"github.com/linkedin/goavro/v2"
 
 	"github.com/weirlog/weir/plugins"
@@ -22,10 +15,30 @@ import (
 const AvroCodecConfig = "avro.codec"
 
 var avroCodecKey = plugins.ConfigKey{Name: AvroCodecConfig, Type: plugins.ConfigString, Default: "null", Importance: plugins.Low,
-	Validator:     plugins.OneOfIgnoreCase("null", "deflate", "snappy", "zstandard", "zstd"),
-	Documentation: "AvroFormat: the codec of the file blocks: null, deflate, snappy or zstandard (bzip2 and xz are not supported)"}
+	Validator: plugins.ValidatorFunc("[null, deflate, snappy]", func(name string, v any) error {
+		s, _ := v.(string)
+		if err := avroCodecSupported(s); err != nil {
+			return err
+		}
+		return plugins.OneOfIgnoreCase(avroCodecs...).Validate(name, v)
+	}),
+	Recommended: avroCodecs,
+	Documentation: "AvroFormat: the codec of the file blocks: null, deflate or snappy. zstandard, bzip2 and xz are not supported: " +
+		"goavro, which writes the Avro container, has none of them (for smaller files use deflate, or the Parquet format with parquet.codec zstd)"}
 
-// avroBlockSize is the uncompressed size at which a block is closed; Avro
+var avroCodecs = []string{goavro.CompressionNullLabel, goavro.CompressionDeflateLabel, goavro.CompressionSnappyLabel}
+
+// avroCodecSupported says why zstandard, a codec Avro knows, is refused.
+func avroCodecSupported(name string) error {
+	switch strings.ToLower(name) {
+	case "zstandard", "zstd":
+		return fmt.Errorf("avro codec %q is not supported: goavro, which writes the Avro container, has no zstandard; "+
+			"use snappy or deflate (or the Parquet format, whose parquet.codec has zstd)", name)
+	}
+	return nil
+}
+
+// avroBlockSize is the encoded size at which a block is closed; Avro
 // Java's default sync interval.
 const avroBlockSize = 64 << 10
 
@@ -34,28 +47,24 @@ const avroBlockSize = 64 << 10
 // value schema (see format_avro_data.go). A record without a schema is
 // refused; a file holds records of one schema (SchemaBound).
 //
-// goavro encodes the datums; the container (header, blocks, codecs) is
-// written here, because goavro's OCF writer has no zstandard and makes a
-// block of every Append.
+// goavro writes the container (its OCFWriter); records are gathered here
+// into blocks of about avroBlockSize, because the OCFWriter makes a block
+// of every Append.
 func AvroFormat(p *plugins.ParsedConfig, _ bool) (Format, error) {
 	name := strings.ToLower(p.String(AvroCodecConfig))
 	switch name {
-	case "zstd":
-		name = "zstandard"
-	case "null", "deflate", "snappy", "zstandard":
+	case goavro.CompressionNullLabel, goavro.CompressionDeflateLabel, goavro.CompressionSnappyLabel:
 	default:
-		return nil, fmt.Errorf("%s %q is not supported (null, deflate, snappy, zstandard)", AvroCodecConfig, name)
+		if err := avroCodecSupported(name); err != nil {
+			return nil, fmt.Errorf("%s: %w", AvroCodecConfig, err)
+		}
+		return nil, fmt.Errorf("%s %q is not supported (null, deflate, snappy)", AvroCodecConfig, name)
 	}
 	return &avroFormat{codec: name}, nil
 }
 
 type avroFormat struct {
 	codec string
-	// zstd keeps encoders between files: one per file (window buffers,
-	// goroutines) would cost more than the encoding itself. A writer
-	// holds one from its first block to Close, so writers of the same
-	// format may run in parallel.
-	zstd  sync.Pool
 	cache schemaCache[*avroCompiled]
 }
 
@@ -75,7 +84,7 @@ func (f *avroFormat) compile(s *plugins.Schema) (*avroCompiled, error) {
 		if err != nil {
 			return nil, err
 		}
-		c, err := goavro.NewCodec(m.encodeJSON)
+		c, err := goavro.NewCodec(m.schemaJSON)
 		if err != nil {
 			return nil, fmt.Errorf("the Connect schema maps to an Avro schema Avro rejects (names must match [A-Za-z_][A-Za-z0-9_]*): %w", err)
 		}
@@ -84,18 +93,15 @@ func (f *avroFormat) compile(s *plugins.Schema) (*avroCompiled, error) {
 }
 
 type avroWriter struct {
-	f      *avroFormat
-	w      io.Writer
-	schema *plugins.Schema // of the file; nil before the first record
-	c      *avroCompiled
-	sync   [16]byte
-	block  []byte // datums of the open block
-	count  int    // datums in block
-	out    []byte // scratch for a block's frame
-	zbuf   []byte // a compressed block
-	flate  *flate.Writer
-	zstd   *zstd.Encoder // from f.zstd, returned at Close
-	err    error         // a failed write to w: the file is broken
+	f       *avroFormat
+	w       io.Writer
+	schema  *plugins.Schema // of the file; nil before the first record
+	c       *avroCompiled
+	ocf     *goavro.OCFWriter
+	pending []any  // datums of the open block
+	size    int    // their encoded bytes
+	scratch []byte // a datum encoded to check it
+	err     error  // a failed write to w: the file is broken
 }
 
 // SameSchema: a record without a schema fits anywhere, so that it fails
@@ -124,127 +130,51 @@ func (a *avroWriter) Write(rec *plugins.Record) error {
 	if err != nil {
 		return fmt.Errorf("avro format: the value does not match its schema: %w", err)
 	}
-	// Encode onto the block, and cut back what a refused value left.
-	n := len(a.block)
-	b, err := c.codec.BinaryFromNative(a.block, v)
+	// Encode once here so that a value Avro refuses fails this record
+	// (to the DLQ) and not the Append of its block.
+	b, err := c.codec.BinaryFromNative(a.scratch[:0], v)
 	if err != nil {
-		a.block = a.block[:n]
 		return fmt.Errorf("avro format: encode: %w", err)
 	}
-	if a.schema == nil {
-		if err := a.header(c); err != nil {
-			a.block = a.block[:n]
-			return err
+	a.scratch = b
+	if a.ocf == nil {
+		ocf, err := goavro.NewOCFWriter(goavro.OCFConfig{W: a.w, Codec: c.codec, CompressionName: a.f.codec})
+		if err != nil {
+			a.err = fmt.Errorf("avro format: start the file: %w", err)
+			return a.err
 		}
-		a.schema, a.c = rec.ValueSchema, c
+		a.ocf, a.schema, a.c = ocf, rec.ValueSchema, c
 	}
-	a.block = b
-	a.count++
-	if len(a.block) >= avroBlockSize {
+	a.pending = append(a.pending, v)
+	a.size += len(b)
+	if a.size >= avroBlockSize {
 		return a.flush()
 	}
 	return nil
 }
 
-// header writes the file header: magic, metadata (schema, codec), sync marker.
-func (a *avroWriter) header(c *avroCompiled) error {
-	if _, err := rand.Read(a.sync[:]); err != nil {
-		return fmt.Errorf("avro format: sync marker: %w", err)
-	}
-	h := []byte("Obj\x01")
-	h = binary.AppendVarint(h, 2)
-	for _, kv := range [][2]string{{"avro.schema", c.m.schemaJSON}, {"avro.codec", a.f.codec}} {
-		h = binary.AppendVarint(h, int64(len(kv[0])))
-		h = append(h, kv[0]...)
-		h = binary.AppendVarint(h, int64(len(kv[1])))
-		h = append(h, kv[1]...)
-	}
-	h = binary.AppendVarint(h, 0)
-	h = append(h, a.sync[:]...)
-	if _, err := a.w.Write(h); err != nil {
-		a.err = fmt.Errorf("avro format: start the file: %w", err)
-		return a.err
-	}
-	return nil
-}
-
-// flush compresses and writes the open block.
+// flush writes the pending datums as one block.
 func (a *avroWriter) flush() error {
-	if a.count == 0 {
+	if len(a.pending) == 0 {
 		return nil
 	}
-	data, err := a.compress(a.block)
+	err := a.ocf.Append(a.pending)
+	clear(a.pending) // let the values go
+	a.pending, a.size = a.pending[:0], 0
 	if err != nil {
-		a.err = fmt.Errorf("avro format: compress a block: %w", err)
-		return a.err
-	}
-	out := binary.AppendVarint(a.out[:0], int64(a.count))
-	out = binary.AppendVarint(out, int64(len(data)))
-	out = append(out, data...)
-	out = append(out, a.sync[:]...)
-	a.out = out
-	a.block, a.count = a.block[:0], 0
-	if _, err := a.w.Write(out); err != nil {
 		a.err = fmt.Errorf("avro format: write a block: %w", err)
 		return a.err
 	}
 	return nil
 }
 
-func (a *avroWriter) compress(b []byte) ([]byte, error) {
-	switch a.f.codec {
-	case "deflate":
-		buf := bytes.NewBuffer(a.zbuf[:0])
-		if a.flate == nil {
-			w, err := flate.NewWriter(buf, flate.DefaultCompression)
-			if err != nil {
-				return nil, err
-			}
-			a.flate = w
-		} else {
-			a.flate.Reset(buf)
-		}
-		if _, err := a.flate.Write(b); err != nil {
-			return nil, err
-		}
-		if err := a.flate.Close(); err != nil {
-			return nil, err
-		}
-		a.zbuf = buf.Bytes()
-		return a.zbuf, nil
-	case "snappy":
-		// Avro's snappy: the block, then the CRC-32 of the uncompressed data.
-		a.zbuf = snappy.Encode(a.zbuf[:cap(a.zbuf)], b)
-		a.zbuf = binary.BigEndian.AppendUint32(a.zbuf, crc32.ChecksumIEEE(b))
-		return a.zbuf, nil
-	case "zstandard":
-		if a.zstd == nil {
-			z, _ := a.f.zstd.Get().(*zstd.Encoder)
-			if z == nil {
-				var err error
-				if z, err = zstd.NewWriter(nil, zstd.WithEncoderConcurrency(1)); err != nil {
-					return nil, err
-				}
-			}
-			a.zstd = z
-		}
-		a.zbuf = a.zstd.EncodeAll(b, a.zbuf[:0])
-		return a.zbuf, nil
-	}
-	return b, nil
-}
-
 func (a *avroWriter) Close() error {
-	if a.schema == nil {
+	if a.ocf == nil {
 		return nil
 	}
 	err := a.err
 	if err == nil {
 		err = a.flush()
-	}
-	if a.zstd != nil {
-		a.f.zstd.Put(a.zstd)
-		a.zstd = nil
 	}
 	if err != nil {
 		return fmt.Errorf("avro format: finish the file: %w", err)

@@ -32,9 +32,8 @@ import (
 // connect.version, connect.doc and connect.parameters. Values are turned
 // into what github.com/linkedin/goavro/v2 encodes: records as map[string]any,
 // union members as map[string]any{branch: value}, logical values as their
-// underlying Connect value (Decimal bytes, days, milliseconds). goavro is
-// given the schema without the decimal logical type (encodeJSON), so that
-// it takes the unscaled bytes as they are instead of a *big.Rat.
+// underlying Connect value (days, milliseconds), but for Decimal, which
+// goavro takes as the *big.Rat Connect holds.
 
 const (
 	avroNamespace        = "io.confluent.connect.avro"
@@ -48,10 +47,9 @@ const (
 type avroConv func(v any) (any, error)
 
 // avroMapping is one Connect schema compiled: the Avro schema (JSON) of
-// the file, the one goavro encodes with, and the value converter.
+// the file and the value converter.
 type avroMapping struct {
 	schemaJSON string
-	encodeJSON string
 	conv       avroConv
 }
 
@@ -70,34 +68,7 @@ func mapAvro(s *plugins.Schema) (*avroMapping, error) {
 	if err != nil {
 		return nil, err
 	}
-	e, err := json.Marshal(withoutDecimal(js))
-	if err != nil {
-		return nil, err
-	}
-	return &avroMapping{schemaJSON: string(b), encodeJSON: string(e), conv: conv}, nil
-}
-
-// withoutDecimal copies a schema tree with the decimal logical type taken
-// off its bytes (the same bytes on the wire).
-func withoutDecimal(js any) any {
-	switch v := js.(type) {
-	case map[string]any:
-		out := make(map[string]any, len(v))
-		for k, x := range v {
-			out[k] = withoutDecimal(x)
-		}
-		if out["logicalType"] == "decimal" {
-			delete(out, "logicalType")
-		}
-		return out
-	case []any:
-		out := make([]any, len(v))
-		for i, x := range v {
-			out[i] = withoutDecimal(x)
-		}
-		return out
-	}
-	return js
+	return &avroMapping{schemaJSON: string(b), conv: conv}, nil
 }
 
 // schema maps s to its Avro JSON form, its value converter and the name
@@ -194,7 +165,7 @@ func (m *avroMapper) base(s *plugins.Schema, path string) (any, avroConv, string
 		}
 		obj := map[string]any{"type": "bytes", "logicalType": "decimal", "precision": prec, "scale": scale}
 		props(s, obj)
-		return obj, logicalConv(s, path), "bytes", nil
+		return obj, decimalConv(s, path), "bytes", nil
 	case plugins.DateName:
 		return withLogical(s, "int", "date"), logicalConv(s, path), "int.date", nil
 	case plugins.TimeName:
@@ -266,6 +237,18 @@ func logicalConv(s *plugins.Schema, path string) avroConv {
 			return nil, fmt.Errorf("%s%w", at(path), err)
 		}
 		return x, nil
+	}
+}
+
+// decimalConv checks the value as Kafka's Decimal would encode it (at most
+// scale fractional digits: goavro would round instead) and hands goavro
+// the *big.Rat it takes for the decimal logical type.
+func decimalConv(s *plugins.Schema, path string) avroConv {
+	return func(v any) (any, error) {
+		if _, err := plugins.LogicalToRaw(s, v); err != nil {
+			return nil, fmt.Errorf("%s%w", at(path), err)
+		}
+		return v, nil
 	}
 }
 
