@@ -3,8 +3,10 @@ package storage
 import (
 	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
+	"io"
 	"math/big"
 	"math/rand/v2"
 	"reflect"
@@ -486,5 +488,62 @@ func TestAvroZstandardRefused(t *testing.T) {
 	}
 	if _, err := ConfigDef([]string{"JsonFormat"}, "JsonFormat").Parse(plugins.Config{"flush.size": "10", AvroCodecConfig: "bzip2"}); err == nil {
 		t.Error("bzip2 accepted")
+	}
+}
+
+// TestAvroDecimalBytes: goavro encodes a Decimal from its *big.Rat; the
+// bytes are Kafka's (Decimal.fromLogical: minimal two's complement of the
+// unscaled value), negatives and byte boundaries included, and a value
+// with more fractional digits than the scale is refused at Write, not
+// rounded.
+func TestAvroDecimalBytes(t *testing.T) {
+	s := plugins.StructBuilder().Name("d.D").Field("p", plugins.DecimalSchema(2)).MustBuild()
+	f := parseFormat(t, AvroFormat, plugins.Config{}).(*avroFormat)
+	c, err := f.compile(s)
+	if err != nil {
+		t.Fatal(err)
+	}
+	huge, _ := new(big.Int).SetString("-123456789012345678901234567890", 10)
+	for _, u := range []*big.Int{big.NewInt(0), big.NewInt(1), big.NewInt(-1), big.NewInt(127), big.NewInt(128), big.NewInt(-128),
+		big.NewInt(-129), big.NewInt(255), big.NewInt(-256), big.NewInt(-32768), big.NewInt(-32769), big.NewInt(65535), huge} {
+		r := new(big.Rat).SetFrac(u, big.NewInt(100))
+		v, err := c.m.conv(plugins.NewStruct(s).MustPut("p", r))
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.codec.BinaryFromNative(nil, v)
+		if err != nil {
+			t.Fatalf("%v: %v", r, err)
+		}
+		k, err := plugins.DecimalToBytes(r, 2)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if want := append(binary.AppendVarint(nil, int64(len(k))), k...); !bytes.Equal(got, want) {
+			t.Errorf("unscaled %v: %x, Kafka's %x", u, got, want)
+		}
+	}
+	w := f.NewWriter(io.Discard)
+	if err := w.Write(rec(0, s, plugins.NewStruct(s).MustPut("p", big.NewRat(1, 1000)))); err == nil {
+		t.Error("0.001 in a scale-2 decimal accepted")
+	}
+}
+
+// TestAvroBlocks: records are gathered into blocks of about 64 KiB (one
+// goavro Append each), not a block per record, and Close writes the rest.
+func TestAvroBlocks(t *testing.T) {
+	s := plugins.StructBuilder().Name("b.B").Field("s", plugins.StringSchema).MustBuild()
+	f := parseFormat(t, AvroFormat, plugins.Config{})
+	var recs []*plugins.Record
+	for i := range 200 { // 200 datums of 1002 bytes: 3 blocks of 66 and one of 2
+		recs = append(recs, rec(int64(i), s, plugins.NewStruct(s).MustPut("s", strings.Repeat("x", 1000))))
+	}
+	b := avroFile(t, f, recs...)
+	sync := b[len(b)-16:]
+	if n := bytes.Count(b, sync) - 1; n != 4 { // the header has it too
+		t.Errorf("%d blocks, want 4", n)
+	}
+	if _, out := decodeAvro(t, b); len(out) != 200 {
+		t.Errorf("%d records", len(out))
 	}
 }
