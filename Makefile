@@ -103,7 +103,7 @@ test-compat: build
 test-cluster: build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 30m ./test/cluster/ $(if $(RUN),-run '$(RUN)')
 
-CLUSTER_CORE := KillLeaderRounds|PauseLeader|PartitionLeader|KcatMetadata|FileStreamSurvivesKill|ConnectWaitsForStateTopicLeaders
+CLUSTER_CORE := KillLeaderRounds|PauseLeader|PartitionLeader|KcatMetadata|FileStreamSurvivesKill|ConnectWaitsForStateTopicLeaders|KafkaTopicsDescribe|KafkaReassignPartitions|KafkaReassignCancel|KafkaLeaderElection|KafkaConsumerFetchesFromClosestReplica
 test-cluster-core: build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 12m -run '^TestCluster($(CLUSTER_CORE))$$' ./test/cluster/
 
