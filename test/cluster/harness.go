@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -84,7 +85,9 @@ type Node struct {
 	mu        sync.Mutex
 	cmd       *exec.Cmd
 	done      chan struct{}
-	paused    bool
+	// paused is atomic: Seeds reads it from ArgsFor, which spawn calls
+	// holding mu (a mutex there deadlocked a node's own start).
+	paused    atomic.Bool
 	runs      int
 	extraArgs []string
 }
@@ -385,7 +388,8 @@ func (n *Node) spawn() error {
 	}
 	done := make(chan struct{})
 	go func() { cmd.Wait(); lf.Close(); close(done) }()
-	n.cmd, n.done, n.paused = cmd, done, false
+	n.cmd, n.done = cmd, done
+	n.paused.Store(false)
 	return nil
 }
 
@@ -474,8 +478,9 @@ func (n *Node) Stop() { n.stop(syscall.SIGTERM, 30*time.Second) }
 
 func (n *Node) stop(sig syscall.Signal, grace time.Duration) {
 	n.mu.Lock()
-	cmd, done, paused := n.cmd, n.done, n.paused
-	n.cmd, n.paused = nil, false
+	cmd, done, paused := n.cmd, n.done, n.paused.Load()
+	n.cmd = nil
+	n.paused.Store(false)
 	n.mu.Unlock()
 	if cmd == nil {
 		return
@@ -500,7 +505,7 @@ func (n *Node) Pause() error {
 		return err
 	}
 	n.mu.Lock()
-	n.paused = true
+	n.paused.Store(true)
 	n.mu.Unlock()
 	return nil
 }
@@ -511,7 +516,7 @@ func (n *Node) Resume() error {
 		return err
 	}
 	n.mu.Lock()
-	n.paused = false
+	n.paused.Store(false)
 	n.mu.Unlock()
 	return nil
 }
@@ -532,11 +537,7 @@ func (n *Node) Running() bool {
 }
 
 // Paused reports whether the node was paused and not resumed.
-func (n *Node) Paused() bool {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.paused
-}
+func (n *Node) Paused() bool { return n.paused.Load() }
 
 // Pid is the process id, 0 when not running.
 func (n *Node) Pid() int {
