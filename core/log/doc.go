@@ -139,7 +139,10 @@
 // members); a member of the next round leads that one. So one fdatasync
 // covers every batch that arrived while the previous one was on the disk,
 // from any number of producers, with no goroutine hand-off for a lone
-// appender. The logs of a data directory commit independently and
+// appender. A waiter whose batches are already below the recovery point
+// waits for nothing, and one that finds a round running returns when that
+// round ends if it covered its batches (they were published before it was
+// planned), rather than waiting for a round of its own. The logs of a data directory commit independently and
 // concurrently, and the file system's journal commits their concurrent
 // fdatasyncs together; rounds shared across a Manager's logs were tried
 // and measured half as fast with 16 partitions (a shared round waits for

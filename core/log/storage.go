@@ -269,8 +269,11 @@ type groupCommit struct {
 }
 
 // round waits until a round that started after the caller published its
-// batches has finished, leading it if nobody else is.
-func (g *groupCommit) round(l *Log) {
+// batches has finished, leading it if nobody else is, or until covered
+// reports that an earlier round (one already running when the caller
+// came, but planned after its batches were published) made them durable.
+// covered is called with g.mu held.
+func (g *groupCommit) round(l *Log, covered func() bool) {
 	g.mu.Lock()
 	if g.cond.L == nil {
 		g.cond.L = &g.mu
@@ -279,6 +282,9 @@ func (g *groupCommit) round(l *Log) {
 	for g.completed < my {
 		if g.running {
 			g.cond.Wait()
+			if g.completed < my && covered() {
+				break
+			}
 			continue
 		}
 		g.running = true
@@ -298,8 +304,17 @@ func (g *groupCommit) round(l *Log) {
 // commit), or returns why it cannot be; see AppendNoWait. Called without
 // appendMu.
 func (l *Log) AwaitDurable(end int64) error {
+	covered := func() bool {
+		l.mu.RLock()
+		defer l.mu.RUnlock()
+		return l.recoveryPoint >= end
+	}
 	for try := 0; ; try++ {
-		l.commit.round(l)
+		// Already durable (another producer's round, planned after these
+		// batches were published, covered them): no round to wait for.
+		if try > 0 || !covered() {
+			l.commit.round(l, covered)
+		}
 		l.mu.RLock()
 		rp, closed := l.recoveryPoint, l.closed
 		l.mu.RUnlock()

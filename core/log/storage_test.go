@@ -470,3 +470,64 @@ func commitRounds(logs []*Log) (n int64) {
 	}
 	return n
 }
+
+// TestGroupCommitRunningRoundCoversLateWaiter: a waiter whose batches a
+// running round already planned (they were published before it started)
+// returns when that round ends, without a round of its own: the broker
+// appends every partition of a request before it waits on each, so its
+// first partitions are often in a round another producer started
+// meanwhile. And a waiter whose batches are already durable waits for
+// nothing.
+func TestGroupCommitRunningRoundCoversLateWaiter(t *testing.T) {
+	c := newClock()
+	cfs := newCountingFS()
+	var slow atomic.Bool
+	inSync := make(chan struct{}, 1)
+	cfs.before = func(op, path string) {
+		if op == "sync" && strings.HasSuffix(path, logSuffix) && slow.Load() {
+			select {
+			case inSync <- struct{}{}:
+			default:
+			}
+			time.Sleep(150 * time.Millisecond)
+		}
+	}
+	o := testOpts(c)
+	o.FS = cfs
+	cfg := DefaultConfig()
+	cfg.SyncOnAppend = true
+	l := mustOpen(t, t.TempDir(), cfg, o)
+	defer l.Close()
+	mustAppend(t, l, simpleBatch(t, 1, c.ms())) // creates and syncs the segment
+	slow.Store(true)
+	res, pending, err := l.AppendNoWait(simpleBatch(t, 2, c.ms()), AppendOptions{})
+	if err != nil || !pending {
+		t.Fatalf("AppendNoWait: pending %v, %v", pending, err)
+	}
+	rounds := l.commit.rounds.Load()
+	first := make(chan error, 1)
+	go func() { first <- l.AwaitDurable(res.LogEndOffset) }()
+	<-inSync // the round is planned (it covers res) and on the disk
+	if err := l.AwaitDurable(res.LogEndOffset); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-first; err != nil {
+		t.Fatal(err)
+	}
+	if r := l.commit.rounds.Load() - rounds; r != 1 {
+		t.Fatalf("%d commit rounds for batches one round covered", r)
+	}
+	l.mu.RLock()
+	rp := l.recoveryPoint
+	l.mu.RUnlock()
+	if rp < res.LogEndOffset {
+		t.Fatalf("returned with recovery point %d below %d", rp, res.LogEndOffset)
+	}
+	// Already durable: no round at all.
+	if err := l.AwaitDurable(res.LogEndOffset); err != nil {
+		t.Fatal(err)
+	}
+	if r := l.commit.rounds.Load() - rounds; r != 1 {
+		t.Fatalf("%d commit rounds after waiting for durable batches", r)
+	}
+}
