@@ -431,16 +431,27 @@ func checkCanonical(kreq kmsg.Request, src []byte) error {
 }
 
 func (c *conn) handle(p *pending, kreq kmsg.Request) {
-	defer close(p.done)
-	defer c.release(p.size)
+	rc := &reqCtx{ctx: c.ctx, conn: c, p: p}
+	h := handlers[p.key]
+	ok := c.guard(p, func() { p.resp = h(c.b, rc, kreq) })
+	if ok && rc.later != nil {
+		// The handler left the end of its work to rc.later (a --fsync
+		// produce waiting for its group commits): the next request of
+		// this connection is handled meanwhile, and the writer still
+		// answers in request order (it waits for p.done).
+		later := rc.later
+		go func() {
+			c.finish(p, c.guard(p, later))
+		}()
+		return
+	}
+	c.finish(p, ok)
+}
+
+// guard runs a handler's work; a panic in it costs this connection, not
+// the broker (ok is false then, and p has no response).
+func (c *conn) guard(p *pending, f func()) (ok bool) {
 	defer func() {
-		if p.buf != nil {
-			putBuf(p.buf)
-			p.buf = nil
-		}
-	}()
-	defer func() {
-		// A handler bug must cost this connection, not the broker.
 		if v := recover(); v != nil {
 			c.b.logger.Error("request handler panicked; closing the connection", "remote", c.remote,
 				"api", kmsg.NameForKey(p.key), "version", p.version, "panic", v, "stack", string(debug.Stack()))
@@ -448,12 +459,25 @@ func (c *conn) handle(p *pending, kreq kmsg.Request) {
 			p.resp, p.zc = nil, nil
 			c.cancel()
 			c.nc.Close()
+			ok = false
 		}
 	}()
-	h := handlers[p.key]
-	rc := &reqCtx{ctx: c.ctx, conn: c, p: p}
-	p.resp = h(c.b, rc, kreq)
-	c.b.metrics.observe(p.key, time.Since(p.start))
+	f()
+	return true
+}
+
+// finish hands a handled request to the writer: its frame goes back to
+// the free list and its bytes to the budgets.
+func (c *conn) finish(p *pending, ok bool) {
+	if p.buf != nil {
+		putBuf(p.buf)
+		p.buf = nil
+	}
+	if ok {
+		c.b.metrics.observe(p.key, time.Since(p.start))
+	}
+	c.release(p.size)
+	close(p.done)
 }
 
 // reqCtx is what a handler gets besides its request.
@@ -461,6 +485,10 @@ type reqCtx struct {
 	ctx  context.Context
 	conn *conn
 	p    *pending
+	// later, when a handler sets it, finishes the response off the
+	// connection's handler goroutine; the response is written once it
+	// returns. The handler must not touch the request frame from later.
+	later func()
 }
 
 func (c *conn) writeLoop() {

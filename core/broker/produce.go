@@ -138,7 +138,19 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			putBuf(rc.p.buf)
 			rc.p.buf = nil
 		}
-		b.awaitProduced(rc.ctx, req.Version, resp, waits, acksAll, timeout)
+		if rc.conn != nil {
+			// Wait off the connection's handler goroutine: the client's
+			// next produce requests (up to 5 in flight) are appended
+			// meanwhile and join the same group commits, instead of
+			// waiting for this one's fsync before they reach the log
+			// (one request per connection in the log capped 16
+			// producers well under the disk; issue 16). The appends
+			// stay in arrival order, so idempotent sequences hold, and
+			// responses go out in request order.
+			rc.later = func() { b.awaitProduced(rc.ctx, req.Version, resp, waits, acksAll, timeout) }
+		} else {
+			b.awaitProduced(rc.ctx, req.Version, resp, waits, acksAll, timeout)
+		}
 	}
 	if req.Acks == 0 {
 		rc.p.noResponse = true
