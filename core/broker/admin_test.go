@@ -3,7 +3,6 @@ package broker_test
 import (
 	"context"
 	"fmt"
-	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -452,7 +451,7 @@ func TestClusterReassignedAwayWhileDown(t *testing.T) {
 	waitPartition(t, cl, "away", 20*time.Second, "moved to 2,3,4", func(p kmsg.MetadataResponseTopicPartition) bool {
 		return slices.Equal(p.Replicas, []int32{2, 3, 4}) && len(p.ISR) == 3
 	})
-	back, err := broker.New(cfgs[0], slog.New(slog.NewTextHandler(testLogOut, nil)))
+	back, err := broker.New(cfgs[0], testLogger(t, cfgs[0].NodeID))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -488,7 +487,7 @@ func TestClusterUncleanElectionHonoursTopicConfig(t *testing.T) {
 		t.Fatalf("reassign: %v", kerr.ErrorForCode(code))
 	}
 	bs[0].Close() // the only ISR member goes
-	back, err := broker.New(cfgs[3], slog.New(slog.NewTextHandler(testLogOut, nil)))
+	back, err := broker.New(cfgs[3], testLogger(t, cfgs[3].NodeID))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,12 +1,13 @@
 package broker_test
 
 import (
+	"bytes"
 	"context"
 	"fmt"
-	"io"
 	"log/slog"
 	"net"
 	"path/filepath"
+	"sync"
 	"testing"
 	"time"
 
@@ -63,7 +64,7 @@ func startClusterConfigs(t *testing.T, nVoters, nBrokers int) ([]*broker.Broker,
 			AutoCreateTopics: true, OffsetsTopicPartitions: 6,
 			HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: time.Second,
 		}
-		b, err := broker.New(cfgs[i], slog.New(slog.NewTextHandler(testLogOut, nil)))
+		b, err := broker.New(cfgs[i], testLogger(t, cfgs[i].NodeID))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -305,7 +306,37 @@ func TestClusterReplicationFailover(t *testing.T) {
 	}
 }
 
-var testLogOut io.Writer = io.Discard
+// testLogger gives a cluster node a logger whose output is printed, with
+// the node's id, only if the test fails: a flaky cluster test is
+// diagnosable from the run that failed, and passing runs stay quiet.
+func testLogger(t *testing.T, node int32) *slog.Logger {
+	t.Helper()
+	buf := &lockedBuffer{}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("node %d log:\n%s", node, buf.String())
+		}
+	})
+	return slog.New(slog.NewTextHandler(buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+}
+
+// lockedBuffer is a bytes.Buffer safe for a logger's concurrent writes.
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
 
 // rawMetadata asks the client's seed broker directly, bypassing the
 // client's metadata cache, so that timings are the cluster's.
@@ -405,7 +436,7 @@ func TestClusterFollowerTruncatesDivergentTail(t *testing.T) {
 
 	prodTo(other, 50, 20) // offsets 50-69 in the new epoch
 
-	back, err := broker.New(cfgs[old-1], slog.New(slog.NewTextHandler(testLogOut, nil)))
+	back, err := broker.New(cfgs[old-1], testLogger(t, cfgs[old-1].NodeID))
 	if err != nil {
 		t.Fatal(err)
 	}
