@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/hashicorp/raft"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
 // Broker liveness (KIP-631 style, simplified): every node sends the
@@ -19,14 +20,16 @@ import (
 // leaderships to another ISR member. A fenced broker that is heard again is
 // unfenced (OpUnfenceBroker), taking back the partitions left leaderless.
 //
-// A new leader starts every broker's clock afresh (so an election fences
-// no one that was alive), except the previous leader's: raft elected this
+// A new leader starts every unfenced broker's clock afresh (so an election
+// fences no one that was alive; a fenced broker's clock starts only with
+// its own next heartbeat, so an election unfences no one that left),
+// except the previous leader's: raft elected this
 // node because a quorum stopped hearing that one for at least raft's
 // HeartbeatTimeout, so its clock starts that far back. A kill -9 of the
 // metadata leader therefore moves its partitions after about
 // SessionTimeout, not election time plus SessionTimeout. A leader whose
-// own loop stalled (CPU starvation, SIGSTOP) restarts the clocks too: it
-// was not listening, so silence proves nothing.
+// own loop stalled (CPU starvation, SIGSTOP) restarts the unfenced
+// brokers' clocks too: it was not listening, so silence proves nothing.
 //
 // The lease. A broker may act as a partition leader only while its lease
 // holds (Leased): SessionTimeout minus a margin, counted from the sending
@@ -110,8 +113,14 @@ func (c *Controller) liveness(ctx context.Context) {
 		st := c.State()
 		if !wasLeader || stalled {
 			c.seenMu.Lock()
-			for id := range st.Brokers {
-				c.lastSeen[id] = now
+			for id, br := range st.Brokers {
+				// A fenced broker's clock is only ever set by its own
+				// heartbeats (heartbeat): one started here would
+				// unfence a broker that shut down (controlled
+				// shutdown fences it) or died under another leader.
+				if !br.Fenced {
+					c.lastSeen[id] = now
+				}
 			}
 			if !wasLeader && prevLeader >= 0 {
 				if seen, ok := c.lastSeen[prevLeader]; ok && seen.Equal(now) {
@@ -126,7 +135,7 @@ func (c *Controller) liveness(ctx context.Context) {
 			br := st.Brokers[id]
 			c.seenMu.Lock()
 			seen, ok := c.lastSeen[id]
-			if !ok {
+			if !ok && !br.Fenced {
 				c.lastSeen[id] = now
 			}
 			var op Op
@@ -237,17 +246,40 @@ func (c *Controller) fencedAt(id int32) time.Time {
 }
 
 // ShutdownBroker is the controlled shutdown of this node: it stops
-// heartbeating and fences itself, so the controller moves its leaderships
-// to other ISR members before the process exits.
+// heartbeating, hands over the metadata leadership if it holds it, and
+// fences itself, so the controller moves its leaderships to other ISR
+// members before the process exits.
 func (c *Controller) ShutdownBroker(ctx context.Context) error {
 	if !c.multi {
 		return nil
 	}
 	c.stopBeats.Store(true)
-	if br, ok := c.State().Brokers[c.cfg.NodeID]; !ok || br.Fenced {
-		return nil
+	start := time.Now()
+	if c.raft.State() == raft.Leader && len(c.cfg.Voters) > 1 {
+		// Hand the metadata leadership over first. A leader that fenced
+		// itself and exited would take the commit of that fence with
+		// it: the followers learn commits from the leader, so they
+		// would go on answering Metadata and FindCoordinator with this
+		// broker until a new leader is elected (an election timeout,
+		// more on a split vote) and commits in its own term. After a
+		// transfer, the new leader applies the fence itself.
+		if err := c.raft.LeadershipTransfer().Error(); err != nil {
+			c.cfg.Logger.Warn("controlled shutdown: metadata leadership not transferred; the fence may reach the other brokers only after an election",
+				"node_id", c.cfg.NodeID, "err", err)
+		}
 	}
-	_, err := c.Propose(ctx, &Command{Op: OpFenceBroker, BrokerID: c.cfg.NodeID})
+	// Propose whatever this node's own copy of the state says: it may lag
+	// the leader's (a fence and unfence just after start), and the FSM
+	// makes a fence of a fenced broker a no-op.
+	res, err := c.Propose(ctx, &Command{Op: OpFenceBroker, BrokerID: c.cfg.NodeID})
+	if err == nil && res.Err == kerr.BrokerNotAvailable {
+		return nil // never registered: it leads nothing
+	}
+	if err == nil && res.Err != nil {
+		err = fmt.Errorf("fence node %d: %w", c.cfg.NodeID, res.Err)
+	}
+	c.cfg.Logger.Info("controlled shutdown: fenced this broker, its leaderships moved", "node_id", c.cfg.NodeID,
+		"took", time.Since(start).Round(time.Millisecond), "err", err)
 	return err
 }
 
