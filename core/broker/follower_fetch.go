@@ -1,9 +1,11 @@
 package broker
 
 import (
-	"encoding/binary"
+	"slices"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
+
+	"github.com/weirlog/weir/core/record"
 )
 
 // Fetch from the closest replica (KIP-392).
@@ -57,7 +59,7 @@ func (b *Broker) preferredReadReplica(req *kmsg.FetchRequest, p *partition, topi
 	}
 	for _, r := range tr.ISR() {
 		br, ok := st.Brokers[r]
-		if r == b.cfg.NodeID || !ok || br.Fenced || br.Rack == nil || *br.Rack != req.Rack || !containsInt32(pm.Replicas, r) {
+		if r == b.cfg.NodeID || !ok || br.Fenced || br.Rack == nil || *br.Rack != req.Rack || !slices.Contains(pm.Replicas, r) {
 			continue
 		}
 		leo, heard := tr.FollowerLEO(r)
@@ -69,15 +71,6 @@ func (b *Broker) preferredReadReplica(req *kmsg.FetchRequest, p *partition, topi
 		}
 	}
 	return best
-}
-
-func containsInt32(xs []int32, x int32) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 // startAtLeader restarts a follower's log at its leader's log start when
@@ -104,16 +97,15 @@ func (b *Broker) startAtLeader(p *partition, leaderStart int64) {
 // its log at the batch's base offset, as Kafka's follower does; the
 // leader's log start then follows (followLogStart).
 func (b *Broker) alignEmptyFollower(p *partition, batches []byte) {
-	const lastOffsetDelta = 23 // baseOffset 8, length 4, epoch 4, magic 1, crc 4, attributes 2
-	if len(batches) < lastOffsetDelta+4 {
-		return
+	h, err := record.ParseHeader(batches)
+	if err != nil {
+		return // the append that follows reports a bad batch
 	}
 	end := p.log.EndOffset()
 	if p.log.StartOffset() != end {
 		return
 	}
-	base := int64(binary.BigEndian.Uint64(batches))
-	last := base + int64(int32(binary.BigEndian.Uint32(batches[lastOffsetDelta:])))
+	base, last := h.BaseOffset, h.LastOffset()
 	if base >= end || last < end || base < 0 {
 		return
 	}
