@@ -25,13 +25,9 @@ func (r *sameRow) RawValues() [][]byte                          { return r.raw }
 func (r *sameRow) Conn() *pgx.Conn                              { return nil }
 func (r *sameRow) TypeMap() *pgtype.Map                         { return nil }
 
-// TestRowDecodeAllocations decodes the benchmark's row (bigint key, int,
-// text, numeric(10,2), timestamptz; test/bench/jdbcbench) into a record
-// and bounds the allocations per row: the per-row Struct building
-// (NewStruct and Put by name for the value and the key) cost 13.8 per row
-// before field values came from shared slabs; the decoded values
-// themselves need about 10.
-func TestRowDecodeAllocations(t *testing.T) {
+// benchRowScan is a scan over the benchmark's row (see
+// TestRowDecodeAllocations), its first row decoded and checked.
+func benchRowScan(tb testing.TB) *scan {
 	m := pgtype.NewMap()
 	ts := typeSettings{numeric: "none", tz: time.UTC}
 	cols := []pgColumn{
@@ -44,7 +40,7 @@ func TestRowDecodeAllocations(t *testing.T) {
 	at := time.Date(2024, 1, 2, 3, 4, 5, 0, time.UTC)
 	var price pgtype.Numeric
 	if err := price.Scan("47.11"); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	in := []any{int64(123456), int32(789), "item-123456", price, at}
 	p := &plan{keyIdx: []int{0}}
@@ -53,12 +49,12 @@ func TestRowDecodeAllocations(t *testing.T) {
 		p.cols = append(p.cols, planColumn(c, ts))
 		b, err := m.Encode(c.oid, pgtype.BinaryFormatCode, in[i], nil)
 		if err != nil {
-			t.Fatal(err)
+			tb.Fatal(err)
 		}
 		raw = append(raw, b)
 	}
 	if err := p.buildSchemas("src", p.keyIdx); err != nil {
-		t.Fatal(err)
+		tb.Fatal(err)
 	}
 	sc := &scan{t: &tableState{topic: "b-src", id: tableID{Schema: "s", Name: "src"}}, plan: p, m: m, batch: 10000, rows: &sameRow{raw}}
 	for _, c := range p.cols {
@@ -66,16 +62,41 @@ func TestRowDecodeAllocations(t *testing.T) {
 	}
 	var rec plugins.Record
 	if ok, err := sc.next(&rec); !ok || err != nil {
-		t.Fatalf("next: %v %v", ok, err)
+		tb.Fatalf("next: %v %v", ok, err)
 	}
 	want := plugins.NewStruct(p.valueSchema).MustPut("id", int64(123456)).MustPut("qty", int32(789)).MustPut("item", "item-123456").
 		MustPut("price", big.NewRat(4711, 100)).MustPut("at", at)
 	if v, ok := rec.Value.(*plugins.Struct); !ok || !v.Equal(want) || rec.Topic != "b-src" {
-		t.Fatalf("record %v, want %v", rec.Value, want)
+		tb.Fatalf("record %v, want %v", rec.Value, want)
 	}
 	if k, ok := rec.Key.(*plugins.Struct); !ok || k.Get("id") != int64(123456) || len(rec.KeySchema.Fields) != 1 {
-		t.Fatalf("key %v", rec.Key)
+		tb.Fatalf("key %v", rec.Key)
 	}
+	return sc
+}
+
+// BenchmarkRowDecode is the client's cost per row of the benchmark's table
+// without the network: pgx's scan plans, the Connect values, the structs.
+func BenchmarkRowDecode(b *testing.B) {
+	sc := benchRowScan(b)
+	recs := make([]plugins.Record, 10000)
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		if _, err := sc.next(&recs[i%len(recs)]); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestRowDecodeAllocations decodes the benchmark's row (bigint key, int,
+// text, numeric(10,2), timestamptz; test/bench/jdbcbench) into a record
+// and bounds the allocations per row: the per-row Struct building
+// (NewStruct and Put by name for the value and the key) cost 13.8 per row
+// before field values came from shared slabs; the decoded values
+// themselves need about 10.
+func TestRowDecodeAllocations(t *testing.T) {
+	sc := benchRowScan(t)
+	var rec plugins.Record
 	allocs := testing.AllocsPerRun(20000, func() {
 		if _, err := sc.next(&rec); err != nil {
 			t.Fatal(err)

@@ -70,6 +70,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "runs of every measurement; the median counts (the machine is shared)")
 	jsonOut := flag.String("json", "", "write the results as JSON to this file")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the client here")
+	sinkToo := flag.Bool("sink", true, "measure the sink too (false: the source runs alone, e.g. for a profile of them)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -78,14 +79,14 @@ func main() {
 			defer pprof.StopCPUProfile()
 		}
 	}
-	if err := run(*url, *rows, *batch, max(*rounds, 1), *jsonOut); err != nil {
+	if err := run(*url, *rows, *batch, max(*rounds, 1), *jsonOut, *sinkToo); err != nil {
 		fmt.Fprintln(os.Stderr, "jdbcbench:", err)
 		pprof.StopCPUProfile()
 		os.Exit(1)
 	}
 }
 
-func run(url string, n, batch, rounds int, jsonOut string) error {
+func run(url string, n, batch, rounds int, jsonOut string, sinkToo bool) error {
 	ctx := context.Background()
 	conn, err := pgx.Connect(ctx, url)
 	if err != nil {
@@ -202,7 +203,7 @@ func run(url string, n, batch, rounds int, jsonOut string) error {
 	// each round into a fresh table, then the sink into another.
 	var copyFrom, sink, sinkVs []float64
 	base := time.Date(2024, 1, 1, 0, 0, 0, 0, time.UTC)
-	for r := 1; r <= rounds; r++ {
+	for r := 1; r <= rounds && sinkToo; r++ {
 		tbl := fmt.Sprintf("copied%d", r)
 		if _, err := conn.Exec(ctx, "CREATE TABLE "+schema+"."+tbl+ddl); err != nil {
 			return err
@@ -238,7 +239,9 @@ func run(url string, n, batch, rounds int, jsonOut string) error {
 		sink, sinkVs = append(sink, rate), append(sinkVs, s.VsCopy)
 		conn.Exec(ctx, "DROP TABLE "+schema+"."+tbl+", "+schema+fmt.Sprintf(".sunk%d", r))
 	}
-	res.CopyFromRowsS, res.SinkRowsS, res.SinkRatio = median(copyFrom), median(sink), median(sinkVs)
+	if sinkToo {
+		res.CopyFromRowsS, res.SinkRowsS, res.SinkRatio = median(copyFrom), median(sink), median(sinkVs)
+	}
 
 	mb := func(rowsS float64) float64 { return rowsS * float64(copyBytes) / float64(n) / 1e6 }
 	fmt.Printf("jdbc bench (%d rows, %.0f MB as COPY text, median of %d rounds, PostgreSQL %s;\n", n, res.TableMB, rounds, res.PostgresServer)
@@ -246,8 +249,10 @@ func run(url string, n, batch, rounds int, jsonOut string) error {
 	fmt.Printf("  COPY TO STDOUT          %10.0f rows/s %7.1f MB/s\n", res.CopyToRowsS, mb(res.CopyToRowsS))
 	fmt.Printf("  JdbcSource mode=bulk    %10.0f rows/s %7.1f MB/s   %.2f of COPY (target >= %.1f)\n", res.BulkRowsS, mb(res.BulkRowsS), res.BulkRatio, res.BulkTarget)
 	fmt.Printf("  JdbcSource mode=xmin    %10.0f rows/s %7.1f MB/s   %.2f of COPY\n", res.XminRowsS, mb(res.XminRowsS), res.XminRatio)
-	fmt.Printf("  COPY FROM STDIN         %10.0f rows/s %7.1f MB/s\n", res.CopyFromRowsS, mb(res.CopyFromRowsS))
-	fmt.Printf("  JdbcSink insert         %10.0f rows/s %7.1f MB/s   %.2f of COPY (target >= %.1f)\n", res.SinkRowsS, mb(res.SinkRowsS), res.SinkRatio, res.SinkTarget)
+	if sinkToo {
+		fmt.Printf("  COPY FROM STDIN         %10.0f rows/s %7.1f MB/s\n", res.CopyFromRowsS, mb(res.CopyFromRowsS))
+		fmt.Printf("  JdbcSink insert         %10.0f rows/s %7.1f MB/s   %.2f of COPY (target >= %.1f)\n", res.SinkRowsS, mb(res.SinkRowsS), res.SinkRatio, res.SinkTarget)
+	}
 	if jsonOut != "" {
 		b, _ := json.MarshalIndent(res, "", "  ")
 		if err := os.WriteFile(jsonOut, append(b, '\n'), 0o644); err != nil {
