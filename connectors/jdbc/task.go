@@ -453,7 +453,7 @@ func (t *SourceTask) read(ctx context.Context) (_ []plugins.Record, err error) {
 		cur, more = sc.peekPos, true
 		sc.peeked, sc.peekRec = false, plugins.Record{}
 	} else {
-		recs = append(recs, plugins.Record{})
+		recs = grow(recs)
 		if more, err = sc.next(&recs[0]); err != nil {
 			return nil, err
 		}
@@ -472,7 +472,7 @@ func (t *SourceTask) read(ctx context.Context) (_ []plugins.Record, err error) {
 		full := len(recs) >= t.s.batchMax
 		dst := &sc.peekRec
 		if !full {
-			recs = append(recs, plugins.Record{})
+			recs = grow(recs)
 			dst = &recs[len(recs)-1]
 		}
 		if more, err = sc.next(dst); err != nil {
@@ -544,6 +544,17 @@ func (t *SourceTask) read(ctx context.Context) (_ []plugins.Record, err error) {
 	return recs, nil
 }
 
+// grow extends recs by one zero record. Within its capacity that is only
+// a reslice: make zeroed the memory and nothing has written it since
+// (appending a zero Record would write its 144 bytes once more before
+// next writes the record).
+func grow(recs []plugins.Record) []plugins.Record {
+	if len(recs) < cap(recs) {
+		return recs[:len(recs)+1]
+	}
+	return append(recs, plugins.Record{})
+}
+
 func tsOffset(tm time.Time) map[string]any {
 	return map[string]any{timestampKey: tm.UnixMilli(), timestampNanoKey: int64(tm.Nanosecond())}
 }
@@ -559,7 +570,8 @@ func (sc *scan) values(n, batch int) []any {
 	return v
 }
 
-// next decodes the scan's next row into rec and sc.pos; false at its end.
+// next decodes the scan's next row into rec, a zero Record (only its
+// fields of a source record are set), and sc.pos; false at its end.
 func (sc *scan) next(rec *plugins.Record) (bool, error) {
 	if !sc.rows.Next() {
 		return false, sc.rows.Err()
@@ -588,7 +600,7 @@ func (sc *scan) next(rec *plugins.Record) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("table %s: %w", sc.t.label(), err)
 	}
-	*rec = plugins.Record{Topic: sc.t.topic, Partition: -1, Value: val, ValueSchema: p.valueSchema}
+	rec.Topic, rec.Partition, rec.Value, rec.ValueSchema = sc.t.topic, -1, val, p.valueSchema
 	if p.keySchema != nil {
 		kv := sc.values(len(p.keyIdx), batch)
 		for i, k := range p.keyIdx {
