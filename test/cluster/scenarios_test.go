@@ -143,6 +143,40 @@ func readEveryReplica(ctx context.Context, t *testing.T, c *Cluster, topic strin
 	return reads
 }
 
+// readAfterEachLeaderKilled kills -9 each partition's leader in turn,
+// once the writers have stopped, and reads the partition from the replica
+// that takes over (the issue's "each partition's leader killed in turn and
+// the topic read again from the new one"); the killed node is restarted
+// and the ISR full again before the next partition. With the reads from
+// every replica's own log (finalCheck), every replica has served as the
+// leader a client reads from or been read directly.
+func readAfterEachLeaderKilled(ctx context.Context, t *testing.T, c *Cluster, topic string) []Read {
+	t.Helper()
+	var reads []Read
+	for p := int32(0); p < partitions; p++ {
+		leader, _, err := c.WaitLeader(ctx, topic, p, 30*time.Second)
+		if err != nil {
+			t.Fatal(err)
+		}
+		leader.Kill()
+		next, moved, err := c.WaitLeader(ctx, topic, p, 30*time.Second, leader.ID)
+		if err != nil {
+			t.Fatalf("p%d: no new leader after n%d was killed: %v", p, leader.ID, err)
+		}
+		rd, err := c.ReadAll(ctx, topic, p, fmt.Sprintf("n%d, leader after n%d was killed at the end", next.ID, leader.ID))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("final read of p%d: killed its leader n%d, n%d led after %v and served %d records", p, leader.ID, next.ID, moved.Round(time.Millisecond), len(rd.Records))
+		reads = append(reads, rd)
+		if err := leader.Start(); err != nil {
+			t.Fatal(err)
+		}
+		waitFullISR(ctx, t, c, topic, 60*time.Second)
+	}
+	return reads
+}
+
 func finalCheck(ctx context.Context, t *testing.T, c *Cluster, topic string, w *Workload, h History) Result {
 	t.Helper()
 	if err := w.FetchCommitted(ctx); err != nil {
@@ -196,8 +230,9 @@ func firstAck(w *Workload, p int32, t0 time.Time, timeout time.Duration) (time.D
 
 // Five rounds (WEIR_CLUSTER_ROUNDS): kill -9 the leader of a partition while producers and a
 // committing group run, measure how long leadership takes to move, read
-// every partition from the leaders, restart the node; then read every
-// partition from every replica and check.
+// every partition from the leaders, restart the node; then kill each
+// partition's leader in turn and read it from the new one, read every
+// partition from every replica, and check.
 func TestClusterKillLeaderRounds(t *testing.T) {
 	c, topic := startCluster(t, Config{Nodes: 3})
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Minute)
@@ -244,6 +279,7 @@ func TestClusterKillLeaderRounds(t *testing.T) {
 		time.Sleep(time.Second)
 	}
 	stop()
+	h.Reads = append(h.Reads, readAfterEachLeaderKilled(ctx, t, c, topic)...)
 	res := finalCheck(ctx, t, c, topic, w, h)
 	t.Logf("KillLeaderRounds: %d rounds, %d acknowledged, %d lost; leadership moves %s; kill → first acks=all ack %s",
 		rounds, res.Total.Acknowledged, res.Total.Lost, durations(moves), durations(acks))
