@@ -1,6 +1,7 @@
 package log
 
 import (
+	crand "crypto/rand"
 	"fmt"
 	"io"
 	"net"
@@ -328,5 +329,102 @@ func BenchmarkGroupCommit(b *testing.B) {
 				b.Logf("group commit %.1f MB/s, dd bs=1M conv=fdatasync %.1f MB/s: %.0f%% (%d appends in %d rounds)", mbs, dd, mbs/dd*100, b.N, r)
 			})
 		}
+	}
+}
+
+// BenchmarkGroupCommitBrokerShape is the durable row of make bench without
+// the clients and the network: 16 producers, each appending a batch to
+// every one of 6 logs of a Manager (AppendNoWait) and then waiting for
+// all six group commits together (AwaitDurable), as the broker serves a
+// --fsync produce request; batches of 1 KiB records with random values
+// (nothing a disk could compress), 256 KiB or ~1 MiB (what franz-go's
+// batches reach under that load). Against dd conv=fdatasync on the same
+// disk in the same run: this is what the log can do, so a make bench
+// figure below it is the clients' and the broker's CPU, not the fsyncs.
+//
+//	WEIR_BENCH_DIR=/var/tmp go test -run '^$' -bench GroupCommitBrokerShape -benchtime 5x ./core/log/
+func BenchmarkGroupCommitBrokerShape(b *testing.B) {
+	const producers, parts = 16, 6
+	for _, bs := range []int{256 << 10, 1000 << 10} {
+		b.Run(fmt.Sprintf("batch=%dKiB", bs>>10), func(b *testing.B) {
+			dir := benchDir(b)
+			m, err := NewManager(dir, Options{Logger: discardLogger(), MaintenanceInterval: time.Hour})
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer m.Close()
+			cfg := DefaultConfig()
+			cfg.SyncOnAppend = true
+			var logs []*Log
+			for p := 0; p < parts; p++ {
+				l, err := m.Create("bench", int32(p), cfg)
+				if err != nil {
+					b.Fatal(err)
+				}
+				logs = append(logs, l)
+			}
+			var batches [][]byte
+			for k := 0; k < 4; k++ {
+				var rs []rec
+				for n := 0; n < bs>>10; n++ {
+					v := make([]byte, 1000)
+					crand.Read(v)
+					rs = append(rs, rec{key: []byte("key"), value: v, ts: time.Now().UnixMilli()})
+				}
+				batches = append(batches, buildBatch(b, batchSpec{records: rs}))
+			}
+			dd := ddFdatasync(b, dir)
+			rounds := commitRounds(logs)
+			b.SetBytes(int64(parts * len(batches[0])))
+			b.ResetTimer()
+			start := time.Now()
+			var next atomic.Int64
+			var wg sync.WaitGroup
+			for pr := 0; pr < producers; pr++ {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					var bufs [][]byte
+					for _, bt := range batches {
+						bufs = append(bufs, append([]byte(nil), bt...))
+					}
+					ends := make([]int64, parts)
+					var w sync.WaitGroup
+					for i := 0; next.Add(1) <= int64(b.N); i++ {
+						for p, l := range logs {
+							res, pending, err := l.AppendNoWait(bufs[(i+p)%len(bufs)], AppendOptions{})
+							if err != nil {
+								b.Error(err)
+								return
+							}
+							ends[p] = -1
+							if pending {
+								ends[p] = res.LogEndOffset
+							}
+						}
+						for p, l := range logs {
+							if ends[p] >= 0 {
+								w.Add(1)
+								go func() {
+									defer w.Done()
+									if err := l.AwaitDurable(ends[p]); err != nil {
+										b.Error(err)
+									}
+								}()
+							}
+						}
+						w.Wait()
+					}
+				}()
+			}
+			wg.Wait()
+			elapsed := time.Since(start)
+			b.StopTimer()
+			mbs := float64(b.N) * float64(parts*len(batches[0])) / elapsed.Seconds() / 1e6
+			r := commitRounds(logs) - rounds
+			b.ReportMetric(mbs/dd*100, "%dd")
+			b.ReportMetric(float64(b.N*parts)/float64(max(r, 1)), "appends/round")
+			b.Logf("%d producers x %d logs: %.1f MB/s, dd bs=1M conv=fdatasync %.1f MB/s: %.0f%% (%d appends in %d rounds)", producers, parts, mbs, dd, mbs/dd*100, b.N*parts, r)
+		})
 	}
 }
