@@ -29,7 +29,10 @@ const maxInflight = 32
 // decodes frames; the handle goroutine runs most handlers one at a time in
 // arrival order, so a connection's produces reach the logs in the order
 // sent (idempotent sequences depend on it). Handlers that may block —
-// Fetch long-polls, group joins and syncs — get a goroutine of their own.
+// Fetch long-polls, group joins and syncs — get a goroutine of their own;
+// a --fsync produce appends here and leaves its wait for the group
+// commits to one (reqCtx.later), so the connection's next produces are
+// appended meanwhile and share those commits.
 // The write goroutine writes responses strictly in request order, whatever
 // order they complete in.
 //

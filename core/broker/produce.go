@@ -24,6 +24,10 @@ import (
 // * acks=-1 checks min.insync.replicas against the partition's ISR
 //   (NOT_ENOUGH_REPLICAS), then appends; the high watermark moves when
 //   the append is durable per the acks policy (partition.advanceHW).
+// * With --fsync (SyncOnAppend) a request appends to every partition,
+//   then waits for their group commits together, off the connection's
+//   handler goroutine: the connection's next requests are appended while
+//   it waits, and it is answered (in request order) once durable.
 // * Each partition's records must be exactly one v2 batch, validated as
 //   Kafka's LogValidator does before any offset is assigned (validate.go,
 //   record.CheckBatch): count and offset deltas consistent, every record
