@@ -185,11 +185,21 @@ func (rep *report) finish() {
 		}
 	}
 	if len(rep.Durable) > 0 {
-		var dd, ws, pc []float64
+		// The ratios are the median of each round's own ratio: dd and
+		// weir ran minutes apart at most, on a disk whose bandwidth here
+		// moves 3x between rounds, so a ratio of medians would compare a
+		// round's weir with another round's dd.
+		var dd, ws, pc, overDD, overPC []float64
 		for _, d := range rep.Durable {
 			dd = append(dd, d.DDMBs)
 			ws = append(ws, d.FsyncMBs)
 			pc = append(pc, d.PageCacheMBs)
+			if d.DDMBs > 0 && d.FsyncMBs > 0 {
+				overDD = append(overDD, d.FsyncMBs/d.DDMBs)
+			}
+			if d.PageCacheMBs > 0 && d.FsyncMBs > 0 {
+				overPC = append(overPC, d.FsyncMBs/d.PageCacheMBs)
+			}
 		}
 		rep.Medians["durable"] = map[string]float64{}
 		if v := median(dd); !math.IsNaN(v) {
@@ -201,11 +211,11 @@ func (rep *report) finish() {
 		if v := median(pc); !math.IsNaN(v) && v > 0 {
 			rep.Medians["durable"]["weir_page_cache_mbs"] = v
 		}
-		if d, w := median(dd), median(ws); d > 0 && w > 0 {
-			rep.Ratios["fsync_over_dd"] = w / d
+		if v := median(overDD); !math.IsNaN(v) {
+			rep.Ratios["fsync_over_dd"] = v
 		}
-		if p, w := median(pc), median(ws); p > 0 && w > 0 {
-			rep.Ratios["fsync_over_page_cache"] = w / p
+		if v := median(overPC); !math.IsNaN(v) {
+			rep.Ratios["fsync_over_page_cache"] = v
 		}
 		rep.Targets["fsync_over_dd"] = ">= 0.70"
 	}
@@ -334,6 +344,9 @@ func (rep *report) print(out io.Writer) {
 		}
 	}
 	tw.Flush()
+	if rep.Medians["durable"] != nil {
+		fmt.Fprintln(out, "(the --fsync ratios are the median of each round's own ratio, weir against the dd and page-cache runs of its round)")
+	}
 	for _, name := range []string{"weir", "kafka"} {
 		for _, r := range rep.Runs[name] {
 			for _, e := range r.Errors {
