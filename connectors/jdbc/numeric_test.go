@@ -79,6 +79,17 @@ func TestDecimalFastPathMatchesPgx(t *testing.T) {
 		}
 		checkDecimalDecoder(t, m, dec, raw)
 	}
+	// What doc.go promises takes the fast path: every value of
+	// numeric(10,2), numeric(12,4) and numeric(16,0).
+	for _, s := range []string{"99999999.99", "-99999999.99", "0.01", "12345678.9012", "-0.0001", "9999999999999999", "-1000000000000000"} {
+		raw, err := m.Encode(pgtype.NumericOID, pgtype.BinaryFormatCode, mustNumeric(t, s), nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, ok := smallNumeric(raw); !ok {
+			t.Errorf("%s does not take the fast path", s)
+		}
+	}
 	if fast < len(nums)/2 {
 		t.Errorf("only %d of %d values took the fast path", fast, len(nums))
 	}

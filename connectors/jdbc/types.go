@@ -301,10 +301,10 @@ func (c *column) decoder(m *pgtype.Map, format int16) decoder {
 			}
 			// pgx builds every numeric as a big.Int (an allocation or
 			// three, and a division per surplus digit of the scale),
-			// most of a row's decoding time. A finite value whose
-			// digits fit an int64, as every numeric(p,s) with p <= 18
-			// does, is read straight from the wire form; any other
-			// (NaN, ±Infinity, more digits) goes through pgx.
+			// most of a row's decoding time. A finite value of at most
+			// four base-10000 digits (every numeric(10,2) value, say)
+			// is read straight from the wire form; any other (NaN,
+			// ±Infinity, more digits) goes through pgx.
 			return func(raw []byte) (any, error) {
 				if n, exp, ok := smallNumeric(raw); ok {
 					if r := slab.decimal(n, exp); r != nil {
