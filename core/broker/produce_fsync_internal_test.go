@@ -220,7 +220,7 @@ func TestFsyncProduceReleasesFrameBeforeWait(t *testing.T) {
 // (issue 16: 16 producers at 0.6 of dd). Each answer still comes only once
 // its records are durable, and in request order.
 func TestFsyncProducePipelinedRequestsShareRounds(t *testing.T) {
-	const reqs, delay = 4, 300 * time.Millisecond
+	const reqs, delay = 5, 300 * time.Millisecond
 	fs := &slowSyncFS{match: "/slowpipe-", delay: delay}
 	b, err := New(Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", OffsetsTopicPartitions: 1, SyncOnAppend: true, logFS: fs},
 		slog.New(slog.NewTextHandler(io.Discard, nil)))
@@ -306,8 +306,8 @@ func TestFsyncProducePipelinedRequestsShareRounds(t *testing.T) {
 	}
 	// Serially: one round per request, >= reqs*delay. Pipelined: every
 	// request appended by the time a round is planned shares it (one or
-	// two rounds).
-	if took > 3*delay {
+	// two rounds; the rest is margin for a loaded machine).
+	if took > (reqs-1)*delay {
 		t.Fatalf("%d pipelined produce requests with %v fsyncs took %v: each waited for the previous one's fsync before reaching the log", reqs, delay, took)
 	}
 }
