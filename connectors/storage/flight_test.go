@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -222,5 +223,92 @@ func TestFlightsOfPartitionsOverlap(t *testing.T) {
 	}
 	if n := len(names(st.memStore)); n != 3 {
 		t.Fatalf("files %v, want 3", names(st.memStore))
+	}
+}
+
+// The idle files of different partitions are stored side by side (by the
+// idle timer, or by PreCommit when it comes first), and PreCommit returns
+// only once all of them are stored.
+func TestPreCommitStoresIdleFilesSideBySide(t *testing.T) {
+	st := &slowStore{memStore: newMem(), gate: make(chan struct{}), started: make(chan string, 10)}
+	task := behindTask(t, st, plugins.Config{"flush.size": "100", "rotate.interval.ms": "50"})
+	defer task.Stop()
+	var once sync.Once
+	release := func() { once.Do(func() { close(st.gate) }) }
+	defer release()
+	ctx := context.Background()
+	tp1 := plugins.TopicPartition{Topic: "t", Partition: 1}
+	task.Open([]plugins.TopicPartition{tp0, tp1})
+	batch := recs(0, 2, nil)
+	for _, r := range recs(0, 2, nil) {
+		r.Partition = 1
+		batch = append(batch, r)
+	}
+	if err := task.Put(ctx, batch); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(100 * time.Millisecond) // both files idle
+	type res struct {
+		safe map[plugins.TopicPartition]int64
+		err  error
+	}
+	pc := make(chan res, 1)
+	go func() {
+		safe, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 2, tp1: 2})
+		pc <- res{safe, err}
+	}()
+	got := map[string]bool{}
+	for range 2 {
+		select {
+		case p := <-st.started:
+			got[p] = true
+		case r := <-pc:
+			t.Fatalf("PreCommit returned %v, %v before its files were stored", r.safe, r.err)
+		case <-time.After(2 * time.Second):
+			t.Fatalf("uploads started: %v; want both partitions' idle files at once", got)
+		}
+	}
+	select {
+	case r := <-pc:
+		t.Fatalf("PreCommit returned %v, %v while its files were in flight", r.safe, r.err)
+	case <-time.After(100 * time.Millisecond):
+	}
+	release()
+	r := <-pc
+	if r.err != nil || r.safe[tp0] != 2 || r.safe[tp1] != 2 {
+		t.Fatalf("PreCommit = %v, %v; want 2 for both partitions (their files stored)", r.safe, r.err)
+	}
+	if n := len(names(st.memStore)); n != 2 {
+		t.Fatalf("files %v, want 2", names(st.memStore))
+	}
+}
+
+// An idle file is stored at its deadline by the task's timer, without
+// waiting for the runtime's next PreCommit; PreCommit then covers it.
+func TestIdleFileStoredWithoutPreCommit(t *testing.T) {
+	st := newMem()
+	task := behindTask(t, st, plugins.Config{"flush.size": "100", "rotate.interval.ms": "200"})
+	defer task.Stop()
+	ctx := context.Background()
+	task.Open([]plugins.TopicPartition{tp0})
+	if err := task.Put(ctx, recs(0, 2, nil)); err != nil {
+		t.Fatal(err)
+	}
+	put := time.Now()
+	for len(names(st)) == 0 {
+		if time.Since(put) > 2*time.Second {
+			t.Fatal("the idle file was not stored without a PreCommit")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if el := time.Since(put); el < 200*time.Millisecond {
+		t.Fatalf("the file was stored %s after its last record, before rotate.interval.ms", el)
+	}
+	safe, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 2})
+	if err != nil || safe[tp0] != 2 {
+		t.Fatalf("PreCommit = %v, %v; want 2", safe, err)
+	}
+	if got := names(st); len(got) != 1 || !strings.HasSuffix(got[0], "t+0+0000000000+0000000001.json") {
+		t.Fatalf("files %v", got)
 	}
 }

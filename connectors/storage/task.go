@@ -129,10 +129,24 @@ func (t *Task) timer() {
 		t.mu.Lock()
 		due := false
 		now := time.Now()
-		for _, ps := range t.parts {
+		for tp, ps := range t.parts {
 			for _, f := range ps.open {
-				if t.wallDue(f, now) {
-					due = true
+				if !t.wallDue(f, now) {
+					continue
+				}
+				due = true
+				if f.due {
+					continue // an earlier commit failed: Put or PreCommit retries it and reports
+				}
+				// Store it now, behind, rather than when the runtime's
+				// loop next gets to PreCommit (after its poll, up to
+				// half a second later): the file becomes visible at
+				// its deadline. PreCommit still waits for it before
+				// any offset passes it; a failure stays due and comes
+				// back from the next Put or PreCommit.
+				f.due = true
+				if err := t.commit(context.Background(), tp, ps, f, true); err != nil {
+					t.log.Debug("storing an idle or scheduled file; retried at the next Put or PreCommit", "topic", tp.Topic, "partition", tp.Partition, "err", err)
 				}
 			}
 		}
@@ -606,16 +620,22 @@ func (t *Task) PreCommit(ctx context.Context, cur map[plugins.TopicPartition]int
 	if err := t.commitDue(ctx); err != nil {
 		return nil, err
 	}
+	// Idle and scheduled files are stored side by side (they went one
+	// after another, each upload with the sink's loop waiting), then all
+	// are waited for: what PreCommit returns is durable, as before.
 	now := time.Now()
 	for tp, ps := range t.parts {
 		for _, f := range ps.open {
 			if t.wallDue(f, now) {
 				f.due = true
-				if err := t.commit(ctx, tp, ps, f, false); err != nil {
+				if err := t.commit(ctx, tp, ps, f, true); err != nil {
 					return nil, err
 				}
 			}
 		}
+	}
+	if err := t.settleFlights(ctx, nil); err != nil {
+		return nil, err
 	}
 	out := make(map[plugins.TopicPartition]int64, len(cur))
 	for tp, o := range cur {
