@@ -207,10 +207,13 @@ func (s *store) do(ctx context.Context, f func(cl *hdfs.Client) error) error {
 		return err
 	case <-ctx.Done():
 		// Close waits for the stuck call's lock: do not wait with it.
-		go cl.Close()
+		// Only the first operation to give up on cl closes it: the
+		// client panics when closed twice (two operations stuck on one
+		// hung NameNode, e.g. a file stored behind Put and the next Put).
 		s.mu.Lock()
 		if s.cl == cl {
 			s.cl = nil
+			go cl.Close()
 		}
 		s.mu.Unlock()
 		return fmt.Errorf("HDFS did not answer within %s: %w", opTimeout, ctx.Err())
