@@ -6,15 +6,14 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"os"
 	"os/exec"
-	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/weirlog/weir/connectors/conformance"
 	"github.com/weirlog/weir/connectors/hdfs"
 	"github.com/weirlog/weir/connectors/storage/formattest"
+	"github.com/weirlog/weir/connectors/storage/storagetest"
 	"github.com/weirlog/weir/plugins"
 )
 
@@ -77,7 +76,7 @@ func (h *parquetHarness) Config(s *conformance.Stream) map[string]string {
 	return cfg
 }
 
-func (h *parquetHarness) Record(i int) plugins.Record   { return formattest.BenchRecord(i, h.pad) }
+func (h *parquetHarness) Record(i int) plugins.Record   { return formattest.BenchRecord(i, h.Pad) }
 func (*parquetHarness) ID(r plugins.Record) (int, bool) { return formattest.BenchID(r) }
 
 func (h *parquetHarness) Read(_ context.Context, s *conformance.Stream) ([]plugins.Record, error) {
@@ -113,16 +112,6 @@ func (h *parquetHarness) Read(_ context.Context, s *conformance.Stream) ([]plugi
 // Kafka) end to end through weir serve into snappy Parquet files in
 // MiniDFSCluster; BenchmarkHdfsRawWriteKit is its physical limit too.
 func BenchmarkHdfsParquetSinkKit(b *testing.B) {
-	n := 50_000
-	if s := os.Getenv("WEIR_BENCH_RECORDS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
-	h := &parquetHarness{harness: &harness{cl: client(b), pad: padding, extra: map[string]string{"flush.size": "5000"}}}
-	var r conformance.Result
-	for b.Loop() {
-		r = conformance.Throughput(b, h, n, conformance.Options{Partitions: 4})
-	}
-	b.ReportMetric(r.RecordsPerSec(), "records/s")
-	b.ReportMetric(r.MBPerSec(), "MB/s")
-	b.Logf("%s (Parquet): %s", h.Class(), r)
+	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: map[string]string{"flush.size": "5000"}}}
+	storagetest.Throughput(b, h, h.Class()+" (Parquet)")
 }

@@ -3,20 +3,16 @@
 package hdfs_test
 
 import (
-	"bufio"
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"hash/fnv"
 	"io/fs"
 	"os"
 	"path"
 	"sort"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -25,6 +21,7 @@ import (
 
 	"github.com/weirlog/weir/connectors/conformance"
 	hdfssink "github.com/weirlog/weir/connectors/hdfs"
+	"github.com/weirlog/weir/connectors/storage/storagetest"
 	"github.com/weirlog/weir/plugins"
 )
 
@@ -63,28 +60,17 @@ func client(t testing.TB) *hdfs.Client {
 	return cl
 }
 
-// topicsDir is unique to one stream of one run.
-func topicsDir(s *conformance.Stream) string {
-	h := fnv.New64a()
-	h.Write([]byte(s.Dir))
-	return "kit/" + strconv.FormatUint(h.Sum64(), 36)
-}
+func topicsDir(s *conformance.Stream) string { return storagetest.TopicsDir(s) }
 
+// harness is the kit's harness of the HDFS sink: storagetest.Kit reading
+// files of the MiniDFSCluster.
 type harness struct {
+	storagetest.Kit
 	cl    *hdfs.Client
 	extra map[string]string
-	pad   string // appended to every value (bench: ~1 KiB records)
-
-	mu         sync.Mutex
-	disorder   []string
-	rewritten  []string // names written again with other records (stream: name)
-	seen       map[string]*version
-	superseded map[string][]plugins.Record // per stream
 }
 
-func (*harness) Class() string                    { return "io.confluent.connect.hdfs3.Hdfs3SinkConnector" }
-func (*harness) Guarantee() conformance.Guarantee { return conformance.ExactlyOnce }
-func (*harness) Carries() conformance.Fields      { return conformance.Values }
+func (*harness) Class() string { return "io.confluent.connect.hdfs3.Hdfs3SinkConnector" }
 
 func (h *harness) Config(s *conformance.Stream) map[string]string {
 	cfg := map[string]string{
@@ -95,25 +81,6 @@ func (h *harness) Config(s *conformance.Stream) map[string]string {
 		cfg[k] = v
 	}
 	return cfg
-}
-
-var kitEpoch = time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
-
-func (h *harness) Record(i int) plugins.Record {
-	return plugins.Record{
-		Key: fmt.Sprintf("k%d", i), KeySchema: plugins.StringSchema,
-		Value: fmt.Sprintf("v%08d \"quoted\" back\\slash\ttab ünïcødé ✓", i) + h.pad, ValueSchema: plugins.StringSchema,
-		Timestamp: kitEpoch.Add(time.Duration(i) * time.Millisecond),
-	}
-}
-
-func (*harness) ID(r plugins.Record) (int, bool) {
-	s, _ := r.Value.(string)
-	if len(s) < 9 || s[0] != 'v' {
-		return 0, false
-	}
-	n, err := strconv.Atoi(s[1:9])
-	return n, err == nil
 }
 
 type file struct {
@@ -140,70 +107,19 @@ func files(cl *hdfs.Client, dir string) ([]file, error) {
 	return out, err
 }
 
-type version struct {
-	tag  string
-	recs []plugins.Record
-}
-
-// Read parses every JSON line of the stream's files. A file written
-// again (offsets moved back on purpose) keeps its earlier records
-// counted too, so Read returns every record the sink ever wrote.
+// Read parses every JSON line of the stream's files
+// (storagetest.Kit.ReadFiles; a file written again has a new size or
+// mtime).
 func (h *harness) Read(_ context.Context, s *conformance.Stream) ([]plugins.Record, error) {
 	fl, err := files(h.cl, "/"+topicsDir(s)+"/"+s.Topic)
 	if err != nil {
 		return nil, err
 	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.seen == nil {
-		h.seen, h.superseded = map[string]*version{}, map[string][]plugins.Record{}
+	out := make([]storagetest.File, len(fl))
+	for i, f := range fl {
+		out[i] = storagetest.File{Path: f.path, Tag: f.tag}
 	}
-	var out []plugins.Record
-	for _, f := range fl {
-		v := h.seen[f.path]
-		if v == nil || v.tag != f.tag {
-			recs, err := h.readFile(f.path)
-			if err != nil {
-				return nil, err
-			}
-			if v != nil {
-				h.superseded[s.Name] = append(h.superseded[s.Name], v.recs...)
-				if s.Name != "kit-lifecycle" && !sameRecords(h, v.recs, recs) {
-					h.rewritten = append(h.rewritten, s.Name+": "+f.path)
-				}
-			}
-			v = &version{tag: f.tag, recs: recs}
-			h.seen[f.path] = v
-		}
-		out = append(out, v.recs...)
-	}
-	return append(out, h.superseded[s.Name]...), nil
-}
-
-func (h *harness) readFile(p string) ([]plugins.Record, error) {
-	b, err := h.cl.ReadFile(p)
-	if err != nil {
-		return nil, err
-	}
-	var out []plugins.Record
-	last := -1
-	sc := bufio.NewScanner(bytes.NewReader(b))
-	sc.Buffer(nil, 1<<20)
-	for sc.Scan() {
-		var v any
-		if err := json.Unmarshal(sc.Bytes(), &v); err != nil {
-			return nil, fmt.Errorf("%s: %w", p, err)
-		}
-		r := plugins.Record{Value: v}
-		if id, ok := h.ID(r); ok {
-			if id <= last {
-				h.disorder = append(h.disorder, path.Base(p))
-			}
-			last = id
-		}
-		out = append(out, r)
-	}
-	return out, sc.Err()
+	return h.ReadFiles(s, out, h.cl.ReadFile, path.Base)
 }
 
 // Down freezes the MiniDFSCluster (NameNode and DataNode, one JVM) with
@@ -232,52 +148,20 @@ func (*harness) BadValues() map[string]string {
 	return map[string]string{"hdfs.url": "http://nowhere", "flush.size": "0", "partitioner.class": "NoSuchPartitioner"}
 }
 
-// kitRecords is how many records RoundTrip, Crash and Rebalance carry:
-// the 200,000 in make test-long (WEIR_TEST_LONG=1), 20,000 in
-// make test (still dozens of files per partition at flush.size 300),
-// and how long the kit waits for them.
-func kitRecords() (int, time.Duration) {
-	if os.Getenv("WEIR_TEST_LONG") != "" {
-		return 200_000, 5 * time.Minute
-	}
-	return 20_000, 0
-}
-
 func TestHdfsSinkKit(t *testing.T) {
 	h := &harness{cl: client(t)}
-	n, wait := kitRecords()
+	n, wait := storagetest.KitRecords()
 	conformance.Run(t, h, conformance.Options{Records: n, Timeout: wait, Outage: 8 * time.Second, Partitions: 4})
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	// A name denotes one set of records (Confluent's deterministic
-	// naming): written again it must hold the same ones, or a reader
-	// that saw the first version and one that saw the second disagree.
-	// Only Lifecycle moves offsets back on purpose.
-	if len(h.rewritten) > 0 {
-		t.Errorf("%d files written again under the same name with other records: %s", len(h.rewritten), strings.Join(h.rewritten[:min(len(h.rewritten), 10)], ", "))
-	}
-	if len(h.disorder) > 0 {
-		t.Errorf("files with records out of offset order: %s", strings.Join(h.disorder[:min(len(h.disorder), 10)], ", "))
-	}
+	h.Check(t, "files")
 }
 
-var padding = strings.Repeat("x", 960)
+var padding = storagetest.Padding
 
 // BenchmarkHdfsSinkKit is the throughput row of make bench-connectors:
 // 1 KiB JSON records end to end through weir serve into HDFS.
 func BenchmarkHdfsSinkKit(b *testing.B) {
-	n := 50_000
-	if s := os.Getenv("WEIR_BENCH_RECORDS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
-	h := &harness{cl: client(b), pad: padding, extra: map[string]string{"flush.size": "5000", "rotate.interval.ms": "-1", "rotate.schedule.interval.ms": "1000"}}
-	var r conformance.Result
-	for b.Loop() {
-		r = conformance.Throughput(b, h, n, conformance.Options{Partitions: 4})
-	}
-	b.ReportMetric(r.RecordsPerSec(), "records/s")
-	b.ReportMetric(r.MBPerSec(), "MB/s")
-	b.Logf("%s: %s", h.Class(), r)
+	h := &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: map[string]string{"flush.size": "5000", "rotate.interval.ms": "-1", "rotate.schedule.interval.ms": "1000"}}
+	storagetest.Throughput(b, h, h.Class())
 }
 
 // BenchmarkHdfsRawWriteKit is the physical limit next to it: colinmarc/hdfs
@@ -313,20 +197,4 @@ func BenchmarkHdfsRawWriteKit(b *testing.B) {
 	mb := float64(files*len(body)) / 1e6
 	b.ReportMetric(mb/el.Seconds(), "MB/s")
 	b.Logf("raw write: %.1f MB in %s = %.1f MB/s", mb, el, mb/el.Seconds())
-}
-
-// sameRecords reports whether two versions of a file hold the same
-// records in the same order.
-func sameRecords(h *harness, a, b []plugins.Record) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		x, okx := h.ID(a[i])
-		y, oky := h.ID(b[i])
-		if okx != oky || x != y {
-			return false
-		}
-	}
-	return true
 }

@@ -13,16 +13,9 @@ import (
 
 	"github.com/weirlog/weir/connectors/hdfs"
 	"github.com/weirlog/weir/connectors/storage"
+	"github.com/weirlog/weir/connectors/storage/storagetest"
 	"github.com/weirlog/weir/plugins"
 )
-
-type taskCtx struct{}
-
-func (taskCtx) Assignment() []plugins.TopicPartition               { return nil }
-func (taskCtx) Pause(...plugins.TopicPartition)                    {}
-func (taskCtx) Resume(...plugins.TopicPartition)                   {}
-func (taskCtx) RequestCommit()                                     {}
-func (taskCtx) ErrantRecordReporter() func(*plugins.Record, error) { return nil }
 
 // TestDailyPartitionsReadThroughWebHDFS: records whose timestamps span
 // three days land under the day of each, and the files are listed and
@@ -31,7 +24,7 @@ func TestDailyPartitionsReadThroughWebHDFS(t *testing.T) {
 	client(t)
 	dir := fmt.Sprintf("webhdfs-%d", time.Now().UnixNano())
 	task := &storage.Task{NewBackend: hdfs.NewBackendForTest}
-	if err := task.Start(taskCtx{}, plugins.Config{
+	if err := task.Start(storagetest.TaskCtx{}, plugins.Config{
 		"hdfs.url": nameNode(), "topics.dir": dir, "flush.size": "1000", "rotate.schedule.interval.ms": "200",
 		"partitioner.class":   "io.confluent.connect.storage.partitioner.DailyPartitioner",
 		"timestamp.extractor": "Record", "timezone": "UTC", "locale": "en-US",

@@ -13,16 +13,9 @@ import (
 
 	s3sink "github.com/weirlog/weir/connectors/s3"
 	"github.com/weirlog/weir/connectors/storage"
+	"github.com/weirlog/weir/connectors/storage/storagetest"
 	"github.com/weirlog/weir/plugins"
 )
-
-type taskCtx struct{}
-
-func (taskCtx) Assignment() []plugins.TopicPartition               { return nil }
-func (taskCtx) Pause(...plugins.TopicPartition)                    {}
-func (taskCtx) Resume(...plugins.TopicPartition)                   {}
-func (taskCtx) RequestCommit()                                     {}
-func (taskCtx) ErrantRecordReporter() func(*plugins.Record, error) { return nil }
 
 // TestGzipJSONByFieldReadByPython: gzip JSON lines under FieldPartitioner
 // directories, read back by Python's gzip and json modules.
@@ -35,7 +28,7 @@ func TestGzipJSONByFieldReadByPython(t *testing.T) {
 		cfg[k] = v
 	}
 	task := &storage.Task{NewBackend: s3sink.NewBackendForTest}
-	if err := task.Start(taskCtx{}, cfg); err != nil {
+	if err := task.Start(storagetest.TaskCtx{}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	defer task.Stop()

@@ -5,14 +5,13 @@ package s3_test
 import (
 	"context"
 	"fmt"
-	"os"
-	"strconv"
 	"sync"
 	"testing"
 
 	"github.com/weirlog/weir/connectors/conformance"
 	s3sink "github.com/weirlog/weir/connectors/s3"
 	"github.com/weirlog/weir/connectors/storage/formattest"
+	"github.com/weirlog/weir/connectors/storage/storagetest"
 	"github.com/weirlog/weir/plugins"
 )
 
@@ -58,7 +57,7 @@ func (h *parquetHarness) Config(s *conformance.Stream) map[string]string {
 	return cfg
 }
 
-func (h *parquetHarness) Record(i int) plugins.Record   { return formattest.BenchRecord(i, h.pad) }
+func (h *parquetHarness) Record(i int) plugins.Record   { return formattest.BenchRecord(i, h.Pad) }
 func (*parquetHarness) ID(r plugins.Record) (int, bool) { return formattest.BenchID(r) }
 func (h *parquetHarness) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Record, error) {
 	objs, err := listObjects(ctx, h.cl, topicsDir(s)+"/"+s.Topic+"/")
@@ -93,16 +92,6 @@ func (h *parquetHarness) Read(ctx context.Context, s *conformance.Stream) ([]plu
 // Kafka) end to end through weir serve into snappy Parquet objects in
 // versitygw; BenchmarkS3RawUploadKit is its physical limit too.
 func BenchmarkS3ParquetSinkKit(b *testing.B) {
-	n := 50_000
-	if s := os.Getenv("WEIR_BENCH_RECORDS"); s != "" {
-		n, _ = strconv.Atoi(s)
-	}
-	h := &parquetHarness{harness: &harness{cl: client(b), pad: padding, extra: map[string]string{"flush.size": "5000"}}}
-	var r conformance.Result
-	for b.Loop() {
-		r = conformance.Throughput(b, h, n, conformance.Options{Partitions: 4})
-	}
-	b.ReportMetric(r.RecordsPerSec(), "records/s")
-	b.ReportMetric(r.MBPerSec(), "MB/s")
-	b.Logf("%s (Parquet): %s", h.Class(), r)
+	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: map[string]string{"flush.size": "5000"}}}
+	storagetest.Throughput(b, h, h.Class()+" (Parquet)")
 }

@@ -18,6 +18,7 @@ import (
 
 	s3sink "github.com/weirlog/weir/connectors/s3"
 	"github.com/weirlog/weir/connectors/storage"
+	"github.com/weirlog/weir/connectors/storage/storagetest"
 	"github.com/weirlog/weir/plugins"
 )
 
@@ -53,7 +54,7 @@ func TestPartSizeBoundsMemory(t *testing.T) {
 	}
 	ctx := context.Background()
 	task := &storage.Task{NewBackend: s3sink.NewBackendForTest}
-	if err := task.Start(taskCtx{}, cfg); err != nil {
+	if err := task.Start(storagetest.TaskCtx{}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	task.Open([]plugins.TopicPartition{tp})
@@ -103,7 +104,7 @@ func TestPartSizeBoundsMemory(t *testing.T) {
 	// Redelivered from 0 after a crash: nothing is written again; the
 	// next file starts after the recovered end.
 	again := &storage.Task{NewBackend: s3sink.NewBackendForTest}
-	if err := again.Start(taskCtx{}, cfg); err != nil {
+	if err := again.Start(storagetest.TaskCtx{}, cfg); err != nil {
 		t.Fatal(err)
 	}
 	defer again.Stop()
