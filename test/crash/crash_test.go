@@ -62,7 +62,18 @@ func envInt(name string, def int) int {
 	return def
 }
 
-func TestKill9UnderLoad(t *testing.T) {
+func TestKill9UnderLoad(t *testing.T) { kill9UnderLoad(t) }
+
+// TestKill9UnderLoadFsync is the same with `weir serve --fsync`: a
+// produce request waits for its group commits off the connection's
+// handler goroutine while the connection's next requests are appended
+// (issue 16), so acknowledgements, idempotent sequences and the order of
+// each producer's records must survive kill -9 on that path too. (A kill
+// keeps the page cache: that acknowledged batches were fsynced is
+// core/log's TestPowerCutKeepsAcknowledgedAppends.)
+func TestKill9UnderLoadFsync(t *testing.T) { kill9UnderLoad(t, "--fsync") }
+
+func kill9UnderLoad(t *testing.T, serveArgs ...string) {
 	if _, ext := harness.External(); ext {
 		t.Fatalf("the crash test kills the broker it started itself; unset %s", harness.EnvBroker)
 	}
@@ -79,7 +90,7 @@ func TestKill9UnderLoad(t *testing.T) {
 	defer testCancel()
 
 	harness.ReadyTimeout = 60 * time.Second
-	broker := harness.StartWeir(t, "")
+	broker := harness.StartWeir(t, "", serveArgs...)
 	addr := broker.KafkaAddr
 	topic := harness.Name("crash")
 	group := harness.Name("crash-group")

@@ -184,6 +184,7 @@ type Proc struct {
 	KafkaAddr string
 	HTTPAddr  string
 	LogPath   string
+	Args      []string // more `weir serve` arguments (e.g. --fsync)
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -195,7 +196,8 @@ type Proc struct {
 // StartWeir starts `weir serve` on free loopback ports with dataDir (a new
 // temporary directory when empty) and waits until it serves Kafka requests.
 // The process is stopped when t ends; its log is printed if t failed.
-func StartWeir(t testing.TB, dataDir string) *Proc {
+// args are more `weir serve` arguments, given at every (re)start.
+func StartWeir(t testing.TB, dataDir string, args ...string) *Proc {
 	t.Helper()
 	keep := os.Getenv("WEIR_TEST_KEEP") == "1"
 	base, err := os.MkdirTemp("", "weir-test-")
@@ -212,6 +214,7 @@ func StartWeir(t testing.TB, dataDir string) *Proc {
 		KafkaAddr: FreePort(t),
 		HTTPAddr:  FreePort(t),
 		LogPath:   filepath.Join(base, "weir.log"),
+		Args:      args,
 	}
 	t.Cleanup(func() {
 		p.Stop()
@@ -245,11 +248,11 @@ func (p *Proc) Start() error {
 	}
 	p.runs++
 	fmt.Fprintf(lf, "\n===== harness: start #%d at %s =====\n", p.runs, time.Now().Format(time.RFC3339Nano))
-	cmd := exec.Command(p.Bin, "serve",
+	cmd := exec.Command(p.Bin, append([]string{"serve",
 		"--data-dir", p.DataDir,
 		"--kafka-addr", p.KafkaAddr,
 		"--http-addr", p.HTTPAddr,
-	)
+	}, p.Args...)...)
 	cmd.Stdout = lf
 	cmd.Stderr = lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
