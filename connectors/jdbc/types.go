@@ -1,12 +1,10 @@
 package jdbc
 
 import (
-	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
 	"math/big"
-	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -290,29 +288,12 @@ func (c *column) decoder(m *pgtype.Map, format int16) decoder {
 			// Decimals: their *big.Rat values come out of chunks of a
 			// few hundred (one allocation instead of one per value).
 			var slab ratSlab
-			viaPgx := scanInto(c, m, format, func(n pgtype.Numeric) (any, error) {
+			return scanInto(c, m, format, func(n pgtype.Numeric) (any, error) {
 				if err := c.decimalOK(n); err != nil {
 					return nil, err
 				}
 				return decimalRat(slab.rat(), n), nil
 			})
-			if format != pgtype.BinaryFormatCode {
-				return viaPgx
-			}
-			// pgx builds every numeric as a big.Int (an allocation or
-			// three, and a division per surplus digit of the scale),
-			// most of a row's decoding time. A finite value of at most
-			// four base-10000 digits (every numeric(10,2) value, say)
-			// is read straight from the wire form; any other (NaN,
-			// ±Infinity, more digits) goes through pgx.
-			return func(raw []byte) (any, error) {
-				if n, exp, ok := smallNumeric(raw); ok {
-					if r := slab.decimal(n, exp); r != nil {
-						return r, nil
-					}
-				}
-				return viaPgx(raw)
-			}
 		}
 		return scanInto(c, m, format, c.numeric)
 	case kDate:
@@ -558,50 +539,10 @@ func decimalRat(r *big.Rat, n pgtype.Numeric) *big.Rat {
 	return r.SetFrac(n.Int, new(big.Int).Exp(bigTen, big.NewInt(int64(-n.Exp)), nil))
 }
 
-// smallNumeric reads PostgreSQL's binary numeric (numeric_send: digit
-// count, weight, sign, display scale, then base-10000 digits, most
-// significant first) when it is finite and has at most 4 base-10000
-// digits: its value is n × 10^exp with |n| < 10^16, the value pgx's
-// codec decodes. ok is false for anything else (NaN, ±Infinity, more
-// digits, a malformed value), which the caller leaves to pgx's codec,
-// errors included.
-func smallNumeric(raw []byte) (n int64, exp int, ok bool) {
-	if len(raw) < 8 {
-		return 0, 0, false
-	}
-	ndigits := int(binary.BigEndian.Uint16(raw))
-	weight := int(int16(binary.BigEndian.Uint16(raw[2:])))
-	sign := binary.BigEndian.Uint16(raw[4:])
-	if ndigits > 4 || len(raw) != 8+2*ndigits || (sign != 0 && sign != 0x4000) {
-		return 0, 0, false
-	}
-	for i := 0; i < ndigits; i++ {
-		d := binary.BigEndian.Uint16(raw[8+2*i:])
-		if d >= 10000 {
-			return 0, 0, false
-		}
-		n = n*10000 + int64(d)
-	}
-	exp = (weight - ndigits + 1) * 4
-	// pgx truncates digits past a positive display scale (PostgreSQL
-	// sends none that are not zero); such a value is left to it.
-	if dscale := int(int16(binary.BigEndian.Uint16(raw[6:]))); dscale > 0 && -exp > dscale {
-		if cut := -exp - dscale; cut >= len(pow10) || n%pow10[cut] != 0 {
-			return 0, 0, false
-		}
-	}
-	if sign == 0x4000 {
-		n = -n
-	}
-	return n, exp, true
-}
-
-// ratSlab hands out Decimal values cut from shared chunks: the Rats, and
-// the words of their numerators and denominators (an allocation per few
-// hundred values instead of three per value). Every Rat owns its words.
+// ratSlab hands out the *big.Rat values of Decimals cut from shared
+// chunks (an allocation per few hundred values instead of one per value).
 type ratSlab struct {
-	rats  []big.Rat
-	words []big.Word
+	rats []big.Rat
 }
 
 // rat is a zero Rat of the slab.
@@ -611,62 +552,6 @@ func (s *ratSlab) rat() *big.Rat {
 	}
 	r := &s.rats[0]
 	s.rats = s.rats[1:]
-	return r
-}
-
-// ratOne is the initialized Rat a slab's Rat starts from in decimal.
-var ratOne = new(big.Rat).SetInt64(1)
-
-// decimal is n × 10^exp, normalized as decimalRat normalizes, or nil when
-// the power or the product does not fit an int64.
-func (s *ratSlab) decimal(n int64, exp int) *big.Rat {
-	num, den := n, int64(1)
-	switch {
-	case n == 0:
-	case exp >= 0:
-		if exp >= len(pow10) || n > math.MaxInt64/pow10[exp] || n < -math.MaxInt64/pow10[exp] {
-			return nil
-		}
-		num = n * pow10[exp]
-	case -exp >= len(pow10):
-		return nil
-	default:
-		den = pow10[-exp]
-		for den%10 == 0 && num%10 == 0 {
-			num, den = num/10, den/10
-		}
-		for den%2 == 0 && num%2 == 0 {
-			num, den = num/2, den/2
-		}
-		for den%5 == 0 && num%5 == 0 {
-			num, den = num/5, den/5
-		}
-	}
-	r := s.rat()
-	if bits.UintSize < 64 {
-		// As in decimalRat: SetInt64 initializes r, whose Denom is then its own.
-		r.SetInt64(num)
-		r.Denom().SetInt64(den)
-		return r
-	}
-	if len(s.words) < 2 {
-		s.words = make([]big.Word, 512)
-	}
-	w := s.words[:2:2]
-	s.words = s.words[2:]
-	w[0], w[1] = big.Word(num), big.Word(den)
-	if num < 0 {
-		w[0] = big.Word(-num)
-	}
-	// r takes ratOne's value only to be an initialized Rat (Denom is then
-	// a reference to r's own denominator); both its parts are given
-	// words of their own at once, so nothing stays shared with ratOne.
-	*r = *ratOne
-	r.Num().SetBits(w[0:1:1])
-	r.Denom().SetBits(w[1:2:2])
-	if num < 0 {
-		r.Num().Neg(r.Num())
-	}
 	return r
 }
 
