@@ -117,15 +117,7 @@
 //
 // Values are decoded by pgx's codecs (pgtype scan plans made once per scan
 // into the Go type each column needs), then mapped as above; the field
-// values of many rows share one allocation (plugins.NewStructWith). One
-// exception: a Decimal that numeric's binary form carries in at most four
-// base-10000 digits (groups of four decimal digits on either side of the
-// point: every value of numeric(10,2), numeric(12,4), numeric(16,0), and
-// the short values of any numeric) is read straight from that form, as
-// pgx's big.Int arithmetic cost more than the rest of a row's decoding;
-// its value is the one pgx gives (TestDecimalFastPathMatchesPgx,
-// FuzzDecimalDecoder), and NaN, ±Infinity and longer values still go
-// through pgx.
+// values of many rows share one allocation (plugins.NewStructWith).
 //
 // # Sink
 //
