@@ -14,10 +14,12 @@ make -s build
 rounds=${WEIR_BENCH_ROUNDS:-3}
 out=$(WEIR_BIN=$PWD/bin/weir go test -tags services -count="$rounds" -run '^$' \
   -bench 'SinkKit$|SinkTaskKit$|RawUploadKit$|RawWriteKit$' -benchtime 1x ./connectors/s3 ./connectors/hdfs)
-echo "$out" | grep -E '^Benchmark'
+echo "$out" | grep -E '^Benchmark|ns/op'
 echo "load: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$out" | awk -v rounds="$rounds" '
-  /^Benchmark/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") { k = $1; sub(/-[0-9]+$/, "", k); v[k] = v[k] " " $i } }
+  # A task bench'"'"'s log lines may come between its name and its figures.
+  /^Benchmark/ { k = $1; sub(/-[0-9]+$/, "", k) }
+  /ns\/op/ { for (i = 1; i <= NF; i++) if ($(i+1) == "MB/s") v[k] = v[k] " " $i }
   function median(s,   a, n, i, j, t) {
     n = split(s, a, " ")
     for (i = 1; i <= n; i++) for (j = i + 1; j <= n; j++) if (a[j] + 0 < a[i] + 0) { t = a[i]; a[i] = a[j]; a[j] = t }
