@@ -67,7 +67,7 @@ var configDef = plugins.NewConfigDef().
 	Define(plugins.ConfigKey{Name: ConnectionTimeout, Type: plugins.ConfigInt, Default: 1000, Validator: plugins.AtLeast(0), Importance: plugins.Low, Group: "Connector", OrderInGroup: 4,
 		Documentation: "Milliseconds to wait for a TCP connection to Elasticsearch."}).
 	Define(plugins.ConfigKey{Name: ReadTimeout, Type: plugins.ConfigInt, Default: 3000, Validator: plugins.AtLeast(0), Importance: plugins.Low, Group: "Connector", OrderInGroup: 5,
-		Documentation: "Milliseconds to wait for a response once a request is sent."}).
+		Documentation: "Milliseconds to wait for a response once a request is sent. A bulk request without an answer by then is given up (and retried) only if Elasticsearch does not answer a health check within this time either: a busy node is waited for, up to flush.timeout.ms."}).
 	Define(plugins.ConfigKey{Name: SecurityProtocol, Type: plugins.ConfigString, Default: "PLAINTEXT", Validator: plugins.OneOfIgnoreCase("PLAINTEXT", "SSL"),
 		Importance: plugins.Medium, Group: "Security", OrderInGroup: 1, Documentation: "PLAINTEXT or SSL (HTTPS with the elastic.https.ssl.* settings)."}).
 	Define(plugins.ConfigKey{Name: SSLTruststoreLocation, Type: plugins.ConfigString, Default: "", Importance: plugins.Medium, Group: "Security", OrderInGroup: 2,

@@ -326,9 +326,20 @@ func (t *SinkTask) meta(b *bytes.Buffer, d *doc, versioned bool, version int64) 
 	b.WriteByte('}')
 }
 
+// writeJSONString writes s as a JSON string: printable ASCII without
+// quotes or backslashes as it is (every index name and most ids),
+// anything else through encoding/json.
 func writeJSONString(b *bytes.Buffer, s string) {
-	q, _ := json.Marshal(s)
-	b.Write(q)
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c >= 0x7f || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			b.Write(q)
+			return
+		}
+	}
+	b.WriteByte('"')
+	b.WriteString(s)
+	b.WriteByte('"')
 }
 
 // keyID renders the key as Confluent does: strings as they are, other
@@ -449,6 +460,8 @@ func (t *SinkTask) createIndex(ctx context.Context, index string, s *plugins.Sch
 		return fmt.Errorf("mapping of index %s from the value schema: %w", index, err)
 	}
 	body, _ := json.Marshal(map[string]any{"mappings": m})
+	ctx, cancel := t.reqCtx(ctx)
+	defer cancel()
 	res, err := esapi.IndicesCreateRequest{Index: index, Body: bytes.NewReader(body)}.Do(ctx, t.client)
 	if err != nil {
 		return fmt.Errorf("create index %s: %w", index, err)
@@ -469,6 +482,8 @@ func (t *SinkTask) createIndex(ctx context.Context, index string, s *plugins.Sch
 // when none matches (a bare Elasticsearch has no logs-*-* template).
 func (t *SinkTask) ensureDataStream(ctx context.Context, name string) error {
 	create := func() (*httpError, error) {
+		ctx, cancel := t.reqCtx(ctx)
+		defer cancel()
 		res, err := esapi.IndicesCreateDataStreamRequest{Name: name}.Do(ctx, t.client)
 		if err != nil {
 			return nil, fmt.Errorf("create data stream %s: %w", name, err)
@@ -512,6 +527,8 @@ func (t *SinkTask) putStreamTemplate(ctx context.Context, name string) error {
 		"template": map[string]any{"mappings": map[string]any{"properties": map[string]any{"@timestamp": map[string]any{"type": "date"}}}},
 	})
 	create := true
+	ctx, cancel := t.reqCtx(ctx)
+	defer cancel()
 	res, err := esapi.IndicesPutIndexTemplateRequest{Name: "weir-" + name, Body: bytes.NewReader(tmpl), Create: &create}.Do(ctx, t.client)
 	if err != nil {
 		return fmt.Errorf("index template for data stream %s: %w", name, err)

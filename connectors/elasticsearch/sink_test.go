@@ -1,9 +1,11 @@
 package elasticsearch
 
 import (
+	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/base64"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -383,7 +385,10 @@ type fakeBulk struct {
 	inflight atomic.Int64
 	peak     atomic.Int64
 	mu       sync.Mutex
-	seen     []string // per bulk request: Host, Content-Encoding, Proxy-Authorization
+	seen     []string     // per bulk request: Host, Content-Encoding, Proxy-Authorization
+	delay    atomic.Int64 // ns each bulk request waits before its answer
+	frozen   atomic.Bool  // no answer to anything (a frozen node) until the client gives up
+	probes   atomic.Int64 // health checks answered
 }
 
 func newFakeBulk(t *testing.T) *fakeBulk {
@@ -392,7 +397,15 @@ func newFakeBulk(t *testing.T) *fakeBulk {
 	f.srv = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("X-Elastic-Product", "Elasticsearch")
 		w.Header().Set("Content-Type", "application/json")
+		if f.frozen.Load() {
+			io.Copy(io.Discard, r.Body)
+			<-r.Context().Done()
+			return
+		}
 		if !strings.HasSuffix(r.URL.Path, "/_bulk") {
+			if r.URL.Path == "/_cluster/health" {
+				f.probes.Add(1)
+			}
 			w.WriteHeader(200)
 			io.WriteString(w, `{}`)
 			return
@@ -416,6 +429,7 @@ func newFakeBulk(t *testing.T) *fakeBulk {
 		f.mu.Unlock()
 		f.requests.Add(1)
 		<-f.hold
+		time.Sleep(time.Duration(f.delay.Load()))
 		if st := f.status.Load(); st != 0 {
 			w.WriteHeader(int(st))
 			io.WriteString(w, `{"error":"unavailable"}`)
@@ -610,5 +624,51 @@ func TestProxyAndCompression(t *testing.T) {
 	want := "es.invalid:9200 gzip Basic " + base64.StdEncoding.EncodeToString([]byte("u:p"))
 	if f.items.Load() != 10 || len(f.seen) != 1 || f.seen[0] != want {
 		t.Errorf("proxy saw %q (%d items), want %q", f.seen, f.items.Load(), want)
+	}
+}
+
+// writeJSONString's fast path (printable ASCII) and its fallback both
+// write what encoding/json does.
+func TestWriteJSONString(t *testing.T) {
+	for _, s := range []string{"", "kit-throughput", "k42", "a b+c/d_e.f-9", `q"uote`, `back\slash`, "tab\tnl\n", "<&>", "déjà vu", "\x7f", "\u2028", string([]byte{0xff, 'x'})} {
+		var b bytes.Buffer
+		writeJSONString(&b, s)
+		want, _ := json.Marshal(s)
+		if b.String() != string(want) {
+			t.Errorf("writeJSONString(%q) = %s, want %s", s, b.String(), want)
+		}
+	}
+}
+
+// A bulk request slower than read.timeout.ms on a node that answers its
+// health check is waited for, not sent again: resending would make a
+// busy Elasticsearch write every document twice.
+func TestSlowBulkOnBusyNodeIsNotResent(t *testing.T) {
+	f := newFakeBulk(t)
+	f.delay.Store(int64(700 * time.Millisecond))
+	task := newTask(t, nil, "connection.url", f.srv.URL, "schema.ignore", "true", "read.timeout.ms", "200", "max.retries", "3", "retry.backoff.ms", "1")
+	if err := task.Put(context.Background(), records("t", 0, 0, 10)); err != nil {
+		t.Fatal(err)
+	}
+	if f.requests.Load() != 1 || f.items.Load() != 10 || f.probes.Load() < 2 {
+		t.Errorf("%d bulk requests, %d items, %d health checks; want 1 request of the 10 documents after >= 2 health checks", f.requests.Load(), f.items.Load(), f.probes.Load())
+	}
+}
+
+// A node that answers neither the bulk request nor the health check is
+// given up on after read.timeout.ms twice per attempt: retriable, with the
+// cause in the error.
+func TestFrozenNodeIsRetriable(t *testing.T) {
+	f := newFakeBulk(t)
+	f.frozen.Store(true)
+	task := newTask(t, nil, "connection.url", f.srv.URL, "schema.ignore", "true", "read.timeout.ms", "200", "max.retries", "1", "retry.backoff.ms", "1")
+	start := time.Now()
+	err := task.Put(context.Background(), records("t", 0, 0, 10))
+	var re *plugins.Retriable
+	if !errors.As(err, &re) || !strings.Contains(err.Error(), "nor to a health check") {
+		t.Fatalf("Put against a frozen node: %v, want Retriable naming the health check", err)
+	}
+	if el := time.Since(start); el < 800*time.Millisecond || el > 10*time.Second {
+		t.Errorf("2 attempts of read timeout + health check took %s, want about 0.8 s", el)
 	}
 }
