@@ -55,8 +55,13 @@ func Throughput(tb testing.TB, h Harness, n int, o Options) Result {
 	}
 	e.waitAll(0, n, "Throughput")
 	el := time.Since(start)
-	if k.src != nil {
-		e.stopObs() // e.bytes is final once the reader stopped
+	// The figure is taken: the observer (e.bytes is final once a source's
+	// reader stopped; a sink's keeps polling the external system) and the
+	// worker stop now, not when the benchmark ends, so they do not load
+	// the machine under the next figure of the same benchmark.
+	e.stopObs()
+	for _, w := range e.workers {
+		w.kill()
 	}
 	return Result{Records: n, Bytes: e.bytes, Elapsed: el}
 }

@@ -100,10 +100,10 @@ func BenchmarkElasticsearchSinkKit(b *testing.B) {
 	h := &benchSink{esSink: esSink{t: b}, n: n}
 	var direct, sink []float64
 	var mbPerDoc float64
-	run := func(what string, f func() float64) float64 {
+	run := func(what string, f func() (float64, int64)) float64 {
 		c0, self0 := takeCPU(), selfCPU()
 		stop := watchWeirCPU()
-		rate := f()
+		rate, ops := f()
 		weir := stop()
 		c, self := takeCPU().since(c0), selfCPU()-self0
 		// Elasticsearch's CPU per document says whether the sink makes
@@ -111,24 +111,27 @@ func BenchmarkElasticsearchSinkKit(b *testing.B) {
 		// how much of it other work took (the machine is shared); weir's
 		// (broker, converters and sink in one process) is what the path
 		// through Kafka costs on top.
-		b.Logf("%-18s %6.0f docs/s; CPU µs/doc: Elasticsearch %.0f, weir %.0f, this test (encode and produce, or the BulkIndexer) %.0f; machine busy %.0f%%",
-			what+":", rate, c.es/n*1e6, weir/n*1e6, self/n*1e6, c.busy*100)
+		// Index operations per document above 1 are documents sent more
+		// than once (a bulk request retried after its read timeout, which
+		// Elasticsearch went on to carry out).
+		b.Logf("%-18s %6.0f docs/s; CPU µs/doc: Elasticsearch %.0f, weir %.0f, this test (encode and produce, or the BulkIndexer) %.0f; machine busy %.0f%%; index operations/doc %.3f",
+			what+":", rate, c.es/n*1e6, weir/n*1e6, self/n*1e6, c.busy*100, float64(ops)/n)
 		return rate
 	}
 	h.seen.Store(0)
-	direct = append(direct, run("BulkIndexer", func() float64 { return bulkIndexerRate(b, n, false) }))
+	direct = append(direct, run("BulkIndexer", func() (float64, int64) { return bulkIndexerRate(b, n, false) }))
 	for range rounds {
-		sink = append(sink, run("ElasticsearchSink", func() float64 {
+		sink = append(sink, run("ElasticsearchSink", func() (float64, int64) {
 			h.seen.Store(0)
 			r := conformance.Throughput(b, h, n, conformance.Options{})
 			mbPerDoc = r.MBPerSec() / r.RecordsPerSec()
-			return r.RecordsPerSec()
+			return r.RecordsPerSec(), indexOps(b, "kit-throughput")
 		}))
-		direct = append(direct, run("BulkIndexer", func() float64 { return bulkIndexerRate(b, n, false) }))
+		direct = append(direct, run("BulkIndexer", func() (float64, int64) { return bulkIndexerRate(b, n, false) }))
 	}
 	// Not part of the ratio: the direct load with the sink's external
 	// versions, to tell the price of exactly once from the pipeline's.
-	versioned := run("BulkIndexer+version", func() float64 { return bulkIndexerRate(b, n, true) })
+	versioned := run("BulkIndexer+version", func() (float64, int64) { return bulkIndexerRate(b, n, true) })
 	mean := func(xs []float64) float64 {
 		s := 0.0
 		for _, x := range xs {
@@ -147,8 +150,10 @@ func BenchmarkElasticsearchSinkKit(b *testing.B) {
 }
 
 // watchWeirCPU samples, until stopped, the CPU time of every `weir serve`
-// the kit starts for this benchmark (one is gone, or idle, once
-// Throughput returns) and returns what they used meanwhile, in seconds.
+// the kit starts for this benchmark (Throughput kills it once its figure
+// is taken) and returns what they used meanwhile, in seconds. The
+// processes are looked for every 500 ms and sampled every 50 ms (the
+// last sample before the kill is what counts).
 func watchWeirCPU() (stop func() float64) {
 	base := weirCPU()
 	last := map[int]float64{}
@@ -157,14 +162,21 @@ func watchWeirCPU() (stop func() float64) {
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
-		for {
-			for pid, v := range weirCPU() {
-				last[pid] = v
+		for tick := 0; ; tick++ {
+			if tick%10 == 0 {
+				for pid, v := range weirCPU() {
+					last[pid] = v
+				}
+			}
+			for pid := range last {
+				if v, ok := procCPU(pid); ok {
+					last[pid] = v
+				}
 			}
 			select {
 			case <-done:
 				return
-			case <-time.After(200 * time.Millisecond):
+			case <-time.After(50 * time.Millisecond):
 			}
 		}
 	}()
@@ -267,7 +279,7 @@ func (c cpuSnap) since(o cpuSnap) cpuUse {
 // bulkIndexerRate loads n documents with the BulkIndexer; versioned
 // gives each the external version the sink's keyed writes carry (what
 // its replays-never-overwrite promise costs Elasticsearch).
-func bulkIndexerRate(b *testing.B, n int, versioned bool) float64 {
+func bulkIndexerRate(b *testing.B, n int, versioned bool) (float64, int64) {
 	b.Helper()
 	index := "bench-direct"
 	deleteIndex(b, index)
@@ -309,5 +321,29 @@ func bulkIndexerRate(b *testing.B, n int, versioned bool) float64 {
 	if f := failed.Load(); f > 0 {
 		b.Fatalf("BulkIndexer: %d of %d documents failed", f, n)
 	}
-	return float64(n) / el.Seconds()
+	return float64(n) / el.Seconds(), indexOps(b, index)
+}
+
+// indexOps is the number of index operations index's primaries carried
+// out (indexing.index_total: successes and version conflicts alike).
+func indexOps(b *testing.B, index string) int64 {
+	b.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	st, body, err := esDo(ctx, "GET", "/"+index+"/_stats/indexing?filter_path=_all.primaries.indexing", nil)
+	var r struct {
+		All struct {
+			Primaries struct {
+				Indexing struct {
+					IndexTotal  int64 `json:"index_total"`
+					IndexFailed int64 `json:"index_failed"`
+				} `json:"indexing"`
+			} `json:"primaries"`
+		} `json:"_all"`
+	}
+	if err != nil || st != 200 || json.Unmarshal(body, &r) != nil {
+		b.Fatalf("indexing stats of %s: HTTP %d %s %v", index, st, body, err)
+	}
+	ix := r.All.Primaries.Indexing
+	return ix.IndexTotal + ix.IndexFailed
 }
