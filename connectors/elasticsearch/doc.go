@@ -53,6 +53,11 @@
 // timeouts, are retried max.retries times with exponential backoff
 // (retry.backoff.ms doubling) with jitter, never sooner than a Retry-After
 // header asks; bulk items that fail with 429 or 5xx are retried alone.
+// A bulk request without an answer after read.timeout.ms counts as a
+// read timeout only if Elasticsearch does not answer GET /_cluster/health
+// within read.timeout.ms either; a node that does is busy, and the
+// request is waited for up to flush.timeout.ms (sending it again would
+// make the node write every document twice).
 // A batch still failing after that is kept and resent by the next Put or
 // PreCommit, which returns a retriable error while it fails (the task
 // stays RUNNING with the cause in its status trace; Put takes no new
