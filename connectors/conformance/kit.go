@@ -305,11 +305,14 @@ func (e *env) waitAll(from, to int, what string) {
 	e.t.Helper()
 	deadline := time.Now().Add(e.k.o.Timeout)
 	for {
-		m := e.tally.missing(from, to)
-		if len(m) == 0 {
+		if e.tally.complete(from, to) {
 			return
 		}
 		if time.Now().After(deadline) {
+			m := e.tally.missing(from, to)
+			if len(m) == 0 {
+				return
+			}
 			st, _ := e.rest().status(e.ctx, e.s.Name)
 			e.t.Fatalf("%s: %d of records [%d, %d) never arrived after %s: %s; status %+v; problems %v",
 				what, len(m), from, to, e.k.o.Timeout, fmtIDs(m), st, e.tally.problems())

@@ -237,6 +237,21 @@ func (t *tally) missing(from, to int) []int {
 	return m
 }
 
+// complete reports whether every number in [from, to) has arrived,
+// stopping at the first missing one (waitAll asks 20 times a second;
+// missing builds the whole list, 100,000 map lookups a time in the
+// benchmarks).
+func (t *tally) complete(from, to int) bool {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	for i := from; i < to; i++ {
+		if t.counts[i] == 0 {
+			return false
+		}
+	}
+	return true
+}
+
 // dups is the number of extra copies of numbers in [from, to).
 func (t *tally) dups(from, to int) int {
 	t.mu.Lock()
