@@ -17,6 +17,7 @@ import (
 
 	"github.com/weirlog/weir/connectors/conformance"
 	"github.com/weirlog/weir/plugins"
+	"github.com/weirlog/weir/test/compat/harness"
 )
 
 // The acceptance kit against ElasticsearchSink on the real Elasticsearch.
@@ -50,9 +51,7 @@ func TestMain(m *testing.M) {
 		}
 	}
 	code := conformance.Main(m)
-	if builtBin != "" {
-		os.RemoveAll(filepath.Dir(builtBin))
-	}
+	harness.RemoveBinary()
 	lock.Close()
 	os.Exit(code)
 }

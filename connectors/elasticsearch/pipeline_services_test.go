@@ -9,109 +9,52 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirlog/weir/test/compat/harness"
 )
 
 // These tests drive a real `weir serve` (kill -9 really kills) with
 // schemaless JSON values and string keys, produced with Kafka's key-hash
 // partitioner so every key stays in one partition.
 
-var (
-	buildOnce sync.Once
-	builtBin  string
-	buildErr  error
-)
-
-// weirBin is $WEIR_BIN (make test builds it) or a build of its own, made
-// once for the parallel tests.
-func weirBin(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("WEIR_BIN"); p != "" {
-		return p
-	}
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "weir-es-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		out, err := exec.Command("go", "build", "-o", filepath.Join(dir, "weir"), "github.com/weirlog/weir/cmd/weir").CombinedOutput()
-		if err != nil {
-			buildErr = fmt.Errorf("build weir: %v\n%s", err, out)
-			return
-		}
-		builtBin = filepath.Join(dir, "weir")
-	})
-	if buildErr != nil {
-		t.Fatal(buildErr)
-	}
-	return builtBin
-}
-
-func freeAddr(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
-// weirNode is one weir serve that can be killed and started again.
+// weirNode is one weir serve (test/compat/harness's Proc, with the
+// offsets flushed every second) that can be killed and started again;
+// ready once its Connect REST API answers.
 type weirNode struct {
-	t                *testing.T
-	bin, dir         string
-	kafka, http, log string
-	cmd              *exec.Cmd
-	done             chan struct{}
+	t           *testing.T
+	p           *harness.Proc
+	kafka, http string
 }
 
 func startWeir(t *testing.T) *weirNode {
-	dir := t.TempDir()
-	n := &weirNode{t: t, bin: weirBin(t), dir: dir, kafka: freeAddr(t), http: freeAddr(t), log: filepath.Join(dir, "weir.log")}
-	n.start()
-	t.Cleanup(func() {
-		n.kill()
-		if t.Failed() {
-			b, _ := os.ReadFile(n.log)
-			if len(b) > 6000 {
-				b = b[len(b)-6000:]
-			}
-			t.Logf("weir log tail:\n%s", b)
-		}
-	})
+	t.Helper()
+	p := harness.StartWeir(t, "", "--log-level", "info", "--connect-offset-flush-interval", "1s")
+	n := &weirNode{t: t, p: p, kafka: p.KafkaAddr, http: p.HTTPAddr}
+	n.waitREST()
 	return n
 }
 
 func (n *weirNode) start() {
 	n.t.Helper()
-	logf, err := os.OpenFile(n.log, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	if err != nil {
+	if err := n.p.Start(); err != nil {
 		n.t.Fatal(err)
 	}
-	defer logf.Close()
-	cmd := exec.Command(n.bin, "serve", "--data-dir", filepath.Join(n.dir, "data"), "--kafka-addr", n.kafka, "--http-addr", n.http,
-		"--log-level", "info", "--connect-offset-flush-interval", "1s")
-	cmd.Dir, cmd.Stdout, cmd.Stderr = n.dir, logf, logf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	if err := cmd.Start(); err != nil {
-		n.t.Fatal(err)
-	}
-	n.cmd, n.done = cmd, make(chan struct{})
-	go func(done chan struct{}) { cmd.Wait(); close(done) }(n.done)
+	n.waitREST()
+}
+
+// waitREST waits until GET /connectors answers 200 (the worker has read
+// its config topic).
+func (n *weirNode) waitREST() {
+	n.t.Helper()
 	deadline := time.Now().Add(60 * time.Second)
 	for time.Now().Before(deadline) {
 		if st, _, err := n.rest("GET", "/connectors", nil); err == nil && st == 200 {
@@ -122,14 +65,7 @@ func (n *weirNode) start() {
 	n.t.Fatalf("weir REST API not ready after 60s")
 }
 
-func (n *weirNode) kill() {
-	if n.cmd == nil {
-		return
-	}
-	n.cmd.Process.Signal(syscall.SIGKILL)
-	<-n.done
-	n.cmd = nil
-}
+func (n *weirNode) kill() { n.p.Kill() }
 
 func (n *weirNode) rest(method, path string, body any) (int, []byte, error) {
 	var r io.Reader

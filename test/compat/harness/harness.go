@@ -152,10 +152,17 @@ func WeirBinary(t testing.TB) string {
 //	func TestMain(m *testing.M) { os.Exit(harness.Main(m)) }
 func Main(m *testing.M) int {
 	code := m.Run()
+	RemoveBinary()
+	return code
+}
+
+// RemoveBinary removes the weir binary WeirBinary built, if any: for a
+// TestMain that runs its tests through another Main (the connectors'
+// conformance.Main).
+func RemoveBinary() {
 	if buildPath != "" {
 		os.RemoveAll(filepath.Dir(buildPath))
 	}
-	return code
 }
 
 // FreePort returns a loopback address with a currently free TCP port below
@@ -185,6 +192,11 @@ type Proc struct {
 	HTTPAddr  string
 	LogPath   string
 	Args      []string // more `weir serve` arguments (e.g. --fsync)
+	// Dir is the process's working directory, the temporary directory
+	// holding its log (and its data unless StartWeir was given another):
+	// what weir serve creates relative to it (./connect-files) stays out
+	// of the test's package directory.
+	Dir string
 
 	mu   sync.Mutex
 	cmd  *exec.Cmd
@@ -214,6 +226,7 @@ func StartWeir(t testing.TB, dataDir string, args ...string) *Proc {
 		KafkaAddr: FreePort(t),
 		HTTPAddr:  FreePort(t),
 		LogPath:   filepath.Join(base, "weir.log"),
+		Dir:       base,
 		Args:      args,
 	}
 	t.Cleanup(func() {
@@ -253,6 +266,7 @@ func (p *Proc) Start() error {
 		"--kafka-addr", p.KafkaAddr,
 		"--http-addr", p.HTTPAddr,
 	}, p.Args...)...)
+	cmd.Dir = p.Dir
 	cmd.Stdout = lf
 	cmd.Stderr = lf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
