@@ -98,14 +98,16 @@ test-compat: build
 # Replication under faults (issue 10): 3-node weir clusters, kill -9, SIGSTOP,
 # network partitions between network namespaces (needs root), the Jepsen-style
 # checker (test/cluster). Its unit tests (checker, nemesis, one-node harness)
-# run in test-unit; make test runs the core scenarios (test-cluster-core,
-# about 5 minutes on 2 cores), test-long the kill -9 rounds 25 times.
+# run in test-unit; make test runs the core scenarios (test-cluster-core:
+# about 4.5 minutes on 2 cores, plus franz-go's suite with KGO_TEST_RF=3,
+# 1.5-7 minutes, nearly all of it TestGroupETL's acks=all round trips),
+# test-long the kill -9 rounds 25 times.
 test-cluster: build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 30m ./test/cluster/ $(if $(RUN),-run '$(RUN)')
 
-CLUSTER_CORE := KillLeaderRounds|PauseLeader|PartitionLeader|KcatMetadata|FileStreamSurvivesKill|ConnectWaitsForStateTopicLeaders|KafkaTopicsDescribe|KafkaReassignPartitions|KafkaReassignCancel|KafkaLeaderElection|KafkaConsumerFetchesFromClosestReplica
+CLUSTER_CORE := KillLeaderRounds|PauseLeader|PartitionLeader|KcatMetadata|FileStreamSurvivesKill|ConnectWaitsForStateTopicLeaders|KafkaTopicsDescribe|KafkaReassignPartitions|KafkaReassignCancel|KafkaLeaderElection|KafkaConsumerFetchesFromClosestReplica|FranzSuite
 test-cluster-core: build
-	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 12m -run '^TestCluster($(CLUSTER_CORE))$$' ./test/cluster/
+	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 25m -run '^TestCluster($(CLUSTER_CORE))$$' ./test/cluster/
 
 bench: build
 	bash test/bench/run.sh && bash test/bench/connect.sh && bash test/bench/stomp.sh && bash test/bench/storage.sh && bash test/bench/image.sh && bash test/bench/jdbc.sh && bash test/bench/cluster.sh

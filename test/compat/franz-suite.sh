@@ -12,6 +12,12 @@
 #   WEIR_TEST_BROKER       same as --broker
 #   WEIR_BIN               prebuilt weir binary (default: go build -o bin/weir ./cmd/weir)
 #   FRANZ_SUITE_TIMEOUT    per-test timeout in seconds (default 300)
+#   FRANZ_SUITE_JOBS       tests run at once (default 1); they start in list
+#                          order, but never two of FRANZ_SUITE_HEAVY at once:
+#                          with 2, TestGroupETL (first, and by far the longest
+#                          against a replicated cluster) runs beside the light
+#                          tests in turn
+#   FRANZ_SUITE_HEAVY      default "TestGroupETL TestClient_Produce TestTxnEtl"
 #   FRANZ_SUITE_EXTRAS=0   run only the required list (default 1: required + extras)
 #   FRANZ_SUITE_STRICT=0   report failing extra tests without failing the script
 #                          (default 1: every extra passes today, so a regression
@@ -25,8 +31,9 @@
 #   KGO_LOG_LEVEL          passed through (info|debug|none)
 #   KGO_TEST_RF            replication factor of the suite's topics (default 1)
 #
-# Each test runs alone (one compiled test binary, one process per test, each
-# with its own timeout) so a hang or panic in one does not hide the others.
+# Each test runs in its own process of one compiled test binary, with its own
+# timeout, so a hang or panic in one does not hide the others (one at a time
+# unless FRANZ_SUITE_JOBS says more; each creates its own topics and groups).
 # The summary lists PASS/FAIL/SKIP per test with its duration. Exit status:
 # 0 when every required and (unless FRANZ_SUITE_STRICT=0) every extra test
 # passed, 1 otherwise. A SKIP is a failure — nothing is allowed to skip
@@ -74,12 +81,18 @@ while [ $# -gt 0 ]; do
 	case "$1" in
 	--broker) BROKER="$2"; shift 2 ;;
 	--only) ONLY="$2"; shift 2 ;;
-	-h|--help) sed -n '2,34p' "$0"; exit 0 ;;
+	-h|--help) sed -n '2,41p' "$0"; exit 0 ;;
 	*) echo "franz-suite.sh: unknown argument $1" >&2; exit 2 ;;
 	esac
 done
 
 TIMEOUT="${FRANZ_SUITE_TIMEOUT:-300}"
+JOBS="${FRANZ_SUITE_JOBS:-1}"
+# Tests that load the broker with acks=all traffic: with FRANZ_SUITE_JOBS > 1
+# never two of them at once (against 3 replicas TestClient_Produce's 20,000
+# one-record round trips took 317 s beside TestGroupETL, 6 s alone).
+HEAVY="${FRANZ_SUITE_HEAVY-TestGroupETL TestClient_Produce TestTxnEtl}"
+case "$JOBS" in '' | *[!0-9]* | 0) echo "franz-suite.sh: FRANZ_SUITE_JOBS must be a positive number, not '$JOBS'" >&2; exit 2 ;; esac
 OUT="${FRANZ_SUITE_OUT:-$(mktemp -d /tmp/franz-suite.XXXXXX)}"
 mkdir -p "$OUT"
 SUMMARY="$OUT/summary.txt"
@@ -128,6 +141,7 @@ fi
 
 WEIR_PID=""
 DATA=""
+declare -A RUNNING=() # pid of a run_one in the background -> its test
 stop_weir() {
 	if [ -n "$WEIR_PID" ] && kill -0 "$WEIR_PID" 2>/dev/null; then
 		kill -TERM "$WEIR_PID" 2>/dev/null
@@ -138,6 +152,8 @@ stop_weir() {
 	WEIR_PID=""
 }
 cleanup() {
+	local pid
+	for pid in "${!RUNNING[@]}"; do pkill -TERM -P "$pid" 2>/dev/null; kill -TERM "$pid" 2>/dev/null; done
 	stop_weir
 	# Keep the per-test logs and the summary; drop the bulky parts.
 	if [ "${FRANZ_SUITE_KEEP:-0}" != 1 ]; then rm -rf "$OUT/kgo.test" "$OUT/data"; fi
@@ -195,10 +211,10 @@ fi
 export KGO_SEEDS="$BROKER"
 export KGO_TEST_RF="${KGO_TEST_RF:-1}" # 3 against a 3-node cluster (test/cluster)
 
-required_failed=0
-extra_failed=0
-for t in "${TESTS[@]}"; do
-	log="$OUT/$t.log"
+# run_one runs test $1 and leaves its summary line in $OUT/$1.line and
+# "STATUS KIND" in $OUT/$1.result (it may run in the background).
+run_one() {
+	local t="$1" log="$OUT/$1.log" start rc ms secs status why nskip kind
 	start=$(date +%s%3N)
 	timeout --kill-after=10 "$((TIMEOUT + 15))" "$KGO_TEST" -test.run "^${t}\$" -test.count=1 -test.v \
 		-test.timeout "${TIMEOUT}s" >"$log" 2>&1
@@ -224,7 +240,6 @@ for t in "${TESTS[@]}"; do
 		# The first failure message, not the skip notes of KIP-848 subtests.
 		why=$(grep -E '^\s+[a-z_0-9]+_test\.go:[0-9]+:|^panic:|^--- (FAIL|SKIP)' "$log" |
 			grep -v -E 'does not support|completed in' | head -1 | sed 's/^[[:space:]]*//' | cut -c1-200)
-		if is_required "$t"; then required_failed=$((required_failed + 1)); else extra_failed=$((extra_failed + 1)); fi
 	fi
 	# Subtests that skipped themselves (KIP-848 variants, …) are worth seeing.
 	nskip=$(grep -c -- "--- SKIP: ${t}/" "$log")
@@ -233,14 +248,64 @@ for t in "${TESTS[@]}"; do
 	fi
 	kind=extra
 	is_required "$t" && kind=required
-	printf '%-8s %-8s %-58s %7ss  %s\n' "$status" "$kind" "$t" "$secs" "$why" | tee -a "$SUMMARY"
+	printf '%-8s %-8s %-58s %7ss  %s\n' "$status" "$kind" "$t" "$secs" "$why" >"$OUT/$t.line"
+	echo "$status $kind" >"$OUT/$t.result"
+}
+
+required_failed=0
+extra_failed=0
+# reap waits for one running test, prints its line and counts it.
+reap() {
+	local pid t status kind
+	wait -n -p pid "${!RUNNING[@]}"
+	t="${RUNNING[$pid]}"
+	unset "RUNNING[$pid]"
+	if [ -s "$OUT/$t.result" ]; then
+		read -r status kind <"$OUT/$t.result"
+		tee -a "$SUMMARY" <"$OUT/$t.line"
+	else # the runner itself died: the test counts as failed
+		status=FAIL kind=extra
+		is_required "$t" && kind=required
+		printf '%-8s %-8s %-58s %7s   %s\n' FAIL "$kind" "$t" "?" "no result (runner died)" | tee -a "$SUMMARY"
+	fi
+	if [ "$status" != PASS ] && [ "$status" != SKIP-OK ]; then
+		if [ "$kind" = required ]; then required_failed=$((required_failed + 1)); else extra_failed=$((extra_failed + 1)); fi
+	fi
 	if [ $MANAGED = 1 ] && ! kill -0 "$WEIR_PID" 2>/dev/null; then
-		echo "CRASH    weir serve died during $t; log tail:" | tee -a "$SUMMARY"
+		echo "CRASH    weir serve died during $t${RUNNING[*]:+ (also running: ${RUNNING[*]})}; log tail:" | tee -a "$SUMMARY"
 		tail -20 "$OUT/weir.log" | tee -a "$SUMMARY"
 		wait "$WEIR_PID" 2>/dev/null
 		start_weir || { echo "franz-suite.sh: cannot restart weir" >&2; exit 1; }
 	fi
+}
+is_heavy() {
+	local h
+	for h in $HEAVY; do [ "$h" = "$1" ] && return 0; done
+	return 1
+}
+heavy_running() {
+	local t
+	for t in "${RUNNING[@]}"; do is_heavy "$t" && return 0; done
+	return 1
+}
+# Start the tests in list order, JOBS at a time, a heavy one only while
+# no other heavy one runs (a light one further down the list goes first).
+QUEUE=("${TESTS[@]}")
+while [ ${#QUEUE[@]} -gt 0 ]; do
+	while [ ${#RUNNING[@]} -ge "$JOBS" ]; do reap; done
+	next=-1
+	for i in "${!QUEUE[@]}"; do
+		if ! is_heavy "${QUEUE[$i]}" || ! heavy_running; then next=$i; break; fi
+	done
+	if [ $next -lt 0 ]; then reap; continue; fi
+	t="${QUEUE[$next]}"
+	unset "QUEUE[$next]"
+	QUEUE=("${QUEUE[@]}")
+	rm -f "$OUT/$t.result" "$OUT/$t.line"
+	run_one "$t" &
+	RUNNING[$!]="$t"
 done
+while [ ${#RUNNING[@]} -gt 0 ]; do reap; done
 
 echo "franz-suite.sh: franz-go $FRANZ_VERSION against $BROKER: $required_failed required and $extra_failed extra test(s) not passing; logs in $OUT"
 if [ $required_failed -gt 0 ]; then exit 1; fi
