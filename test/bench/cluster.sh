@@ -75,6 +75,24 @@ wait_port() { # port seconds
   return 1
 }
 
+# wait_node: node k's own process listens on port. A port open while the
+# process has exited is someone else's (a node that failed to bind would
+# otherwise be measured as a 2-node cluster).
+wait_node() { # k port seconds
+  wait_port "$2" "$3" && kill -0 "${PID[$1]}" 2>/dev/null
+}
+
+# ports_free: none of the ports is taken before a system starts on them.
+ports_free() { # port...
+  local p
+  for p in "$@"; do
+    if port_open 127.0.0.1 "$p"; then
+      say "port $p is taken by another process ($(ss -Hltnp "sport = :$p" 2>/dev/null | head -1)); set CLUSTER_BENCH_PORT_BASE to a free range"
+      return 1
+    fi
+  done
+}
+
 # ---- weir: 3 voters ----------------------------------------------------------
 weir_voters() { echo "1@127.0.0.1:$((BASE + 11)),2@127.0.0.1:$((BASE + 12)),3@127.0.0.1:$((BASE + 13))"; }
 weir_node() { # k
@@ -88,12 +106,13 @@ weir_node() { # k
 start_weir() {
   local k
   SEEDS="127.0.0.1:$((BASE + 1)),127.0.0.1:$((BASE + 2)),127.0.0.1:$((BASE + 3))"
+  ports_free $((BASE + 1)) $((BASE + 2)) $((BASE + 3)) $((BASE + 11)) $((BASE + 12)) $((BASE + 13)) $((BASE + 21)) $((BASE + 22)) $((BASE + 23)) || return 1
   for k in 1 2 3; do weir_node "$k"; done
   for k in 1 2 3; do
-    wait_port $((BASE + k)) 60 || { say "weir node $k not listening; log:"; tail -5 "$DIR/n$k.log" >&2; return 1; }
+    wait_node "$k" $((BASE + k)) 60 || { say "weir node $k not listening; log:"; tail -5 "$DIR/n$k.log" >&2; return 1; }
   done
 }
-restart_weir() { weir_node "$1"; wait_port $((BASE + $1)) 60; }
+restart_weir() { weir_node "$1"; wait_node "$1" $((BASE + $1)) 60; }
 
 # ---- Apache Kafka: 3 combined KRaft nodes -------------------------------------
 kafka_props() { # k
@@ -131,12 +150,13 @@ start_kafka() {
     (kafka_java "$SERVICES_SRC/kafka/log4j2-tools.properties" kafka.tools.StorageTool format \
       -t "$id" -c "$DIR/n$k.properties") >>"$DIR/n$k.log" 2>&1 || { say "kafka format n$k failed"; return 1; }
   done
+  ports_free $((BASE + 101)) $((BASE + 102)) $((BASE + 103)) $((BASE + 111)) $((BASE + 112)) $((BASE + 113)) || return 1
   for k in 1 2 3; do kafka_node "$k"; done
   for k in 1 2 3; do
-    wait_port $((BASE + 100 + k)) 120 || { say "kafka node $k not listening; log:"; tail -5 "$DIR/n$k.log" >&2; return 1; }
+    wait_node "$k" $((BASE + 100 + k)) 120 || { say "kafka node $k not listening; log:"; tail -5 "$DIR/n$k.log" >&2; return 1; }
   done
 }
-restart_kafka() { kafka_node "$1"; wait_port $((BASE + 100 + $1)) 120; }
+restart_kafka() { kafka_node "$1"; wait_node "$1" $((BASE + 100 + $1)) 120; }
 
 create_topic() { # name partitions
   local i
