@@ -109,14 +109,14 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 					break
 				}
 				var res wlog.AppendResult
-				var pending bool
-				why, res, pending = b.produceTo(rc.ctx, tp.parts[rp.Partition], records, &sp, acksAll, timeout)
+				var pending, synced bool
+				why, res, pending, synced = b.produceTo(rc.ctx, tp.parts[rp.Partition], records, &sp, acksAll, timeout)
 				if pending {
 					n := len(records)
 					if res.Duplicate {
 						n = 0
 					}
-					waits = append(waits, durableWait{p: tp.parts[rp.Partition], ti: len(resp.Topics), pi: len(st.Partitions), n: n, res: res})
+					waits = append(waits, durableWait{p: tp.parts[rp.Partition], ti: len(resp.Topics), pi: len(st.Partitions), n: n, res: res, synced: synced})
 				}
 			}
 			if sp.ErrorCode != 0 && req.Version >= 8 {
@@ -148,9 +148,11 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			// meanwhile and join the same group commits, instead of
 			// waiting for this one's fsync before they reach the log
 			// (one request per connection in the log capped 16
-			// producers well under the disk; issue 16). The appends
-			// stay in arrival order, so idempotent sequences hold, and
-			// responses go out in request order.
+			// producers well under the disk; issue 16), and with
+			// acks=all in a cluster the same replication round, instead
+			// of one round trip to the followers per request. The
+			// appends stay in arrival order, so idempotent sequences
+			// hold, and responses go out in request order.
 			rc.later = func() { b.awaitProduced(rc.ctx, req.Version, resp, waits, acksAll, timeout) }
 		} else {
 			b.awaitProduced(rc.ctx, req.Version, resp, waits, acksAll, timeout)
@@ -169,6 +171,7 @@ type durableWait struct {
 	ti, pi int
 	n      int // bytes appended, 0 for a duplicate
 	res    wlog.AppendResult
+	synced bool  // nothing to fsync (no --fsync): only the acks=all wait is left
 	err    error // the fsync's
 	code   int16 // afterAppend's
 }
@@ -183,7 +186,10 @@ type durableWait struct {
 // durable; one whose fsync failed gets its own error.
 func (b *Broker) awaitProduced(ctx context.Context, version int16, resp *kmsg.ProduceResponse, waits []durableWait, acksAll bool, timeout time.Duration) {
 	wait := func(w *durableWait) {
-		if w.err = w.p.log.AwaitDurable(w.res.LogEndOffset); w.err == nil {
+		if !w.synced {
+			w.err = w.p.log.AwaitDurable(w.res.LogEndOffset)
+		}
+		if w.err == nil {
 			b.metrics.produced.Add(float64(w.n))
 			w.code = b.afterAppend(ctx, w.p, w.res.LogEndOffset, acksAll, timeout)
 		}
@@ -228,26 +234,31 @@ func (b *Broker) awaitProduced(ctx context.Context, version int16, resp *kmsg.Pr
 // produceTo appends and fills sp; the error, if any, is the reason sp's
 // error code gives. pending means the append still has to be made
 // durable (awaitProduced) before it is acknowledged: sp, the HW and the
-// produced-bytes metric are left for awaitProduced.
-func (b *Broker) produceTo(ctx context.Context, p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition, acksAll bool, timeout time.Duration) (why error, res wlog.AppendResult, pending bool) {
+// produced-bytes metric are left for awaitProduced. synced (with pending)
+// means the append needs no fsync, only acks=all's wait for the ISR of a
+// replicated partition, which awaitProduced does too.
+func (b *Broker) produceTo(ctx context.Context, p *partition, records []byte, sp *kmsg.ProduceResponseTopicPartition, acksAll bool, timeout time.Duration) (why error, res wlog.AppendResult, pending, synced bool) {
 	res, pending, err := p.log.AppendNoWait(records, wlog.AppendOptions{LeaderEpoch: p.epoch(), Origin: wlog.OriginClient})
 	if err != nil {
-		return b.appendFailed(p, err, sp), res, false
+		return b.appendFailed(p, err, sp), res, false, false
 	}
 	if pending {
-		return nil, res, true
+		return nil, res, true, false
+	}
+	if acksAll && b.multi() {
+		return nil, res, true, true
 	}
 	if !res.Duplicate {
 		b.metrics.produced.Add(float64(len(records)))
 	}
 	if code := b.afterAppend(ctx, p, res.LogEndOffset, acksAll, timeout); code != 0 {
 		sp.ErrorCode = code
-		return nil, res, false
+		return nil, res, false, false
 	}
 	sp.BaseOffset = res.BaseOffset
 	sp.LogAppendTime = res.LogAppendTime
 	sp.LogStartOffset = res.LogStartOffset
-	return nil, res, false
+	return nil, res, false, false
 }
 
 // appendFailed sets sp's error code for a failed append (or fsync) and
