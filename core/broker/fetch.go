@@ -83,6 +83,7 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	for {
 		var total int64
 		hasErr := false
+		firstPass := registered == nil
 		used := int64(0)
 		respMax := int64(req.MaxBytes)
 		if respMax <= 0 {
@@ -117,6 +118,13 @@ func handleFetch(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			return resp
 		}
 		releaseReads(reads)
+		if firstPass {
+			// The first pass read each partition before registering
+			// for its wake-ups: an append in between woke no one, and
+			// the fetch (a follower's, holding an acks=all produce)
+			// would sleep until MaxWait. Read once more, registered.
+			continue
+		}
 		if timer == nil {
 			timer = time.NewTimer(time.Until(deadline))
 			defer timer.Stop()
