@@ -8,6 +8,9 @@ import (
 // ListOffsets: v1-8
 //
 // Behavior:
+// * A leader whose high watermark has not reached its epoch's start offset
+//   yet (just elected) answers -1 and timestamps it cannot place below the
+//   HW with OFFSET_NOT_AVAILABLE, retriable, as Kafka does (KIP-207).
 // * -1 latest: the high watermark (read_uncommitted) or the last stable
 //   offset (read_committed, v2+).
 // * -2 earliest and -4 earliest-local (v8; no tiered storage, so the same):
@@ -44,7 +47,10 @@ func handleListOffsets(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			} else {
 				sp.LeaderEpoch = e
 				hw := p.highWatermark()
+				behind := req.ReplicaID < 0 && p.hwBehindEpochStart()
 				switch ts := rp.Timestamp; {
+				case ts == -1 && behind:
+					sp.ErrorCode = kerr.OffsetNotAvailable.Code
 				case ts == -1:
 					sp.Offset = hw
 					if req.IsolationLevel == 1 {
@@ -67,6 +73,8 @@ func handleListOffsets(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 						sp.ErrorCode = errCode(err)
 					case found && off < hw:
 						sp.Offset, sp.Timestamp = off, t
+					case behind: // the record may lie between the HW and the epoch's start
+						sp.ErrorCode = kerr.OffsetNotAvailable.Code
 					}
 				}
 			}

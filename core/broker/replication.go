@@ -39,6 +39,19 @@ type repState struct {
 	fetchMu sync.Mutex
 }
 
+// hwBehindEpochStart reports whether this broker leads p in an epoch whose
+// start offset its high watermark has not reached yet. Right after an
+// election the new leader's HW is the one it had as a follower, behind
+// records the old leader had committed; offsets listed from it would hide
+// them, so ListOffsets answers OFFSET_NOT_AVAILABLE (retriable) until the
+// ISR's fetches bring the HW up, as Kafka does (KIP-207).
+func (p *partition) hwBehindEpochStart() bool {
+	r := &p.rep
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.tracker != nil && p.highWatermark() < r.epochStart
+}
+
 // updateRoles brings every hosted partition's replication role in line
 // with the metadata; called by reconcile after the partitions are in
 // place.
