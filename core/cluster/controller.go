@@ -366,7 +366,7 @@ func (c *Controller) applyLocal(cmd *Command, timeout time.Duration) (uint64, Re
 	}
 	f := c.raft.Apply(b, timeout)
 	if err := f.Error(); err != nil {
-		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) {
+		if errors.Is(err, raft.ErrNotLeader) || errors.Is(err, raft.ErrLeadershipLost) || errors.Is(err, raft.ErrLeadershipTransferInProgress) {
 			return 0, Result{}, ErrNotLeader
 		}
 		return 0, Result{}, fmt.Errorf("apply metadata command %s: %w", cmd.Op, err)
