@@ -78,20 +78,7 @@ func oneRecordBatch(value []byte) []byte {
 func TestFsyncProduceWaitsForPartitionsTogether(t *testing.T) {
 	const parts, delay = 6, 150 * time.Millisecond
 	fs := &slowSyncFS{match: "/slow-", delay: delay}
-	b, err := New(Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", OffsetsTopicPartitions: 1, SyncOnAppend: true, logFS: fs},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.createTopic(ctx, "slow", parts, -1, nil, false); err != nil {
-		t.Fatal(err)
-	}
+	b, ctx := startFsyncBroker(t, fs, "slow", parts)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
 	if err != nil {
 		t.Fatal(err)
@@ -149,20 +136,7 @@ func TestFsyncProduceWaitsForPartitionsTogether(t *testing.T) {
 func TestFsyncProduceReleasesFrameBeforeWait(t *testing.T) {
 	const delay = 400 * time.Millisecond
 	fs := &slowSyncFS{match: "/slowframe-", delay: delay}
-	b, err := New(Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", OffsetsTopicPartitions: 1, SyncOnAppend: true, logFS: fs},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.createTopic(ctx, "slowframe", 1, -1, nil, false); err != nil {
-		t.Fatal(err)
-	}
+	b, ctx := startFsyncBroker(t, fs, "slowframe", 1)
 	cl, err := kgo.NewClient(kgo.SeedBrokers(b.Addr()))
 	if err != nil {
 		t.Fatal(err)
@@ -222,20 +196,7 @@ func TestFsyncProduceReleasesFrameBeforeWait(t *testing.T) {
 func TestFsyncProducePipelinedRequestsShareRounds(t *testing.T) {
 	const reqs, delay = 5, 300 * time.Millisecond
 	fs := &slowSyncFS{match: "/slowpipe-", delay: delay}
-	b, err := New(Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", OffsetsTopicPartitions: 1, SyncOnAppend: true, logFS: fs},
-		slog.New(slog.NewTextHandler(io.Discard, nil)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	if err := b.Start(ctx); err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.createTopic(ctx, "slowpipe", 1, -1, nil, false); err != nil {
-		t.Fatal(err)
-	}
+	b, _ := startFsyncBroker(t, fs, "slowpipe", 1)
 	nc, err := net.Dial("tcp", b.Addr())
 	if err != nil {
 		t.Fatal(err)
@@ -310,4 +271,26 @@ func TestFsyncProducePipelinedRequestsShareRounds(t *testing.T) {
 	if took > (reqs-1)*delay {
 		t.Fatalf("%d pipelined produce requests with %v fsyncs took %v: each waited for the previous one's fsync before reaching the log", reqs, delay, took)
 	}
+}
+
+// startFsyncBroker starts a single --fsync (SyncOnAppend) broker on fs
+// with topic of parts partitions; it is closed when t ends, and ctx ends
+// 30 s after the start.
+func startFsyncBroker(t *testing.T, fs wlog.FS, topic string, parts int32) (*Broker, context.Context) {
+	t.Helper()
+	b, err := New(Config{DataDir: t.TempDir(), KafkaAddr: "127.0.0.1:0", OffsetsTopicPartitions: 1, SyncOnAppend: true, logFS: fs},
+		slog.New(slog.NewTextHandler(io.Discard, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	t.Cleanup(cancel)
+	if err := b.Start(ctx); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.createTopic(ctx, topic, parts, -1, nil, false); err != nil {
+		t.Fatal(err)
+	}
+	return b, ctx
 }
