@@ -175,26 +175,36 @@ func testSettlesFlight(t *testing.T, op string) {
 	}
 }
 
-// Files of different partitions upload side by side; a second file of
-// the same encoded partition waits for the first.
-func TestFlightsOfPartitionsOverlap(t *testing.T) {
+// twoPartitionsPut opens partitions 0 and 1 (tp1) of a behind-task on a
+// gated slowStore and puts records 0 and 1 into each. release opens the
+// gate (once); it and the task's Stop run when t ends.
+func twoPartitionsPut(t *testing.T, cfg plugins.Config) (*Task, *slowStore, func()) {
+	t.Helper()
 	st := &slowStore{memStore: newMem(), gate: make(chan struct{}), started: make(chan string, 10)}
-	task := behindTask(t, st, plugins.Config{"flush.size": "2"})
-	defer task.Stop()
+	task := behindTask(t, st, cfg)
+	t.Cleanup(func() { task.Stop() })
 	var once sync.Once
 	release := func() { once.Do(func() { close(st.gate) }) }
-	defer release()
-	ctx := context.Background()
-	tp1 := plugins.TopicPartition{Topic: "t", Partition: 1}
+	t.Cleanup(release)
 	task.Open([]plugins.TopicPartition{tp0, tp1})
 	batch := recs(0, 2, nil)
 	for _, r := range recs(0, 2, nil) {
 		r.Partition = 1
 		batch = append(batch, r)
 	}
-	if err := task.Put(ctx, batch); err != nil {
+	if err := task.Put(context.Background(), batch); err != nil {
 		t.Fatal(err)
 	}
+	return task, st, release
+}
+
+var tp1 = plugins.TopicPartition{Topic: "t", Partition: 1}
+
+// Files of different partitions upload side by side; a second file of
+// the same encoded partition waits for the first.
+func TestFlightsOfPartitionsOverlap(t *testing.T) {
+	task, st, release := twoPartitionsPut(t, plugins.Config{"flush.size": "2"})
+	ctx := context.Background()
 	got := map[string]bool{}
 	for range 2 {
 		select {
@@ -230,23 +240,8 @@ func TestFlightsOfPartitionsOverlap(t *testing.T) {
 // idle timer, or by PreCommit when it comes first), and PreCommit returns
 // only once all of them are stored.
 func TestPreCommitStoresIdleFilesSideBySide(t *testing.T) {
-	st := &slowStore{memStore: newMem(), gate: make(chan struct{}), started: make(chan string, 10)}
-	task := behindTask(t, st, plugins.Config{"flush.size": "100", "rotate.interval.ms": "50"})
-	defer task.Stop()
-	var once sync.Once
-	release := func() { once.Do(func() { close(st.gate) }) }
-	defer release()
+	task, st, release := twoPartitionsPut(t, plugins.Config{"flush.size": "100", "rotate.interval.ms": "50"})
 	ctx := context.Background()
-	tp1 := plugins.TopicPartition{Topic: "t", Partition: 1}
-	task.Open([]plugins.TopicPartition{tp0, tp1})
-	batch := recs(0, 2, nil)
-	for _, r := range recs(0, 2, nil) {
-		r.Partition = 1
-		batch = append(batch, r)
-	}
-	if err := task.Put(ctx, batch); err != nil {
-		t.Fatal(err)
-	}
 	time.Sleep(100 * time.Millisecond) // both files idle
 	type res struct {
 		safe map[plugins.TopicPartition]int64
