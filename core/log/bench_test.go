@@ -265,6 +265,31 @@ var (
 	ddMBs  float64
 )
 
+// syncOnAppendLogs creates n SyncOnAppend logs ("bench"-0 … n-1) in a
+// Manager on dir, closed when b ends; segmentBytes 0 keeps the default.
+func syncOnAppendLogs(b *testing.B, dir string, n int, segmentBytes int64) []*Log {
+	b.Helper()
+	m, err := NewManager(dir, Options{Logger: discardLogger(), MaintenanceInterval: time.Hour})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { m.Close() })
+	cfg := DefaultConfig()
+	cfg.SyncOnAppend = true
+	if segmentBytes > 0 {
+		cfg.SegmentBytes = segmentBytes
+	}
+	var logs []*Log
+	for p := 0; p < n; p++ {
+		l, err := m.Create("bench", int32(p), cfg)
+		if err != nil {
+			b.Fatal(err)
+		}
+		logs = append(logs, l)
+	}
+	return logs
+}
+
 // BenchmarkGroupCommit (issue 16, durable mode): 16 concurrent appenders
 // with SyncOnAppend (weir serve --fsync), to one log (16 producers of one
 // partition: rounds shared) and to 16 logs of one Manager (one producer
@@ -280,22 +305,7 @@ func BenchmarkGroupCommit(b *testing.B) {
 		for _, parts := range []int{1, appenders} {
 			b.Run(fmt.Sprintf("batch=%dKiB/logs=%d", bs>>10, parts), func(b *testing.B) {
 				dir := benchDir(b)
-				m, err := NewManager(dir, Options{Logger: discardLogger(), MaintenanceInterval: time.Hour})
-				if err != nil {
-					b.Fatal(err)
-				}
-				defer m.Close()
-				cfg := DefaultConfig()
-				cfg.SyncOnAppend = true
-				cfg.SegmentBytes = 256 << 20
-				var logs []*Log
-				for p := 0; p < parts; p++ {
-					l, err := m.Create("bench", int32(p), cfg)
-					if err != nil {
-						b.Fatal(err)
-					}
-					logs = append(logs, l)
-				}
+				logs := syncOnAppendLogs(b, dir, parts, 256<<20)
 				val := make([]byte, bs-100)
 				var rs []rec
 				for n := 0; n < bs/(1<<10); n++ {
@@ -348,21 +358,7 @@ func BenchmarkGroupCommitBrokerShape(b *testing.B) {
 	for _, bs := range []int{256 << 10, 1000 << 10} {
 		b.Run(fmt.Sprintf("batch=%dKiB", bs>>10), func(b *testing.B) {
 			dir := benchDir(b)
-			m, err := NewManager(dir, Options{Logger: discardLogger(), MaintenanceInterval: time.Hour})
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer m.Close()
-			cfg := DefaultConfig()
-			cfg.SyncOnAppend = true
-			var logs []*Log
-			for p := 0; p < parts; p++ {
-				l, err := m.Create("bench", int32(p), cfg)
-				if err != nil {
-					b.Fatal(err)
-				}
-				logs = append(logs, l)
-			}
+			logs := syncOnAppendLogs(b, dir, parts, 0)
 			var batches [][]byte
 			for k := 0; k < 4; k++ {
 				var rs []rec
