@@ -23,17 +23,7 @@ func BenchmarkPutJSON(b *testing.B) {
 	b.SetBytes(int64(n * 970))
 	for b.Loop() {
 		st := newMem()
-		task := &Task{NewBackend: func(c plugins.Config) (*Backend, error) {
-			p, err := testDef.Parse(c)
-			if err != nil {
-				return nil, err
-			}
-			s, err := Parse(p, map[string]func(*plugins.ParsedConfig, bool) (Format, error){"JsonFormat": JSONFormat}, false)
-			if err != nil {
-				return nil, err
-			}
-			return &Backend{Name: "bench", Store: st, Settings: s, Naming: Naming{TopicsDir: s.TopicsDir, DirDelim: "/", FileDelim: "+"}}, nil
-		}}
+		task := &Task{NewBackend: testBackend("bench", st, false)}
 		if err := task.Start(&fakeCtx{}, plugins.Config{"flush.size": "5000"}); err != nil {
 			b.Fatal(err)
 		}

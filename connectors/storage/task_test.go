@@ -84,13 +84,10 @@ func (*fakeCtx) ErrantRecordReporter() func(*plugins.Record, error) { return nil
 
 var testDef = ConfigDef([]string{"JsonFormat"}, "JsonFormat")
 
-func newTask(t *testing.T, st Store, cfg plugins.Config) *Task {
-	t.Helper()
-	cfg["flush.size"] = cfg["flush.size"] + ""
-	if cfg["flush.size"] == "" {
-		cfg["flush.size"] = "3"
-	}
-	task := &Task{NewBackend: func(c plugins.Config) (*Backend, error) {
+// testBackend builds the tests' JSON backend on st; withEnd names files
+// with their end offset (HDFS's naming), without it as S3 names them.
+func testBackend(name string, st Store, withEnd bool) func(plugins.Config) (*Backend, error) {
+	return func(c plugins.Config) (*Backend, error) {
 		p, err := testDef.Parse(c)
 		if err != nil {
 			return nil, err
@@ -99,10 +96,19 @@ func newTask(t *testing.T, st Store, cfg plugins.Config) *Task {
 		if err != nil {
 			return nil, err
 		}
-		// Streamed files are named as S3 names them (no end offset).
-		_, streams := st.(Streamer)
-		return &Backend{Name: "test", Store: st, Settings: s, Naming: Naming{TopicsDir: s.TopicsDir, DirDelim: "/", FileDelim: "+", WithEnd: !streams}}, nil
-	}}
+		return &Backend{Name: name, Store: st, Settings: s, Naming: Naming{TopicsDir: s.TopicsDir, DirDelim: "/", FileDelim: "+", WithEnd: withEnd}}, nil
+	}
+}
+
+func newTask(t *testing.T, st Store, cfg plugins.Config) *Task {
+	t.Helper()
+	cfg["flush.size"] = cfg["flush.size"] + ""
+	if cfg["flush.size"] == "" {
+		cfg["flush.size"] = "3"
+	}
+	// Streamed files are named as S3 names them (no end offset).
+	_, streams := st.(Streamer)
+	task := &Task{NewBackend: testBackend("test", st, !streams)}
 	task.syncCommits = true
 	if err := task.Start(&fakeCtx{}, cfg); err != nil {
 		t.Fatal(err)
