@@ -268,19 +268,21 @@ func (c *Controller) ShutdownBroker(ctx context.Context) error {
 				"node_id", c.cfg.NodeID, "err", err)
 		}
 	}
-	// Propose whatever this node's own copy of the state says: it may lag
-	// the leader's (a fence and unfence just after start), and the FSM
-	// makes a fence of a fenced broker a no-op.
+	// Propose the fence whatever this node's own copy of the state says:
+	// it may lag the leader's (a fence and unfence just after start), and
+	// the FSM makes a fence of a fenced broker a no-op.
 	res, err := c.Propose(ctx, &Command{Op: OpFenceBroker, BrokerID: c.cfg.NodeID})
-	if err == nil && res.Err == kerr.BrokerNotAvailable {
+	switch {
+	case err != nil:
+		return err // the caller warns: leaderships not moved
+	case res.Err == kerr.BrokerNotAvailable:
 		return nil // never registered: it leads nothing
-	}
-	if err == nil && res.Err != nil {
-		err = fmt.Errorf("fence node %d: %w", c.cfg.NodeID, res.Err)
+	case res.Err != nil:
+		return fmt.Errorf("fence node %d: %w", c.cfg.NodeID, res.Err)
 	}
 	c.cfg.Logger.Info("controlled shutdown: fenced this broker, its leaderships moved", "node_id", c.cfg.NodeID,
-		"took", time.Since(start).Round(time.Millisecond), "err", err)
-	return err
+		"took", time.Since(start).Round(time.Millisecond))
+	return nil
 }
 
 func slicesSorted[V any](m map[int32]V) []int32 {
