@@ -68,8 +68,11 @@ type member struct {
 	gen        int32
 	leader     bool
 	leaderAddr string
-	asg        assignment
-	rejoin     chan struct{}
+	// leaderKnown is closed once this member knows the leader's URL (or
+	// leads); a member that lost it gets a fresh channel.
+	leaderKnown chan struct{}
+	asg         assignment
+	rejoin      chan struct{}
 
 	// leader's memory of who ran what, for the scheduled-rebalance delay
 	lastOwner map[unit]string      // unit -> worker id
@@ -78,11 +81,12 @@ type member struct {
 
 func newMember(w *Worker) *member {
 	return &member{
-		w:         w,
-		asg:       assignment{connectors: map[string]bool{}, tasks: map[taskID]bool{}},
-		rejoin:    make(chan struct{}, 1),
-		lastOwner: map[unit]string{},
-		lostSince: map[string]time.Time{},
+		w:           w,
+		asg:         assignment{connectors: map[string]bool{}, tasks: map[taskID]bool{}},
+		rejoin:      make(chan struct{}, 1),
+		leaderKnown: make(chan struct{}),
+		lastOwner:   map[unit]string{},
+		lostSince:   map[string]time.Time{},
 	}
 }
 
@@ -102,6 +106,44 @@ func (m *member) leaderURL() (string, bool) {
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	return m.leaderAddr, m.leader
+}
+
+// awaitLeader waits until this member knows the leader's URL or leads,
+// as Kafka Connect's herder holds REST requests until its member has
+// joined the group, so a write sent while the cluster is still forming
+// waits for the round instead of failing with 409. It returns the
+// leader's URL and whether this member leads; an empty URL and false
+// mean ctx ended first.
+func (m *member) awaitLeader(ctx context.Context) (string, bool) {
+	for {
+		m.mu.Lock()
+		addr, leader, known := m.leaderAddr, m.leader, m.leaderKnown
+		m.mu.Unlock()
+		if leader || addr != "" {
+			return addr, leader
+		}
+		select {
+		case <-ctx.Done():
+			return "", false
+		case <-known:
+		}
+	}
+}
+
+// setLeader records what the last SyncGroup said about the leader; the
+// caller holds m.mu.
+func (m *member) setLeader(isLeader bool, addr string) {
+	m.leader, m.leaderAddr = isLeader, addr
+	select {
+	case <-m.leaderKnown:
+		if !isLeader && addr == "" {
+			m.leaderKnown = make(chan struct{})
+		}
+	default:
+		if isLeader || addr != "" {
+			close(m.leaderKnown)
+		}
+	}
 }
 
 // configChanged triggers a rebalance when the set of connectors or tasks
@@ -235,7 +277,8 @@ func (m *member) heartbeatUntilRejoin(ctx context.Context, delay <-chan time.Tim
 				// run elsewhere, so stop it all.
 				m.w.log.Warn("lost connect group membership; stopping all work", "err", err)
 				m.mu.Lock()
-				m.memberID, m.leader, m.leaderAddr = "", false, ""
+				m.memberID = ""
+				m.setLeader(false, "")
 				m.asg = assignment{connectors: map[string]bool{}, tasks: map[taskID]bool{}}
 				m.mu.Unlock()
 				m.w.reconcileAndWait(ctx)
@@ -307,8 +350,7 @@ func (m *member) joinAndSync(ctx context.Context) (*memberAssignment, error) {
 			return nil, fmt.Errorf("SyncGroup: undecodable assignment: %w", err)
 		}
 		m.mu.Lock()
-		m.leader = isLeader
-		m.leaderAddr = a.LeaderURL
+		m.setLeader(isLeader, a.LeaderURL)
 		m.mu.Unlock()
 		return &a, nil
 	}

@@ -22,7 +22,10 @@ import (
 
 const (
 	restWriteTimeout = 90 * time.Second // Kafka's REQUEST_TIMEOUT_MS
-	forwardedHeader  = "X-Weir-Forwarded"
+	// leaderWait bounds how long a write waits for a forming group to
+	// name its leader before answering 409.
+	leaderWait      = 20 * time.Second
+	forwardedHeader = "X-Weir-Forwarded"
 	// maxRESTBody bounds a request body; a larger one is refused with 413
 	// before it is parsed.
 	maxRESTBody = 16 << 20
@@ -855,6 +858,13 @@ func (w *Worker) forward(rw http.ResponseWriter, r *http.Request) bool {
 		return false
 	}
 	leader, isLeader := w.group.leaderURL()
+	if !isLeader && leader == "" {
+		// The group round is still under way (a worker that just started,
+		// or one that lost its membership): wait for it.
+		ctx, cancel := context.WithTimeout(r.Context(), leaderWait)
+		leader, isLeader = w.group.awaitLeader(ctx)
+		cancel()
+	}
 	if isLeader {
 		return false
 	}
