@@ -381,8 +381,7 @@ func (n *Node) spawn() error {
 	if cmd.Stdout == nil {
 		cmd.Stdout, cmd.Stderr = lf, lf
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := harness.StartTied(cmd); err != nil {
 		lf.Close()
 		return fmt.Errorf("exec weir serve: %w", err)
 	}

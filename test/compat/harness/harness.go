@@ -269,8 +269,7 @@ func (p *Proc) Start() error {
 	cmd.Dir = p.Dir
 	cmd.Stdout = lf
 	cmd.Stderr = lf
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
+	if err := StartTied(cmd); err != nil {
 		lf.Close()
 		p.mu.Unlock()
 		return fmt.Errorf("exec %s serve: %w", p.Bin, err)
