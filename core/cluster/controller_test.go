@@ -131,7 +131,8 @@ func TestSingleVoterLeaderIdlesQuietly(t *testing.T) {
 // A lone voter leads at once, new or restarted: waiting out a heartbeat
 // timeout (at least singleVoterTimeout) was most of an embedded start.
 // Five tries take the best, so one descheduling on a busy machine does not
-// fail it; the old code could never be under singleVoterTimeout.
+// fail it, and the bar is singleVoterTimeout itself: the old code could
+// never be under it, and half of it failed at load 25-40 on 2 cores.
 func TestSingleVoterElectsItselfAtOnce(t *testing.T) {
 	for _, restart := range []bool{false, true} {
 		dir := t.TempDir()
@@ -161,7 +162,7 @@ func TestSingleVoterElectsItselfAtOnce(t *testing.T) {
 				dir = t.TempDir()
 			}
 		}
-		if best >= singleVoterTimeout/2 {
+		if best >= singleVoterTimeout {
 			t.Errorf("restart=%v: a lone voter took %v to lead (best of 5)", restart, best)
 		}
 		t.Logf("restart=%v: leader after %v", restart, best)
