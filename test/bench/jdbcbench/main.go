@@ -22,6 +22,7 @@ import (
 	"io"
 	"math/big"
 	"os"
+	"runtime"
 	"runtime/pprof"
 	"slices"
 	"strconv"
@@ -60,7 +61,11 @@ type measured struct {
 	MBs            float64 `json:"mb_s"`
 	ClientNsPerRow float64 `json:"client_cpu_ns_per_row"`
 	ServerNsPerRow float64 `json:"server_cpu_ns_per_row,omitempty"` // 0: not readable
-	VsCopy         float64 `json:"vs_copy,omitempty"`               // connector runs: rows/s over the COPY run just before
+	AllocsPerRow   float64 `json:"client_allocs_per_row,omitempty"` // heap allocations of this process over the run
+	BytesPerRow    float64 `json:"client_alloc_bytes_per_row,omitempty"`
+	GCs            uint32  `json:"client_gcs,omitempty"`         // GC cycles of this process during the run
+	PeakRSSMB      float64 `json:"client_peak_rss_mb,omitempty"` // VmHWM over the run (reset before it when the kernel allows)
+	VsCopy         float64 `json:"vs_copy,omitempty"`            // connector runs: rows/s over the COPY run just before
 }
 
 func main() {
@@ -70,6 +75,7 @@ func main() {
 	rounds := flag.Int("rounds", 3, "runs of every measurement; the median counts (the machine is shared)")
 	jsonOut := flag.String("json", "", "write the results as JSON to this file")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the client here")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the client here at the end (every allocation sampled)")
 	sinkToo := flag.Bool("sink", true, "measure the sink too (false: the source runs alone, e.g. for a profile of them)")
 	flag.Parse()
 	if *cpuProfile != "" {
@@ -78,6 +84,15 @@ func main() {
 			pprof.StartCPUProfile(f)
 			defer pprof.StopCPUProfile()
 		}
+	}
+	if *memProfile != "" {
+		runtime.MemProfileRate = 1
+		defer func() {
+			if f, err := os.Create(*memProfile); err == nil {
+				pprof.Lookup("allocs").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
 	}
 	if err := run(*url, *rows, *batch, max(*rounds, 1), *jsonOut, *sinkToo); err != nil {
 		fmt.Fprintln(os.Stderr, "jdbcbench:", err)
@@ -127,6 +142,12 @@ func run(url string, n, batch, rounds int, jsonOut string, sinkToo bool) error {
 	report := func(r measured) {
 		res.Runs = append(res.Runs, r)
 		line := fmt.Sprintf("  round %d  %-22s %9.0f rows/s %7.1f MB/s  client %5.0f ns/row", r.Round, r.What, r.RowsS, r.MBs, r.ClientNsPerRow)
+		if r.AllocsPerRow > 0 {
+			line += fmt.Sprintf(" %4.1f allocs %4.0f B/row %3d GCs", r.AllocsPerRow, r.BytesPerRow, r.GCs)
+		}
+		if r.PeakRSSMB > 0 {
+			line += fmt.Sprintf(" RSS %3.0f MB", r.PeakRSSMB)
+		}
 		if r.ServerNsPerRow > 0 {
 			line += fmt.Sprintf("  server %5.0f ns/row", r.ServerNsPerRow)
 		}
@@ -140,12 +161,20 @@ func run(url string, n, batch, rounds int, jsonOut string, sinkToo bool) error {
 		if pid != nil {
 			s0 = cpuOf(pid())
 		}
+		hwmReset := os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
+		var m0, m1 runtime.MemStats
+		runtime.ReadMemStats(&m0)
 		start := time.Now()
 		if err := f(); err != nil {
 			return measured{}, fmt.Errorf("%s: %w", what, err)
 		}
 		el := time.Since(start).Seconds()
-		r := measured{Round: round, What: what, RowsS: float64(n) / el, MBs: float64(copyBytes) / 1e6 / el, ClientNsPerRow: (cpuSelf() - c0) / float64(n) * 1e9}
+		runtime.ReadMemStats(&m1)
+		r := measured{Round: round, What: what, RowsS: float64(n) / el, MBs: float64(copyBytes) / 1e6 / el, ClientNsPerRow: (cpuSelf() - c0) / float64(n) * 1e9,
+			AllocsPerRow: float64(m1.Mallocs-m0.Mallocs) / float64(n), BytesPerRow: float64(m1.TotalAlloc-m0.TotalAlloc) / float64(n), GCs: m1.NumGC - m0.NumGC}
+		if hwmReset {
+			r.PeakRSSMB = peakRSS()
+		}
 		if pid != nil {
 			if s1 := cpuOf(pid()); s1 >= 0 && s0 >= 0 {
 				r.ServerNsPerRow = (s1 - s0) / float64(n) * 1e9
@@ -265,6 +294,21 @@ func run(url string, n, batch, rounds int, jsonOut string, sinkToo bool) error {
 type countWriter struct{ n int64 }
 
 func (w *countWriter) Write(p []byte) (int, error) { w.n += int64(len(p)); return len(p), nil }
+
+// peakRSS is this process's VmHWM in MB (0 when unreadable).
+func peakRSS() float64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return 0
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(l, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
+}
 
 // cpuSelf is this process's CPU time in seconds.
 func cpuSelf() float64 {
