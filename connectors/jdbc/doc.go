@@ -117,7 +117,13 @@
 //
 // Values are decoded by pgx's codecs (pgtype scan plans made once per scan
 // into the Go type each column needs), then mapped as above; the field
-// values of many rows share one allocation (plugins.NewStructWith).
+// values of many rows share one allocation (plugins.NewStructWith). In
+// table mode a Decimal column of at most 18 digits, numeric(p,s) with
+// p <= 18 and s >= 0, is selected as its unscaled integer
+// ((col * 10^s)::int8, exact for such a column) and read by pgx's int8
+// codec: pgx's numeric codec builds a big.Int per value, the largest
+// part of decoding such a row. A NaN in such a column fails the scan as
+// it would as a numeric (a Decimal cannot hold it).
 //
 // # Sink
 //

@@ -462,3 +462,54 @@ func TestSourceNumericMappingGranularityTimezone(t *testing.T) {
 		})
 	}
 }
+
+// TestSourceDecimalUnscaled reads Decimals that table mode selects as
+// their unscaled bigint (numeric(p,s), p <= 18, s >= 0) at the edges of
+// that range, next to ones it does not (p > 18, s < 0), through every
+// mode; and a NaN in such a column fails the scan with a hint, as it
+// did through pgx's numeric codec.
+func TestSourceDecimalUnscaled(t *testing.T) {
+	c := pgConn(t)
+	schema := testSchema(t, c)
+	mustExec(t, c, "CREATE DOMAIN "+schema+".cents AS numeric(12,2)")
+	mustExec(t, c, "CREATE TABLE "+schema+".dec (id int PRIMARY KEY, upd timestamptz NOT NULL DEFAULT clock_timestamp(), a numeric(18,0), b numeric(18,18), c numeric(10,2), d numeric(3,5), e numeric(19,2), f numeric(5,-2), g "+schema+".cents, h numeric(10,2)[])")
+	mustExec(t, c, "INSERT INTO "+schema+".dec (id, a, b, c, d, e, f, g, h) VALUES "+
+		"(1, 999999999999999999, 0.999999999999999999, -12345678.90, 0.00123, 99999999999999999.99, 1234500, 1234567890.12, '{1.50,NULL,-2.25}'), "+
+		"(2, -999999999999999999, -0.000000000000000001, 0, -0.00999, -0.01, -100, -0.10, '{}'), (3, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL)")
+	r := func(s string) *big.Rat {
+		x, ok := new(big.Rat).SetString(s)
+		if !ok {
+			t.Fatalf("bad rat %q", s)
+		}
+		return x
+	}
+	want := map[int32]map[string]any{
+		1: {"a": r("999999999999999999"), "b": r("0.999999999999999999"), "c": r("-12345678.90"), "d": r("0.00123"), "e": r("99999999999999999.99"),
+			"f": r("1234500"), "g": r("1234567890.12"), "h": []any{r("1.5"), nil, r("-2.25")}},
+		2: {"a": r("-999999999999999999"), "b": r("-0.000000000000000001"), "c": r("0"), "d": r("-0.00999"), "e": r("-0.01"), "f": r("-100"), "g": r("-0.1"), "h": []any{}},
+		3: {"a": nil, "b": nil, "c": nil, "d": nil, "e": nil, "f": nil, "g": nil, "h": nil},
+	}
+	for _, mode := range []string{ModeBulk, ModeIncrementing, ModeTimestamp, ModeXmin} {
+		t.Run(mode, func(t *testing.T) {
+			cfg := baseSourceConfig(schema, Mode, mode, TimestampColumn, "upd", "table.whitelist", schema+".dec")
+			task := startSource(t, tasksFor(t, cfg, 1)[0], newMemOffsets())
+			recs := pollUntil(t, task, newMemOffsets(), 10*time.Second, func(r []plugins.Record) bool { return len(r) >= 3 })
+			for _, rec := range recs {
+				id := rec.Value.(*plugins.Struct).Get("id").(int32)
+				checkRow(t, rec, want[id])
+			}
+			if f := recs[0].ValueSchema.Field("b"); f == nil || !f.Schema.Equal(plugins.DecimalSchema(18).AsOptional()) {
+				t.Errorf("numeric(18,18) schema %v", f)
+			}
+		})
+	}
+	mustExec(t, c, "INSERT INTO "+schema+".dec (id, c) VALUES (4, 'NaN')")
+	task := startSource(t, tasksFor(t, baseSourceConfig(schema, Mode, ModeBulk, "table.whitelist", schema+".dec"), 1)[0], newMemOffsets())
+	var err error
+	for i := 0; i < 10 && err == nil; i++ {
+		_, err = task.Poll(context.Background())
+	}
+	if err == nil || !strings.Contains(err.Error(), "NaN numeric cannot be represented as Decimal") {
+		t.Errorf("NaN in numeric(10,2): %v, want the Decimal hint", err)
+	}
+}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 	"github.com/jackc/pgx/v5/pgtype"
 	"github.com/weirlog/weir/plugins"
 )
@@ -574,7 +575,7 @@ func (sc *scan) values(n, batch int) []any {
 // fields of a source record are set), and sc.pos; false at its end.
 func (sc *scan) next(rec *plugins.Record) (bool, error) {
 	if !sc.rows.Next() {
-		return false, sc.rows.Err()
+		return false, nanHint(sc.rows.Err(), sc.plan, sc.t)
 	}
 	raw := sc.rows.RawValues()
 	p := sc.plan
@@ -613,6 +614,21 @@ func (sc *scan) next(rec *plugins.Record) (bool, error) {
 		rec.Key, rec.KeySchema = key, p.keySchema
 	}
 	return true, nil
+}
+
+// nanHint explains the server's error for a NaN in a Decimal column that
+// is selected as its unscaled bigint (column.selectUnscaled).
+func nanHint(err error, p *plan, ts *tableState) error {
+	var pe *pgconn.PgError
+	if err == nil || !errors.As(err, &pe) || pe.Code != "0A000" || !strings.Contains(pe.Message, "NaN") {
+		return err
+	}
+	for _, c := range p.cols {
+		if c.unscaled {
+			return fmt.Errorf("table %s: a NaN numeric cannot be represented as Decimal (use numeric.mapping=best_fit): %w", ts.label(), err)
+		}
+	}
+	return err
 }
 
 func (ts *tableState) label() string {
@@ -691,7 +707,9 @@ func (t *SourceTask) planTable(ctx context.Context, tx pgx.Tx, ts *tableState) e
 	var pk []string
 	pkByPos := map[int]int{}
 	for i, c := range cols {
-		p.cols = append(p.cols, planColumn(c.pgColumn, t.s.types))
+		col := planColumn(c.pgColumn, t.s.types)
+		col.selectUnscaled(c.typmod)
+		p.cols = append(p.cols, col)
 		if c.pkPos > 0 {
 			pkByPos[c.pkPos] = i
 		}

@@ -90,6 +90,7 @@ type column struct {
 	// numeric handling
 	decimalScale int
 	numericAs    plugins.Type // TypeBytes (Decimal), an integer type, FLOAT64 or STRING
+	unscaled     bool         // a Decimal selected as its unscaled bigint (see selectUnscaled)
 	ts           typeSettings
 }
 
@@ -130,6 +131,33 @@ func planColumn(c pgColumn, ts typeSettings) *column {
 	}
 	col.schema = col.schemaFor(c.typmod, optional)
 	return col
+}
+
+// selectUnscaled makes a table column of Decimal(s) with at most 18
+// digits (numeric(p,s), p <= 18, s >= 0: every value times 10^s is an
+// integer below 10^18) arrive as that integer, a bigint computed by the
+// server (q * 10^s)::int8, read by pgx's int8 codec. pgx's numeric codec
+// builds a big.Int per value (two allocations and a division per surplus
+// scale digit, the largest part of a numeric row's decoding); the server
+// pays one numeric multiplication instead. The Decimal is the same
+// Rat: the integer over 10^s. A NaN (which such a column may hold and a
+// Decimal cannot) fails the scan as it fails through pgx's codec, with
+// the server's "cannot convert NaN to bigint" (see nanHint).
+// Custom queries are typed from their result and keep the numeric.
+func (c *column) selectUnscaled(typmod int32) {
+	if c.kind != kNumeric || c.numericAs != plugins.TypeBytes {
+		return
+	}
+	p, s, ok := numericTypmod(typmod)
+	if !ok || p > 18 || s < 0 || s > 18 {
+		return
+	}
+	c.unscaled, c.oid = true, pgtype.Int8OID
+	if s == 0 {
+		c.expr = c.expr + "::int8"
+	} else {
+		c.expr = "(" + c.expr + " * " + strconv.FormatInt(pow10[s], 10) + ")::int8"
+	}
 }
 
 // planResultColumn types a column of a custom query from its result
@@ -284,6 +312,10 @@ func (c *column) decoder(m *pgtype.Map, format int16) decoder {
 	case kBytes:
 		return scanInto(c, m, format, func(v []byte) (any, error) { return v, nil })
 	case kNumeric, kMoney:
+		if c.unscaled {
+			var slab ratSlab
+			return scanInto(c, m, format, func(n int64) (any, error) { return unscaledRat(slab.rat(), n, c.decimalScale), nil })
+		}
 		if c.kind == kNumeric && c.numericAs == plugins.TypeBytes {
 			// Decimals: their *big.Rat values come out of chunks of a
 			// few hundred (one allocation instead of one per value).
@@ -523,20 +555,25 @@ func decimalRat(r *big.Rat, n pgtype.Numeric) *big.Rat {
 	case n.Exp > 0:
 		return r.SetInt(new(big.Int).Mul(n.Int, new(big.Int).Exp(bigTen, big.NewInt(int64(n.Exp)), nil)))
 	case n.Exp >= -18 && n.Int.IsInt64():
-		num, den := n.Int.Int64(), pow10[-n.Exp]
-		for den%2 == 0 && num%2 == 0 {
-			num, den = num/2, den/2
-		}
-		for den%5 == 0 && num%5 == 0 {
-			num, den = num/5, den/5
-		}
-		// SetInt64 initializes r, after which Denom is r's own
-		// denominator (documented), set to the already coprime den.
-		r.SetInt64(num)
-		r.Denom().SetInt64(den)
-		return r
+		return unscaledRat(r, n.Int.Int64(), int(-n.Exp))
 	}
 	return r.SetFrac(n.Int, new(big.Int).Exp(bigTen, big.NewInt(int64(-n.Exp)), nil))
+}
+
+// unscaledRat sets r to num / 10^scale (0 <= scale <= 18), normalized.
+func unscaledRat(r *big.Rat, num int64, scale int) *big.Rat {
+	den := pow10[scale]
+	for den%2 == 0 && num%2 == 0 {
+		num, den = num/2, den/2
+	}
+	for den%5 == 0 && num%5 == 0 {
+		num, den = num/5, den/5
+	}
+	// SetInt64 initializes r, after which Denom is r's own
+	// denominator (documented), set to the already coprime den.
+	r.SetInt64(num)
+	r.Denom().SetInt64(den)
+	return r
 }
 
 // ratSlab hands out the *big.Rat values of Decimals cut from shared
