@@ -1,7 +1,8 @@
 // Command jdbcbench measures the JDBC connectors against PostgreSQL's own
 // bulk paths on the same table in the same run (test/bench/jdbc.sh runs
 // it): source rows/s (mode=bulk and mode=xmin, the task polled in-process,
-// records fully built) next to COPY (SELECT …) TO STDOUT read with pgx, and
+// records fully built; -convert adds a run with the records through
+// JsonConverter) next to COPY (SELECT …) TO STDOUT read with pgx, and
 // sink rows/s (insert mode, records prebuilt) next to COPY … FROM STDIN
 // with pgx. It prints one line per figure and, with -json, the results.
 //
@@ -33,6 +34,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/weirlog/weir/connectors/jdbc"
 	"github.com/weirlog/weir/plugins"
+	"github.com/weirlog/weir/plugins/converters/jsonconv"
 )
 
 type result struct {
@@ -46,6 +48,8 @@ type result struct {
 	SinkRowsS      float64    `json:"sink_insert_rows_s"`
 	BulkRatio      float64    `json:"source_bulk_vs_copy"`
 	XminRatio      float64    `json:"source_xmin_vs_copy"`
+	BulkJSONRowsS  float64    `json:"source_bulk_json_rows_s,omitempty"`
+	BulkJSONRatio  float64    `json:"source_bulk_json_vs_copy,omitempty"`
 	SinkRatio      float64    `json:"sink_vs_copy"`
 	BulkTarget     float64    `json:"source_bulk_target"`
 	SinkTarget     float64    `json:"sink_target"`
@@ -77,6 +81,7 @@ func main() {
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the client here")
 	memProfile := flag.String("memprofile", "", "write an allocation profile of the client here at the end (every allocation sampled)")
 	sinkToo := flag.Bool("sink", true, "measure the sink too (false: the source runs alone, e.g. for a profile of them)")
+	flag.BoolVar(&convert, "convert", false, "also run mode=bulk with every record's key and value through JsonConverter (its defaults: schemas.enable=true, weir's default converter), as weir's runtime converts them before producing: the converter's share of a source pipeline (the produce into the log is still not in the loop)")
 	flag.Parse()
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
@@ -141,7 +146,7 @@ func run(url string, n, batch, rounds int, jsonOut string, sinkToo bool) error {
 	_ = conn.QueryRow(ctx, "SELECT pg_backend_pid()").Scan(&copyPid)
 	report := func(r measured) {
 		res.Runs = append(res.Runs, r)
-		line := fmt.Sprintf("  round %d  %-22s %9.0f rows/s %7.1f MB/s  client %5.0f ns/row", r.Round, r.What, r.RowsS, r.MBs, r.ClientNsPerRow)
+		line := fmt.Sprintf("  round %d  %-25s %9.0f rows/s %7.1f MB/s  client %5.0f ns/row", r.Round, r.What, r.RowsS, r.MBs, r.ClientNsPerRow)
 		if r.AllocsPerRow > 0 {
 			line += fmt.Sprintf(" %4.1f allocs %4.0f B/row %3d GCs", r.AllocsPerRow, r.BytesPerRow, r.GCs)
 		}
@@ -191,9 +196,13 @@ func run(url string, n, batch, rounds int, jsonOut string, sinkToo bool) error {
 
 	// The physical limit of reading: COPY TO STDOUT, discarded, right
 	// before each source run (a pair; its ratio is the pair's).
-	var copyToR, bulk, xmin, bulkVs, xminVs []float64
+	var copyToR, bulk, xmin, bulkVs, xminVs, conv, convVs []float64
 	for r := 1; r <= rounds; r++ {
-		for _, mode := range []string{"bulk", "xmin"} {
+		modes := []string{"bulk", "xmin"}
+		if convert {
+			modes = append(modes, "bulk+json")
+		}
+		for _, mode := range modes {
 			c, err := copyTo(r)
 			if err != nil {
 				return err
@@ -218,15 +227,21 @@ func run(url string, n, batch, rounds int, jsonOut string, sinkToo bool) error {
 			}
 			s.VsCopy = s.RowsS / c.RowsS
 			report(s)
-			if mode == "bulk" {
+			switch mode {
+			case "bulk":
 				bulk, bulkVs = append(bulk, s.RowsS), append(bulkVs, s.VsCopy)
-			} else {
+			case "xmin":
 				xmin, xminVs = append(xmin, s.RowsS), append(xminVs, s.VsCopy)
+			default:
+				conv, convVs = append(conv, s.RowsS), append(convVs, s.VsCopy)
 			}
 		}
 	}
 	res.CopyToRowsS, res.BulkRowsS, res.XminRowsS = median(copyToR), median(bulk), median(xmin)
 	res.BulkRatio, res.XminRatio = median(bulkVs), median(xminVs)
+	if convert {
+		res.BulkJSONRowsS, res.BulkJSONRatio = median(conv), median(convVs)
+	}
 
 	// The physical limit of writing: COPY FROM STDIN of the same rows,
 	// each round into a fresh table, then the sink into another.
@@ -278,6 +293,9 @@ func run(url string, n, batch, rounds int, jsonOut string, sinkToo bool) error {
 	fmt.Printf("  COPY TO STDOUT          %10.0f rows/s %7.1f MB/s\n", res.CopyToRowsS, mb(res.CopyToRowsS))
 	fmt.Printf("  JdbcSource mode=bulk    %10.0f rows/s %7.1f MB/s   %.2f of COPY (target >= %.1f)\n", res.BulkRowsS, mb(res.BulkRowsS), res.BulkRatio, res.BulkTarget)
 	fmt.Printf("  JdbcSource mode=xmin    %10.0f rows/s %7.1f MB/s   %.2f of COPY\n", res.XminRowsS, mb(res.XminRowsS), res.XminRatio)
+	if convert {
+		fmt.Printf("  JdbcSource bulk+json    %10.0f rows/s %7.1f MB/s   %.2f of COPY (records through JsonConverter, not produced)\n", res.BulkJSONRowsS, mb(res.BulkJSONRowsS), res.BulkJSONRatio)
+	}
 	if sinkToo {
 		fmt.Printf("  COPY FROM STDIN         %10.0f rows/s %7.1f MB/s\n", res.CopyFromRowsS, mb(res.CopyFromRowsS))
 		fmt.Printf("  JdbcSink insert         %10.0f rows/s %7.1f MB/s   %.2f of COPY (target >= %.1f)\n", res.SinkRowsS, mb(res.SinkRowsS), res.SinkRatio, res.SinkTarget)
@@ -347,6 +365,8 @@ func backendPid(conn *pgx.Conn, app string) int {
 	return pid
 }
 
+var convert bool // -convert
+
 type noOffsets struct{}
 
 func (noOffsets) Offset(map[string]any) (map[string]any, error) { return nil, nil }
@@ -359,6 +379,16 @@ func (srcCtx) Offsets() plugins.OffsetReader { return noOffsets{} }
 // returns the pid of its server process (pid is asked before the task stops).
 func sourceRun(url, schema, mode string, n, batch int, pid func() int) (int, error) {
 	task := &jdbc.SourceTask{}
+	var kc, vc *jsonconv.JSONConverter
+	if m, ok := strings.CutSuffix(mode, "+json"); ok {
+		mode = m
+		kc, vc = jsonconv.NewJSONConverter(), jsonconv.NewJSONConverter()
+		for i, c := range []*jsonconv.JSONConverter{kc, vc} {
+			if err := c.Configure(plugins.Config{}, i == 0); err != nil {
+				return 0, err
+			}
+		}
+	}
 	cfg := plugins.Config{
 		"connection.url": url, "mode": mode, "topic.prefix": "b-", "batch.max.rows": fmt.Sprint(batch),
 		"poll.interval.ms": "3600000", "tables": fmt.Sprintf(`[{"schema":%q,"name":"src"}]`, schema),
@@ -375,6 +405,18 @@ func sourceRun(url, schema, mode string, n, batch int, pid func() int) (int, err
 			return 0, err
 		}
 		got += len(recs)
+		for i := range recs {
+			if kc == nil {
+				break
+			}
+			r := &recs[i]
+			if _, err := kc.FromConnect(r.Topic, r.KeySchema, r.Key); err != nil {
+				return 0, err
+			}
+			if _, err := vc.FromConnect(r.Topic, r.ValueSchema, r.Value); err != nil {
+				return 0, err
+			}
+		}
 		if time.Since(start) > 10*time.Minute {
 			return 0, fmt.Errorf("only %d of %d rows after 10 minutes", got, n)
 		}
