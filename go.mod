@@ -10,6 +10,7 @@ require (
 	github.com/aws/smithy-go v1.28.9
 	github.com/colinmarc/hdfs/v2 v2.4.0
 	github.com/elastic/go-elasticsearch/v8 v8.19.7
+	github.com/go-json-experiment/json v1.27.2
 	github.com/go-stomp/stomp/v3 v3.1.3
 	github.com/goccy/go-yaml v1.19.2
 	github.com/golang/snappy v1.0.0

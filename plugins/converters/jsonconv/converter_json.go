@@ -41,9 +41,11 @@ type JSONConverter struct {
 	// its bytes instead of scanning them and cachedSchema skips hashing.
 	lastRaw    []byte
 	lastSchema *plugins.Schema
-	// p is reused by every ToConnect so its scratch stacks are allocated
-	// once, not per record.
+	// p is reused by every ToConnect so its decoder and scratch are
+	// allocated once, not per record.
 	p jsonParser
+	// treeOnly turns off direct decoding (tests compare the two paths).
+	treeOnly bool
 }
 
 // JSON converter configuration keys (Kafka's JsonConverterConfig).
@@ -475,11 +477,21 @@ func (c *JSONConverter) appendMap(b []byte, s *plugins.Schema, v any) ([]byte, e
 // ToConnect implements Converter. data may be untrusted: malformed input
 // yields an error, never a panic. Nil or empty data is a null value with
 // no schema.
+//
+// The payload is decoded straight into Connect values (decode.go); a
+// record that path declines is decoded again through a tree (jsonparse.go),
+// which gives the error or the value, so the result never depends on which
+// path ran (nor on what the converter has cached).
 func (c *JSONConverter) ToConnect(topic string, data []byte) (*plugins.Schema, any, error) {
 	if len(data) == 0 {
 		return nil, nil, nil
 	}
 	if !c.schemasEnable {
+		if !c.treeOnly {
+			if v, err := c.decodeDoc(nil, data, docOpts); err == nil {
+				return nil, v, nil
+			}
+		}
 		node, err := c.p.parse(data)
 		if err != nil {
 			return nil, nil, fmt.Errorf("converting byte[] to Kafka Connect data failed due to serialization error: %w", err)
@@ -487,13 +499,27 @@ func (c *JSONConverter) ToConnect(topic string, data []byte) (*plugins.Schema, a
 		v, err := c.toConnectValue(nil, node, 0)
 		return nil, v, err
 	}
-	rawSchema, payload, err := splitEnvelope(&c.p, data, c.lastRaw)
+	if !c.treeOnly {
+		if s, v, ok := c.toConnectLast(data); ok {
+			return s, v, nil
+		}
+	}
+	rawSchema, rawPayload, err := splitEnvelope(&c.p, data)
 	if err != nil {
 		return nil, nil, err
 	}
 	schema, err := c.cachedSchema(rawSchema)
 	if err != nil {
 		return nil, nil, err
+	}
+	if !c.treeOnly {
+		if v, err := c.decodeDoc(schema, rawPayload, docOpts); err == nil {
+			return schema, v, nil
+		}
+	}
+	payload, err := c.p.parse(rawPayload)
+	if err != nil { // splitEnvelope checked it
+		return nil, nil, fmt.Errorf("converting byte[] to Kafka Connect data failed due to serialization error: %w", err)
 	}
 	v, err := c.toConnectValue(schema, payload, 0)
 	if err != nil {
@@ -504,95 +530,53 @@ func (c *JSONConverter) ToConnect(topic string, data []byte) (*plugins.Schema, a
 
 var errEnvelope = errors.New(`JsonConverter with schemas.enable requires "schema" and "payload" fields and may not contain additional fields. If you are trying to deserialize plain JSON data, set schemas.enable=false in your converter configuration.`)
 
-// splitEnvelope parses {"schema":…,"payload":…}, returning the schema's
-// raw bytes (parsed later, through the cache) and the decoded payload.
-// known is a JSON object already parsed without error: if the schema's
-// bytes start with it, the schema is exactly it (an object ends at its
-// matching brace), so it is not scanned again.
-func splitEnvelope(p *jsonParser, data, known []byte) (rawSchema []byte, payload any, err error) {
-	serr := func(err error) ([]byte, any, error) {
-		return nil, nil, fmt.Errorf("converting byte[] to Kafka Connect data failed due to serialization error: %w", err)
+// splitEnvelope checks that data is one JSON document, an object of
+// exactly "schema" and "payload" (a repeated key counts once, as in
+// Kafka's check of the tree's size; its last value is used), and returns
+// the two values' bytes.
+func splitEnvelope(p *jsonParser, data []byte) (rawSchema, rawPayload []byte, err error) {
+	serr := func(err error) ([]byte, []byte, error) {
+		return nil, nil, fmt.Errorf("converting byte[] to Kafka Connect data failed due to serialization error: %w", readErr(err))
 	}
-	p.reset(data)
-	p.skipSpace()
-	if p.pos >= len(data) || data[p.pos] != '{' {
+	d := p.start(data, docOpts)
+	if d.PeekKind() != '{' {
 		if _, err := p.parse(data); err != nil {
 			return serr(err)
 		}
 		return nil, nil, errEnvelope
 	}
-	p.pos++
-	p.depth++
-	// Which keys were seen (duplicates count once, as in Kafka's check of
-	// the tree's size): a map per record showed in profiles.
+	if _, err := d.ReadToken(); err != nil {
+		return serr(err)
+	}
 	var sawSchema, sawPayload, sawOther bool
-	for first := true; ; first = false {
-		p.skipSpace()
-		if p.pos >= len(data) {
-			return serr(errJSONEnd)
-		}
-		if first && data[p.pos] == '}' {
-			p.pos++
-			break
-		}
-		if data[p.pos] != '"' {
-			return serr(p.errAt("looking for beginning of object key string"))
-		}
-		key, err := p.key()
+	for d.PeekKind() != '}' {
+		name, err := d.ReadValue()
 		if err != nil {
 			return serr(err)
 		}
-		p.skipSpace()
-		if p.pos >= len(data) {
-			return serr(errJSONEnd)
+		val, err := d.ReadValue()
+		if err != nil {
+			return serr(err)
 		}
-		if data[p.pos] != ':' {
-			return serr(p.errAt("after object key"))
-		}
-		p.pos++
-		switch key {
+		switch string(p.unquote(name)) {
 		case "schema":
-			sawSchema = true
-			p.skipSpace()
-			if len(known) > 0 && bytes.HasPrefix(data[p.pos:], known) {
-				rawSchema = data[p.pos : p.pos+len(known)]
-				p.pos += len(known)
-			} else if rawSchema, err = p.skipValue(); err != nil {
-				return serr(err)
-			}
+			sawSchema, rawSchema = true, val
 		case "payload":
-			sawPayload = true
-			if payload, err = p.value(); err != nil {
-				return serr(err)
-			}
+			sawPayload, rawPayload = true, val
 		default:
 			sawOther = true
-			if _, err := p.skipValue(); err != nil {
-				return serr(err)
-			}
 		}
-		p.skipSpace()
-		if p.pos >= len(data) {
-			return serr(errJSONEnd)
-		}
-		if data[p.pos] == ',' {
-			p.pos++
-			continue
-		}
-		if data[p.pos] != '}' {
-			return serr(p.errAt("after object key:value pair"))
-		}
-		p.pos++
-		break
 	}
-	p.skipSpace()
-	if p.pos != len(data) {
-		return serr(fmt.Errorf("invalid character %q after top-level value", data[p.pos]))
+	if _, err := d.ReadToken(); err != nil {
+		return serr(err)
+	}
+	if err := p.end(); err != nil {
+		return serr(err)
 	}
 	if sawOther || !sawSchema || !sawPayload {
 		return nil, nil, errEnvelope
 	}
-	return rawSchema, payload, nil
+	return rawSchema, rawPayload, nil
 }
 
 // cachedSchema parses an envelope schema, reusing the result for
