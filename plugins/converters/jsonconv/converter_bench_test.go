@@ -97,3 +97,52 @@ func benchToConnect1KiB(b *testing.B, c *JSONConverter) {
 		}
 	}
 }
+
+// BenchmarkFromConnectEnvelope1KiB encodes the 1 KiB record with its
+// schema (schemas.enable=true, what the storage sinks write).
+func BenchmarkFromConnectEnvelope1KiB(b *testing.B) {
+	benchFromConnect1KiB(b, NewJSONConverter(), bench1KiB, bench1KiBValue())
+}
+
+// BenchmarkFromConnectPayload1KiB encodes it with schemas.enable=false
+// (the Elasticsearch sink's document).
+func BenchmarkFromConnectPayload1KiB(b *testing.B) {
+	c := NewJSONConverter()
+	if err := c.Configure(plugins.Config{JSONSchemasEnable: "false"}, false); err != nil {
+		b.Fatal(err)
+	}
+	benchFromConnect1KiB(b, c, bench1KiB, bench1KiBValue())
+}
+
+// BenchmarkFromConnectSchemaless1KiB encodes the record as ToConnect
+// reads it without schemas: a map[string]any.
+func BenchmarkFromConnectSchemaless1KiB(b *testing.B) {
+	c := NewJSONConverter()
+	if err := c.Configure(plugins.Config{JSONSchemasEnable: "false"}, false); err != nil {
+		b.Fatal(err)
+	}
+	data, err := c.FromConnect("t", bench1KiB, bench1KiBValue())
+	if err != nil {
+		b.Fatal(err)
+	}
+	_, v, err := c.ToConnect("t", data)
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchFromConnect1KiB(b, c, nil, v)
+}
+
+func benchFromConnect1KiB(b *testing.B, c *JSONConverter, s *plugins.Schema, v any) {
+	b.Helper()
+	data, err := c.FromConnect("t", s, v)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := c.FromConnect("t", s, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

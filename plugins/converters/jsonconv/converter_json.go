@@ -46,6 +46,13 @@ type JSONConverter struct {
 	p jsonParser
 	// treeOnly turns off direct decoding (tests compare the two paths).
 	treeOnly bool
+
+	// FromConnect's state: the last schema written and its JSON, the size
+	// to allocate for the next record, and scratch for sorting map keys.
+	encSchema     *plugins.Schema
+	encSchemaJSON []byte
+	sizeHint      int
+	strEntries    []strEntry
 }
 
 // JSON converter configuration keys (Kafka's JsonConverterConfig).
@@ -84,6 +91,7 @@ func (c *JSONConverter) Configure(cfg plugins.Config, isKey bool) error {
 	c.keepNull = !p.Bool(JSONReplaceNullDflt)
 	c.cacheSize = p.Int(JSONSchemasCacheSz)
 	c.schemaCache = nil
+	c.encSchema, c.encSchemaJSON = nil, nil // its defaults depend on decimal.format
 	return nil
 }
 
@@ -93,22 +101,49 @@ func (c *JSONConverter) FromConnect(topic string, schema *plugins.Schema, value 
 	if schema == nil && value == nil {
 		return nil, nil
 	}
-	var b []byte
+	// The bytes are the caller's, so each record needs its own buffer:
+	// sized from the last record's, it is one allocation, not a doubling
+	// series (with room for a caller's newline).
+	b, err := c.AppendFromConnect(make([]byte, 0, c.sizeHint), topic, schema, value)
+	if err != nil {
+		return nil, err
+	}
+	c.sizeHint = len(b) + len(b)/8 + 8
+	return b, nil
+}
+
+// AppendFromConnect appends what FromConnect returns to dst, so a caller
+// that writes the bytes out at once can reuse one buffer for all records.
+// A tombstone (nil schema and value) appends nothing.
+func (c *JSONConverter) AppendFromConnect(dst []byte, topic string, schema *plugins.Schema, value any) ([]byte, error) {
+	if schema == nil && value == nil {
+		return dst, nil
+	}
+	b := dst
 	var err error
 	if c.schemasEnable {
 		b = append(b, `{"schema":`...)
-		if b, err = c.appendSchema(b, schema); err != nil {
-			return nil, err
+		if schema != nil && schema == c.encSchema {
+			// Schemas are immutable by convention (plugins.Schema), and a
+			// stream's records share theirs: its text is written once.
+			b = append(b, c.encSchemaJSON...)
+		} else {
+			start := len(b)
+			if b, err = c.appendSchema(b, schema); err != nil {
+				return dst, err
+			}
+			if schema != nil {
+				c.encSchema, c.encSchemaJSON = schema, append(c.encSchemaJSON[:0], b[start:]...)
+			}
 		}
 		b = append(b, `,"payload":`...)
 		if b, err = c.appendValue(b, schema, value); err != nil {
-			return nil, err
+			return dst, err
 		}
-		b = append(b, '}')
-		return b, nil
+		return append(b, '}'), nil
 	}
 	if b, err = c.appendValue(b, schema, value); err != nil {
-		return nil, err
+		return dst, err
 	}
 	return b, nil
 }
@@ -258,7 +293,7 @@ func (c *JSONConverter) appendValue(b []byte, s *plugins.Schema, v any) ([]byte,
 			if err != nil {
 				return nil, err
 			}
-			return appendJSONString(b, base64.StdEncoding.EncodeToString(raw)), nil
+			return appendBase64(b, raw), nil
 		case plugins.DateName, plugins.TimeName, plugins.TimestampName:
 			t, ok := v.(time.Time)
 			if !ok {
@@ -349,7 +384,7 @@ func (c *JSONConverter) appendValue(b []byte, s *plugins.Schema, v any) ([]byte,
 		if !ok {
 			return bad()
 		}
-		return appendJSONString(b, base64.StdEncoding.EncodeToString(x)), nil
+		return appendBase64(b, x), nil
 	case plugins.TypeArray:
 		x, ok := v.([]any)
 		if !ok {
@@ -404,7 +439,20 @@ type mapEntry struct {
 	ks   string // sort key
 }
 
+// strEntry is a map[string]any entry (a mapEntry would box its key).
+type strEntry struct {
+	k string
+	v any
+}
+
 func (c *JSONConverter) appendMap(b []byte, s *plugins.Schema, v any) ([]byte, error) {
+	var ks, vs *plugins.Schema
+	if s != nil {
+		ks, vs = s.KeySchema, s.ValueSchema
+	}
+	if m, ok := v.(map[string]any); ok && (s == nil || ks != nil && ks.Type == plugins.TypeString) {
+		return c.appendStringMap(b, ks, vs, m)
+	}
 	var entries []mapEntry
 	switch m := v.(type) {
 	case map[string]any:
@@ -419,10 +467,8 @@ func (c *JSONConverter) appendMap(b []byte, s *plugins.Schema, v any) ([]byte, e
 		return nil, fmt.Errorf("invalid type for MAP: %T", v)
 	}
 	slices.SortFunc(entries, func(a, b mapEntry) int { return strings.Compare(a.ks, b.ks) })
-	var ks, vs *plugins.Schema
 	objectMode := true
 	if s != nil {
-		ks, vs = s.KeySchema, s.ValueSchema
 		objectMode = ks != nil && ks.Type == plugins.TypeString
 	} else {
 		for _, e := range entries {
@@ -472,6 +518,41 @@ func (c *JSONConverter) appendMap(b []byte, s *plugins.Schema, v any) ([]byte, e
 		b = append(b, ']')
 	}
 	return append(b, ']'), nil
+}
+
+// appendStringMap writes a map[string]any as a JSON object in key order
+// (appendMap's object mode), sorting on c's scratch (nested maps stack
+// above it).
+func (c *JSONConverter) appendStringMap(b []byte, ks, vs *plugins.Schema, m map[string]any) ([]byte, error) {
+	start := len(c.strEntries)
+	defer func() {
+		clear(c.strEntries[start:])
+		c.strEntries = c.strEntries[:start]
+	}()
+	for k, e := range m {
+		c.strEntries = append(c.strEntries, strEntry{k, e})
+	}
+	entries := c.strEntries[start:]
+	slices.SortFunc(entries, func(a, b strEntry) int { return strings.Compare(a.k, b.k) })
+	b = append(b, '{')
+	var err error
+	for i, e := range entries {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		if ks != nil && (ks.Name != "" || ks.Default != nil) {
+			// What appendValue checks of a key besides its type.
+			if _, err = c.appendValue(nil, ks, e.k); err != nil {
+				return nil, err
+			}
+		}
+		b = appendJSONString(b, e.k)
+		b = append(b, ':')
+		if b, err = c.appendValue(b, vs, e.v); err != nil {
+			return nil, err
+		}
+	}
+	return append(b, '}'), nil
 }
 
 // ToConnect implements Converter. data may be untrusted: malformed input

@@ -305,3 +305,39 @@ func FuzzJSONToConnect(f *testing.F) {
 		}
 	})
 }
+
+// FromConnect writes a repeated schema from its cache and sizes buffers
+// from the last record: the bytes are what a fresh converter writes, for
+// alternating schemas too, and AppendFromConnect appends the same bytes.
+func TestJSONFromConnectReuse(t *testing.T) {
+	c := jsonConv(t, plugins.Config{})
+	small := plugins.NewStruct(benchUsers).MustPut("registertime", int64(1)).MustPut("userid", "u")
+	recs := []struct {
+		s *plugins.Schema
+		v any
+	}{
+		{bench1KiB, bench1KiBValue()}, {bench1KiB, bench1KiBValue()}, {benchUsers, small}, {bench1KiB, bench1KiBValue()},
+		{nil, map[string]any{"b": map[string]any{"y": 1.5, "x": []any{"é"}}, "a": int64(1)}}, {benchUsers, small},
+		{plugins.MapSchema(plugins.StringSchema, plugins.BytesSchema), map[string]any{"k": []byte{1, 2}, "j": []byte{}}},
+	}
+	for i, r := range recs {
+		got, err := c.FromConnect("t", r.s, r.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want, err := jsonConv(t, plugins.Config{}).FromConnect("t", r.s, r.v)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(got) != string(want) {
+			t.Fatalf("record %d:\n got %s\nwant %s", i, got, want)
+		}
+		app, err := c.AppendFromConnect([]byte("x"), "t", r.s, r.v)
+		if err != nil || string(app) != "x"+string(want) {
+			t.Fatalf("record %d: AppendFromConnect %s, %v", i, app, err)
+		}
+	}
+	if _, err := c.FromConnect("t", plugins.Int32Schema, "x"); err == nil {
+		t.Fatal("a string for INT32 encoded")
+	}
+}

@@ -1,6 +1,7 @@
 package jsonconv
 
 import (
+	"encoding/base64"
 	"math"
 	"unicode/utf8"
 
@@ -76,9 +77,16 @@ func appendJSONString(b []byte, s string) []byte {
 }
 
 func appendJSONFloat(b []byte, f float64, bits int) []byte {
-	s := javafmt.Float(f, bits)
 	if math.IsNaN(f) || math.IsInf(f, 0) {
-		return appendJSONString(b, s)
+		b = append(b, '"')
+		return append(javafmt.AppendFloat(b, f, bits), '"')
 	}
-	return append(b, s...)
+	return javafmt.AppendFloat(b, f, bits)
+}
+
+// appendBase64 writes bytes as Kafka does, a base64 string (its alphabet
+// needs no escapes).
+func appendBase64(b, raw []byte) []byte {
+	b = append(b, '"')
+	return append(base64.StdEncoding.AppendEncode(b, raw), '"')
 }
