@@ -109,9 +109,10 @@ func (h *parquetHarness) Read(_ context.Context, s *conformance.Stream) ([]plugi
 
 // BenchmarkHdfsParquetSinkKit is the Parquet throughput row of make
 // bench-connectors: 1 KiB records with a schema (JSON with schemas in
-// Kafka) end to end through weir serve into snappy Parquet files in
-// MiniDFSCluster; BenchmarkHdfsRawWriteKit is its physical limit too.
+// Kafka) end to end through weir serve (storagetest.BenchConfig) into
+// snappy Parquet files in MiniDFSCluster;
+// BenchmarkHdfsRawWriteKit is its physical limit too.
 func BenchmarkHdfsParquetSinkKit(b *testing.B) {
-	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: map[string]string{"flush.size": "5000"}}}
+	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: storagetest.BenchConfig()}}
 	storagetest.Throughput(b, h, h.Class()+" (Parquet)")
 }

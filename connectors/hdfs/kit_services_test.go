@@ -3,7 +3,6 @@
 package hdfs_test
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -158,43 +157,33 @@ func TestHdfsSinkKit(t *testing.T) {
 var padding = storagetest.Padding
 
 // BenchmarkHdfsSinkKit is the throughput row of make bench-connectors:
-// 1 KiB JSON records end to end through weir serve into HDFS.
+// 1 KiB JSON records end to end through weir serve into HDFS
+// (storagetest.BenchConfig: files closed by flush.size).
 func BenchmarkHdfsSinkKit(b *testing.B) {
-	h := &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: map[string]string{"flush.size": "5000", "rotate.interval.ms": "-1", "rotate.schedule.interval.ms": "1000"}}
+	h := &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: storagetest.BenchConfig()}
 	storagetest.Throughput(b, h, h.Class())
 }
 
 // BenchmarkHdfsRawWriteKit is the physical limit next to it: colinmarc/hdfs
-// writing 5 MB files (5000 such records) sequentially into the same
-// MiniDFSCluster.
+// writing the same 5 MB files (the JSON lines of 5000 such records) into
+// the same MiniDFSCluster, straight from memory (storagetest.RawBench:
+// one and four at a time, the faster counts).
 func BenchmarkHdfsRawWriteKit(b *testing.B) {
 	cl := client(b)
-	body := bytes.Repeat([]byte(`"`+padding+`"`+"\n"), 5000)
-	const files = 20
-	var el time.Duration
 	cl.MkdirAll("/bench", 0o755)
-	for b.Loop() {
-		start := time.Now()
-		for i := range files {
-			p := fmt.Sprintf("/bench/raw-%d", i)
-			cl.Remove(p)
-			w, err := cl.Create(p)
-			if err != nil {
-				b.Fatal(err)
-			}
-			if _, err := w.Write(body); err != nil {
-				b.Fatal(err)
-			}
-			for err = w.Close(); errors.Is(err, hdfs.ErrReplicating); err = w.Close() {
-				time.Sleep(50 * time.Millisecond)
-			}
-			if err != nil {
-				b.Fatal(err)
-			}
+	storagetest.RawBench(b, storagetest.RawBody(), func(_ context.Context, i int, body []byte) error {
+		p := fmt.Sprintf("/bench/raw-%d", i)
+		cl.Remove(p)
+		w, err := cl.Create(p)
+		if err != nil {
+			return err
 		}
-		el = time.Since(start)
-	}
-	mb := float64(files*len(body)) / 1e6
-	b.ReportMetric(mb/el.Seconds(), "MB/s")
-	b.Logf("raw write: %.1f MB in %s = %.1f MB/s", mb, el, mb/el.Seconds())
+		if _, err := w.Write(body); err != nil {
+			return err
+		}
+		for err = w.Close(); errors.Is(err, hdfs.ErrReplicating); err = w.Close() {
+			time.Sleep(50 * time.Millisecond)
+		}
+		return err
+	})
 }

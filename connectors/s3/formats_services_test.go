@@ -89,9 +89,10 @@ func (h *parquetHarness) Read(ctx context.Context, s *conformance.Stream) ([]plu
 
 // BenchmarkS3ParquetSinkKit is the Parquet throughput row of make
 // bench-connectors: 1 KiB records with a schema (JSON with schemas in
-// Kafka) end to end through weir serve into snappy Parquet objects in
-// versitygw; BenchmarkS3RawUploadKit is its physical limit too.
+// Kafka) end to end through weir serve (storagetest.BenchConfig) into
+// snappy Parquet objects in versitygw;
+// BenchmarkS3RawUploadKit is its physical limit too.
 func BenchmarkS3ParquetSinkKit(b *testing.B) {
-	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: map[string]string{"flush.size": "5000"}}}
+	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: storagetest.BenchConfig()}}
 	storagetest.Throughput(b, h, h.Class()+" (Parquet)")
 }
