@@ -93,10 +93,16 @@ func (j *jsonWriter) Write(rec *plugins.Record) error {
 	if b == nil {
 		b = []byte("null")
 	}
-	b = append(b, '\n')
-	_, err = j.w.Write(b)
+	// Two writes: appending the newline to b would copy the whole value
+	// to a new array whenever FromConnect returned it full.
+	if _, err = j.w.Write(b); err != nil {
+		return err
+	}
+	_, err = j.w.Write(newline)
 	return err
 }
+
+var newline = []byte{'\n'}
 
 func (j *jsonWriter) Close() error {
 	if j.gz != nil {

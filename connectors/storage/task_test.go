@@ -454,3 +454,35 @@ func TestSchemaCompatibilityRollsFile(t *testing.T) {
 		})
 	}
 }
+
+// A partition's next file starts with a buffer as large as its last file
+// needed (bufHint), even when none of the stored files' buffers is free
+// to reuse.
+func TestNextFileBufferSizedByLastFile(t *testing.T) {
+	st := newMem()
+	task := newTask(t, st, plugins.Config{"flush.size": "3"})
+	ctx := context.Background()
+	task.Open([]plugins.TopicPartition{tp0})
+	rs := recs(0, 4, nil)
+	for i := range rs {
+		rs[i].Value = strings.Repeat("x", 100_000) // files far past bytes.Buffer's first allocation
+	}
+	if err := task.Put(ctx, rs[:3]); err != nil {
+		t.Fatal(err)
+	}
+	size := len(st.files["topics/t/partition=0/t+0+0000000000+0000000002.json"])
+	if size == 0 {
+		t.Fatal("the first file was not stored")
+	}
+	task.free = nil // as if every free buffer were in use
+	if err := task.Put(ctx, rs[3:]); err != nil {
+		t.Fatal(err)
+	}
+	f := task.parts[tp0].open["partition=0"]
+	if f == nil {
+		t.Fatalf("no open file after record 3: %v", task.parts[tp0].open)
+	}
+	if f.buf.Cap() < size {
+		t.Fatalf("the second file's buffer holds %d bytes, the first file needed %d", f.buf.Cap(), size)
+	}
+}
