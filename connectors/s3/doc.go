@@ -10,8 +10,9 @@
 //     in the user metadata x-amz-meta-weir-end-offset;
 //   - a larger one is a multipart upload whose parts are sent while the
 //     file is still being written (storage.Streamer), so an open file
-//     holds about one part in memory however large flush.size is. A part
-//     that fails is sent again from the same bytes. A multipart upload's
+//     holds about two parts in memory however large flush.size is (one
+//     uploads behind the task while the next fills). A part that fails
+//     is sent again from the same bytes. A multipart upload's
 //     metadata is fixed at its start, before the end offset is known, so
 //     the end is written first to <topics.dir>/+ends/<topic>/… (with the
 //     object's size, which tells it from a record of an upload that never

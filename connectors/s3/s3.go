@@ -191,7 +191,8 @@ func Client(ctx context.Context, p *plugins.ParsedConfig) (*s3.Client, error) {
 // store writes objects with the S3 API directly: a file smaller than one
 // part is one PutObject; a larger one is a multipart upload whose parts
 // are sent while the file is still being written (storage.Streamer), so
-// an open file holds about one part (s3.part.size) in memory. A part
+// an open file holds about two parts (s3.part.size) in memory, one
+// uploading behind Put while the next fills. A part
 // that failed is sent again from the same bytes, which the SDK's upload
 // manager (it consumes its reader once) cannot do without the whole file.
 type store struct {

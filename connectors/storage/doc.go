@@ -53,7 +53,8 @@
 //
 // Memory: a file's bytes are buffered until it is committed, except with
 // a Streamer (S3), which takes a file in parts of PartSize while it is
-// written: an open file then holds about one part.
+// written: an open file then holds about two parts (one uploading behind
+// Put while the next fills).
 //
 // Idle close: with rotate.interval.ms set, a file that received no record
 // for rotate.interval.ms of wall time is committed (storage-common #275);

@@ -36,9 +36,10 @@ type Store interface {
 }
 
 // Streamer is a Store that takes a file in parts while it is written (an
-// S3 multipart upload), so an open file holds about one part in memory
+// S3 multipart upload), so an open file holds about two parts in memory
 // rather than the whole file: the core hands a part over once its buffer
-// reaches PartSize bytes, and a file smaller than one part still goes
+// reaches PartSize bytes (and uploads it behind Put, one part of a file
+// at a time, while the next one fills), and a file smaller than one part still goes
 // through Commit in one request.
 type Streamer interface {
 	Store

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"sync"
 	"testing"
+	"time"
 
 	"github.com/weirlog/weir/plugins"
 )
@@ -24,7 +25,9 @@ type streamStore struct {
 	parts     []int // sizes of the parts handed over
 	streamed  map[string][sha256.Size]byte
 	aborted   int
-	failParts int // the next n Part calls fail
+	failParts int           // the next n Part calls fail
+	block     chan struct{} // Part waits for it when set
+	inPart    chan struct{} // told when a Part starts, when set
 }
 
 func (s *streamStore) PartSize() int { return s.part }
@@ -40,6 +43,12 @@ type memUpload struct {
 }
 
 func (u *memUpload) Part(_ context.Context, data []byte) error {
+	if u.s.inPart != nil {
+		u.s.inPart <- struct{}{}
+	}
+	if u.s.block != nil {
+		<-u.s.block
+	}
 	u.s.mu.Lock()
 	defer u.s.mu.Unlock()
 	if u.s.failParts > 0 {
@@ -167,5 +176,55 @@ func TestFailedPartIsRetried(t *testing.T) {
 	p := "topics/t/partition=0/t+0+0000000000.json"
 	if got, ok := st.streamed[p]; !ok || fmt.Sprintf("%x", got) != fmt.Sprintf("%x", want.Sum(nil)) {
 		t.Errorf("streamed file %s missing or not the records 0..999 once each (ok=%v)", p, ok)
+	}
+}
+
+// TestPartUploadsBehindPut: Put goes on converting and encoding while a
+// part uploads (it used to wait for every part); the next part waits for
+// the one before it, and the file is the records in order.
+func TestPartUploadsBehindPut(t *testing.T) {
+	const part = 64 << 10
+	st := &streamStore{memStore: newMem(), part: part, streamed: map[string][sha256.Size]byte{},
+		block: make(chan struct{}), inPart: make(chan struct{}, 16)}
+	task := newTask(t, st, plugins.Config{"flush.size": "1000"})
+	ctx := context.Background()
+	task.Open([]plugins.TopicPartition{tp0})
+	pad := strings.Repeat("z", 1000)
+	var rs []plugins.Record
+	want := sha256.New()
+	for o := range 1000 {
+		v := fmt.Sprintf("%04d%s", o, pad)
+		rs = append(rs, plugins.Record{Topic: "t", Partition: 0, Offset: int64(o), Value: v, ValueSchema: plugins.StringSchema})
+		fmt.Fprintf(want, "%q\n", v)
+	}
+	// 100 records: a part (64 KiB is 65 records) goes out and blocks;
+	// Put returns all the same.
+	done := make(chan error, 1)
+	go func() { done <- task.Put(ctx, rs[:100]) }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatal(err)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("Put waited for the part's upload")
+	}
+	select {
+	case <-st.inPart:
+	case <-time.After(10 * time.Second):
+		t.Fatal("no part upload started")
+	}
+	go func() { done <- task.Put(ctx, rs[100:]) }()
+	time.Sleep(50 * time.Millisecond)
+	close(st.block)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	p := "topics/t/partition=0/t+0+0000000000.json"
+	if got, ok := st.streamed[p]; !ok || fmt.Sprintf("%x", got) != fmt.Sprintf("%x", want.Sum(nil)) {
+		t.Errorf("streamed file %s missing or not the records 0..999 in order (ok=%v)", p, ok)
+	}
+	if len(st.parts) < 10 {
+		t.Errorf("%d parts, want the ~1 MB file in 64 KiB parts", len(st.parts))
 	}
 }

@@ -69,10 +69,12 @@ type openFile struct {
 	start, end int64
 	n          int
 	buf        *bytes.Buffer // the bytes not yet handed to the store
+	out        *fileBuf      // what w writes to: buf, also after streamPart swapped it
 	bufPeak    int           // the most buf held (bufHint)
 	w          RecordWriter
 	up         Upload          // streamed parts so far (nil: none yet)
-	partDue    bool            // buf holds a full part whose upload failed
+	part       *partFlight     // the part being uploaded behind Put (nil: none)
+	partDue    bool            // buf holds a full part not handed over yet (its upload could not start)
 	schema     *plugins.Schema // value schema of the file's records (schema.compatibility)
 	base       time.Time       // record time of the first record
 	lastAppend time.Time       // wall clock
@@ -348,7 +350,8 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		if f == nil {
 			now := time.Now()
 			f = &openFile{enc: enc, start: rec.Offset, base: rt, opened: now, schema: rec.ValueSchema, buf: t.getBuf(ps.bufHint)}
-			f.w = s.Format.NewWriter(f.buf)
+			f.out = &fileBuf{b: f.buf}
+			f.w = s.Format.NewWriter(f.out)
 			ps.open[enc] = f
 		}
 		mark := f.buf.Len()
@@ -400,7 +403,12 @@ func (t *Task) commitDue(ctx context.Context) error {
 				if err := t.commit(ctx, tp, ps, f, false); err != nil {
 					return err
 				}
-			} else if f.partDue {
+				continue
+			}
+			if err := t.settlePart(ctx, f, false); err != nil {
+				return err
+			}
+			if f.partDue {
 				if err := t.streamPart(ctx, tp, f); err != nil {
 					return err
 				}
@@ -416,9 +424,11 @@ func (t *Task) filePath(tp plugins.TopicPartition, f *openFile) string {
 }
 
 // streamPart hands f's buffer to a Streamer once it holds a whole part,
-// so the file's memory stays about one part (s3.part.size). The part
-// stays in buf until the store took it: a failure is retried with the
-// same bytes by commitDue.
+// so the file's memory stays about two parts (s3.part.size): the part
+// uploads behind Put (partFlight) while the next one fills. A file has
+// one part in flight at a time, so its parts go in order; the part's
+// bytes stay until the store took them, and a failure is retried with
+// the same bytes (settlePart).
 func (t *Task) streamPart(ctx context.Context, tp plugins.TopicPartition, f *openFile) error {
 	st, ok := t.b.Store.(Streamer)
 	// A name with the end offset in it is not known until the file
@@ -428,9 +438,12 @@ func (t *Task) streamPart(ctx context.Context, tp plugins.TopicPartition, f *ope
 	}
 	f.partDue = true
 	f.bufPeak = max(f.bufPeak, f.buf.Len())
-	cctx, cancel := t.ctxTimeout(ctx)
-	defer cancel()
+	if err := t.settlePart(ctx, f, true); err != nil {
+		return err
+	}
 	if f.up == nil {
+		cctx, cancel := t.ctxTimeout(ctx)
+		defer cancel()
 		// Streamed files are named by their start offset alone (S3): the
 		// name is fixed before the end is known.
 		f.path = t.filePath(tp, f)
@@ -440,12 +453,88 @@ func (t *Task) streamPart(ctx context.Context, tp plugins.TopicPartition, f *ope
 		}
 		f.up = up
 	}
-	if err := f.up.Part(cctx, f.buf.Bytes()); err != nil {
-		return retriable(fmt.Errorf("%s: upload a part of %s: %w", t.b.Name, f.path, err))
-	}
-	f.buf.Reset()
-	f.partDue = false
+	pf := &partFlight{buf: f.buf, done: make(chan struct{})}
+	f.part, f.buf, f.partDue = pf, t.getBuf(f.bufPeak), false
+	f.out.b = f.buf
+	up := f.up
+	go func() {
+		defer close(pf.done)
+		cctx, cancel := t.ctxTimeout(context.Background())
+		defer cancel()
+		pf.err = up.Part(cctx, pf.buf.Bytes())
+	}()
 	return nil
+}
+
+// fileBuf is the writer a file's RecordWriter writes to: its current
+// buffer, which streamPart swaps for a fresh one when a part leaves.
+type fileBuf struct{ b *bytes.Buffer }
+
+func (w *fileBuf) Write(p []byte) (int, error) { return w.b.Write(p) }
+
+// partFlight is a part of a streamed file being uploaded behind Put:
+// converting and encoding the next records overlaps the upload, where Put
+// used to wait for every part.
+type partFlight struct {
+	buf      *bytes.Buffer
+	done     chan struct{}
+	err      error // set before done closes; the part's last attempt
+	reported bool  // err was returned once; the next settle sends the part again
+}
+
+// settlePart waits for f's part in flight (wait false: only if it ended
+// already). A part that failed is reported once as a retriable error (as
+// when Put uploaded it itself), then sent again with the same bytes.
+func (t *Task) settlePart(ctx context.Context, f *openFile, wait bool) error {
+	pf := f.part
+	if pf == nil {
+		return nil
+	}
+	if !wait {
+		select {
+		case <-pf.done:
+		default:
+			return nil
+		}
+	}
+	<-pf.done
+	if pf.err != nil {
+		if !pf.reported {
+			pf.reported = true
+			return retriable(fmt.Errorf("%s: upload a part of %s: %w", t.b.Name, f.path, pf.err))
+		}
+		cctx, cancel := t.ctxTimeout(ctx)
+		pf.err = f.up.Part(cctx, pf.buf.Bytes())
+		cancel()
+		if pf.err != nil {
+			return retriable(fmt.Errorf("%s: upload a part of %s: %w", t.b.Name, f.path, pf.err))
+		}
+	}
+	t.putBuf(pf.buf)
+	f.part = nil
+	return nil
+}
+
+// finishPart is settlePart for store, which may run on a flight's
+// goroutine: it changes no task state (settled returns the buffer).
+func (t *Task) finishPart(ctx context.Context, f *openFile) error {
+	pf := f.part
+	if pf == nil {
+		return nil
+	}
+	<-pf.done
+	if pf.err != nil {
+		pf.err = f.up.Part(ctx, pf.buf.Bytes())
+	}
+	return pf.err
+}
+
+// waitPart lets f's part in flight end before its upload is aborted (an
+// Upload is used by one goroutine at a time).
+func waitPart(f *openFile) {
+	if f.part != nil {
+		<-f.part.done
+	}
 }
 
 // commit makes f durable; on failure it stays open and due. behind lets
@@ -516,7 +605,9 @@ func (t *Task) store(ctx context.Context, tp plugins.TopicPartition, f *openFile
 	var err error
 	if f.up != nil {
 		p = f.path
-		err = f.up.Complete(ctx, f.buf.Bytes(), f.end)
+		if err = t.finishPart(ctx, f); err == nil {
+			err = f.up.Complete(ctx, f.buf.Bytes(), f.end)
+		}
 	} else {
 		p = t.filePath(tp, f)
 		err = t.b.Store.Commit(ctx, p, f.buf.Bytes(), f.end)
@@ -532,6 +623,10 @@ func (t *Task) settled(ps *pstate, f *openFile, p string) {
 	ps.files[p] = true
 	t.putBuf(f.buf)
 	f.buf = nil
+	if f.part != nil {
+		t.putBuf(f.part.buf)
+		f.part = nil
+	}
 }
 
 // maxFreeBufs bounds the stored files' buffers kept for the next files:
@@ -722,6 +817,7 @@ func (t *Task) dropFlight(tps []plugins.TopicPartition) {
 			if ours(fl) {
 				t.log.Warn("dropping a file whose upload failed; its records come again", "topic", fl.tp.Topic, "partition", fl.tp.Partition, "err", fl.err)
 				if fl.f.up != nil {
+					waitPart(fl.f)
 					_ = fl.f.up.Abort(ctx)
 				}
 				t.flights = slices.Delete(t.flights, i, i+1)
@@ -736,6 +832,7 @@ func (t *Task) dropFlight(tps []plugins.TopicPartition) {
 func (t *Task) abortUploads(ps *pstate) {
 	for _, f := range ps.open {
 		if f.up != nil {
+			waitPart(f)
 			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 			if err := f.up.Abort(ctx); err != nil {
 				t.log.Warn("aborting the upload of an unfinished file", "path", f.path, "err", err)
@@ -759,6 +856,11 @@ func (t *Task) Stop() error {
 		return nil
 	}
 	t.dropFlight(nil)
+	for _, ps := range t.parts {
+		for _, f := range ps.open {
+			waitPart(f) // no upload outlives the store
+		}
+	}
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	if !t.dirty {
