@@ -478,15 +478,7 @@ type outcome struct {
 
 // bulkOnce sends docs once.
 func (t *SinkTask) bulkOnce(ctx context.Context, docs []*doc) (outcome, error) {
-	n := 0
-	for _, d := range docs {
-		n += len(d.action) + len(d.source)
-	}
-	body := make([]byte, 0, n)
-	for _, d := range docs {
-		body = append(body, d.action...)
-		body = append(body, d.source...)
-	}
+	body := bulkBody(docs)
 	// filter_path: the answer to 2,000 documents shrinks from ~400 KB to
 	// what classify reads, which Elasticsearch then need not render (nor
 	// gzip) and the sink need not parse.
@@ -507,6 +499,21 @@ func (t *SinkTask) bulkOnce(ctx context.Context, docs []*doc) (outcome, error) {
 		return outcome{}, readError(res.StatusCode, res.Header, res.Body)
 	}
 	return classify(res.Body, docs)
+}
+
+// bulkBody is the request body of docs: each one's action line and
+// source line.
+func bulkBody(docs []*doc) []byte {
+	n := 0
+	for _, d := range docs {
+		n += len(d.action) + len(d.source)
+	}
+	body := make([]byte, 0, n)
+	for _, d := range docs {
+		body = append(body, d.action...)
+		body = append(body, d.source...)
+	}
+	return body
 }
 
 // classify sorts a bulk response's items: acknowledged (written, a delete

@@ -1,7 +1,6 @@
 package elasticsearch
 
 import (
-	"bytes"
 	"compress/gzip"
 	"context"
 	"encoding/base64"
@@ -47,7 +46,7 @@ func (c *fakeCtx) ErrantRecordReporter() func(*plugins.Record, error) {
 	}
 }
 
-func newTask(t *testing.T, tctx plugins.SinkTaskContext, kv ...string) *SinkTask {
+func newTask(t testing.TB, tctx plugins.SinkTaskContext, kv ...string) *SinkTask {
 	t.Helper()
 	cfg := plugins.Config{"name": "es-unit", "connection.url": "http://127.0.0.1:1"}
 	for i := 0; i+1 < len(kv); i += 2 {
@@ -627,15 +626,14 @@ func TestProxyAndCompression(t *testing.T) {
 	}
 }
 
-// writeJSONString's fast path (printable ASCII) and its fallback both
-// write what encoding/json does.
-func TestWriteJSONString(t *testing.T) {
+// appendJSONString's fast path (printable ASCII) and its fallback both
+// append what encoding/json writes, after what was there.
+func TestAppendJSONString(t *testing.T) {
 	for _, s := range []string{"", "kit-throughput", "k42", "a b+c/d_e.f-9", `q"uote`, `back\slash`, "tab\tnl\n", "<&>", "déjà vu", "\x7f", "\u2028", string([]byte{0xff, 'x'})} {
-		var b bytes.Buffer
-		writeJSONString(&b, s)
+		got := appendJSONString([]byte(`{"x":`), s)
 		want, _ := json.Marshal(s)
-		if b.String() != string(want) {
-			t.Errorf("writeJSONString(%q) = %s, want %s", s, b.String(), want)
+		if string(got) != `{"x":`+string(want) {
+			t.Errorf("appendJSONString(%q) = %s, want {\"x\":%s", s, got, want)
 		}
 	}
 }
@@ -671,4 +669,34 @@ func TestFrozenNodeIsRetriable(t *testing.T) {
 	if el := time.Since(start); el < 800*time.Millisecond || el > 10*time.Second {
 		t.Errorf("2 attempts of read timeout + health check took %s, want about 0.8 s", el)
 	}
+}
+
+// BenchmarkBulkBody1KiB: the sink's own work per document of the bench's
+// 1 KiB records (issue 14), the JSON encoding included: the bulk item
+// (fillDoc, as Put calls it) and its share of the request body, 2,000
+// documents a request.
+func BenchmarkBulkBody1KiB(b *testing.B) {
+	schema := plugins.StructBuilder().Field("id", plugins.Int64Schema).Field("payload", plugins.StringSchema).MustBuild()
+	task := newTask(b, nil)
+	recs := make([]plugins.Record, 2000)
+	for i := range recs {
+		recs[i] = plugins.Record{Topic: "kit-throughput", Offset: int64(100000 + i), Key: fmt.Sprint("k", 100000+i), KeySchema: plugins.StringSchema,
+			Value: plugins.NewStruct(schema).MustPut("id", int64(i)).MustPut("payload", strings.Repeat("7", 1024-60)), ValueSchema: schema}
+	}
+	docs := make([]*doc, len(recs))
+	b.ReportAllocs()
+	b.ResetTimer()
+	for range b.N {
+		slab := make([]doc, len(recs)) // as Put does
+		for i := range recs {
+			if ok, err := task.fillDoc(&slab[i], &recs[i]); !ok || err != nil {
+				b.Fatal(ok, err)
+			}
+			docs[i] = &slab[i]
+		}
+		if body := bulkBody(docs); len(body) < 2000*1024 {
+			b.Fatalf("body of %d bytes", len(body))
+		}
+	}
+	b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*len(recs)), "ns/doc")
 }
