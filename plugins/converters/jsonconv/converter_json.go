@@ -963,16 +963,7 @@ func (c *JSONConverter) toConnectValue(s *plugins.Schema, n any, depth int) (any
 		if err != nil {
 			return nil, err
 		}
-		switch t {
-		case plugins.TypeInt8:
-			v = int8(i)
-		case plugins.TypeInt16:
-			v = int16(i)
-		case plugins.TypeInt32:
-			v = int32(i)
-		default:
-			v = i
-		}
+		v = narrowInt(t, i)
 	case plugins.TypeFloat32, plugins.TypeFloat64:
 		var f float64
 		switch x := n.(type) {
@@ -1183,4 +1174,20 @@ func init() {
 	plugins.Register(plugins.Registration{Class: "org.apache.kafka.connect.json.JsonConverter", Type: plugins.PluginConverter,
 		Aliases: []string{"json"}, Doc: "JSON with optional schema envelope",
 		New: func() any { return NewJSONConverter() }})
+}
+
+// narrowInt gives i the Go type Connect uses for schema type t (int8,
+// int16, int32; int64 for INT64), truncating as Kafka's JsonConverter does
+// ((byte) value.intValue() and so on). Both decode paths use it, so they
+// agree (FuzzJSONDirect).
+func narrowInt(t plugins.Type, i int64) any {
+	switch t {
+	case plugins.TypeInt8:
+		return int8(i)
+	case plugins.TypeInt16:
+		return int16(i)
+	case plugins.TypeInt32:
+		return int32(i)
+	}
+	return i
 }

@@ -109,16 +109,7 @@ func (c *JSONConverter) decodeValue(s *plugins.Schema, depth int) (any, error) {
 		if !ok {
 			return nil, errSlow
 		}
-		switch s.Type {
-		case plugins.TypeInt8:
-			v = int8(i)
-		case plugins.TypeInt16:
-			v = int16(i)
-		case plugins.TypeInt32:
-			v = int32(i)
-		default:
-			v = i
-		}
+		v = narrowInt(s.Type, i)
 	case plugins.TypeFloat32, plugins.TypeFloat64:
 		var f float64
 		switch k {
