@@ -1135,14 +1135,26 @@ func isIntegral(n json.Number) bool {
 // jsonInt converts a JSON number to int64 like Jackson's longValue
 // (fractions truncated).
 func jsonInt(n json.Number) (int64, error) {
+	i, ok := parseJSONInt(n)
+	if !ok {
+		return 0, fmt.Errorf("number %s out of range for an integer", n)
+	}
+	return i, nil
+}
+
+// parseJSONInt reads a JSON number as an integer: exactly when it is one,
+// else through float64 and truncated (Kafka's JsonConverter reads a
+// number node's longValue); false when it is out of int64's range. It
+// takes the string of the tree path and the bytes of the direct path.
+func parseJSONInt[T ~string | ~[]byte](n T) (int64, bool) {
 	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-		return i, nil
+		return i, true
 	}
 	f, err := strconv.ParseFloat(string(n), 64)
 	if err != nil || math.IsInf(f, 0) || f >= math.MaxInt64 || f <= math.MinInt64 {
-		return 0, fmt.Errorf("number %s out of range for an integer", n)
+		return 0, false
 	}
-	return int64(f), nil
+	return int64(f), true
 }
 
 // parseDecimalNumber parses a JSON number exactly, refusing exponents that

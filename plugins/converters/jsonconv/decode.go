@@ -105,7 +105,7 @@ func (c *JSONConverter) decodeValue(s *plugins.Schema, depth int) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		i, ok := jsonIntBytes(raw)
+		i, ok := parseJSONInt(raw)
 		if !ok {
 			return nil, errSlow
 		}
@@ -427,7 +427,7 @@ func (c *JSONConverter) decodeSchemaless(depth int) (any, error) {
 			return nil, err
 		}
 		if isIntegralBytes(raw) {
-			i, ok := jsonIntBytes(raw)
+			i, ok := parseJSONInt(raw)
 			if !ok {
 				return nil, errSlow
 			}
@@ -443,29 +443,12 @@ func (c *JSONConverter) decodeSchemaless(depth int) (any, error) {
 	if err != nil {
 		return nil, err
 	}
-	switch tok.Kind() {
-	case 't':
-		return true, nil
-	case 'f':
-		return false, nil
-	case 'n':
-		return nil, nil
+	if v, ok := literal(tok.Kind()); ok {
+		return v, nil
 	}
 	return nil, errSlow
 }
 
 func isIntegralBytes(n []byte) bool {
 	return bytes.IndexAny(n, ".eE") < 0
-}
-
-// jsonIntBytes is jsonInt on a number's bytes.
-func jsonIntBytes(n []byte) (int64, bool) {
-	if i, err := strconv.ParseInt(string(n), 10, 64); err == nil {
-		return i, true
-	}
-	f, err := strconv.ParseFloat(string(n), 64)
-	if err != nil || math.IsInf(f, 0) || f >= math.MaxInt64 || f <= math.MinInt64 {
-		return 0, false
-	}
-	return int64(f), true
 }

@@ -138,15 +138,24 @@ func (p *jsonParser) tree() (any, error) {
 	if err != nil {
 		return nil, readErr(err)
 	}
-	switch tok.Kind() {
-	case 't':
-		return true, nil
-	case 'f':
-		return false, nil
-	case 'n':
-		return nil, nil
+	if v, ok := literal(tok.Kind()); ok {
+		return v, nil
 	}
 	return nil, fmt.Errorf("unexpected %v", tok.Kind()) // jsontext reports misplaced delimiters first
+}
+
+// literal is the value of a true, false or null token; false for any
+// other kind.
+func literal(k jsontext.Kind) (any, bool) {
+	switch k {
+	case 't':
+		return true, true
+	case 'f':
+		return false, true
+	case 'n':
+		return nil, true
+	}
+	return nil, false
 }
 
 func (p *jsonParser) object() (any, error) {
