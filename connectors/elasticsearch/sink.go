@@ -242,15 +242,6 @@ func (t *SinkTask) version(rec *plugins.Record) (int64, error) {
 	return 0, fmt.Errorf("record %s-%d@%d has no header %s (%s)", rec.Topic, rec.Partition, rec.Offset, t.s.versionHeader, ExternalVersionHeader)
 }
 
-// toDoc builds the bulk item of rec; nil: nothing to write.
-func (t *SinkTask) toDoc(rec *plugins.Record) (*doc, error) {
-	d := new(doc)
-	if ok, err := t.fillDoc(d, rec); !ok || err != nil {
-		return nil, err
-	}
-	return d, nil
-}
-
 // fillDoc makes *d the bulk item of rec (Put fills one slab of docs per
 // batch); false: nothing to write.
 func (t *SinkTask) fillDoc(d *doc, rec *plugins.Record) (bool, error) {

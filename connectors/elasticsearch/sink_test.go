@@ -31,6 +31,16 @@ type fakeCtx struct {
 	dlq      bool
 }
 
+// toDoc is fillDoc into a new doc; nil: nothing to write. (Put fills one
+// slab per batch; the tests look at documents one at a time.)
+func (t *SinkTask) toDoc(rec *plugins.Record) (*doc, error) {
+	d := new(doc)
+	if ok, err := t.fillDoc(d, rec); !ok || err != nil {
+		return nil, err
+	}
+	return d, nil
+}
+
 func (*fakeCtx) Assignment() []plugins.TopicPartition { return nil }
 func (*fakeCtx) Pause(...plugins.TopicPartition)      {}
 func (*fakeCtx) Resume(...plugins.TopicPartition)     {}
