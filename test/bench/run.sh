@@ -10,7 +10,8 @@
 # in alternating order; per-round figures, medians and ratios weir/Kafka,
 # with broker CPU-seconds per GB and peak RSS next to MB/s and latency; and
 # weir serve --fsync under 16 producers against dd conv=fdatasync (500 MB each). Writes
-# bench-results/bench-<UTC time>.json. About 15 minutes on 2 CPUs.
+# bench-results/bench-<UTC time>.json. About 15 minutes on 2 CPUs, after up
+# to 2 minutes of waiting for the load of the build to settle (-settle).
 #
 # Env: BENCH_QUICK=1 (100 MB, 1 round: for development, ~3 minutes),
 # BENCH_ROUNDS, BENCH_MB, BENCH_WORKDIR (/tmp/weir-bench; put it on the disk

@@ -80,6 +80,7 @@ type config struct {
 	kafkaHeap    string
 	startTimeout time.Duration
 	stepTimeout  time.Duration
+	settle       time.Duration
 }
 
 // records is how many records of recordSize make mb MB (2^20 bytes).
@@ -111,6 +112,7 @@ func main() {
 	flag.StringVar(&c.kafkaHeap, "kafka-heap", "-Xmx1G -Xms1G", "KAFKA_HEAP_OPTS of the benchmarked Kafka (kafka-server-start.sh's default)")
 	flag.DurationVar(&c.startTimeout, "start-timeout", 3*time.Minute, "longest wait for a broker to take its first produce")
 	flag.DurationVar(&c.stepTimeout, "step-timeout", 5*time.Minute, "longest any single benchmark step may run")
+	flag.DurationVar(&c.settle, "settle", 2*time.Minute, "longest wait, before the first measurement, for the 1-minute load average to fall below 1 (run.sh's own go build leaves it near 3); 0: start at once")
 	flag.Parse()
 	if err := run(c); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
@@ -120,6 +122,22 @@ func main() {
 
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "%s  "+format+"\n", append([]any{time.Now().Format("15:04:05")}, args...)...)
+}
+
+// settle waits up to max for the 1-minute load average to fall below 1,
+// so that the first round does not measure the build that came before it
+// (the report still gives the load at every broker start).
+func settle(ctx context.Context, max time.Duration) error {
+	deadline := time.Now().Add(max)
+	for l := loadAvg1m(); l >= 1 && time.Now().Before(deadline); l = loadAvg1m() {
+		progress("load average %.2f: waiting for it to fall below 1 before measuring (up to %s more; -settle 0 skips)", l, time.Until(deadline).Round(time.Second))
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case <-time.After(10 * time.Second):
+		}
+	}
+	return nil
 }
 
 func run(c config) error {
@@ -152,6 +170,9 @@ func run(c config) error {
 			progress("cannot drop the page cache (%v): rounds will start warm; run as root for the figures the README describes", err)
 			c.dropCaches = false
 		}
+	}
+	if err := settle(ctx, c.settle); err != nil {
+		return err
 	}
 	if c.durableOnly {
 		return runDurable(ctx, c)
