@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"maps"
 	"net"
 	"os"
@@ -386,7 +387,12 @@ func (n *Node) spawn() error {
 		return fmt.Errorf("exec weir serve: %w", err)
 	}
 	done := make(chan struct{})
-	go func() { cmd.Wait(); lf.Close(); close(done) }()
+	go func() {
+		cmd.Wait()
+		n.noteStrangeExit(cmd, lf)
+		lf.Close()
+		close(done)
+	}()
 	n.cmd, n.done = cmd, done
 	n.paused.Store(false)
 	return nil
@@ -458,6 +464,22 @@ func (n *Node) metadata(ctx context.Context, topic string) (*kmsg.MetadataRespon
 	// A seed broker answers as itself: RequestSharded would follow the
 	// controller; a plain request to the only seed stays here.
 	return req.RequestWith(rctx, cl)
+}
+
+// noteStrangeExit writes to the node's log which processes were running
+// when the process ended while the harness still counted it as running
+// (Kill and Stop clear n.cmd first): a node of a CI run once shut down on
+// a SIGTERM nobody in the test sent, and the sender was gone by the time
+// anyone looked. weir serve exits 0 after a SIGTERM, so any exit counts.
+func (n *Node) noteStrangeExit(cmd *exec.Cmd, log io.Writer) {
+	n.mu.Lock()
+	ours := n.cmd == cmd
+	n.mu.Unlock()
+	if !ours {
+		return
+	}
+	ps, _ := exec.Command("ps", "-eo", "pid,ppid,pgid,etime,args", "--sort=start_time").CombinedOutput()
+	fmt.Fprintf(log, "harness: weir serve (pid %d) ended (%v) while the harness counted it as running; processes then:\n%s", cmd.Process.Pid, cmd.ProcessState, ps)
 }
 
 func (n *Node) signal(sig syscall.Signal) error {

@@ -3,6 +3,8 @@ package cluster
 import (
 	"context"
 	"os"
+	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -76,3 +78,30 @@ func TestHarnessOneNode(t *testing.T) {
 type testWriter struct{ t *testing.T }
 
 func (w testWriter) Write(b []byte) (int, error) { w.t.Log("\n" + string(b)); return len(b), nil }
+
+// A node that ends without the harness asking (here a SIGTERM sent from
+// outside it) leaves the process list of that moment in its log, so a
+// stray signal's sender can be found afterwards.
+func TestHarnessNotesForeignExit(t *testing.T) {
+	c := Start(t, Config{Nodes: 1})
+	n := c.Nodes[0]
+	n.mu.Lock()
+	pid, done := n.cmd.Process.Pid, n.done
+	n.mu.Unlock()
+	if err := syscall.Kill(pid, syscall.SIGTERM); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-done:
+	case <-time.After(60 * time.Second):
+		t.Fatal("weir serve still running 60 s after SIGTERM")
+	}
+	b, err := os.ReadFile(n.LogPath)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := string(b)
+	if !strings.Contains(log, "while the harness counted it as running") || !strings.Contains(log, "PPID") {
+		t.Fatalf("no process list in the node's log after a foreign SIGTERM; log tail:\n%s", Tail(n.LogPath, 20))
+	}
+}
