@@ -36,19 +36,55 @@ func NewStruct(s *Schema) *Struct {
 // consecutive pieces of one allocation, and it skips Put's look-up by
 // name. A wrong count or an invalid value is an error.
 func NewStructWith(s *Schema, values []any) (*Struct, error) {
+	if err := checkWith(s, values); err != nil {
+		return nil, err
+	}
+	return &Struct{schema: s, values: values}, nil
+}
+
+func checkWith(s *Schema, values []any) error {
 	if s == nil || s.Type != TypeStruct {
-		return nil, fmt.Errorf("plugins.NewStructWith: %s is not a STRUCT schema", s)
+		return fmt.Errorf("plugins.NewStructWith: %s is not a STRUCT schema", s)
 	}
 	if len(values) != len(s.Fields) {
-		return nil, fmt.Errorf("%d values for the %d fields of %s", len(values), len(s.Fields), s)
+		return fmt.Errorf("%d values for the %d fields of %s", len(values), len(s.Fields), s)
 	}
 	for i := range s.Fields {
 		f := &s.Fields[i]
 		if err := ValidateValue(f.Schema, values[i]); err != nil {
-			return nil, fmt.Errorf("field %q: %w", f.Name, err)
+			return fmt.Errorf("field %q: %w", f.Name, err)
 		}
 	}
-	return &Struct{schema: s, values: values}, nil
+	return nil
+}
+
+// StructSlab makes Structs as NewStructWith does, cut from chunks of
+// Chunk Structs (256 when zero): one allocation per chunk instead of one
+// per Struct, for a source that decodes many rows. A Struct handed out is
+// never reused by the slab; it is an ordinary Struct (Put, Get, …), and
+// while it is referenced its whole chunk stays in memory. The zero
+// StructSlab is ready; it is not safe for concurrent use.
+type StructSlab struct {
+	Chunk int
+	free  []Struct
+}
+
+// New is NewStructWith with the Struct taken from the slab.
+func (a *StructSlab) New(s *Schema, values []any) (*Struct, error) {
+	if err := checkWith(s, values); err != nil {
+		return nil, err
+	}
+	if len(a.free) == 0 {
+		n := a.Chunk
+		if n <= 0 {
+			n = 256
+		}
+		a.free = make([]Struct, n)
+	}
+	st := &a.free[0]
+	a.free = a.free[1:]
+	st.schema, st.values = s, values
+	return st, nil
 }
 
 // Schema returns the struct's schema.

@@ -43,3 +43,31 @@ func TestNewStructWith(t *testing.T) {
 		t.Error("NewStructWith accepted a non-STRUCT schema")
 	}
 }
+
+func TestStructSlab(t *testing.T) {
+	s := StructBuilder().Field("id", Int64Schema).Field("name", OptionalStringSchema).MustBuild()
+	slab := StructSlab{Chunk: 2}
+	var got []*Struct
+	for i := range 5 { // more than one chunk
+		st, err := slab.New(s, []any{int64(i), nil})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, st)
+	}
+	for i, st := range got {
+		if st.Get("id") != int64(i) || !st.Equal(NewStruct(s).MustPut("id", int64(i))) {
+			t.Errorf("struct %d of the slab is %v", i, st)
+		}
+	}
+	got[0].MustPut("name", "changed")
+	if got[1].Get("name") != nil {
+		t.Errorf("Put on one struct of a chunk changed its neighbour: %v", got[1])
+	}
+	if _, err := slab.New(s, []any{"seven", nil}); err == nil || !strings.Contains(err.Error(), `field "id"`) {
+		t.Errorf("StructSlab.New of an invalid value: %v", err)
+	}
+	if _, err := slab.New(Int64Schema, nil); err == nil {
+		t.Error("StructSlab.New accepted a non-STRUCT schema")
+	}
+}
