@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"math/big"
+	"math/bits"
 	"strconv"
 	"strings"
 	"time"
@@ -314,7 +315,7 @@ func (c *column) decoder(m *pgtype.Map, format int16) decoder {
 	case kNumeric, kMoney:
 		if c.unscaled {
 			var slab ratSlab
-			return scanInto(c, m, format, func(n int64) (any, error) { return unscaledRat(slab.rat(), n, c.decimalScale), nil })
+			return scanInto(c, m, format, func(n int64) (any, error) { return slab.unscaled(n, c.decimalScale), nil })
 		}
 		if c.kind == kNumeric && c.numericAs == plugins.TypeBytes {
 			// Decimals: their *big.Rat values come out of chunks of a
@@ -324,7 +325,7 @@ func (c *column) decoder(m *pgtype.Map, format int16) decoder {
 				if err := c.decimalOK(n); err != nil {
 					return nil, err
 				}
-				return decimalRat(slab.rat(), n), nil
+				return decimalRat(&slab, n), nil
 			})
 		}
 		return scanInto(c, m, format, c.numeric)
@@ -541,27 +542,28 @@ var pow10 = func() (p [19]int64) {
 }()
 
 // decimalRat is the finite numeric n (Int × 10^Exp, as pgx decodes it) as
-// a normalized *big.Rat, Connect's Decimal value. A value of up to 18
-// digits after the point whose digits fit an int64 (the common case) is
-// reduced with integer arithmetic, which big.Rat's general normalization
-// (a GCD with allocations) would cost several times over: 10^k's only
-// prime factors are 2 and 5.
-func decimalRat(r *big.Rat, n pgtype.Numeric) *big.Rat {
+// a normalized *big.Rat, Connect's Decimal value, taken from slab (nil: a
+// Rat of its own). A value of up to 18 digits after the point whose
+// digits fit an int64 (the common case) is reduced with integer
+// arithmetic, which big.Rat's general normalization (a GCD with
+// allocations) would cost several times over: 10^k's only prime factors
+// are 2 and 5.
+func decimalRat(slab *ratSlab, n pgtype.Numeric) *big.Rat {
 	switch {
 	case n.Int == nil:
-		return r
+		return slab.rat()
 	case n.Exp == 0:
-		return r.SetInt(n.Int)
+		return slab.rat().SetInt(n.Int)
 	case n.Exp > 0:
-		return r.SetInt(new(big.Int).Mul(n.Int, new(big.Int).Exp(bigTen, big.NewInt(int64(n.Exp)), nil)))
+		return slab.rat().SetInt(new(big.Int).Mul(n.Int, new(big.Int).Exp(bigTen, big.NewInt(int64(n.Exp)), nil)))
 	case n.Exp >= -18 && n.Int.IsInt64():
-		return unscaledRat(r, n.Int.Int64(), int(-n.Exp))
+		return slab.unscaled(n.Int.Int64(), int(-n.Exp))
 	}
-	return r.SetFrac(n.Int, new(big.Int).Exp(bigTen, big.NewInt(int64(-n.Exp)), nil))
+	return slab.rat().SetFrac(n.Int, new(big.Int).Exp(bigTen, big.NewInt(int64(-n.Exp)), nil))
 }
 
-// unscaledRat sets r to num / 10^scale (0 <= scale <= 18), normalized.
-func unscaledRat(r *big.Rat, num int64, scale int) *big.Rat {
+// reduced is num / 10^scale (0 <= scale <= 18) in lowest terms.
+func reduced(num int64, scale int) (int64, int64) {
 	den := pow10[scale]
 	for den%2 == 0 && num%2 == 0 {
 		num, den = num/2, den/2
@@ -569,26 +571,73 @@ func unscaledRat(r *big.Rat, num int64, scale int) *big.Rat {
 	for den%5 == 0 && num%5 == 0 {
 		num, den = num/5, den/5
 	}
-	// SetInt64 initializes r, after which Denom is r's own
-	// denominator (documented), set to the already coprime den.
-	r.SetInt64(num)
-	r.Denom().SetInt64(den)
-	return r
+	return num, den
 }
 
 // ratSlab hands out the *big.Rat values of Decimals cut from shared
-// chunks (an allocation per few hundred values instead of one per value).
+// chunks, their words included: one allocation per few hundred values
+// instead of three per value (the Rat, its numerator's and its
+// denominator's words). A nil *ratSlab hands out Rats of their own.
 type ratSlab struct {
-	rats []big.Rat
+	cells []ratCell
 }
 
-// rat is a zero Rat of the slab.
-func (s *ratSlab) rat() *big.Rat {
-	if len(s.rats) == 0 {
-		s.rats = make([]big.Rat, 256)
+// ratCell is one Rat of a slab and the words of its numerator and
+// denominator (each a one-word nat, with no spare capacity: arithmetic
+// on the Rat that needs more allocates, as on any other Rat).
+type ratCell struct {
+	r big.Rat
+	w [2]big.Word
+}
+
+func (s *ratSlab) cell() *ratCell {
+	if len(s.cells) == 0 {
+		s.cells = make([]ratCell, 256)
 	}
-	r := &s.rats[0]
-	s.rats = s.rats[1:]
+	c := &s.cells[0]
+	s.cells = s.cells[1:]
+	return c
+}
+
+// rat is a zero Rat.
+func (s *ratSlab) rat() *big.Rat {
+	if s == nil {
+		return new(big.Rat)
+	}
+	return &s.cell().r
+}
+
+// ratSeed only lends a Rat of the slab a denominator to replace (see
+// unscaled); nothing writes it.
+var ratSeed = big.NewRat(1, 2)
+
+// unscaled is num / 10^scale (0 <= scale <= 18) as a normalized Rat.
+func (s *ratSlab) unscaled(num int64, scale int) *big.Rat {
+	num, den := reduced(num, scale)
+	if s == nil || bits.UintSize < 64 {
+		// SetInt64 initializes r, after which Denom is r's own
+		// denominator (documented), set to the already coprime den.
+		r := s.rat()
+		r.SetInt64(num)
+		r.Denom().SetInt64(den)
+		return r
+	}
+	c := s.cell()
+	mag := uint64(num)
+	if num < 0 {
+		mag = -mag
+	}
+	c.w[0], c.w[1] = big.Word(mag), big.Word(den)
+	// Int.SetBits takes the words as they are; Denom returns the Rat's own
+	// denominator only once it has one, which the copy of ratSeed gives
+	// it (both of the seed's slices are replaced before anything writes).
+	r := &c.r
+	*r = *ratSeed
+	r.Num().SetBits(c.w[0:1:1])
+	if num < 0 {
+		r.Num().Neg(r.Num())
+	}
+	r.Denom().SetBits(c.w[1:2:2])
 	return r
 }
 
@@ -614,7 +663,7 @@ func (c *column) numeric(n pgtype.Numeric) (any, error) {
 	if err := c.decimalOK(n); err != nil {
 		return nil, err
 	}
-	r := decimalRat(new(big.Rat), n)
+	r := decimalRat(nil, n)
 	switch c.numericAs {
 	case plugins.TypeBytes:
 		return r, nil

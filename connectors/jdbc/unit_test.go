@@ -166,9 +166,14 @@ func TestGroupOpsKeepsLastPerKey(t *testing.T) {
 // TestDecimalRat checks the integer reduction against big.Rat's own
 // normalization, over every scale it handles and the boundaries around it.
 func TestDecimalRat(t *testing.T) {
-	nums := []int64{0, 1, -1, 2, 5, 10, 25, 125, 1234567, -1234560, 999999999999999999, -999999999999999999, 1 << 62, -(1 << 62), 3 * 5 * 5 * 2 * 2 * 2 * 7}
+	nums := []int64{0, 1, -1, 2, 5, 10, 25, 125, 1234567, -1234560, 999999999999999999, -999999999999999999, 1 << 62, -(1 << 62), 3 * 5 * 5 * 2 * 2 * 2 * 7, math.MaxInt64, math.MinInt64}
+	var slabbed ratSlab
 	for exp := int32(-20); exp <= 3; exp++ {
-		for _, x := range nums {
+		for i, x := range nums {
+			slab := &slabbed // the Rats of a slab, and Rats of their own
+			if i%2 == 1 {
+				slab = nil
+			}
 			n := pgtype.Numeric{Int: big.NewInt(x), Exp: exp, Valid: true}
 			want := new(big.Rat).SetInt64(x)
 			p := new(big.Rat).SetInt(new(big.Int).Exp(big.NewInt(10), big.NewInt(int64(max(exp, -exp))), nil))
@@ -177,15 +182,35 @@ func TestDecimalRat(t *testing.T) {
 			} else {
 				want.Mul(want, p)
 			}
-			got := decimalRat(new(big.Rat), n)
+			got := decimalRat(slab, n)
 			if got.Cmp(want) != 0 || got.RatString() != want.RatString() || got.Denom().Cmp(want.Denom()) != 0 {
 				t.Errorf("decimalRat(%de%d) = %s, want %s", x, exp, got.RatString(), want.RatString())
 			}
 		}
 	}
 	big40, _ := new(big.Int).SetString("-1234567890123456789012345678901234567890", 10)
-	if got, want := decimalRat(new(big.Rat), pgtype.Numeric{Int: big40, Exp: -5, Valid: true}), new(big.Rat).SetFrac(big40, big.NewInt(100000)); got.Cmp(want) != 0 {
+	if got, want := decimalRat(nil, pgtype.Numeric{Int: big40, Exp: -5, Valid: true}), new(big.Rat).SetFrac(big40, big.NewInt(100000)); got.Cmp(want) != 0 {
 		t.Errorf("40 digits: %s, want %s", got.RatString(), want.RatString())
+	}
+}
+
+// TestRatSlabIndependent checks that the Rats of one slab, whose words
+// are cut from shared chunks, are values of their own: arithmetic on one
+// changes neither its neighbours nor the seed that lent it a denominator.
+func TestRatSlabIndependent(t *testing.T) {
+	var slab ratSlab
+	huge := new(big.Rat).SetFrac(new(big.Int).Lsh(big.NewInt(1), 200), big.NewInt(7))
+	a, b, c := slab.unscaled(1234, 2), slab.unscaled(-1234, 2), slab.unscaled(7, 0)
+	a.Add(a, big.NewRat(1, 3))
+	b.Mul(b, huge) // outgrows its one-word numerator
+	c.Neg(c)
+	for _, x := range []struct{ got, want *big.Rat }{
+		{a, big.NewRat(1901, 150)}, {b, big.NewRat(-617, 50).Mul(big.NewRat(-617, 50), huge)}, {c, big.NewRat(-7, 1)},
+		{slab.unscaled(1234, 2), big.NewRat(617, 50)}, {ratSeed, big.NewRat(1, 2)},
+	} {
+		if x.got.Cmp(x.want) != 0 {
+			t.Errorf("got %s, want %s", x.got.RatString(), x.want.RatString())
+		}
 	}
 }
 
