@@ -309,6 +309,15 @@ func (c *column) decoder(m *pgtype.Map, format int16) decoder {
 	case kFloat64:
 		return scanInto(c, m, format, func(v float64) (any, error) { return v, nil })
 	case kString, kUUID:
+		if t, ok := m.TypeForOID(c.oid); ok && c.kind == kString {
+			if _, ok := t.Codec.(pgtype.TextCodec); ok {
+				// pgx's text codec scans a string as string(raw) in
+				// either format: the same bytes, copied into chunks
+				// shared by many values instead of one allocation each.
+				var a textArena
+				return func(raw []byte) (any, error) { return a.string(raw), nil }
+			}
+		}
 		return scanInto(c, m, format, func(v string) (any, error) { return v, nil })
 	case kBytes:
 		return scanInto(c, m, format, func(v []byte) (any, error) { return v, nil })
@@ -639,6 +648,28 @@ func (s *ratSlab) unscaled(num int64, scale int) *big.Rat {
 	}
 	r.Denom().SetBits(c.w[1:2:2])
 	return r
+}
+
+// textArena copies text values into shared chunks: a string per value
+// without an allocation of its own. It only appends, and a
+// strings.Builder never writes bytes it has already handed out as a
+// string, so every string stays valid however long it is kept (holding
+// its chunk in memory); a new chunk starts when one is full.
+type textArena struct{ b strings.Builder }
+
+const textChunk = 32 << 10
+
+func (a *textArena) string(raw []byte) string {
+	if len(raw) > textChunk/16 {
+		return string(raw)
+	}
+	if a.b.Cap()-a.b.Len() < len(raw) {
+		a.b = strings.Builder{}
+		a.b.Grow(textChunk)
+	}
+	n := a.b.Len()
+	a.b.Write(raw)
+	return a.b.String()[n:]
 }
 
 // numeric converts per the column's numeric mapping.

@@ -294,3 +294,31 @@ func TestDecodersUsePgxCodecs(t *testing.T) {
 		t.Errorf("short numeric: %v", err)
 	}
 }
+
+// TestTextArena checks that the strings of an arena keep their bytes
+// while it goes on filling its chunk and starting new ones, and that the
+// raw value they were copied from may be reused.
+func TestTextArena(t *testing.T) {
+	var a textArena
+	raw := make([]byte, 0, 4*textChunk)
+	var got, want []string
+	for i := 0; len(want) < 20000; i++ {
+		v := strings.Repeat(string(rune('a'+i%26)), i%50)
+		if i%1000 == 999 {
+			v = strings.Repeat("big", textChunk) // beyond the arena's values: a string of its own
+		}
+		raw = append(raw[:0], v...)
+		got, want = append(got, a.string(raw)), append(want, v)
+		for j := range raw {
+			raw[j] = '#' // the row's buffer, reused by the next row
+		}
+	}
+	for i := range want {
+		if got[i] != want[i] {
+			t.Fatalf("string %d is %q, want %q", i, got[i], want[i])
+		}
+	}
+	if s := a.string([]byte{}); s != "" {
+		t.Errorf("empty value: %q", s)
+	}
+}
