@@ -116,8 +116,12 @@
 // (enum, inet, money, ranges…) arrive as STRING in PostgreSQL's text form.
 //
 // Values are decoded by pgx's codecs (pgtype scan plans made once per scan
-// into the Go type each column needs), then mapped as above; the field
-// values of many rows share one allocation (plugins.NewStructWith). In
+// into the Go type each column needs), then mapped as above. What a row
+// is made of comes from chunks shared by many rows, never reused: the
+// field values (plugins.NewStructWith), the Structs (plugins.StructSlab),
+// the bytes of text values (one string each, no allocation of its own)
+// and the big.Rat of a Decimal with its words. A record kept holds its
+// chunks in memory; a batch's rows are about 450 bytes each. In
 // table mode a Decimal column of at most 18 digits, numeric(p,s) with
 // p <= 18 and s >= 0, is selected as its unscaled integer
 // ((col * 10^s)::int8, exact for such a column) and read by pgx's int8

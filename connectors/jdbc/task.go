@@ -87,9 +87,10 @@ type scan struct {
 	peeked  bool
 	peekRec plugins.Record
 	peekPos rowPos
-	slab    []any  // field values of the rows to come, carved per row
-	batch   int    // batch.max.rows
-	pos     rowPos // of the row decoded last
+	slab    []any              // field values of the rows to come, carved per row
+	structs plugins.StructSlab // the values' and keys' Structs, likewise
+	batch   int                // batch.max.rows
+	pos     rowPos             // of the row decoded last
 	started time.Time
 }
 
@@ -289,6 +290,7 @@ func (t *SourceTask) begin(ctx context.Context, ts *tableState) error {
 		return err
 	}
 	sc := &scan{t: ts, tx: tx, m: t.conn.TypeMap(), started: time.Now(), batch: t.s.batchMax}
+	sc.structs.Chunk = max(1, min(sc.batch, 1024))
 	t.cur = sc
 	// The first statement fixes the snapshot; its bounds come with it.
 	var now time.Time
@@ -597,7 +599,7 @@ func (sc *scan) next(rec *plugins.Record) (bool, error) {
 			vals[j] = v
 		}
 	}
-	val, err := plugins.NewStructWith(p.valueSchema, vals)
+	val, err := sc.structs.New(p.valueSchema, vals)
 	if err != nil {
 		return false, fmt.Errorf("table %s: %w", sc.t.label(), err)
 	}
@@ -607,7 +609,7 @@ func (sc *scan) next(rec *plugins.Record) (bool, error) {
 		for i, k := range p.keyIdx {
 			kv[i] = vals[k]
 		}
-		key, err := plugins.NewStructWith(p.keySchema, kv)
+		key, err := sc.structs.New(p.keySchema, kv)
 		if err != nil {
 			return false, fmt.Errorf("table %s key: %w", sc.t.label(), err)
 		}
