@@ -26,6 +26,7 @@ import (
 
 	"github.com/weirlog/weir/core/broker"
 	"github.com/weirlog/weir/core/cluster"
+	"github.com/weirlog/weir/core/gctune"
 	"github.com/weirlog/weir/core/group"
 )
 
@@ -120,7 +121,9 @@ WEIR_ plus the flag name in upper case with dashes as underscores (e.g.
 WEIR_DATA_DIR). Precedence: command line, then environment, then config file,
 then the default.
 
-weir serve shuts down cleanly on SIGTERM or SIGINT.`,
+weir serve shuts down cleanly on SIGTERM or SIGINT. It runs Go's garbage
+collector at GOGC=200 (the heap may grow to three times its live size: less
+CPU per record, still a small RSS) unless the environment sets GOGC.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if err := awaitStartFile(); err != nil {
@@ -252,6 +255,7 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	logger.Info("garbage collector", "setting", gctune.Apply())
 	voters, err := cluster.ParseVoters(o.controllerVoters)
 	if err != nil {
 		return err

@@ -12,7 +12,9 @@
 // text form over the time. CPU per row is counted apart from wall time:
 // the client's (this process, getrusage) and the PostgreSQL backend's
 // (/proc/<pid>/stat of the connection's server process, when readable),
-// which do not depend on what else the machine runs.
+// which do not depend on what else the machine runs. The process runs with
+// weir serve's garbage-collector setting (core/gctune: GOGC=200 unless the
+// environment sets GOGC), as the task would inside weir serve.
 package main
 
 import (
@@ -33,9 +35,12 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/weirlog/weir/connectors/jdbc"
+	"github.com/weirlog/weir/core/gctune"
 	"github.com/weirlog/weir/plugins"
 	"github.com/weirlog/weir/plugins/converters/jsonconv"
 )
+
+var gcSetting string
 
 type result struct {
 	Rows           int        `json:"rows"`
@@ -54,6 +59,7 @@ type result struct {
 	BulkTarget     float64    `json:"source_bulk_target"`
 	SinkTarget     float64    `json:"sink_target"`
 	PostgresServer string     `json:"postgres"`
+	GC             string     `json:"gc"` // the collector setting, weir serve's (core/gctune) unless GOGC is set
 	Runs           []measured `json:"runs"`
 }
 
@@ -83,6 +89,9 @@ func main() {
 	sinkToo := flag.Bool("sink", true, "measure the sink too (false: the source runs alone, e.g. for a profile of them)")
 	flag.BoolVar(&convert, "convert", false, "also run mode=bulk with every record's key and value through JsonConverter (its defaults: schemas.enable=true, weir's default converter), as weir's runtime converts them before producing: the converter's share of a source pipeline (the produce into the log is still not in the loop)")
 	flag.Parse()
+	// The task runs here as it runs in weir serve: with its GC setting.
+	gcSetting = gctune.Apply()
+	fmt.Fprintf(os.Stderr, "garbage collector: %s\n", gcSetting)
 	if *cpuProfile != "" {
 		f, err := os.Create(*cpuProfile)
 		if err == nil {
@@ -118,7 +127,7 @@ func run(url string, n, batch, rounds int, jsonOut string, sinkToo bool) error {
 		return err
 	}
 	defer conn.Exec(context.Background(), "DROP SCHEMA "+schema+" CASCADE")
-	res := result{Rows: n, Rounds: rounds, BulkTarget: 0.7, SinkTarget: 0.5}
+	res := result{Rows: n, Rounds: rounds, BulkTarget: 0.7, SinkTarget: 0.5, GC: gcSetting}
 	_ = conn.QueryRow(ctx, "SHOW server_version").Scan(&res.PostgresServer)
 
 	ddl := " (id bigint PRIMARY KEY, qty integer NOT NULL, item text NOT NULL, price numeric(10,2), at timestamptz NOT NULL)"
