@@ -56,7 +56,7 @@ func newReport(c config) *report {
 			fmt.Sprintf("%d MB per throughput run (%d records of %d B), %d partitions, acks=all, %d rounds interleaved (order alternates), medians of the rounds",
 				c.mb, c.records(c.mb), c.recordSize, c.partitions, c.rounds),
 			fmt.Sprintf("fresh data dirs under %s for every broker and round, one disk; page cache %s", c.workDir, cache),
-			fmt.Sprintf("weir serve: its defaults; set: --data-dir, --kafka-addr %s, --http-addr %s %s", c.weirAddr, c.weirHTTP, c.weirArgs),
+			fmt.Sprintf("weir serve: its defaults (Go GC at GOGC=200 unless GOGC is set, core/gctune); set: --data-dir, --kafka-addr %s, --http-addr %s %s", c.weirAddr, c.weirHTTP, c.weirArgs),
 			fmt.Sprintf("Apache Kafka %s: KRaft single node from test/services/kafka.sh (Kafka's defaults but listeners, log.dirs, single-node replication factors, group.initial.rebalance.delay.ms=0), KAFKA_HEAP_OPTS=%q, on %s", kafka, c.kafkaHeap, c.kafkaAddr),
 			fmt.Sprintf("franz-go %s (`weir bench`): its defaults (acks=all, idempotent, linger 10ms, snappy only where it shrinks a batch, 1 MB batches, 50000 buffered records, fetch 50 MiB / 1 MiB per partition); set: seed broker, client id, dial timeout 5s, the topic, consume from the start; every record a different random value, so nothing compresses", franz),
 			java,
