@@ -118,6 +118,18 @@ type SinkHarness interface {
 	Read(ctx context.Context, s *Stream) ([]plugins.Record, error)
 }
 
+// Landed is implemented by a sink harness that can tell cheaply how many
+// of the kit's records the external system holds without reading them
+// (a storage sink's files: their count and flush.size). Throughput then
+// polls Landed while its clock runs, and reads and checks every record
+// (Read) only once the clock stopped: reading the data back is the
+// harness's work, not the sink's, and on the same cores it was counted
+// against the sink.
+type Landed interface {
+	SinkHarness
+	Landed(ctx context.Context, s *Stream) (int, error)
+}
+
 // Idempotent marks a sink harness whose system keeps one copy of a record
 // however often the sink writes it (document ids and versions from the
 // record, upserts by key): a replay cannot be seen there. Lifecycle then
@@ -168,6 +180,13 @@ type Options struct {
 	OffsetFlushInterval time.Duration
 	// Partitions of a sink's topic [1].
 	Partitions int
+	// Preload (Throughput of a sink only) produces all the records
+	// before the connector is created, and the clock starts when its
+	// config is PUT: the sink drains a backlog, nothing else runs on the
+	// machine meanwhile, and connector start and the group join are
+	// inside the measured time. Without it the clock starts once the
+	// connector is RUNNING and the kit produces while the sink consumes.
+	Preload bool
 	// WeirArgs are extra flags for every `weir serve` the kit starts.
 	WeirArgs []string
 	// Only runs just these scenarios while a connector is being

@@ -79,8 +79,8 @@ func (h *parquetHarness) Config(s *conformance.Stream) map[string]string {
 func (h *parquetHarness) Record(i int) plugins.Record   { return formattest.BenchRecord(i, h.Pad) }
 func (*parquetHarness) ID(r plugins.Record) (int, bool) { return formattest.BenchID(r) }
 
-func (h *parquetHarness) Read(_ context.Context, s *conformance.Stream) ([]plugins.Record, error) {
-	fl, err := files(h.cl, "/"+topicsDir(s)+"/"+s.Topic)
+func (h *parquetHarness) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Record, error) {
+	fl, err := h.Files(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -91,28 +91,35 @@ func (h *parquetHarness) Read(_ context.Context, s *conformance.Stream) ([]plugi
 	}
 	var out []plugins.Record
 	for _, f := range fl {
-		recs, ok := h.seen[f.path+f.tag]
+		recs, ok := h.seen[f.Path+f.Tag]
 		if !ok {
-			b, err := h.cl.ReadFile(f.path)
+			b, err := h.cl.ReadFile(f.Path)
 			if err != nil {
 				return nil, err
 			}
 			if recs, err = formattest.ParquetRecords(b); err != nil {
-				return nil, fmt.Errorf("%s: %w", f.path, err)
+				return nil, fmt.Errorf("%s: %w", f.Path, err)
 			}
-			h.seen[f.path+f.tag] = recs
+			h.seen[f.Path+f.Tag] = recs
 		}
 		out = append(out, recs...)
 	}
 	return out, nil
 }
 
-// BenchmarkHdfsParquetSinkKit is the Parquet throughput row of make
-// bench-connectors: 1 KiB records with a schema (JSON with schemas in
-// Kafka) end to end through weir serve (storagetest.BenchConfig) into
-// snappy Parquet files in MiniDFSCluster;
+// BenchmarkHdfsParquetSinkKit is the live Parquet throughput row of make
+// bench: 1 KiB records with a schema (JSON with schemas in Kafka) end to
+// end through weir serve (storagetest.Throughput,
+// storagetest.BenchConfig) into snappy Parquet files in MiniDFSCluster;
 // BenchmarkHdfsRawWriteKit is its physical limit too.
 func BenchmarkHdfsParquetSinkKit(b *testing.B) {
 	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: storagetest.BenchConfig()}}
-	storagetest.Throughput(b, h, h.Class()+" (Parquet)")
+	storagetest.Throughput(b, h, h.Class()+" (Parquet)", false)
+}
+
+// BenchmarkHdfsParquetPreloadedSinkKit is the same with the records in
+// the topic before the connector starts.
+func BenchmarkHdfsParquetPreloadedSinkKit(b *testing.B) {
+	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: storagetest.BenchConfig()}}
+	storagetest.Throughput(b, h, h.Class()+" (Parquet, preloaded)", true)
 }

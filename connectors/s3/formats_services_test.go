@@ -60,7 +60,7 @@ func (h *parquetHarness) Config(s *conformance.Stream) map[string]string {
 func (h *parquetHarness) Record(i int) plugins.Record   { return formattest.BenchRecord(i, h.Pad) }
 func (*parquetHarness) ID(r plugins.Record) (int, bool) { return formattest.BenchID(r) }
 func (h *parquetHarness) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Record, error) {
-	objs, err := listObjects(ctx, h.cl, topicsDir(s)+"/"+s.Topic+"/")
+	objs, err := h.Files(ctx, s)
 	if err != nil {
 		return nil, err
 	}
@@ -71,28 +71,35 @@ func (h *parquetHarness) Read(ctx context.Context, s *conformance.Stream) ([]plu
 	}
 	var out []plugins.Record
 	for _, o := range objs {
-		recs, ok := h.seen[o.key+o.tag]
+		recs, ok := h.seen[o.Path+o.Tag]
 		if !ok {
-			b, err := getObject(ctx, h.cl, o.key)
+			b, err := getObject(ctx, h.cl, o.Path)
 			if err != nil {
 				return nil, err
 			}
 			if recs, err = formattest.ParquetRecords(b); err != nil {
-				return nil, fmt.Errorf("%s: %w", o.key, err)
+				return nil, fmt.Errorf("%s: %w", o.Path, err)
 			}
-			h.seen[o.key+o.tag] = recs
+			h.seen[o.Path+o.Tag] = recs
 		}
 		out = append(out, recs...)
 	}
 	return out, nil
 }
 
-// BenchmarkS3ParquetSinkKit is the Parquet throughput row of make
-// bench-connectors: 1 KiB records with a schema (JSON with schemas in
-// Kafka) end to end through weir serve (storagetest.BenchConfig) into
-// snappy Parquet objects in versitygw;
+// BenchmarkS3ParquetSinkKit is the live Parquet throughput row of make
+// bench: 1 KiB records with a schema (JSON with schemas in Kafka) end to
+// end through weir serve (storagetest.Throughput,
+// storagetest.BenchConfig) into snappy Parquet objects in versitygw;
 // BenchmarkS3RawUploadKit is its physical limit too.
 func BenchmarkS3ParquetSinkKit(b *testing.B) {
 	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: storagetest.BenchConfig()}}
-	storagetest.Throughput(b, h, h.Class()+" (Parquet)")
+	storagetest.Throughput(b, h, h.Class()+" (Parquet)", false)
+}
+
+// BenchmarkS3ParquetPreloadedSinkKit is the same with the records in the
+// topic before the connector starts.
+func BenchmarkS3ParquetPreloadedSinkKit(b *testing.B) {
+	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: storagetest.BenchConfig()}}
+	storagetest.Throughput(b, h, h.Class()+" (Parquet, preloaded)", true)
 }

@@ -4,20 +4,17 @@ import "testing"
 
 func TestLineValue(t *testing.T) {
 	for _, tc := range []struct {
-		line   string
-		idOnly bool
-		want   any
-		err    bool
+		line string
+		want any
+		err  bool
 	}{
-		{`"v00000042 \"q\" xxx"`, true, "v00000042", false},
-		{`"v00000042 \"q\" xxx"`, false, `v00000042 "q" xxx`, false},
-		{`"v0000004x xxx"`, true, "v0000004x xxx", false}, // not an id: decoded
-		{`{"a":1}`, true, map[string]any{"a": 1.0}, false},
-		{`"v00000042 unterminated`, true, nil, true},
+		{`"v00000042 \"q\" xxx"`, `v00000042 "q" xxx`, false},
+		{`{"a":1}`, map[string]any{"a": 1.0}, false},
+		{`"v00000042 unterminated`, nil, true},
 	} {
-		got, err := LineValue([]byte(tc.line), tc.idOnly)
+		got, err := LineValue([]byte(tc.line))
 		if (err != nil) != tc.err {
-			t.Errorf("LineValue(%s, %v) error %v", tc.line, tc.idOnly, err)
+			t.Errorf("LineValue(%s) error %v", tc.line, err)
 			continue
 		}
 		if m, ok := tc.want.(map[string]any); ok {
@@ -27,7 +24,7 @@ func TestLineValue(t *testing.T) {
 			continue
 		}
 		if !tc.err && got != tc.want {
-			t.Errorf("LineValue(%s, %v) = %q, want %q", tc.line, tc.idOnly, got, tc.want)
+			t.Errorf("LineValue(%s) = %q, want %q", tc.line, got, tc.want)
 		}
 	}
 }

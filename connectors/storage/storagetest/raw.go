@@ -8,8 +8,9 @@ import (
 	"time"
 )
 
-// RawFiles is how many files a raw row writes per round (about 100 MB).
-const RawFiles = 20
+// RawFiles is how many files a raw row writes per round (about 200 MB,
+// as much as the sink rows move).
+const RawFiles = 40
 
 // RawBody is one file of the JSON throughput rows as the sink writes it:
 // the JSON lines of BenchFlush of the kit's 1 KiB records (Kit{Pad:
