@@ -80,29 +80,27 @@ func (f jsonFormat) NewWriter(w io.Writer) RecordWriter {
 }
 
 type jsonWriter struct {
-	c  *jsonconv.JSONConverter
-	w  io.Writer
-	gz *gzip.Writer
+	c    *jsonconv.JSONConverter
+	w    io.Writer
+	gz   *gzip.Writer
+	line []byte // one record's line, reused for the next: no allocation per record
 }
 
 func (j *jsonWriter) Write(rec *plugins.Record) error {
-	b, err := j.c.FromConnect(rec.Topic, rec.ValueSchema, rec.Value)
-	if err != nil {
-		return fmt.Errorf("json format: %w", err)
+	b := j.line[:0]
+	if rec.ValueSchema == nil && rec.Value == nil {
+		b = append(b, "null"...)
+	} else {
+		var err error
+		if b, err = j.c.AppendFromConnect(b, rec.Topic, rec.ValueSchema, rec.Value); err != nil {
+			return fmt.Errorf("json format: %w", err)
+		}
 	}
-	if b == nil {
-		b = []byte("null")
-	}
-	// Two writes: appending the newline to b would copy the whole value
-	// to a new array whenever FromConnect returned it full.
-	if _, err = j.w.Write(b); err != nil {
-		return err
-	}
-	_, err = j.w.Write(newline)
+	b = append(b, '\n')
+	j.line = b
+	_, err := j.w.Write(b)
 	return err
 }
-
-var newline = []byte{'\n'}
 
 func (j *jsonWriter) Close() error {
 	if j.gz != nil {
