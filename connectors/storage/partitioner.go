@@ -78,8 +78,22 @@ func newPartitioner(p *plugins.ParsedConfig, delim string) (Partitioner, bool, e
 type defaultPartitioner struct{}
 
 func (defaultPartitioner) Encode(rec *plugins.Record) (string, error) {
+	if p := rec.Partition; p >= 0 && int(p) < len(partitionDirs) {
+		return partitionDirs[p], nil
+	}
 	return "partition=" + strconv.Itoa(int(rec.Partition)), nil
 }
+
+// partitionDirs are the default partitioner's names of the first Kafka
+// partitions, made once: Encode runs for every record, and building the
+// name was the writer core's last allocation per record.
+var partitionDirs = func() (d [256]string) {
+	for i := range d {
+		d[i] = "partition=" + strconv.Itoa(i)
+	}
+	return d
+}()
+
 func (defaultPartitioner) Time(rec *plugins.Record) time.Time { return rec.Timestamp }
 
 type fieldPartitioner struct {
