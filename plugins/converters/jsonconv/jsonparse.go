@@ -227,8 +227,13 @@ func (p *jsonParser) member(start int, index map[string]int, key string, v any) 
 // else in p.scratch. It is valid until the next unquote.
 func (p *jsonParser) unquote(raw []byte) []byte {
 	s := raw[1 : len(raw)-1]
-	if bytes.IndexByte(s, '\\') < 0 && utf8.Valid(s) {
+	n := plainLen(s)
+	if n == len(s) || bytes.IndexByte(s[n:], '\\') < 0 && utf8.Valid(s[n:]) {
 		return s
+	}
+	var ok bool
+	if p.scratch, ok = appendUnescaped(append(p.scratch[:0], s[:n]...), s[n:]); ok {
+		return p.scratch
 	}
 	// The decoder has validated raw: the only errors left report invalid
 	// UTF-8 or surrogates, which are replaced by U+FFFD as in encoding/json.
