@@ -247,7 +247,11 @@ func Throughput(b *testing.B, h Lister, label string, preload bool) {
 	}
 	b.ReportMetric(r.RecordsPerSec(), "records/s")
 	b.ReportMetric(r.MBPerSec(), "MB/s")
-	b.Logf("%s: %s", label, r)
+	if preload {
+		b.Logf("%s: %s (RUNNING %s after its creation)", label, r, r.Running.Round(time.Millisecond))
+	} else {
+		b.Logf("%s: %s", label, r)
+	}
 }
 
 // landed counts a throughput row's records by its files
