@@ -38,17 +38,27 @@
 #   once); the faster is the limit.
 # Parquet files are smaller than the JSON they come from (snappy); their
 # ratio is still taken against the same raw limit, of Kafka bytes.
+# Rounds run one after another, each row once per round; the ratios of
+# each round (a row over the raw limit of the same round) are printed,
+# then the medians of the rows and their ratios.
 #   bash test/bench/storage.sh        (WEIR_BENCH_RECORDS=200000 by default;
-#                                      WEIR_BENCH_ROUNDS=3 rounds of each)
+#                                      WEIR_BENCH_ROUNDS=3 rounds)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash test/services/all.sh start >/dev/null
 make -s build
 rounds=${WEIR_BENCH_ROUNDS:-3}
-echo "load before: $(cut -d' ' -f1-3 /proc/loadavg)"
-out=$(WEIR_BIN=$PWD/bin/weir go test -tags services -count="$rounds" -run '^$' \
-  -bench 'SinkKit$|SinkTaskKit$|RawUploadKit$|RawWriteKit$' -benchtime 1x ./connectors/s3 ./connectors/hdfs)
-echo "$out" | grep -E '^Benchmark|ns/op|raw: |task alone: '
+# Round by round, every row once per round: a row and the raw limit it is
+# divided by are measured minutes, not a quarter of an hour, apart (the
+# machine is shared; its load moves).
+out=""
+for r in $(seq 1 "$rounds"); do
+  echo "round $r: load before $(cut -d' ' -f1-3 /proc/loadavg)"
+  o=$(WEIR_BIN=$PWD/bin/weir go test -tags services -count=1 -run '^$' \
+    -bench 'SinkKit$|SinkTaskKit$|RawUploadKit$|RawWriteKit$' -benchtime 1x ./connectors/s3 ./connectors/hdfs)
+  echo "$o" | grep -E '^Benchmark|ns/op|raw: |task alone: |kit.go'
+  out="$out"$'\n'"$o"
+done
 echo "load after: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo "$out" | awk -v rounds="$rounds" '
   # A task bench'"'"'s log lines may come between its name and its figures.
@@ -60,12 +70,21 @@ echo "$out" | awk -v rounds="$rounds" '
     if (n == 0) return 0
     return n % 2 ? a[(n + 1) / 2] : (a[n / 2] + a[n / 2 + 1]) / 2
   }
+  # The ratios of round r: each row over the raw limit of the same round.
+  function rr(row, raws, r,   a, b) {
+    split(row, a, " "); split(raws, b, " ")
+    return b[r] > 0 ? a[r] / b[r] : 0
+  }
   END {
     for (st = 1; st <= 2; st++) {
       if (st == 1) { p = "BenchmarkS3"; name = "S3"; rawk = p "RawUploadKit"; rawn = "raw upload" }
       else { p = "BenchmarkHdfs"; name = "HDFS"; rawk = p "RawWriteKit"; rawn = "raw write" }
       raw = median(v[rawk])
       if (raw == 0) continue
+      for (r = 1; r <= rounds; r++)
+        printf "%s round %d ratios: JSON preloaded %.2f, live %.2f; Parquet preloaded %.2f, live %.2f; task alone %.2f\n", name, r,
+          rr(v[p "PreloadedSinkKit"], v[rawk], r), rr(v[p "SinkKit"], v[rawk], r),
+          rr(v[p "ParquetPreloadedSinkKit"], v[rawk], r), rr(v[p "ParquetSinkKit"], v[rawk], r), rr(v[p "SinkTaskKit"], v[rawk], r)
       j = median(v[p "SinkKit"]); jp = median(v[p "PreloadedSinkKit"])
       q = median(v[p "ParquetSinkKit"]); qp = median(v[p "ParquetPreloadedSinkKit"])
       t = median(v[p "SinkTaskKit"])
