@@ -94,7 +94,11 @@ func TestClusterConnectWaitsForStateTopicLeaders(t *testing.T) {
 	t.Logf("the worker waited %v for its state topics' leader and started %v after it came back",
 		back.Sub(t0).Round(time.Millisecond), time.Since(back).Round(time.Millisecond))
 
-	// Topics it creates itself on this cluster get three replicas.
+	// Topics it creates itself on this cluster get three replicas, once
+	// the cluster counts all three brokers live again.
+	if err := c.WaitBrokers(ctx, 3, 30*time.Second); err != nil {
+		t.Fatal(err)
+	}
 	cfg2 := cfg
 	p2 := harness.Name("rf")
 	cfg2.ConfigTopic, cfg2.OffsetTopic, cfg2.StatusTopic = p2+"-configs", p2+"-offsets", p2+"-status"

@@ -292,6 +292,43 @@ func (c *Cluster) Describe(ctx context.Context, via *Node, topic string) (map[in
 	return nil, last
 }
 
+// WaitBrokers polls Metadata from every running node until each lists
+// want brokers. Metadata leaves fenced brokers out, so this is the moment
+// the whole cluster counts them live: a restarted node answers Metadata
+// (Node.Start returns) once it has caught up, which can be a heartbeat
+// before the controller unfences it again; a topic created in between
+// gets replicas on the other brokers only.
+func (c *Cluster) WaitBrokers(ctx context.Context, want int, timeout time.Duration) error {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	for {
+		var behind string
+		for _, n := range c.Nodes {
+			if !n.Running() {
+				continue
+			}
+			m, err := n.metadata(ctx, "")
+			switch {
+			case err != nil:
+				behind = fmt.Sprintf("node %d: %v", n.ID, err)
+			case len(m.Brokers) != want:
+				behind = fmt.Sprintf("node %d lists %d brokers", n.ID, len(m.Brokers))
+			}
+			if behind != "" {
+				break
+			}
+		}
+		if behind == "" {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("not every node lists %d brokers: %s", want, behind)
+		case <-time.After(100 * time.Millisecond):
+		}
+	}
+}
+
 // WaitLeader polls Metadata (asking only nodes that run) until topic's
 // partition has a leader that runs, is not in exclude, and answers as
 // leader; it returns it and how long that took.
