@@ -2,7 +2,6 @@ package conformance
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 )
@@ -136,9 +135,7 @@ func (e *env) verify(n int) {
 	if m := e.tally.missing(0, n); len(m) > 0 {
 		e.t.Fatalf("Throughput: %d of %d records missing once the clock stopped: %s", len(m), n, fmtIDs(m))
 	}
-	if p := e.tally.problems(); len(p) > 0 {
-		e.t.Fatalf("Throughput: records did not arrive intact:\n  %s", strings.Join(p, "\n  "))
-	}
+	e.intact()
 	if d := e.tally.dups(0, n); d > 0 && e.k.h.Guarantee() == ExactlyOnce {
 		e.t.Fatalf("Throughput: %d duplicates of %d records from a connector that declares exactly-once", d, n)
 	}

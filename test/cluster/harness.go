@@ -302,22 +302,7 @@ func (c *Cluster) WaitBrokers(ctx context.Context, want int, timeout time.Durati
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for {
-		var behind string
-		for _, n := range c.Nodes {
-			if !n.Running() {
-				continue
-			}
-			m, err := n.metadata(ctx, "")
-			switch {
-			case err != nil:
-				behind = fmt.Sprintf("node %d: %v", n.ID, err)
-			case len(m.Brokers) != want:
-				behind = fmt.Sprintf("node %d lists %d brokers", n.ID, len(m.Brokers))
-			}
-			if behind != "" {
-				break
-			}
-		}
+		behind := c.notListing(ctx, want)
 		if behind == "" {
 			return nil
 		}
@@ -327,6 +312,24 @@ func (c *Cluster) WaitBrokers(ctx context.Context, want int, timeout time.Durati
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// notListing names the first running node whose Metadata does not list
+// want brokers, and why; "" when every one does.
+func (c *Cluster) notListing(ctx context.Context, want int) string {
+	for _, n := range c.Nodes {
+		if !n.Running() {
+			continue
+		}
+		m, err := n.metadata(ctx, "")
+		if err != nil {
+			return fmt.Sprintf("node %d: %v", n.ID, err)
+		}
+		if len(m.Brokers) != want {
+			return fmt.Sprintf("node %d lists %d brokers", n.ID, len(m.Brokers))
+		}
+	}
+	return ""
 }
 
 // WaitLeader polls Metadata (asking only nodes that run) until topic's
