@@ -2,6 +2,7 @@ package runtime
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"sync/atomic"
 	"testing"
@@ -138,5 +139,98 @@ func TestSourceStopNeverOverlapsStart(t *testing.T) {
 				t.Fatalf("Poll called %d times after a stop requested during Start", n)
 			}
 		})
+	}
+}
+
+// slowStop is a source task that emits a few records once, then polls
+// until it is stopped and takes a while to return from that last Poll, as
+// a task finishing a database read does.
+type slowStop struct {
+	topic string
+	sent  bool
+}
+
+const slowStopRecords = 5
+
+type slowStopConnector struct{ cfg plugins.Config }
+
+func (c *slowStopConnector) ConfigDef() *plugins.ConfigDef { return testDef }
+func (c *slowStopConnector) Start(_ plugins.ConnectorContext, cfg plugins.Config) error {
+	c.cfg = cfg
+	return nil
+}
+func (c *slowStopConnector) TaskConfigs(int) ([]plugins.Config, error) {
+	return []plugins.Config{c.cfg}, nil
+}
+func (c *slowStopConnector) Stop() error                 { return nil }
+func (c *slowStopConnector) Version() string             { return "test" }
+func (c *slowStopConnector) NewTask() plugins.SourceTask { return &slowStop{} }
+
+func (s *slowStop) Start(_ plugins.SourceTaskContext, cfg plugins.Config) error {
+	s.topic = cfg["topic"]
+	return nil
+}
+func (s *slowStop) Poll(ctx context.Context) ([]plugins.Record, error) {
+	if !s.sent {
+		s.sent = true
+		recs := make([]plugins.Record, slowStopRecords)
+		for i := range recs {
+			recs[i] = plugins.Record{
+				Topic:           s.topic,
+				SourcePartition: map[string]any{"p": "slow"},
+				SourceOffset:    map[string]any{"n": i},
+				Value:           []byte{byte('a' + i)},
+			}
+		}
+		return recs, nil
+	}
+	<-ctx.Done()
+	time.Sleep(700 * time.Millisecond)
+	return nil, nil
+}
+func (s *slowStop) CommitRecord(*plugins.Record) error { return nil }
+func (s *slowStop) Commit() error                      { return nil }
+func (s *slowStop) Stop() error                        { return nil }
+
+func init() {
+	plugins.Register(plugins.Registration{Class: "io.weir.test.SlowStopSource", Type: plugins.PluginSource,
+		New: func() any { return &slowStopConnector{} }})
+}
+
+// TestStoppedMeansOffsetsWritten: once a stopped source connector shows
+// STOPPED with no tasks, GET offsets returns the offset of the last record
+// its task delivered. The task's only commit is its final one (the flush
+// interval is an hour), and it ends slowly; the herder used to publish
+// STOPPED and the empty task list before stopping the task, so a client
+// that waited for STOPPED read offsets without that commit and PATCHed
+// back to an earlier position (seen in the JDBC kit's Lifecycle).
+func TestStoppedMeansOffsetsWritten(t *testing.T) {
+	c := startCluster(t)
+	w := c.startWorker(t, func(cfg *Config) { cfg.OffsetFlushInterval = time.Hour })
+	name := "slow-stop"
+	topic := c.topic(name)
+	r := call(t, "PUT", w.url+"/connectors/"+name+"/config", map[string]any{
+		"connector.class": "io.weir.test.SlowStopSource", "tasks.max": "1", "topic": topic,
+	})
+	expectCode(t, r, http.StatusCreated, "create")
+	eventually(t, 30*time.Second, "task RUNNING", func() (bool, string) {
+		var st connectorStateInfo
+		call(t, "GET", w.url+"/connectors/"+name+"/status", nil).json(t, &st)
+		return len(st.Tasks) == 1 && st.Tasks[0].State == stateRunning, fmt.Sprintf("%+v", st)
+	})
+	time.Sleep(300 * time.Millisecond) // the first Poll's records are sent
+	expectCode(t, call(t, "PUT", w.url+"/connectors/"+name+"/stop", nil), http.StatusNoContent, "stop")
+	eventually(t, 30*time.Second, "STOPPED with no tasks", func() (bool, string) {
+		var st connectorStateInfo
+		call(t, "GET", w.url+"/connectors/"+name+"/status", nil).json(t, &st)
+		return st.Connector.State == stateStopped && len(st.Tasks) == 0, fmt.Sprintf("%+v", st)
+	})
+	r = call(t, "GET", w.url+"/connectors/"+name+"/offsets", nil)
+	expectCode(t, r, http.StatusOK, "get offsets")
+	var got connectorOffsets
+	r.json(t, &got)
+	want := fmt.Sprint(slowStopRecords - 1)
+	if len(got.Offsets) != 1 || fmt.Sprint(got.Offsets[0].Offset["n"]) != want {
+		t.Fatalf("offsets right after STOPPED = %s, want the last record's {\"n\":%s}", r.body, want)
 	}
 }

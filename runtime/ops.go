@@ -380,6 +380,12 @@ func (w *Worker) getOffsets(ctx context.Context, name string) (connectorOffsets,
 		})
 		return out, nil
 	}
+	if snap.target(name) == TargetStopped {
+		// A task on another worker may still be making its final commit;
+		// its status leaves RUNNING only after that commit is written.
+		// Past the wait the offsets are served as they stand.
+		_ = w.waitTasksEnded(ctx, name, 15*time.Second)
+	}
 	rctx, cancel := context.WithTimeout(ctx, stateTopicReadLimit)
 	defer cancel()
 	if err := w.offsetLog.readToEnd(rctx); err != nil {
@@ -402,26 +408,33 @@ func (w *Worker) requireStopped(ctx context.Context, name string) (map[string]st
 	if snap.target(name) != TargetStopped {
 		return nil, restErr(http.StatusBadRequest, "Connectors must be in the STOPPED state before their offsets can be modified. This can be done for the specified connector by issuing a 'PUT' request to the '/connectors/%s/stop' endpoint", name)
 	}
-	deadline := time.Now().Add(15 * time.Second)
+	if err := w.waitTasksEnded(ctx, name, 15*time.Second); err != nil {
+		return nil, err
+	}
+	return cfg, nil
+}
+
+// waitTasksEnded waits until a connector has no task configs and no task
+// reported RUNNING or PAUSED, i.e. every task ended with its final offset
+// commit (a task's status changes only after that commit). It fails with
+// 409 after limit.
+func (w *Worker) waitTasksEnded(ctx context.Context, name string, limit time.Duration) error {
+	deadline := time.Now().Add(limit)
 	for {
-		snap = w.configs.snapshot()
-		running := false
-		if len(snap.tasks[name]) > 0 {
-			running = true
-		}
+		running := len(w.configs.snapshot().tasks[name]) > 0
 		for n := 0; n < 64 && !running; n++ {
 			if st, ok := w.statuses.task(name, n); ok && (st.State == stateRunning || st.State == statePaused) {
 				running = true
 			}
 		}
 		if !running {
-			return cfg, nil
+			return nil
 		}
 		if time.Now().After(deadline) {
-			return nil, restErr(http.StatusConflict, "Connector %s still has running tasks; try again shortly", name)
+			return restErr(http.StatusConflict, "Connector %s still has running tasks; try again shortly", name)
 		}
 		if err := sleepCtx(ctx, 100*time.Millisecond); err != nil {
-			return nil, err
+			return err
 		}
 	}
 }

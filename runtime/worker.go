@@ -690,6 +690,17 @@ func (c *runConnector) start(w *Worker, ctx context.Context, raw map[string]stri
 	c.cc = cc
 	c.autoRestart = *w.cfg.AutoRestart && cc.autoRestart
 	if target == TargetStopped {
+		// This worker's tasks of the connector end first, each with its
+		// final offset commit, so that STOPPED with no tasks means their
+		// offsets are written: a GET or PATCH of offsets that follows
+		// sees where they stopped, not an earlier commit.
+		for id, t := range w.tasks {
+			if id.Connector == c.name {
+				t.stop()
+				delete(w.tasks, id)
+				w.m.forgetTask(id.Connector, id.Task)
+			}
+		}
 		c.state = stateStopped
 		w.putConnectorStatus(c.name, stateStopped, nil)
 		if len(snap.tasks[c.name]) > 0 {
