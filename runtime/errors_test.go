@@ -20,11 +20,17 @@ import (
 	"github.com/weirlog/weir/plugins"
 )
 
-// testSource is a source plugin for runtime tests: it emits "count"
+// oneTaskSource is the source connector of the runtime's test plugins: it
+// runs one task, with the connector's own config, made by newTask.
+type oneTaskSource struct {
+	cfg     plugins.Config
+	newTask func() plugins.SourceTask
+}
+
+// testSourceTask (class io.weir.test.TestSourceConnector) emits "count"
 // records numbered 0..count-1 to "topic", returns a retriable error from
 // its first "retriable.polls" polls, and fails Start with "fail.message"
 // for the first "fail.starts" starts (counted per connector name).
-type testSource struct{ cfg plugins.Config }
 
 var testStarts sync.Map // connector name -> *int
 
@@ -37,15 +43,17 @@ var testDef = plugins.NewConfigDef().
 	Define(plugins.ConfigKey{Name: "secret", Type: plugins.ConfigPassword, Default: ""}).
 	Define(plugins.ConfigKey{Name: "check.lso.bootstrap", Default: ""})
 
-func (s *testSource) ConfigDef() *plugins.ConfigDef { return testDef }
-func (s *testSource) Start(_ plugins.ConnectorContext, cfg plugins.Config) error {
+func (s *oneTaskSource) ConfigDef() *plugins.ConfigDef { return testDef }
+func (s *oneTaskSource) Start(_ plugins.ConnectorContext, cfg plugins.Config) error {
 	s.cfg = cfg
 	return nil
 }
-func (s *testSource) TaskConfigs(int) ([]plugins.Config, error) { return []plugins.Config{s.cfg}, nil }
-func (s *testSource) Stop() error                               { return nil }
-func (s *testSource) Version() string                           { return "test" }
-func (s *testSource) NewTask() plugins.SourceTask               { return &testSourceTask{} }
+func (s *oneTaskSource) TaskConfigs(int) ([]plugins.Config, error) {
+	return []plugins.Config{s.cfg}, nil
+}
+func (s *oneTaskSource) Stop() error                 { return nil }
+func (s *oneTaskSource) Version() string             { return "test" }
+func (s *oneTaskSource) NewTask() plugins.SourceTask { return s.newTask() }
 
 type testSourceTask struct {
 	cfg       plugins.Config
@@ -160,7 +168,9 @@ func (t *testSourceTask) Stop() error {
 }
 
 func init() {
-	plugins.Register(plugins.Registration{Class: "io.weir.test.TestSourceConnector", Type: plugins.PluginSource, New: func() any { return &testSource{} }})
+	plugins.Register(plugins.Registration{Class: "io.weir.test.TestSourceConnector", Type: plugins.PluginSource, New: func() any {
+		return &oneTaskSource{newTask: func() plugins.SourceTask { return &testSourceTask{} }}
+	}})
 }
 
 // TestSinkDeadLetterQueue: undecodable records go to the DLQ with Kafka

@@ -31,22 +31,6 @@ type blockingStart struct {
 // looked up by connector config).
 var blockingCurrent atomic.Pointer[blockingStart]
 
-type blockingStartConnector struct{ cfg plugins.Config }
-
-func (c *blockingStartConnector) ConfigDef() *plugins.ConfigDef { return testDef }
-func (c *blockingStartConnector) Start(_ plugins.ConnectorContext, cfg plugins.Config) error {
-	c.cfg = cfg
-	return nil
-}
-func (c *blockingStartConnector) TaskConfigs(int) ([]plugins.Config, error) {
-	return []plugins.Config{c.cfg}, nil
-}
-func (c *blockingStartConnector) Stop() error     { return nil }
-func (c *blockingStartConnector) Version() string { return "test" }
-func (c *blockingStartConnector) NewTask() plugins.SourceTask {
-	return blockingCurrent.Load()
-}
-
 func (b *blockingStart) Start(plugins.SourceTaskContext, plugins.Config) error {
 	b.inStart.Store(true)
 	close(b.entered)
@@ -81,7 +65,9 @@ func (b *blockingStart) Stop() error {
 
 func init() {
 	plugins.Register(plugins.Registration{Class: "io.weir.test.BlockingStartSource", Type: plugins.PluginSource,
-		New: func() any { return &blockingStartConnector{} }})
+		New: func() any {
+			return &oneTaskSource{newTask: func() plugins.SourceTask { return blockingCurrent.Load() }}
+		}})
 }
 
 // TestSourceStopNeverOverlapsStart: a connector deleted or stopped while
@@ -152,20 +138,6 @@ type slowStop struct {
 
 const slowStopRecords = 5
 
-type slowStopConnector struct{ cfg plugins.Config }
-
-func (c *slowStopConnector) ConfigDef() *plugins.ConfigDef { return testDef }
-func (c *slowStopConnector) Start(_ plugins.ConnectorContext, cfg plugins.Config) error {
-	c.cfg = cfg
-	return nil
-}
-func (c *slowStopConnector) TaskConfigs(int) ([]plugins.Config, error) {
-	return []plugins.Config{c.cfg}, nil
-}
-func (c *slowStopConnector) Stop() error                 { return nil }
-func (c *slowStopConnector) Version() string             { return "test" }
-func (c *slowStopConnector) NewTask() plugins.SourceTask { return &slowStop{} }
-
 func (s *slowStop) Start(_ plugins.SourceTaskContext, cfg plugins.Config) error {
 	s.topic = cfg["topic"]
 	return nil
@@ -194,7 +166,9 @@ func (s *slowStop) Stop() error                        { return nil }
 
 func init() {
 	plugins.Register(plugins.Registration{Class: "io.weir.test.SlowStopSource", Type: plugins.PluginSource,
-		New: func() any { return &slowStopConnector{} }})
+		New: func() any {
+			return &oneTaskSource{newTask: func() plugins.SourceTask { return &slowStop{} }}
+		}})
 }
 
 // TestStoppedMeansOffsetsWritten: once a stopped source connector shows

@@ -463,9 +463,7 @@ func (w *Worker) reconcile(ctx context.Context) {
 			if _, exists := snap.connectors[id.Connector]; !exists {
 				t.quiet() // deleted: its statuses get tombstones instead
 			}
-			t.stop()
-			delete(w.tasks, id)
-			w.m.forgetTask(id.Connector, id.Task)
+			w.dropTask(id, t)
 		case restartTask[id], !maps.Equal(want, t.raw):
 			t.stop()
 			delete(w.tasks, id)
@@ -500,6 +498,14 @@ func (w *Worker) reconcile(ctx context.Context) {
 		}
 		w.startTask(ctx, id, want, snap)
 	}
+}
+
+// dropTask stops a task this worker no longer runs (it makes its final
+// offset commit as it ends) and forgets it and its metrics.
+func (w *Worker) dropTask(id taskID, t *runTask) {
+	t.stop()
+	delete(w.tasks, id)
+	w.m.forgetTask(id.Connector, id.Task)
 }
 
 // wantTask returns the config task id should run with, if it should run.
@@ -696,9 +702,7 @@ func (c *runConnector) start(w *Worker, ctx context.Context, raw map[string]stri
 		// sees where they stopped, not an earlier commit.
 		for id, t := range w.tasks {
 			if id.Connector == c.name {
-				t.stop()
-				delete(w.tasks, id)
-				w.m.forgetTask(id.Connector, id.Task)
+				w.dropTask(id, t)
 			}
 		}
 		c.state = stateStopped
