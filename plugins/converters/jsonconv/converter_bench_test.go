@@ -2,6 +2,7 @@ package jsonconv
 
 import (
 	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/weirlog/weir/plugins"
@@ -142,6 +143,65 @@ func benchFromConnect1KiB(b *testing.B, c *JSONConverter, s *plugins.Schema, v a
 	b.ReportAllocs()
 	for b.Loop() {
 		if _, err := c.FromConnect("t", s, v); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// benchKitValue is the value of the storage sinks' throughput rows
+// (storagetest.Kit with its padding): a ~1 KiB string with a few escapes
+// and non-ASCII near its start.
+var benchKitValue = "v00000001 \"quoted\" back\\slash\ttab ünïcødé ✓" + strings.Repeat("x", 960)
+
+// BenchmarkToConnectString1KiB is the storage benches' hot call: that
+// string in its envelope (schemas.enable=true, a STRING schema).
+func BenchmarkToConnectString1KiB(b *testing.B) {
+	c := NewJSONConverter()
+	data, err := c.FromConnect("t", plugins.StringSchema, benchKitValue)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := c.ToConnect("t", data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkAppendFromConnectString1KiB is the storage JSON format's
+// line of that string (schemas.enable=false).
+func BenchmarkAppendFromConnectString1KiB(b *testing.B) {
+	c := NewJSONConverter()
+	if err := c.Configure(plugins.Config{JSONSchemasEnable: "false"}, false); err != nil {
+		b.Fatal(err)
+	}
+	var buf []byte
+	b.SetBytes(int64(len(benchKitValue)))
+	b.ReportAllocs()
+	for b.Loop() {
+		var err error
+		if buf, err = c.AppendFromConnect(buf[:0], "t", plugins.StringSchema, benchKitValue); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkToConnectEvent1KiB is the Parquet rows' record in its envelope:
+// a struct of an id and a 960-byte text (formattest.BenchRecord).
+func BenchmarkToConnectEvent1KiB(b *testing.B) {
+	s := plugins.StructBuilder().Name("bench.Event").
+		Field("id", plugins.Int64Schema).Field("payload", plugins.StringSchema).MustBuild()
+	c := NewJSONConverter()
+	data, err := c.FromConnect("t", s, plugins.NewStruct(s).MustPut("id", int64(12345)).MustPut("payload", strings.Repeat("x", 960)))
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.SetBytes(int64(len(data)))
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, _, err := c.ToConnect("t", data); err != nil {
 			b.Fatal(err)
 		}
 	}

@@ -56,27 +56,40 @@ func plainLen[T string | []byte](s T) int {
 // invalid UTF-8 and lone surrogates as U+FFFD. ok false: s holds what a
 // validated string cannot (the caller then uses AppendUnquote).
 func appendUnescaped(dst, s []byte) ([]byte, bool) {
-	for len(s) > 0 {
-		n := plainLen(s)
-		dst = append(dst, s[:n]...)
-		if s = s[n:]; len(s) == 0 {
+	dst, n, ok := unescapeTo(dst, s)
+	return dst, ok && n == len(s)
+}
+
+// unescapeTo appends the text of s up to its first unescaped '"' (or its
+// end), as appendUnescaped does. It returns how many bytes of s it read:
+// the index of that quote, or len(s). ok false: s holds there what a JSON
+// string cannot (a control character, a bad or cut escape).
+func unescapeTo(dst, s []byte) (_ []byte, n int, ok bool) {
+	i := 0
+	for i < len(s) {
+		k := plainLen(s[i:])
+		dst = append(dst, s[i:i+k]...)
+		if i += k; i == len(s) {
 			break
 		}
-		c := s[0]
+		c := s[i]
 		if c >= utf8.RuneSelf {
-			r, size := utf8.DecodeRune(s)
+			r, size := utf8.DecodeRune(s[i:])
 			if r == utf8.RuneError && size == 1 {
 				dst = append(dst, "\uFFFD"...)
 			} else {
-				dst = append(dst, s[:size]...)
+				dst = append(dst, s[i:i+size]...)
 			}
-			s = s[size:]
+			i += size
 			continue
 		}
-		if c != '\\' || len(s) < 2 {
-			return dst, false
+		if c == '"' {
+			return dst, i, true
 		}
-		switch e := s[1]; e {
+		if c != '\\' || i+1 >= len(s) {
+			return dst, i, false
+		}
+		switch e := s[i+1]; e {
 		case '"', '\\', '/':
 			dst = append(dst, e)
 		case 'b':
@@ -90,18 +103,18 @@ func appendUnescaped(dst, s []byte) ([]byte, bool) {
 		case 't':
 			dst = append(dst, '\t')
 		case 'u':
-			v1, ok := hex16(s[2:])
+			v1, ok := hex16(s[i+2:])
 			if !ok {
-				return dst, false
+				return dst, i, false
 			}
-			s = s[6:]
+			i += 6
 			r := rune(v1)
 			if utf16.IsSurrogate(r) {
 				r = utf8.RuneError
-				if len(s) >= 6 && s[0] == '\\' && s[1] == 'u' {
-					if v2, ok := hex16(s[2:]); ok {
+				if i+6 <= len(s) && s[i] == '\\' && s[i+1] == 'u' {
+					if v2, ok := hex16(s[i+2:]); ok {
 						if d := utf16.DecodeRune(rune(v1), rune(v2)); d != utf8.RuneError {
-							r, s = d, s[6:]
+							r, i = d, i+6
 						}
 					}
 				}
@@ -109,11 +122,50 @@ func appendUnescaped(dst, s []byte) ([]byte, bool) {
 			dst = utf8.AppendRune(dst, r)
 			continue
 		default:
-			return dst, false
+			return dst, i, false
 		}
-		s = s[2:]
+		i += 2
 	}
-	return dst, true
+	return dst, i, true
+}
+
+// readString reads the JSON string at the start of b in one pass, where
+// the decoder would scan it twice (jsontext validates it, then unquote
+// resolves it): its text, as unquote gives it (in b when it has no escape
+// and is valid UTF-8, else in p.scratch, valid until the next unquote),
+// and the length of the string with its quotes. ok false: b does not
+// start with a whole string this pass takes (not a string, cut short, or
+// invalid); the decoder then reads it and reports any error. It accepts
+// exactly the strings the decoder does (docOpts: invalid UTF-8 and lone
+// surrogate escapes allowed), which FuzzReadString checks.
+func (p *jsonParser) readString(b []byte) (text []byte, n int, ok bool) {
+	if len(b) == 0 || b[0] != '"' {
+		return nil, 0, false
+	}
+	s := b[1:]
+	i := 0
+	for { // in place while nothing needs rewriting
+		if i += plainLen(s[i:]); i == len(s) {
+			return nil, 0, false
+		}
+		c := s[i]
+		if c == '"' {
+			return s[:i], i + 2, true
+		}
+		if c < utf8.RuneSelf { // an escape or a control character
+			break
+		}
+		r, size := utf8.DecodeRune(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			break
+		}
+		i += size
+	}
+	var end int
+	if p.scratch, end, ok = unescapeTo(append(p.scratch[:0], s[:i]...), s[i:]); !ok || i+end == len(s) {
+		return nil, 0, false
+	}
+	return p.scratch, i + end + 2, true
 }
 
 // hex16 parses the four hex digits at the start of s.
