@@ -140,3 +140,88 @@ func TestParquetRefusesWhatItCannotWrite(t *testing.T) {
 		t.Fatal("parquet.codec=lzo accepted")
 	}
 }
+
+// TestParquetFlatSameBytes: a struct of leaves is written through
+// parquetFlat, and its files are byte for byte those of the map path,
+// every codec, with nulls, empty values and every leaf and logical type
+// (but an optional field holding zero, which the map path writes as null
+// and the flat one as the zero it is);
+// a struct with nested fields keeps the map path; a value of another
+// struct schema fails alike.
+func TestParquetFlatSameBytes(t *testing.T) {
+	s := plugins.StructBuilder().Name("com.example.Flat").
+		Field("id", plugins.Int64Schema).Field("tiny", plugins.Int8Schema).Field("small", plugins.Int16Schema).
+		Field("n", plugins.Int32Schema).Field("f32", plugins.Float32Schema).Field("f64", plugins.Float64Schema).
+		Field("ok", plugins.BooleanSchema).Field("note", plugins.OptionalStringSchema).Field("s", plugins.StringSchema).
+		Field("raw", plugins.BytesSchema).Field("oraw", plugins.OptionalBytesSchema).Field("price", plugins.DecimalSchema(2)).
+		Field("day", plugins.DateSchema()).Field("at", plugins.TimeSchema()).Field("ts", plugins.TimestampSchema()).
+		Field("ots", plugins.BuilderFrom(plugins.TimestampSchema()).Optional().MustBuild()).
+		Field("dflt", plugins.BuilderFrom(plugins.Int32Schema).Optional().Default(int32(42)).MustBuild()).
+		MustBuild()
+	var in []*plugins.Record
+	for i := range 700 {
+		v := plugins.NewStruct(s).
+			MustPut("id", int64(1000+i)).MustPut("tiny", int8(-3)).MustPut("small", int16(300)).MustPut("n", int32(i)).
+			MustPut("f32", float32(i)/3).MustPut("f64", 2.25*float64(i)).MustPut("ok", i%2 == 0).
+			MustPut("s", strings.Repeat("é", i%5)).MustPut("raw", []byte{0, 1, byte(i)}).
+			MustPut("price", big.NewRat(int64(1234+i), 100)).
+			MustPut("day", time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC).AddDate(0, 0, i)).
+			MustPut("at", time.UnixMilli(3600_000+int64(i)).UTC()).
+			MustPut("ts", time.UnixMilli(1_764_547_200_123+int64(i)).UTC())
+		if i%3 == 0 {
+			v.MustPut("note", "note").MustPut("oraw", []byte{}).MustPut("ots", time.UnixMilli(int64(i+1)).UTC()).MustPut("dflt", int32(i+1))
+		}
+		in = append(in, rec(int64(i), s, v))
+	}
+	for _, codec := range []string{"none", "snappy", "zstd"} {
+		flat := parseFormat(t, ParquetFormat, plugins.Config{"parquet.codec": codec})
+		mapped := parseFormat(t, ParquetFormat, plugins.Config{"parquet.codec": codec})
+		c, err := mapped.(*parquetFormat).compile(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if c.flat == nil {
+			t.Fatal("a struct of leaves has no flat writer")
+		}
+		c.flat = nil // the compiled schema is cached: mapped writes maps
+		a, b := avroFile(t, flat, in...), avroFile(t, mapped, in...)
+		if !bytes.Equal(a, b) {
+			t.Fatalf("%s: the flat writer's file (%d bytes) differs from the map writer's (%d bytes)", codec, len(a), len(b))
+		}
+		_, rows := readParquet(t, a)
+		if len(rows) != len(in) || rows[3]["note"] != "note" || rows[4]["note"] != nil || rows[5]["id"] != int64(1005) {
+			t.Fatalf("%s: rows read back %d: %v / %v", codec, len(rows), rows[3], rows[4])
+		}
+	}
+	// An optional field holding zero: the map path (parquet-go's
+	// optional of a map value) writes it as null, the flat one as 0.
+	zero := rec(0, s, plugins.NewStruct(s).
+		MustPut("id", int64(0)).MustPut("tiny", int8(0)).MustPut("small", int16(0)).MustPut("n", int32(0)).
+		MustPut("f32", float32(0)).MustPut("f64", 0.0).MustPut("ok", false).MustPut("note", "").MustPut("s", "").
+		MustPut("raw", []byte{}).MustPut("oraw", []byte{}).MustPut("price", big.NewRat(0, 1)).
+		MustPut("day", time.Unix(0, 0).UTC()).MustPut("at", time.Unix(0, 0).UTC()).MustPut("ts", time.Unix(0, 0).UTC()).
+		MustPut("ots", time.Unix(0, 0).UTC()).MustPut("dflt", int32(0)))
+	pf, _ := readParquet(t, avroFile(t, parseFormat(t, ParquetFormat, plugins.Config{}), zero))
+	for _, col := range pf.Metadata().RowGroups[0].Columns {
+		if n := col.MetaData.Statistics.NullCount; n != 0 {
+			t.Errorf("column %v: %d nulls for a present zero value", col.MetaData.PathInSchema, n)
+		}
+	}
+	if c, err := parseFormat(t, ParquetFormat, plugins.Config{}).(*parquetFormat).compile(testSchema()); err != nil || c.flat != nil {
+		t.Fatalf("a struct with nested fields: flat %v, %v", c.flat != nil, err)
+	}
+	other := plugins.StructBuilder().Name("com.example.Flat").Field("id", plugins.Int64Schema).MustBuild()
+	f := parseFormat(t, ParquetFormat, plugins.Config{})
+	w := f.NewWriter(&bytes.Buffer{})
+	if err := w.Write(in[0]); err != nil {
+		t.Fatal(err)
+	}
+	bad := rec(1, s, plugins.NewStruct(other).MustPut("id", int64(1)))
+	if err := w.Write(bad); err == nil || !strings.Contains(err.Error(), "where") {
+		t.Fatalf("a struct of another schema: %v", err)
+	}
+	req := rec(2, s, plugins.NewStruct(s).MustPut("id", int64(1)))
+	if err := w.Write(req); err == nil || !strings.Contains(err.Error(), "null for a required") {
+		t.Fatalf("a required field missing: %v", err)
+	}
+}
