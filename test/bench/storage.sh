@@ -33,9 +33,10 @@
 #   Kafka, no converter), MB/s of stored files.
 # - raw: 40 files of the same bytes the JSON rows store (the JSON lines of
 #   5000 such records, ~5 MB; ~200 MB in all) written from memory with
-#   aws-sdk-go-v2 PutObject (the sink's client) / colinmarc/hdfs, once one
-#   at a time and once 4 at a time (the task stores up to 4 files at
-#   once); the faster is the limit.
+#   aws-sdk-go-v2 PutObject (the sink's client) / colinmarc/hdfs, one at a
+#   time and 4 at a time (the task stores up to 4 files at once): after a
+#   warm-up, 3 passes of each, alternating; the faster mode's median is
+#   the limit.
 # Parquet files are smaller than the JSON they come from (snappy); their
 # ratio is still taken against the same raw limit, of Kafka bytes.
 # Rounds run one after another, each row once per round; the ratios of
