@@ -150,27 +150,9 @@ func TestMultiNodeMembershipAndFencing(t *testing.T) {
 // alone, which left the partition leaderless until the dead broker came
 // back.)
 func TestNewPartitionLeaderDiesBeforeFollowersFetch(t *testing.T) {
-	nodes := openCluster(t, 3, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, n := range nodes {
-		br := Broker{NodeID: n.id, Host: "127.0.0.1", Port: 9000 + n.id}
-		if _, err := n.c.Propose(ctx, &Command{Op: OpRegisterBroker, Broker: &br}); err != nil {
-			t.Fatalf("register %d: %v", n.id, err)
-		}
-	}
-	var leader *testNode
-	var others []*testNode
-	for _, n := range nodes {
-		if n.c.IsLeader() && leader == nil {
-			leader = n
-		} else {
-			others = append(others, n)
-		}
-	}
-	if leader == nil {
-		t.Fatal("no metadata leader")
-	}
+	leader, others := registeredTrio(ctx, t)
 	// The victim leads the partition but not the metadata, so the quorum
 	// survives it.
 	victim, next := others[0], others[1]
@@ -217,26 +199,11 @@ func TestMuxRefusesHugeFrame(t *testing.T) {
 // leader fences it, so it stops acknowledging writes before another
 // broker can take its partitions; a broker that heartbeats keeps it.
 func TestLeaseEndsBeforeFence(t *testing.T) {
-	nodes := openCluster(t, 3, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, n := range nodes {
-		br := Broker{NodeID: n.id, Host: "127.0.0.1", Port: 9000 + n.id}
-		if _, err := n.c.Propose(ctx, &Command{Op: OpRegisterBroker, Broker: &br}); err != nil {
-			t.Fatalf("register %d: %v", n.id, err)
-		}
-	}
-	var leader, victim *testNode
-	for _, n := range nodes {
-		if n.c.IsLeader() {
-			leader = n
-		} else if victim == nil {
-			victim = n
-		}
-	}
-	if leader == nil || victim == nil {
-		t.Fatal("no metadata leader")
-	}
+	leader, rest := registeredTrio(ctx, t)
+	victim := rest[0]
+	nodes := append([]*testNode{leader}, rest...)
 	for _, n := range nodes {
 		waitFor(t, fmt.Sprintf("node %d's lease", n.id), 5*time.Second, n.c.Leased)
 	}
@@ -270,27 +237,9 @@ func TestLeaseEndsBeforeFence(t *testing.T) {
 // died, not SessionTimeout after the next leader was elected: the new
 // leader starts the old one's clock from when raft stopped hearing it.
 func TestDeadMetadataLeaderFencedFromItsLastContact(t *testing.T) {
-	nodes := openCluster(t, 3, 0)
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
-	for _, n := range nodes {
-		br := Broker{NodeID: n.id, Host: "127.0.0.1", Port: 9000 + n.id}
-		if _, err := n.c.Propose(ctx, &Command{Op: OpRegisterBroker, Broker: &br}); err != nil {
-			t.Fatalf("register %d: %v", n.id, err)
-		}
-	}
-	var leader *testNode
-	var rest []*testNode
-	for _, n := range nodes {
-		if n.c.IsLeader() {
-			leader = n
-		} else {
-			rest = append(rest, n)
-		}
-	}
-	if leader == nil {
-		t.Fatal("no metadata leader")
-	}
+	leader, rest := registeredTrio(ctx, t)
 	time.Sleep(300 * time.Millisecond) // a few heartbeats
 	killed := time.Now()
 	leader.c.Close()
@@ -314,4 +263,28 @@ func TestDeadMetadataLeaderFencedFromItsLastContact(t *testing.T) {
 	if elected == 0 || fenced-elected > st-rest[0].c.raftHeartbeatTimeout/4 {
 		t.Fatalf("fenced %v after the election: its session clock started at the election, not at its last contact", fenced-elected)
 	}
+}
+
+// registeredTrio opens three controllers, registers each as a broker and
+// returns the metadata leader and the other two.
+func registeredTrio(ctx context.Context, t *testing.T) (leader *testNode, rest []*testNode) {
+	t.Helper()
+	nodes := openCluster(t, 3, 0)
+	for _, n := range nodes {
+		br := Broker{NodeID: n.id, Host: "127.0.0.1", Port: 9000 + n.id}
+		if _, err := n.c.Propose(ctx, &Command{Op: OpRegisterBroker, Broker: &br}); err != nil {
+			t.Fatalf("register %d: %v", n.id, err)
+		}
+	}
+	for _, n := range nodes {
+		if n.c.IsLeader() && leader == nil {
+			leader = n
+		} else {
+			rest = append(rest, n)
+		}
+	}
+	if leader == nil || len(rest) != 2 {
+		t.Fatal("no metadata leader")
+	}
+	return leader, rest
 }

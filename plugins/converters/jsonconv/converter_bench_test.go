@@ -70,7 +70,7 @@ func bench1KiBValue() *plugins.Struct {
 // BenchmarkToConnectEnvelope1KiB is the sink path's hot call with
 // schemas.enable=true: the same schema on every record.
 func BenchmarkToConnectEnvelope1KiB(b *testing.B) {
-	benchToConnect1KiB(b, NewJSONConverter())
+	benchToConnect1KiB(b, NewJSONConverter(), bench1KiB, bench1KiBValue())
 }
 
 // BenchmarkToConnectSchemaless1KiB is the same record's payload with
@@ -80,13 +80,14 @@ func BenchmarkToConnectSchemaless1KiB(b *testing.B) {
 	if err := c.Configure(plugins.Config{JSONSchemasEnable: "false"}, false); err != nil {
 		b.Fatal(err)
 	}
-	benchToConnect1KiB(b, c)
+	benchToConnect1KiB(b, c, bench1KiB, bench1KiBValue())
 }
 
-// benchToConnect1KiB decodes the 1 KiB record c itself encoded.
-func benchToConnect1KiB(b *testing.B, c *JSONConverter) {
+// benchToConnect1KiB decodes the record (schema, value) as c itself
+// encoded it.
+func benchToConnect1KiB(b *testing.B, c *JSONConverter, schema *plugins.Schema, value any) {
 	b.Helper()
-	data, err := c.FromConnect("t", bench1KiB, bench1KiBValue())
+	data, err := c.FromConnect("t", schema, value)
 	if err != nil {
 		b.Fatal(err)
 	}
@@ -156,18 +157,7 @@ var benchKitValue = "v00000001 \"quoted\" back\\slash\ttab ünïcødé ✓" + st
 // BenchmarkToConnectString1KiB is the storage benches' hot call: that
 // string in its envelope (schemas.enable=true, a STRING schema).
 func BenchmarkToConnectString1KiB(b *testing.B) {
-	c := NewJSONConverter()
-	data, err := c.FromConnect("t", plugins.StringSchema, benchKitValue)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := c.ToConnect("t", data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchToConnect1KiB(b, NewJSONConverter(), plugins.StringSchema, benchKitValue)
 }
 
 // BenchmarkAppendFromConnectString1KiB is the storage JSON format's
