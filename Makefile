@@ -105,7 +105,7 @@ test-compat: build
 test-cluster: build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 30m ./test/cluster/ $(if $(RUN),-run '$(RUN)')
 
-CLUSTER_CORE := KillLeaderRounds|KillLeaderRightAfterCreate|PauseLeader|PartitionLeader|KcatMetadata|FileStreamSurvivesKill|ConnectWaitsForStateTopicLeaders|KafkaTopicsDescribe|KafkaReassignPartitions|KafkaReassignCancel|KafkaLeaderElection|KafkaConsumerFetchesFromClosestReplica|FranzSuite
+CLUSTER_CORE := KillLeaderRounds|PauseLeader|PartitionLeader|KcatMetadata|FileStreamSurvivesKill|ConnectWaitsForStateTopicLeaders|KafkaTopicsDescribe|KafkaReassignPartitions|KafkaReassignCancel|KafkaLeaderElection|KafkaConsumerFetchesFromClosestReplica|FranzSuite
 test-cluster-core: build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags cluster -count=1 -v -timeout 25m -run '^TestCluster($(CLUSTER_CORE))$$' ./test/cluster/
 
