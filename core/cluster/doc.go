@@ -29,10 +29,7 @@
 // lease (Leased) from the heartbeats a verified leader answered; it runs
 // out before the broker can be fenced, so a broker cut off from the quorum
 // stops acting as a leader before another takes its partitions. Place spreads new
-// partitions' replicas over the live brokers, alternating racks; a new
-// partition's ISR is all its live replicas, led by the first (Kafka's
-// controller does the same: they all hold the same empty log), so its
-// leader's death right after creation moves the leadership like any other.
+// partitions' replicas over the live brokers, alternating racks.
 // reassign.go holds the operator's commands: preferred and unclean leader
 // elections and partition reassignment (KIP-455), completed by the
 // leader's ISR change once the target replicas are in sync.

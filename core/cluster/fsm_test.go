@@ -3,7 +3,6 @@ package cluster
 import (
 	"bytes"
 	"io"
-	"slices"
 	"testing"
 
 	"github.com/hashicorp/raft"
@@ -143,51 +142,5 @@ func TestAlterPartitionFencing(t *testing.T) {
 	}
 	if err := alter(2, 1, p.PartitionEpoch, 2, 3); err != nil {
 		t.Fatal(err)
-	}
-}
-
-// A new partition's ISR is every live replica of its assignment, led by
-// the first, as Kafka's controller creates it (they all hold the same
-// empty log): CreateTopics and CreatePartitions alike. A fenced or
-// unregistered replica stays out; with none live the first replica leads
-// alone. So the leader's fencing right after creation moves the
-// leadership to the next ISR member instead of leaving the partition
-// offline (the ISR used to be the leader alone until followers caught up).
-func TestNewPartitionISRIsLiveReplicas(t *testing.T) {
-	s := newState()
-	for _, c := range []*Command{
-		{Op: OpRegisterBroker, Broker: &Broker{NodeID: 1}},
-		{Op: OpRegisterBroker, Broker: &Broker{NodeID: 2}},
-		{Op: OpRegisterBroker, Broker: &Broker{NodeID: 3}},
-		{Op: OpRegisterBroker, Broker: &Broker{NodeID: 4}},
-		{Op: OpFenceBroker, BrokerID: 4},
-		// 5 is not registered at all.
-		{Op: OpCreateTopic, Topic: "t", TopicID: NewTopicID(), Assignment: [][]int32{{1, 2, 3}, {4, 2, 3}, {5, 1}, {4}}},
-		{Op: OpCreatePartitions, Topic: "t", Assignment: [][]int32{{3, 1, 2}}},
-	} {
-		var r Result
-		if s, r = apply(s, c); r.Err != nil {
-			t.Fatalf("%s: %v", c.Op, r.Err)
-		}
-	}
-	want := []struct {
-		leader int32
-		isr    []int32
-	}{{1, []int32{1, 2, 3}}, {2, []int32{2, 3}}, {1, []int32{1}}, {4, []int32{4}}, {3, []int32{3, 1, 2}}}
-	ps := s.Topics["t"].Partitions
-	if len(ps) != len(want) {
-		t.Fatalf("%d partitions, want %d", len(ps), len(want))
-	}
-	for i, w := range want {
-		p := ps[i]
-		if p.Leader != w.leader || !slices.Equal(p.ISR, w.isr) || p.LeaderEpoch != 0 || p.PartitionEpoch != 0 {
-			t.Errorf("partition %d (replicas %v): leader %d ISR %v epochs %d/%d; want leader %d ISR %v at epoch 0",
-				i, p.Replicas, p.Leader, p.ISR, p.LeaderEpoch, p.PartitionEpoch, w.leader, w.isr)
-		}
-	}
-	// Broker 1 dies before any follower fetched: partition 0 goes to 2.
-	s, _ = apply(s, &Command{Op: OpFenceBroker, BrokerID: 1})
-	if p := s.Topics["t"].Partitions[0]; p.Leader != 2 || p.LeaderEpoch != 1 || !slices.Equal(p.ISR, []int32{2, 3}) {
-		t.Fatalf("partition 0 after its leader was fenced: %+v; want leader 2 at epoch 1, ISR [2 3]", p)
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"net"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -139,41 +138,6 @@ func TestMultiNodeMembershipAndFencing(t *testing.T) {
 	})
 	if id := nonVoter.c.LeaderID(); id != leader.id {
 		t.Fatalf("non-voter names leader %d, want %d", id, leader.id)
-	}
-}
-
-// A partition created on three live brokers starts with all three in its
-// ISR, so its leader's death before any follower fetched moves the
-// leadership to the next replica within about the session timeout, as in
-// Kafka. (No broker runs here: no follower ever fetches, so nothing but
-// the creation can have put them in the ISR. The ISR used to be the leader
-// alone, which left the partition leaderless until the dead broker came
-// back.)
-func TestNewPartitionLeaderDiesBeforeFollowersFetch(t *testing.T) {
-	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
-	defer cancel()
-	leader, others := registeredTrio(ctx, t)
-	// The victim leads the partition but not the metadata, so the quorum
-	// survives it.
-	victim, next := others[0], others[1]
-	replicas := []int32{victim.id, next.id, leader.id}
-	if _, err := next.c.Propose(ctx, &Command{Op: OpCreateTopic, Topic: "fresh", TopicID: NewTopicID(), Assignment: [][]int32{replicas}}); err != nil {
-		t.Fatal(err)
-	}
-	p := next.c.State().Topics["fresh"].Partitions[0]
-	if p.Leader != victim.id || !slices.Equal(p.ISR, replicas) {
-		t.Fatalf("created: leader %d ISR %v; want leader %d ISR %v", p.Leader, p.ISR, victim.id, replicas)
-	}
-	killed := time.Now()
-	victim.c.Close()
-	waitFor(t, "a new leader of the fresh partition", 10*time.Second, func() bool {
-		return leader.c.State().Topics["fresh"].Partitions[0].Leader >= 0 && leader.c.State().Topics["fresh"].Partitions[0].Leader != victim.id
-	})
-	q := leader.c.State().Topics["fresh"].Partitions[0]
-	t.Logf("leader %d of a partition just created stopped; %d leads %v later (session timeout %v): %+v",
-		victim.id, q.Leader, time.Since(killed).Round(time.Millisecond), leader.c.cfg.SessionTimeout, q)
-	if q.Leader != next.id || q.LeaderEpoch != 1 || !slices.Equal(q.ISR, []int32{next.id, leader.id}) {
-		t.Fatalf("after the leader's fence: %+v; want leader %d at epoch 1, ISR [%d %d]", q, next.id, next.id, leader.id)
 	}
 }
 

@@ -21,12 +21,8 @@
 //	   │                   │   (ISR shrank below min.insync    │
 //	   │                   │    meanwhile: NOT_ENOUGH_REPLICAS_AFTER_APPEND)
 //
-//	A new partition's ISR is every live replica (core/cluster, as Kafka's
-//	controller): all hold the same empty log. A follower of the ISR that
-//	has not fetched yet holds the HW (and acks=all) back until it does, is
-//	fenced, or is shrunk out. ISR changes go through the metadata state
-//	machine (core/cluster), with the leader epoch and partition epoch of
-//	the proposer checked there:
+//	ISR changes go through the metadata state machine (core/cluster), with
+//	the leader epoch and partition epoch of the proposer checked there:
 //	  shrink: a follower whose LEO has not reached the leader's LEO for
 //	          replica.lag.time.max.ms (30 s) leaves the ISR;
 //	  expand: a follower whose LEO reached the HW (and the leader's epoch

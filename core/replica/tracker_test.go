@@ -89,32 +89,3 @@ func TestTruncationOffset(t *testing.T) {
 		}
 	}
 }
-
-// A new partition's ISR is all its replicas (core/cluster): a follower of
-// it that never fetches holds the HW, and so acks=all, back until the
-// leader shrinks it out after the lag time; then the HW moves on the
-// members that did fetch.
-func TestTrackerNewPartitionFollowerThatNeverFetches(t *testing.T) {
-	now := time.Unix(1000, 0)
-	tr := NewTracker(1, []int32{1, 2, 3}, []int32{1, 2, 3}, 2, 0, now)
-	if tr.Fetched(2, 5, 5, now.Add(time.Second)) || tr.HW() != 0 {
-		t.Fatalf("HW moved to %d before follower 3 fetched at all", tr.HW())
-	}
-	if c, ne := tr.Acked(5); c || ne {
-		t.Fatalf("acks=all batch: committed %v, not enough replicas %v; want waiting", c, ne)
-	}
-	if got := tr.Shrink(now.Add(29*time.Second), 30*time.Second); got != nil {
-		t.Fatalf("shrunk before the lag time: %v", got)
-	}
-	isr := tr.Shrink(now.Add(31*time.Second), 30*time.Second)
-	if len(isr) != 2 || isr[0] != 1 || isr[1] != 2 {
-		t.Fatalf("shrink after the lag time: %v, want [1 2]", isr)
-	}
-	tr.SetISR(isr)
-	if !tr.Advance(5) || tr.HW() != 5 {
-		t.Fatalf("HW %d after the silent follower left, want 5", tr.HW())
-	}
-	if c, _ := tr.Acked(5); !c {
-		t.Fatal("acks=all batch not committed once the ISR is the members that fetched")
-	}
-}

@@ -14,9 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 
 	wcluster "github.com/weirlog/weir/core/cluster"
 	"github.com/weirlog/weir/test/compat/harness"
@@ -290,71 +288,6 @@ func TestClusterKillLeaderRounds(t *testing.T) {
 			t.Errorf("round %d: leadership took %v to move (target ≤ %v)", i+1, d, maxLeaderMove)
 		}
 	}
-}
-
-// kill -9 the leader of a topic's partitions right after creating it,
-// before any record or follower fetch: a new partition's ISR is all its
-// live replicas (as in Kafka), so another replica leads within about the
-// session timeout and acks=all writes (min.insync.replicas=2) go on; the
-// killed node comes back and catches up. (With an ISR of the leader alone
-// the partitions stayed leaderless until it returned.)
-func TestClusterKillLeaderRightAfterCreate(t *testing.T) {
-	c := Start(t, Config{Nodes: 3, Args: noConnect})
-	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
-	defer cancel()
-	if err := c.WaitBrokers(ctx, 3, 30*time.Second); err != nil {
-		t.Fatal(err)
-	}
-	victim := c.Node(2)
-	topic := harness.Name("fresh")
-	req := kmsg.NewPtrCreateTopicsRequest()
-	req.TimeoutMillis = 30000
-	rt := kmsg.NewCreateTopicsRequestTopic()
-	rt.Topic, rt.NumPartitions, rt.ReplicationFactor = topic, -1, -1
-	others := []int32{1, 3}
-	for p := int32(0); p < partitions; p++ {
-		ra := kmsg.NewCreateTopicsRequestTopicReplicaAssignment()
-		ra.Partition, ra.Replicas = p, []int32{victim.ID, others[p%2], others[(p+1)%2]}
-		rt.ReplicaAssignment = append(rt.ReplicaAssignment, ra)
-	}
-	cc := kmsg.NewCreateTopicsRequestTopicConfig()
-	cc.Name, cc.Value = "min.insync.replicas", kmsg.StringPtr("2")
-	rt.Configs = append(rt.Configs, cc)
-	req.Topics = append(req.Topics, rt)
-	// Asked of the victim itself: it answers once it serves the
-	// partitions, and is killed at once.
-	raw, err := c.Only(victim).Client().SeedBrokers()[0].Request(ctx, req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := kerr.ErrorForCode(raw.(*kmsg.CreateTopicsResponse).Topics[0].ErrorCode); err != nil {
-		t.Fatalf("create %s: %v", topic, err)
-	}
-	killed := time.Now()
-	victim.Kill()
-	var moves []time.Duration
-	for p := int32(0); p < partitions; p++ {
-		next, _, err := c.WaitLeader(ctx, topic, p, 15*time.Second, victim.ID)
-		if err != nil {
-			st, _ := c.Describe(ctx, nil, topic)
-			t.Fatalf("p%d: no leader but the killed n%d: %v (metadata %+v)", p, victim.ID, err, st)
-		}
-		moves = append(moves, time.Since(killed))
-		t.Logf("p%d: n%d leads %v after the kill", p, next.ID, time.Since(killed).Round(time.Millisecond))
-	}
-	w := NewWorkload(c, topic, 2)
-	const n = 30
-	if got := w.Produce(ctx, n); got != 2*n {
-		t.Fatalf("%d of %d acks=all writes acknowledged after the leader was killed: errors %v", got, 2*n, w.Errors())
-	}
-	acked := time.Since(killed)
-	if err := victim.Start(); err != nil {
-		t.Fatal(err)
-	}
-	waitFullISR(ctx, t, c, topic, 60*time.Second)
-	res := checkAcks(ctx, t, c, topic, w, "producers after the kill")
-	t.Logf("KillLeaderRightAfterCreate: killed n%d at once; leaders moved after %s; %d acks=all writes acknowledged within %v of the kill, %d lost",
-		victim.ID, durations(moves), res.Total.Acknowledged, acked.Round(time.Millisecond), res.Total.Lost)
 }
 
 // SIGSTOP the leader of partition 0 for longer than the broker session

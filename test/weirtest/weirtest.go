@@ -92,11 +92,11 @@ func WithFileDirs(dirs ...string) Option {
 // Connect runtime uses all of them. StopNode stops one (a controlled
 // shutdown, not a crash), as a failure test needs.
 //
-// Start waits until every node serves the WithTopics topics with a leader
-// and a full ISR (a new partition's ISR is all its live replicas, but a
-// node's metadata trails the controller's a little); a topic a test
-// creates itself (or auto-creates) may need the same wait before a node
-// is stopped.
+// A new partition's ISR is its leader alone until the followers catch up,
+// so Start waits until WithTopics topics are fully in sync on every node;
+// a topic a test creates itself (or auto-creates) should be waited for the
+// same way before a node is stopped, or an acks=all partition can go
+// offline with its leader.
 func Nodes(n int) Option { return func(o *options) { o.nodes = n } }
 
 // WithoutConnect starts the broker alone; ConnectURL is then "".
@@ -485,9 +485,11 @@ func createTopics(ctx context.Context, brokers []string, topics []topicSpec) err
 }
 
 // waitReplicated waits until every node serves each topic with a leader
-// for every partition and all replicas in sync. A node's metadata trails
-// the controller's a little: a test that stops a node right after Start
-// must find its topics known, led and fully in sync everywhere.
+// for every partition and all replicas in sync. A new partition's ISR is
+// its leader alone until the followers catch up, and a node's metadata
+// trails the controller's a little: a test that stops a node right after
+// Start must find its topics fully replicated, or an acks=all partition
+// whose ISR was still the stopped leader alone goes offline.
 func waitReplicated(ctx context.Context, brokers []string, topics []topicSpec) error {
 	req := kmsg.NewPtrMetadataRequest()
 	for _, t := range topics {
