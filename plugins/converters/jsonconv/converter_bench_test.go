@@ -28,17 +28,7 @@ func BenchmarkJSONFromConnect(b *testing.B) {
 func BenchmarkJSONToConnect(b *testing.B) {
 	c := NewJSONConverter()
 	v := plugins.NewStruct(benchUsers).MustPut("registertime", int64(1493819497170)).MustPut("userid", "User_1").MustPut("regionid", "Region_5").MustPut("gender", "MALE")
-	data, err := c.FromConnect("t", benchUsers, v)
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := c.ToConnect("t", data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchToConnect(b, c, benchUsers, v)
 }
 
 // bench1KiB is a ~1 KiB record of the shape the storage and Elasticsearch
@@ -70,7 +60,7 @@ func bench1KiBValue() *plugins.Struct {
 // BenchmarkToConnectEnvelope1KiB is the sink path's hot call with
 // schemas.enable=true: the same schema on every record.
 func BenchmarkToConnectEnvelope1KiB(b *testing.B) {
-	benchToConnect1KiB(b, NewJSONConverter(), bench1KiB, bench1KiBValue())
+	benchToConnect(b, NewJSONConverter(), bench1KiB, bench1KiBValue())
 }
 
 // BenchmarkToConnectSchemaless1KiB is the same record's payload with
@@ -80,12 +70,12 @@ func BenchmarkToConnectSchemaless1KiB(b *testing.B) {
 	if err := c.Configure(plugins.Config{JSONSchemasEnable: "false"}, false); err != nil {
 		b.Fatal(err)
 	}
-	benchToConnect1KiB(b, c, bench1KiB, bench1KiBValue())
+	benchToConnect(b, c, bench1KiB, bench1KiBValue())
 }
 
-// benchToConnect1KiB decodes the record (schema, value) as c itself
+// benchToConnect decodes the record (schema, value) as c itself
 // encoded it.
-func benchToConnect1KiB(b *testing.B, c *JSONConverter, schema *plugins.Schema, value any) {
+func benchToConnect(b *testing.B, c *JSONConverter, schema *plugins.Schema, value any) {
 	b.Helper()
 	data, err := c.FromConnect("t", schema, value)
 	if err != nil {
@@ -157,7 +147,7 @@ var benchKitValue = "v00000001 \"quoted\" back\\slash\ttab ünïcødé ✓" + st
 // BenchmarkToConnectString1KiB is the storage benches' hot call: that
 // string in its envelope (schemas.enable=true, a STRING schema).
 func BenchmarkToConnectString1KiB(b *testing.B) {
-	benchToConnect1KiB(b, NewJSONConverter(), plugins.StringSchema, benchKitValue)
+	benchToConnect(b, NewJSONConverter(), plugins.StringSchema, benchKitValue)
 }
 
 // BenchmarkAppendFromConnectString1KiB is the storage JSON format's
@@ -183,16 +173,5 @@ func BenchmarkAppendFromConnectString1KiB(b *testing.B) {
 func BenchmarkToConnectEvent1KiB(b *testing.B) {
 	s := plugins.StructBuilder().Name("bench.Event").
 		Field("id", plugins.Int64Schema).Field("payload", plugins.StringSchema).MustBuild()
-	c := NewJSONConverter()
-	data, err := c.FromConnect("t", s, plugins.NewStruct(s).MustPut("id", int64(12345)).MustPut("payload", strings.Repeat("x", 960)))
-	if err != nil {
-		b.Fatal(err)
-	}
-	b.SetBytes(int64(len(data)))
-	b.ReportAllocs()
-	for b.Loop() {
-		if _, _, err := c.ToConnect("t", data); err != nil {
-			b.Fatal(err)
-		}
-	}
+	benchToConnect(b, NewJSONConverter(), s, plugins.NewStruct(s).MustPut("id", int64(12345)).MustPut("payload", strings.Repeat("x", 960)))
 }
