@@ -7,6 +7,7 @@ import (
 	"io"
 	"maps"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -469,8 +470,12 @@ func (n *Node) WaitReady(timeout time.Duration) error {
 			err = fmt.Errorf("metadata from node %d does not list it", n.ID)
 			for _, b := range m.Brokers {
 				if b.NodeID == n.ID {
-					return nil
+					err = n.httpReady(ctx)
+					break
 				}
+			}
+			if err == nil {
+				return nil
 			}
 		}
 		last = err
@@ -480,6 +485,32 @@ func (n *Node) WaitReady(timeout time.Duration) error {
 		case <-time.After(100 * time.Millisecond):
 		}
 	}
+}
+
+// httpReady checks that a weir node's HTTP server (REST, Connect)
+// answers /health. weir serve opens it only after its Connect worker has
+// started, which on a worker needs the state topics, so a node can answer
+// Metadata seconds before it: a test that POSTed a connector right after
+// Start once got "connection refused", failed, and its cleanup's SIGTERM
+// looked like a stray signal (TestClusterFileStreamSurvivesKill in CI).
+func (n *Node) httpReady(ctx context.Context) error {
+	if IsKafka() {
+		return nil // Apache Kafka brokers serve no HTTP here
+	}
+	tr := &http.Transport{}
+	if n.c.Net != nil {
+		tr.DialContext = n.c.Net.DialContext // not Dialer: a test's "only" list names Kafka addresses
+	}
+	defer tr.CloseIdleConnections()
+	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+	defer cancel()
+	req, _ := http.NewRequestWithContext(rctx, http.MethodGet, "http://"+n.HTTPAddr+"/health", nil)
+	resp, err := (&http.Client{Transport: tr}).Do(req)
+	if err != nil {
+		return fmt.Errorf("http %s: %w", n.HTTPAddr, err)
+	}
+	resp.Body.Close()
+	return nil
 }
 
 // metadata asks this node alone (a client seeded with it and pinned to it).
