@@ -699,14 +699,24 @@ func (b *Broker) partition(topic string, idx int32) (*partition, bool) {
 }
 
 // partitionCode is the error for a partition that partition() did not
-// return: NOT_LEADER_OR_FOLLOWER when another broker leads it, else
-// UNKNOWN_TOPIC_OR_PARTITION.
+// return: UNKNOWN_TOPIC_OR_PARTITION when the metadata has no such
+// partition, NOT_LEADER_OR_FOLLOWER when another broker leads it, and
+// KAFKA_STORAGE_ERROR when this broker leads it but its log did not open
+// (reconcile.go retries it), as Metadata reports it (partitionErrorCode)
+// and as Kafka answers for an offline log. It used to be
+// UNKNOWN_TOPIC_OR_PARTITION, which franz-go's producer gives up on after
+// a few tries (UnknownTopicRetries) where both others are retried until
+// the delivery timeout.
 func (b *Broker) partitionCode(topic string, idx int32) int16 {
 	t, ok := b.lookup(topic)
-	if ok && idx >= 0 && int(idx) < len(t.parts) && !b.leads(t.meta, int(idx)) {
+	switch {
+	case !ok || idx < 0 || int(idx) >= len(t.parts):
+		return kerr.UnknownTopicOrPartition.Code
+	case !b.leads(t.meta, int(idx)):
 		return kerr.NotLeaderForPartition.Code
+	default:
+		return kerr.KafkaStorageError.Code
 	}
-	return kerr.UnknownTopicOrPartition.Code
 }
 
 func sameRack(a, b *string) bool {

@@ -86,7 +86,7 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 			case !b.leads(tp.meta, int(rp.Partition)) || !b.leaseHolds(rt.Topic, rp.Partition, tp.meta.Partitions[rp.Partition].LeaderEpoch):
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			case tp.parts[rp.Partition] == nil:
-				sp.ErrorCode = kerr.UnknownTopicOrPartition.Code
+				sp.ErrorCode = b.partitionCode(rt.Topic, rp.Partition)
 			case tp.meta.Internal:
 				sp.ErrorCode = kerr.InvalidTopicException.Code
 			case len(rp.Records) == 0:
