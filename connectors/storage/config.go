@@ -90,7 +90,7 @@ func ConfigDef(formats []string, defaultFormat string) *plugins.ConfigDef {
 		Define(plugins.ConfigKey{Name: NullValuesConfig, Type: plugins.ConfigString, Default: "fail", Validator: plugins.OneOfIgnoreCase("fail", "ignore"), Importance: plugins.Low,
 			Documentation: "What a record with a null value does: fail the task or be skipped"}).
 		Define(plugins.ConfigKey{Name: SchemaCompatConfig, Type: plugins.ConfigString, Default: "NONE", Validator: plugins.OneOfIgnoreCase("NONE", "BACKWARD", "FORWARD", "FULL"), Importance: plugins.Low,
-			Documentation: "When a change of the value schema starts a new file: NONE on any change; BACKWARD and FULL when the version rises (older records join the file); FORWARD when it falls"})
+			Documentation: "When a change of the value schema starts a new file: NONE on any change; BACKWARD and FULL when the version rises (older records join the file, projected to its schema: missing fields take their defaults); FORWARD when it falls (newer records join, projected)"})
 }
 
 // Settings is the parsed shared configuration.
@@ -109,13 +109,16 @@ type Settings struct {
 }
 
 // SchemaRolls reports whether a record with value schema next must start
-// a new file when the open file's records have schema cur, as Confluent's
+// a new file when the open file has schema cur, as Confluent's
 // StorageSchemaCompatibility decides: NONE rolls on any change; BACKWARD
 // and FULL roll when next has a higher version (an older one joins the
-// file); FORWARD when next has a lower version. Schemas without versions
-// (0) fall back to NONE. A record without a schema never rolls a file (a
-// schema-bound format then fails it on its own). The decision depends on
-// the records alone, so file boundaries stay reproducible.
+// file, projected); FORWARD when next has a lower version (a newer one
+// joins, projected). Schemas without versions (0) fall back to NONE. A
+// record without a schema never rolls a file (a schema-bound format then
+// fails it on its own). A file's schema is that of its first record, as
+// in Confluent's S3 sink: under BACKWARD and FULL the newest of the file,
+// under FORWARD the oldest. The decision depends on the records alone, so
+// file boundaries stay reproducible.
 func (s *Settings) SchemaRolls(cur, next *plugins.Schema) bool {
 	if next == nil || cur.Equal(next) {
 		return false
@@ -130,6 +133,27 @@ func (s *Settings) SchemaRolls(cur, next *plugins.Schema) bool {
 		return next.Version < cur.Version
 	}
 	return true
+}
+
+// Project returns rec with its value projected to cur, the schema of the
+// file it joins without rolling it (see SchemaRolls), as Confluent's
+// StorageSchemaCompatibility.project does with Kafka Connect's
+// SchemaProjector: fields the record lacks take cur's defaults, fields
+// cur lacks are dropped, numbers widen. rec itself is not changed (the
+// error policy gets the record as it came); a record of schema cur, or
+// without a schema, is returned as it is.
+func (s *Settings) Project(cur *plugins.Schema, rec *plugins.Record) (*plugins.Record, error) {
+	if cur == nil || rec.ValueSchema == nil || cur.Equal(rec.ValueSchema) {
+		return rec, nil
+	}
+	v, err := plugins.Project(rec.ValueSchema, rec.Value, cur)
+	if err != nil {
+		return nil, fmt.Errorf("schema.compatibility=%s: the value of schema %s version %d cannot join the open file of version %d: %w",
+			s.SchemaCompat, rec.ValueSchema.Name, rec.ValueSchema.Version, cur.Version, err)
+	}
+	p := *rec
+	p.ValueSchema, p.Value = cur, v
+	return &p, nil
 }
 
 // Parse builds Settings from p; gzip tells JSON to compress.

@@ -41,8 +41,17 @@
 // Schema changes: a record whose value schema differs from the open
 // file's starts a new file, as schema.compatibility decides (NONE: any
 // change; BACKWARD and FULL: a higher version; FORWARD: a lower one).
-// Like flush.size and rotate.interval.ms this depends on the records
-// alone, so a file's boundaries do not depend on when it was written.
+// A record of another schema that does not start a new file (an older
+// version under BACKWARD and FULL, a newer one under FORWARD) is
+// projected to the file's schema, as Confluent does with Kafka Connect's
+// SchemaProjector (plugins.Project): fields it lacks take the file
+// schema's defaults (nil when optional), fields the file's schema lacks
+// are dropped, numbers widen. A record that cannot be projected (a
+// required field without default missing, say) goes through the error
+// policy like one the format cannot write. A file's schema is that of its
+// first record, as in Confluent's S3 sink. Like flush.size and
+// rotate.interval.ms this depends on the records alone, so a file's
+// boundaries and contents do not depend on when it was written.
 //
 // Uploads behind Put: a file Put closes (flush.size, record-time rotation,
 // schema change) is stored on a goroutine of its own while Put goes on

@@ -338,14 +338,34 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 			f = nil
 		}
 		// A schema change rolls a new file as schema.compatibility says;
-		// a format whose files hold one schema (Avro, Parquet) also rolls
-		// for a record that schema cannot hold.
-		if f != nil && (s.SchemaRolls(f.schema, rec.ValueSchema) || SchemaChanged(f.w, rec)) {
+		// a record of another schema that joins the file is projected to
+		// the file's schema first, as Confluent does, so that a file
+		// holding one schema (Avro, Parquet) can take it. A format whose
+		// files hold one schema also rolls for a record it still cannot
+		// hold.
+		w := rec // what the format writes; errant gets rec as it came
+		if f != nil && s.SchemaRolls(f.schema, rec.ValueSchema) {
 			f.due = true
 			if err := t.commit(ctx, tp, ps, f, true); err != nil {
 				return err
 			}
 			f = nil
+		}
+		if f != nil {
+			if w, err = s.Project(f.schema, rec); err != nil {
+				if err := t.errant(rec, err); err != nil {
+					return err
+				}
+				ps.next = rec.Offset + 1
+				continue
+			}
+			if SchemaChanged(f.w, w) {
+				f.due = true
+				if err := t.commit(ctx, tp, ps, f, true); err != nil {
+					return err
+				}
+				f, w = nil, rec
+			}
 		}
 		if f == nil {
 			now := time.Now()
@@ -355,7 +375,7 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 			ps.open[enc] = f
 		}
 		mark := f.buf.Len()
-		if err := f.w.Write(rec); err != nil {
+		if err := f.w.Write(w); err != nil {
 			f.buf.Truncate(mark)
 			if f.n == 0 {
 				delete(ps.open, enc)
