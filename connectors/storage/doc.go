@@ -49,7 +49,11 @@
 // are dropped, numbers widen. A record that cannot be projected (a
 // required field without default missing, say) goes through the error
 // policy like one the format cannot write. A file's schema is that of its
-// first record, as in Confluent's S3 sink. Like flush.size and
+// first record, as in Confluent's S3 sink. Confluent's HDFS sink instead
+// carries the schema from one file of a partition to the next (reading it
+// back from the last file after a restart), so there a v1 record after a
+// full v2 file is projected to v2; weir's HDFS sink keeps the S3 rule, and
+// that record starts a v1 file. Like flush.size and
 // rotate.interval.ms this depends on the records alone, so a file's
 // boundaries and contents do not depend on when it was written.
 //
