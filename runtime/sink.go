@@ -35,8 +35,11 @@ type sinkTask struct {
 	task    plugins.SinkTask
 	log     *slog.Logger
 
-	conv    *converters
-	chain   *transformChain
+	conv  *converters
+	chain *transformChain
+	// rawJSON, when set, gives the task values it takes as JSON text
+	// (plugins.RawJSONSink) without decoding them; see rawJSONConverter.
+	rawJSON plugins.RawJSONConverter
 	eh      *errorHandler
 	cl      *kgo.Client
 	lbl     []string
@@ -183,6 +186,7 @@ func (s *sinkTask) run(ctx context.Context) (err error) {
 	if err := s.task.Start(sinkCtx{s}, plugins.Config(s.cfg)); err != nil {
 		return fmt.Errorf("start sink task: %w", err)
 	}
+	s.rawJSON = s.rawJSONConverter()
 	defer func() {
 		if serr := s.task.Stop(); serr != nil && err == nil {
 			err = fmt.Errorf("stop sink task: %w", serr)
@@ -399,6 +403,12 @@ func (s *sinkTask) convert(ctx context.Context, r *kgo.Record, rec *plugins.Reco
 		return nil, err
 	}
 	if err := s.eh.execute(ctx, stageValueConverter, s.conv.valClass, er, func() (err error) {
+		if s.rawJSON != nil {
+			if schema, raw, ok := s.rawJSON.ToConnectRawJSON(r.Topic, r.Value); ok {
+				rec.ValueSchema, rec.Value = schema, raw
+				return nil
+			}
+		}
 		rec.ValueSchema, rec.Value, err = s.conv.value.ToConnect(r.Topic, r.Value)
 		return err
 	}); err != nil {
@@ -418,6 +428,21 @@ func (s *sinkTask) convert(ctx context.Context, r *kgo.Record, rec *plugins.Reco
 		return nil, err
 	}
 	return out, nil
+}
+
+// rawJSONConverter is the value converter as a RawJSONConverter when
+// record values may reach the task as their JSON text: the task takes
+// them (asked once, after Start: a storage sink knows its format then),
+// and no transform or predicate would see them (they read the value; a
+// chain of only predicates is none). The ErrantRecordReporter writes
+// such a value with the same converter, which takes its own RawJSON.
+func (s *sinkTask) rawJSONConverter() plugins.RawJSONConverter {
+	rs, ok := s.task.(plugins.RawJSONSink)
+	if !ok || (s.chain != nil && s.chain.c != nil && s.chain.c.Len() > 0) || !rs.AcceptsRawJSON() {
+		return nil
+	}
+	rc, _ := s.conv.value.(plugins.RawJSONConverter)
+	return rc
 }
 
 // commitLocked asks the task what is durable and commits it. only, when

@@ -87,6 +87,15 @@ type jsonWriter struct {
 }
 
 func (j *jsonWriter) Write(rec *plugins.Record) error {
+	if raw, ok := rec.Value.(plugins.RawJSON); ok {
+		// Passed through by the runtime (Task.AcceptsRawJSON): the
+		// converter checked that it is what the line below would hold.
+		if _, err := j.w.Write(raw); err != nil {
+			return err
+		}
+		_, err := j.w.Write(newline)
+		return err
+	}
 	b := j.line[:0]
 	if rec.ValueSchema == nil && rec.Value == nil {
 		b = append(b, "null"...)
@@ -101,6 +110,8 @@ func (j *jsonWriter) Write(rec *plugins.Record) error {
 	_, err := j.w.Write(b)
 	return err
 }
+
+var newline = []byte{'\n'}
 
 func (j *jsonWriter) Close() error {
 	if j.gz != nil {

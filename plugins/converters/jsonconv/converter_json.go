@@ -46,6 +46,8 @@ type JSONConverter struct {
 	p jsonParser
 	// treeOnly turns off direct decoding (tests compare the two paths).
 	treeOnly bool
+	// rawMisses counts ToConnectRawJSON's declines in a row (rawjson.go).
+	rawMisses int
 
 	// FromConnect's state: the last schema written and its JSON, the size
 	// to allocate for the next record, and scratch for sorting map keys.
@@ -91,6 +93,7 @@ func (c *JSONConverter) Configure(cfg plugins.Config, isKey bool) error {
 	c.keepNull = !p.Bool(JSONReplaceNullDflt)
 	c.cacheSize = p.Int(JSONSchemasCacheSz)
 	c.schemaCache = nil
+	c.rawMisses = 0
 	c.encSchema, c.encSchemaJSON = nil, nil // its defaults depend on decimal.format
 	return nil
 }
@@ -121,6 +124,10 @@ func (c *JSONConverter) AppendFromConnect(dst []byte, topic string, schema *plug
 	}
 	b := dst
 	var err error
+	// A value passed through as its JSON text (plugins.RawJSON; the DLQ
+	// of a sink that took it) is that text: what appendValue writes for
+	// the value it stands for.
+	raw, isRaw := value.(plugins.RawJSON)
 	if c.schemasEnable {
 		b = append(b, `{"schema":`...)
 		if schema != nil && schema == c.encSchema {
@@ -137,10 +144,15 @@ func (c *JSONConverter) AppendFromConnect(dst []byte, topic string, schema *plug
 			}
 		}
 		b = append(b, `,"payload":`...)
-		if b, err = c.appendValue(b, schema, value); err != nil {
+		if isRaw {
+			b = append(b, raw...)
+		} else if b, err = c.appendValue(b, schema, value); err != nil {
 			return dst, err
 		}
 		return append(b, '}'), nil
+	}
+	if isRaw {
+		return append(b, raw...), nil
 	}
 	if b, err = c.appendValue(b, schema, value); err != nil {
 		return dst, err
