@@ -87,6 +87,10 @@ func handleProduce(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 				sp.ErrorCode = kerr.NotLeaderForPartition.Code
 			case tp.parts[rp.Partition] == nil:
 				sp.ErrorCode = b.partitionCode(rt.Topic, rp.Partition)
+			case tp.parts[rp.Partition].log.Offline() != nil:
+				// The partition's state before the request's content, as
+				// Kafka's ReplicaManager checks it.
+				sp.ErrorCode = kerr.KafkaStorageError.Code
 			case tp.meta.Internal:
 				sp.ErrorCode = kerr.InvalidTopicException.Code
 			case len(rp.Records) == 0:
