@@ -143,6 +143,22 @@ func Client(p *plugins.ParsedConfig) (*hdfs.Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("HDFS sink: connect to %s: %w", u.Host, err)
 	}
+	// The client fetches the NameNode's server defaults on its first
+	// Create and caches them without a lock: two files created at once
+	// (one stored behind Put while Put begins the next) raced on that
+	// cache under go test -race. Fetch them before the client is shared,
+	// within opTimeout like every call to a NameNode that may hang.
+	done := make(chan error, 1)
+	go func() { _, err := cl.ServerDefaults(); done <- err }()
+	select {
+	case err = <-done:
+	case <-time.After(opTimeout):
+		err = fmt.Errorf("no answer within %s", opTimeout)
+	}
+	if err != nil {
+		go cl.Close() // Close waits for a stuck call's lock
+		return nil, fmt.Errorf("HDFS sink: server defaults from %s: %w", u.Host, err)
+	}
 	return cl, nil
 }
 
