@@ -30,6 +30,7 @@ const (
 	UserConfig       = "hdfs.user"
 	LogsDirConfig    = "logs.dir"
 	HadoopConfConfig = "hadoop.conf.dir"
+	PartSizeConfig   = "hdfs.part.size"
 )
 
 var formats = map[string]func(*plugins.ParsedConfig, bool) (storage.Format, error){}
@@ -60,7 +61,9 @@ var configDef = storage.ConfigDef(formatNames(), "io.confluent.connect.hdfs3.jso
 	Define(plugins.ConfigKey{Name: LogsDirConfig, Type: plugins.ConfigString, Default: "logs", Importance: plugins.Low,
 		Documentation: "Accepted for compatibility; weir needs no write-ahead log (positions come from the file names)"}).
 	Define(plugins.ConfigKey{Name: HadoopConfConfig, Type: plugins.ConfigString, Default: "", Importance: plugins.Low,
-		Documentation: "A directory with core-site.xml/hdfs-site.xml (HA name services)"})
+		Documentation: "A directory with core-site.xml/hdfs-site.xml (HA name services)"}).
+	Define(plugins.ConfigKey{Name: PartSizeConfig, Type: plugins.ConfigInt, Default: int32(4 << 20), Validator: plugins.Between(64<<10, 1<<30), Importance: plugins.Low,
+		Documentation: "A file is written to its temp file in parts of this many bytes while it fills, so an open file holds about two parts in memory; a smaller file is written at once when it closes (weir's key, not Confluent's)"})
 
 func parseURL(s string) (*url.URL, error) {
 	u, err := url.Parse(s)
@@ -175,13 +178,14 @@ func newBackend(cfg plugins.Config) (*storage.Backend, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &storage.Backend{Name: "HDFS sink", Store: &store{p: p, cl: cl, topicsDir: set.TopicsDir}, Settings: set,
+	return &storage.Backend{Name: "HDFS sink", Store: &store{p: p, cl: cl, topicsDir: set.TopicsDir, partSize: p.Int(PartSizeConfig)}, Settings: set,
 		Naming: storage.Naming{TopicsDir: set.TopicsDir, DirDelim: set.DirDelim, FileDelim: set.FileDelim, WithEnd: true}}, nil
 }
 
 type store struct {
 	p         *plugins.ParsedConfig
 	topicsDir string
+	partSize  int
 	// The core stores one file in the background while Put recovers
 	// another partition, so two operations may run at once.
 	mu   sync.Mutex
@@ -207,14 +211,25 @@ func (s *store) client() (*hdfs.Client, error) {
 // deadline, and a hung NameNode must surface as a retriable error.
 const opTimeout = 5 * time.Second
 
+// dataTimeout bounds a streamed file's writes (a part; the last bytes and
+// the close): losing one loses the file (storage.ErrRestartFile), while a
+// write that waits out a short stall of the DataNodes goes on where it
+// was; the writer's deadline bounds its DataNode I/O meanwhile.
+const dataTimeout = 30 * time.Second
+
 // do runs f with the client, abandoning (closing) the client when f does
 // not return within opTimeout; the next operation reconnects.
 func (s *store) do(ctx context.Context, f func(cl *hdfs.Client) error) error {
+	return s.doWithin(ctx, opTimeout, f)
+}
+
+// doWithin is do with the time f gets.
+func (s *store) doWithin(ctx context.Context, timeout time.Duration, f func(cl *hdfs.Client) error) error {
 	cl, err := s.client()
 	if err != nil {
 		return err
 	}
-	ctx, cancel := context.WithTimeout(ctx, opTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	done := make(chan error, 1)
 	go func() { done <- f(cl) }()
@@ -232,7 +247,7 @@ func (s *store) do(ctx context.Context, f func(cl *hdfs.Client) error) error {
 			go cl.Close()
 		}
 		s.mu.Unlock()
-		return fmt.Errorf("HDFS did not answer within %s: %w", opTimeout, ctx.Err())
+		return fmt.Errorf("HDFS did not answer within %s: %w", timeout, ctx.Err())
 	}
 }
 
@@ -265,7 +280,7 @@ func (s *store) commit(ctx context.Context, cl *hdfs.Client, p string, data []by
 	if dl, ok := ctx.Deadline(); ok {
 		w.SetDeadline(dl)
 	}
-	if _, err := w.Write(data); err != nil {
+	if err := writePackets(w, data); err != nil {
 		w.Close()
 		cl.Remove(tmp)
 		return fmt.Errorf("write temp file: %w", err)

@@ -65,9 +65,14 @@
 // failed upload is retried by the next call, which reports it retriable.
 //
 // Memory: a file's bytes are buffered until it is committed, except with
-// a Streamer (S3), which takes a file in parts of PartSize while it is
-// written: an open file then holds about two parts (one uploading behind
-// Put while the next fills).
+// a Streamer (S3, HDFS), which takes a file in parts of PartSize while it
+// is written: an open file then holds about two parts (one uploading
+// behind Put while the next fills). Where names carry the end offset
+// (HDFS), the upload begins under a provisional name and is named when it
+// completes (NamedAtEnd). A store that lost a file's parts
+// (ErrRestartFile) fails the task: the file's first records are no longer
+// in memory, and the committed offsets, which never pass an open file,
+// bring them again to the restarted task.
 //
 // Idle close: with rotate.interval.ms set, a file that received no record
 // for rotate.interval.ms of wall time is committed (storage-common #275);

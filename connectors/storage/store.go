@@ -2,6 +2,7 @@ package storage
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"path"
 	"strconv"
@@ -36,18 +37,40 @@ type Store interface {
 }
 
 // Streamer is a Store that takes a file in parts while it is written (an
-// S3 multipart upload), so an open file holds about two parts in memory
-// rather than the whole file: the core hands a part over once its buffer
-// reaches PartSize bytes (and uploads it behind Put, one part of a file
-// at a time, while the next one fills), and a file smaller than one part still goes
-// through Commit in one request.
+// S3 multipart upload, an HDFS temp file), so an open file holds about two
+// parts in memory rather than the whole file: the core hands a part over
+// once its buffer reaches PartSize bytes (and uploads it behind Put, one
+// part of a file at a time, while the next one fills), and a file smaller
+// than one part still goes through Commit in one request.
 type Streamer interface {
 	Store
 	// PartSize is the size of every part but the last.
 	PartSize() int
-	// Begin starts file p; nothing of it is visible before Complete.
+	// Begin starts file p; nothing of it is visible before Complete. With
+	// Naming.WithEnd the name carries the end offset, unknown until the
+	// file closes: p is then provisional (named with the end of the
+	// records so far), only good for where the parts go meanwhile, and the
+	// Upload must be a NamedAtEnd, which the core completes with the final
+	// name.
 	Begin(ctx context.Context, p string) (Upload, error)
 }
+
+// NamedAtEnd is an Upload whose file is named when it completes
+// (Naming.WithEnd, HDFS): CompleteAs is Complete that makes the whole
+// file visible at once under p, the name with the end offset. The core
+// calls it instead of Complete, with the same p on a retry.
+type NamedAtEnd interface {
+	CompleteAs(ctx context.Context, p string, last []byte, end int64) error
+}
+
+// ErrRestartFile is what an Upload's Part or Complete wraps when the parts
+// it took are lost or in an unknown state (an HDFS write pipeline that
+// broke half way: which bytes reached the file is not known): the file
+// can only be written again from its first record. Those records are no
+// longer in memory, so the core fails the task with it (not retriable);
+// the task restarts from the committed offsets, which never pass an open
+// file, and Recover removes the unfinished file: the path a crash takes.
+var ErrRestartFile = errors.New("the streamed parts of the file are lost; it must be written again from its first record")
 
 // Upload is one file being streamed, used by one goroutine at a time.
 type Upload interface {

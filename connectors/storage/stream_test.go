@@ -3,6 +3,7 @@ package storage
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"hash"
 	"runtime"
@@ -26,6 +27,8 @@ type streamStore struct {
 	streamed  map[string][sha256.Size]byte
 	aborted   int
 	failParts int           // the next n Part calls fail
+	loseParts int           // the next n Part calls lose the file (ErrRestartFile)
+	begun     []string      // the paths Begin got
 	block     chan struct{} // Part waits for it when set
 	inPart    chan struct{} // told when a Part starts, when set
 }
@@ -33,7 +36,33 @@ type streamStore struct {
 func (s *streamStore) PartSize() int { return s.part }
 
 func (s *streamStore) Begin(_ context.Context, p string) (Upload, error) {
+	s.mu.Lock()
+	s.begun = append(s.begun, p)
+	s.mu.Unlock()
 	return &memUpload{s: s, p: p, h: sha256.New()}, nil
+}
+
+// endStore is a streamStore for names that carry the end offset (HDFS):
+// Begin gets a provisional name and the core names the file at its end.
+type endStore struct{ *streamStore }
+
+func (s endStore) Begin(ctx context.Context, p string) (Upload, error) {
+	u, err := s.streamStore.Begin(ctx, p)
+	if err != nil {
+		return nil, err
+	}
+	return endUpload{u.(*memUpload)}, nil
+}
+
+type endUpload struct{ *memUpload }
+
+func (u endUpload) Complete(context.Context, []byte, int64) error {
+	return errors.New("a file named at its end is completed with CompleteAs")
+}
+
+func (u endUpload) CompleteAs(ctx context.Context, p string, last []byte, end int64) error {
+	u.p = p
+	return u.memUpload.Complete(ctx, last, end)
 }
 
 type memUpload struct {
@@ -54,6 +83,10 @@ func (u *memUpload) Part(_ context.Context, data []byte) error {
 	if u.s.failParts > 0 {
 		u.s.failParts--
 		return errDown
+	}
+	if u.s.loseParts > 0 {
+		u.s.loseParts--
+		return fmt.Errorf("pipeline broke: %w", ErrRestartFile)
 	}
 	u.s.parts = append(u.s.parts, len(data))
 	u.h.Write(data)
@@ -88,13 +121,25 @@ func liveHeap() uint64 {
 // TestStreamedFileMemoryIsAboutOnePart: a 48 MiB file streamed in 2 MiB
 // parts keeps the task's live heap within a few parts (the whole file in
 // memory, as before streaming, is 24 parts), and the streamed bytes are
-// exactly the file.
+// exactly the file; also for names that carry the end offset (HDFS),
+// which are known only when the file closes.
 func TestStreamedFileMemoryIsAboutOnePart(t *testing.T) {
+	t.Run("start name", func(t *testing.T) { streamedFileMemory(t, false) })
+	t.Run("end name", func(t *testing.T) { streamedFileMemory(t, true) })
+}
+
+func streamedFileMemory(t *testing.T, withEnd bool) {
 	const part = 2 << 20
 	const recSize = 1024
 	const n = 48 << 10 // records: 48 MiB of JSON
 	st := &streamStore{memStore: newMem(), part: part, streamed: map[string][sha256.Size]byte{}}
-	task := newTask(t, st, plugins.Config{"flush.size": fmt.Sprint(n)})
+	var store Store = st
+	p := "topics/t/partition=0/t+0+0000000000.json"
+	if withEnd {
+		store = endStore{st}
+		p = fmt.Sprintf("topics/t/partition=0/t+0+0000000000+%010d.json", n-1)
+	}
+	task := newTaskNaming(t, store, plugins.Config{"flush.size": fmt.Sprint(n)}, withEnd)
 	ctx := context.Background()
 	task.Open([]plugins.TopicPartition{tp0})
 	pad := strings.Repeat("x", recSize-12)
@@ -130,7 +175,9 @@ func TestStreamedFileMemoryIsAboutOnePart(t *testing.T) {
 			t.Errorf("part %d has %d bytes, less than the part size %d", i, sz, part)
 		}
 	}
-	p := "topics/t/partition=0/t+0+0000000000.json"
+	if len(st.begun) != 1 || (withEnd && st.begun[0] == p) {
+		t.Errorf("uploads begun as %v; want one, named provisionally when the name carries the end", st.begun)
+	}
 	got, ok := st.streamed[p]
 	if !ok {
 		t.Fatalf("no streamed file %s; files %v", p, names(st.memStore))
@@ -226,5 +273,98 @@ func TestPartUploadsBehindPut(t *testing.T) {
 	}
 	if len(st.parts) < 10 {
 		t.Errorf("%d parts, want the ~1 MB file in 64 KiB parts", len(st.parts))
+	}
+}
+
+// TestLostFileRestartsFromCommittedOffsets: a streamed file whose parts the
+// store lost (ErrRestartFile: an HDFS pipeline that broke half way) fails
+// the task, not retriably, since its first records are no longer in
+// memory; PreCommit never passed the file's start, its upload is aborted
+// at Close, and the task that starts again from the committed offsets
+// writes every record once: the files hold records 0..n-1 exactly.
+func TestLostFileRestartsFromCommittedOffsets(t *testing.T) {
+	const part = 64 << 10
+	const flush = 1000
+	st := &streamStore{memStore: newMem(), part: part, streamed: map[string][sha256.Size]byte{}}
+	store := endStore{st}
+	cfg := func() plugins.Config { return plugins.Config{"flush.size": fmt.Sprint(flush)} }
+	ctx := context.Background()
+	pad := strings.Repeat("w", 1000)
+	mk := func(from, to int) []plugins.Record {
+		var rs []plugins.Record
+		for o := from; o < to; o++ {
+			rs = append(rs, plugins.Record{Topic: "t", Partition: 0, Offset: int64(o), Value: fmt.Sprintf("%04d%s", o, pad), ValueSchema: plugins.StringSchema})
+		}
+		return rs
+	}
+	sum := func(from, to int) string {
+		h := sha256.New()
+		for _, r := range mk(from, to) {
+			fmt.Fprintf(h, "%q\n", r.Value)
+		}
+		return fmt.Sprintf("%x", h.Sum(nil))
+	}
+	cur := map[plugins.TopicPartition]int64{}
+	committed := int64(0)
+	task := newTaskNaming(t, store, cfg(), true)
+	task.Open([]plugins.TopicPartition{tp0})
+	// The first file lands; the second loses its parts half way.
+	var failed error
+	for from := 0; from < 2*flush && failed == nil; from += 100 {
+		if from == flush+300 {
+			st.mu.Lock()
+			st.loseParts = 1
+			st.mu.Unlock()
+		}
+		if err := task.Put(ctx, mk(from, from+100)); err != nil {
+			failed = err
+			break
+		}
+		cur[tp0] = int64(from + 100)
+		safe, err := task.PreCommit(ctx, cur)
+		if err != nil {
+			failed = err
+			break
+		}
+		committed = safe[tp0]
+	}
+	var re *plugins.Retriable
+	if failed == nil || errors.As(failed, &re) || !errors.Is(failed, ErrRestartFile) {
+		t.Fatalf("Put/PreCommit after the lost parts: %v; want a non-retriable ErrRestartFile", failed)
+	}
+	if committed != flush {
+		t.Errorf("committed offset %d, want %d: the start of the lost file", committed, flush)
+	}
+	// The runtime closes the partitions of a failed task and stops it.
+	task.Close([]plugins.TopicPartition{tp0})
+	task.Stop()
+	if st.aborted != 1 {
+		t.Errorf("%d uploads aborted, want the lost one", st.aborted)
+	}
+	if got := names(st.memStore); len(got) != 1 {
+		t.Errorf("files after the loss %v, want only the first", got)
+	}
+	// The restarted task: from the committed offsets to the end.
+	task = newTaskNaming(t, store, cfg(), true)
+	task.Open([]plugins.TopicPartition{tp0})
+	for from := int(committed); from < 2*flush; from += 100 {
+		if err := task.Put(ctx, mk(from, from+100)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 2 * flush}); err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		fmt.Sprintf("topics/t/partition=0/t+0+0000000000+%010d.json", flush-1):     sum(0, flush),
+		fmt.Sprintf("topics/t/partition=0/t+0+%010d+%010d.json", flush, 2*flush-1): sum(flush, 2*flush),
+	}
+	if got := names(st.memStore); len(got) != len(want) {
+		t.Errorf("files %v, want %d", got, len(want))
+	}
+	for p, w := range want {
+		if got, ok := st.streamed[p]; !ok || fmt.Sprintf("%x", got) != w {
+			t.Errorf("file %s missing or not its records once each (ok=%v)", p, ok)
+		}
 	}
 }

@@ -257,7 +257,9 @@ func retriable(err error) error {
 		return nil
 	}
 	var re *plugins.Retriable
-	if errors.As(err, &re) {
+	// A streamed file whose parts are lost cannot be retried: its first
+	// records are gone from memory (ErrRestartFile).
+	if errors.As(err, &re) || errors.Is(err, ErrRestartFile) {
 		return err
 	}
 	return &plugins.Retriable{Err: err}
@@ -444,16 +446,14 @@ func (t *Task) filePath(tp plugins.TopicPartition, f *openFile) string {
 }
 
 // streamPart hands f's buffer to a Streamer once it holds a whole part,
-// so the file's memory stays about two parts (s3.part.size): the part
+// so the file's memory stays about two parts (s3.part.size, hdfs.part.size): the part
 // uploads behind Put (partFlight) while the next one fills. A file has
 // one part in flight at a time, so its parts go in order; the part's
 // bytes stay until the store took them, and a failure is retried with
 // the same bytes (settlePart).
 func (t *Task) streamPart(ctx context.Context, tp plugins.TopicPartition, f *openFile) error {
 	st, ok := t.b.Store.(Streamer)
-	// A name with the end offset in it is not known until the file
-	// closes, so only stores naming files by their start stream.
-	if !ok || t.b.Naming.WithEnd || f.buf.Len() < st.PartSize() {
+	if !ok || f.buf.Len() < st.PartSize() {
 		return nil
 	}
 	f.partDue = true
@@ -464,12 +464,16 @@ func (t *Task) streamPart(ctx context.Context, tp plugins.TopicPartition, f *ope
 	if f.up == nil {
 		cctx, cancel := t.ctxTimeout(ctx)
 		defer cancel()
-		// Streamed files are named by their start offset alone (S3): the
-		// name is fixed before the end is known.
+		// A name by the start offset alone (S3) is final now; one that
+		// carries the end (HDFS) is provisional until store names the file.
 		f.path = t.filePath(tp, f)
 		up, err := st.Begin(cctx, f.path)
 		if err != nil {
 			return retriable(fmt.Errorf("%s: start upload of %s: %w", t.b.Name, f.path, err))
+		}
+		if _, named := up.(NamedAtEnd); t.b.Naming.WithEnd && !named {
+			_ = up.Abort(cctx)
+			return fmt.Errorf("%s: file names carry the end offset but the store's upload cannot be named at its end (NamedAtEnd)", t.b.Name)
 		}
 		f.up = up
 	}
@@ -625,8 +629,18 @@ func (t *Task) store(ctx context.Context, tp plugins.TopicPartition, f *openFile
 	var err error
 	if f.up != nil {
 		p = f.path
+		na, named := f.up.(NamedAtEnd)
+		named = named && t.b.Naming.WithEnd
+		if named {
+			// Its end is known now: the final name (f.path was provisional).
+			p = t.filePath(tp, f)
+		}
 		if err = t.finishPart(ctx, f); err == nil {
-			err = f.up.Complete(ctx, f.buf.Bytes(), f.end)
+			if named {
+				err = na.CompleteAs(ctx, p, f.buf.Bytes(), f.end)
+			} else {
+				err = f.up.Complete(ctx, f.buf.Bytes(), f.end)
+			}
 		}
 	} else {
 		p = t.filePath(tp, f)

@@ -102,13 +102,19 @@ func testBackend(name string, st Store, withEnd bool) func(plugins.Config) (*Bac
 
 func newTask(t *testing.T, st Store, cfg plugins.Config) *Task {
 	t.Helper()
-	cfg["flush.size"] = cfg["flush.size"] + ""
+	// Streamed files are named as S3 names them (no end offset).
+	_, streams := st.(Streamer)
+	return newTaskNaming(t, st, cfg, !streams)
+}
+
+// newTaskNaming is newTask with the naming chosen: withEnd as HDFS names
+// files.
+func newTaskNaming(t *testing.T, st Store, cfg plugins.Config, withEnd bool) *Task {
+	t.Helper()
 	if cfg["flush.size"] == "" {
 		cfg["flush.size"] = "3"
 	}
-	// Streamed files are named as S3 names them (no end offset).
-	_, streams := st.(Streamer)
-	task := &Task{NewBackend: testBackend("test", st, !streams)}
+	task := &Task{NewBackend: testBackend("test", st, withEnd)}
 	task.syncCommits = true
 	if err := task.Start(&fakeCtx{}, cfg); err != nil {
 		t.Fatal(err)
