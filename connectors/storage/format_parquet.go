@@ -243,6 +243,49 @@ func parquetNode(s *plugins.Schema, path string) (parquet.Node, pconv, error) {
 	}, nil
 }
 
+// boxedNode is parquetNode for the values parquet-go's writer reflects
+// on (fields of a group, list elements, map values): it boxes a present
+// value of an optional leaf in a pointer, because parquet-go writes the
+// zero value of a plain Go value in an optional column as null (0, "",
+// false came back as null), and a non-nil pointer as the value it points
+// to. parquetFlat's rows carry definition levels themselves and take
+// parquetNode's plain values.
+func boxedNode(s *plugins.Schema, path string) (parquet.Node, pconv, error) {
+	n, conv, err := parquetNode(s, path)
+	if err != nil || !s.Optional {
+		return n, conv, err
+	}
+	return n, func(v any) (any, error) {
+		x, err := conv(v)
+		if err != nil || x == nil {
+			return x, err
+		}
+		return optionalLeaf(x), nil
+	}, nil
+}
+
+// optionalLeaf boxes a leaf's value; groups, lists and maps are left as
+// they are (parquet-go writes an empty one as present).
+func optionalLeaf(x any) any {
+	switch v := x.(type) {
+	case string:
+		return &v
+	case []byte:
+		return &v
+	case int32:
+		return &v
+	case int64:
+		return &v
+	case float32:
+		return &v
+	case float64:
+		return &v
+	case bool:
+		return &v
+	}
+	return x
+}
+
 func parquetBase(s *plugins.Schema, path string) (parquet.Node, pconv, error) {
 	switch s.Name {
 	case plugins.DecimalName:
@@ -299,7 +342,7 @@ func parquetBase(s *plugins.Schema, path string) (parquet.Node, pconv, error) {
 	case plugins.TypeBytes:
 		return parquet.Leaf(parquet.ByteArrayType), pconv(is[[]byte](s, path)), nil
 	case plugins.TypeArray:
-		item, conv, err := parquetNode(s.ValueSchema, path+"[]")
+		item, conv, err := boxedNode(s.ValueSchema, path+"[]")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -313,7 +356,7 @@ func parquetBase(s *plugins.Schema, path string) (parquet.Node, pconv, error) {
 		if err != nil {
 			return nil, nil, err
 		}
-		vn, vconv, err := parquetNode(s.ValueSchema, path+"{}")
+		vn, vconv, err := boxedNode(s.ValueSchema, path+"{}")
 		if err != nil {
 			return nil, nil, err
 		}
@@ -356,7 +399,7 @@ func parquetGroup(s *plugins.Schema, path string) (orderedGroup, func(*plugins.S
 	g := make(orderedGroup, len(s.Fields))
 	convs := make([]pconv, len(s.Fields))
 	for i, f := range s.Fields {
-		n, conv, err := parquetNode(f.Schema, joinPath(path, f.Name))
+		n, conv, err := boxedNode(f.Schema, joinPath(path, f.Name))
 		if err != nil {
 			return nil, nil, err
 		}

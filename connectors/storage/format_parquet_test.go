@@ -225,3 +225,49 @@ func TestParquetFlatSameBytes(t *testing.T) {
 		t.Fatalf("a required field missing: %v", err)
 	}
 }
+
+// TestParquetOptionalZeroIsNotNull: a present zero (0, "", false, empty
+// bytes) in an optional column stays a value, and only a null is null, in
+// every place parquet-go's reflecting writer handles (top-level fields of
+// a struct that is not flat, nested fields, list elements, map values):
+// parquet-go writes a plain zero in an optional column as null.
+func TestParquetOptionalZeroIsNotNull(t *testing.T) {
+	inner := plugins.StructBuilder().Name("inner").
+		Field("city", plugins.OptionalStringSchema).
+		Field("zip", plugins.OptionalInt32Schema).MustBuild()
+	optI64 := plugins.OptionalInt64Schema
+	s := plugins.StructBuilder().Name("outer").
+		Field("note", plugins.OptionalStringSchema).
+		Field("n", plugins.OptionalInt32Schema).
+		Field("ok", plugins.OptionalBooleanSchema).
+		Field("raw", plugins.OptionalBytesSchema).
+		Field("f", plugins.OptionalFloat64Schema).
+		Field("gone", plugins.OptionalInt64Schema).
+		Field("ns", plugins.ArraySchema(plugins.OptionalInt32Schema)).
+		Field("m", plugins.MapSchema(plugins.StringSchema, optI64)).
+		Field("addr", inner).MustBuild()
+	v := plugins.NewStruct(s).MustPut("note", "").MustPut("n", int32(0)).MustPut("ok", false).
+		MustPut("raw", []byte{}).MustPut("f", 0.0).
+		MustPut("ns", []any{int32(0), nil}).MustPut("m", map[string]any{"z": int64(0)}).
+		MustPut("addr", plugins.NewStruct(inner).MustPut("city", "").MustPut("zip", int32(0)))
+	b := avroFile(t, parseFormat(t, ParquetFormat, plugins.Config{}), rec(0, s, v))
+	pf, err := parquet.OpenFile(bytes.NewReader(b), int64(len(b)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := make([]parquet.Row, 1)
+	if n, _ := pf.RowGroups()[0].Rows().ReadRows(rows); n != 1 {
+		t.Fatalf("read %d rows", n)
+	}
+	cols := pf.Schema().Columns()
+	var nulls []string
+	for _, x := range rows[0] {
+		if x.IsNull() {
+			nulls = append(nulls, strings.Join(cols[x.Column()], "."))
+		}
+	}
+	// "gone" was never set; the list's second element is null.
+	if got := strings.Join(nulls, ","); got != "gone,ns.list.element" {
+		t.Errorf("null columns %q, want only gone and the list's null element:\n%v", got, rows[0])
+	}
+}
