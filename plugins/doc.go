@@ -49,6 +49,14 @@
 // between goroutines. ConfigDefs and the Registry are safe for concurrent
 // use once built.
 //
+// # JSON pass-through
+//
+// A sink task that only writes its values' JSON (the storage sinks'
+// JsonFormat) may implement RawJSONSink; with a value converter that
+// implements RawJSONConverter (the JsonConverter) and no transforms, the
+// runtime then hands it values as RawJSON, the payload's text, instead
+// of decoding them to encode them again (rawjson.go).
+//
 // # Text form
 //
 // ValueString prints Connect data as Java's toString does for the matching

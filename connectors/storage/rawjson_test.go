@@ -29,6 +29,8 @@ func TestAcceptsRawJSON(t *testing.T) {
 		{plugins.Config{"partitioner.class": "FieldPartitioner", "partition.field.name": "a"}, false},
 		{plugins.Config{"schema.compatibility": "BACKWARD"}, false},
 		{plugins.Config{"format.class": "StringFormat"}, false},
+		{plugins.Config{"format.class": "AvroFormat"}, false},
+		{plugins.Config{"format.class": "ParquetFormat"}, false},
 	} {
 		cfg := maps.Clone(tc.cfg)
 		cfg["flush.size"] = "3"
@@ -48,17 +50,18 @@ func TestAcceptsRawJSON(t *testing.T) {
 	}
 }
 
-var rawDef = ConfigDef([]string{"JsonFormat", "StringFormat"}, "JsonFormat")
+var rawDef = ConfigDef([]string{"JsonFormat", "StringFormat", "AvroFormat", "ParquetFormat"}, "JsonFormat")
 
-// rawBackend is testBackend with the format's gzip chosen, and
-// StringFormat to refuse RawJSON.
+// rawBackend is testBackend with the format's gzip chosen, and the
+// formats that refuse RawJSON.
 func rawBackend(st Store, gz bool) func(plugins.Config) (*Backend, error) {
 	return func(c plugins.Config) (*Backend, error) {
 		p, err := rawDef.Parse(c)
 		if err != nil {
 			return nil, err
 		}
-		s, err := Parse(p, map[string]func(*plugins.ParsedConfig, bool) (Format, error){"JsonFormat": JSONFormat, "StringFormat": StringFormat}, gz)
+		s, err := Parse(p, map[string]func(*plugins.ParsedConfig, bool) (Format, error){
+			"JsonFormat": JSONFormat, "StringFormat": StringFormat, "AvroFormat": AvroFormat, "ParquetFormat": ParquetFormatPlain}, gz)
 		if err != nil {
 			return nil, err
 		}

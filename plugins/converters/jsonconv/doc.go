@@ -25,4 +25,13 @@
 // without a rescan), its decoder and scratch and a bounded table of
 // interned object keys. None of it changes what a record decodes to
 // (FuzzJSONSchemaCache checks a warmed converter against an uncached one).
+//
+// # Pass-through
+//
+// ToConnectRawJSON (plugins.RawJSONConverter, rawjson.go) hands a sink
+// that writes JSON lines an envelope's payload as its text, without
+// building Connect values, when the payload is byte for byte what
+// ToConnect and a schemas.enable=false FromConnect would write for it
+// (which also means it is valid under its schema); anything else is left
+// to ToConnect. FuzzJSONRawPass checks that rule.
 package jsonconv
