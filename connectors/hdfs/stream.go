@@ -27,8 +27,9 @@ func (s *store) PartSize() int { return s.partSize }
 // upload is one file being streamed into its temp file.
 type upload struct {
 	s   *store
-	tmp string
-	w   *hdfs.FileWriter
+	p   string           // the provisional name Begin got
+	tmp string           // the temp file, once created
+	w   *hdfs.FileWriter // nil until the first write
 	// busy is closed when the last operation on w returned: one that
 	// outlived store.do's timeout still runs, and Abort must not close w
 	// under it.
@@ -52,33 +53,49 @@ func closedChan() chan struct{} {
 	return c
 }
 
-// Begin creates the temp file (under /<topics.dir>/+tmp, named after the
-// provisional p, so Recover finds it by partition).
-func (s *store) Begin(ctx context.Context, p string) (storage.Upload, error) {
-	u := &upload{s: s, tmp: s.tmpPath(p), busy: closedChan()}
+// Begin returns at once: the temp file (under /<topics.dir>/+tmp, named
+// after the provisional p, so Recover finds it by partition) is created
+// by the first Part, which runs behind Put: a NameNode round trip per file
+// in Put was a stall the core's uploads behind Put are meant to avoid.
+func (s *store) Begin(_ context.Context, p string) (storage.Upload, error) {
+	return &upload{s: s, p: p, busy: closedChan()}, nil
+}
+
+// open creates the temp file if it is not yet. Nothing is written yet, so
+// a failure is retried (by the core, with the same part) under a new temp
+// name: a create that outlived its timeout may still have made the old
+// one, which the next Recover removes.
+func (u *upload) open(ctx context.Context) error {
+	if u.w != nil {
+		return nil
+	}
+	tmp := u.s.tmpPath(u.p)
 	res := make(chan *hdfs.FileWriter, 1)
-	if err := s.do(ctx, func(cl *hdfs.Client) error {
-		if err := s.mkdirAll(cl, path.Dir(u.tmp)); err != nil {
+	if err := u.s.do(ctx, func(cl *hdfs.Client) error {
+		if err := u.s.mkdirAll(cl, path.Dir(tmp)); err != nil {
 			return err
 		}
-		w, err := cl.Create(u.tmp)
+		w, err := cl.Create(tmp)
 		if err != nil {
-			s.forgetDirs()
+			u.s.forgetDirs()
 			return fmt.Errorf("create temp file: %w", err)
 		}
 		res <- w
 		return nil
 	}); err != nil {
-		return nil, err
+		return err
 	}
-	u.w = <-res
-	return u, nil
+	u.w, u.tmp = <-res, tmp
+	return nil
 }
 
 // op runs f on w within store.do; an error loses the file.
 func (u *upload) op(ctx context.Context, what string, f func(w *hdfs.FileWriter) error) error {
 	if u.lost != nil {
 		return u.lost
+	}
+	if err := u.open(ctx); err != nil {
+		return err
 	}
 	<-u.busy
 	busy := make(chan struct{})
@@ -169,6 +186,9 @@ func (u *upload) CompleteAs(ctx context.Context, p string, last []byte, _ int64)
 // writer's DataNode connection; Recover of the next writer removes what
 // an Abort that failed left.
 func (u *upload) Abort(ctx context.Context) error {
+	if u.w == nil {
+		return nil // nothing created (or a create that timed out: Recover's)
+	}
 	err := u.s.do(ctx, func(cl *hdfs.Client) error {
 		if err := cl.Remove(u.tmp); err != nil && !errors.Is(err, fs.ErrNotExist) {
 			return err
