@@ -204,3 +204,14 @@ func BenchmarkHdfsRawWriteKit(b *testing.B) {
 		return err
 	})
 }
+
+// TestHdfsSinkKitStreamed is the kit with every file streamed: 1 KiB
+// records, flush.size 300, hdfs.part.size 64 KiB (about five parts a
+// file), so kill -9 leaves temp files half written and the outage stalls
+// writes in the middle of files.
+func TestHdfsSinkKitStreamed(t *testing.T) {
+	h := &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(t), extra: map[string]string{"hdfs.part.size": "65536"}}
+	n, wait := storagetest.KitRecords()
+	conformance.Run(t, h, conformance.Options{Records: n, Timeout: wait, Outage: 8 * time.Second, Partitions: 4})
+	h.Check(t, "files")
+}
