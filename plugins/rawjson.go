@@ -8,11 +8,11 @@ package plugins
 // is, and only when both ends agree and nothing in between (a transform,
 // a predicate) reads the value.
 
-// RawJSON is a record value held as its JSON text: one compact JSON value,
-// without whitespace or newlines, that is byte for byte what the
-// JsonConverter (schemas.enable=false) writes for the Connect value it
-// stands for, under the record's ValueSchema (never a JSON null: a null
-// value is nil). It may alias the Kafka record's bytes: a task that keeps
+// RawJSON is a record value (or key) held as its JSON text: one compact
+// JSON value, without whitespace or newlines, that is byte for byte what
+// the JsonConverter (schemas.enable=false) writes for the Connect value
+// it stands for, under the record's ValueSchema (KeySchema); never a
+// JSON null: a null is nil. It may alias the Kafka record's bytes: a task that keeps
 // it beyond Put keeps those bytes alive, and must not modify them.
 // Only a sink that declared RawJSONSink receives it.
 type RawJSON []byte
@@ -35,13 +35,15 @@ type RawJSONConverter interface {
 }
 
 // RawJSONSink is implemented by a SinkTask that can take RawJSON record
-// values. The runtime asks once, after Start returned, and then hands
-// RawJSON values to Put only when the connector has no transforms (nor
-// predicates) and its value converter is a RawJSONConverter; any record
-// the converter declines arrives decoded, as usual, so a task answering
-// true must take both. A task answers true only when nothing it does
-// with a record reads the value beyond writing its JSON text (and
-// ErrantRecordReporter, which the runtime handles).
+// keys and values. The runtime asks once, after Start returned, and then
+// hands RawJSON keys (values) to Put only when the connector has no
+// transforms (nor predicates) and its key (value) converter is a
+// RawJSONConverter; any record the converter declines arrives decoded,
+// as usual, so a task answering true must take both. A task answers true
+// only when nothing it does with a record reads the key or the value
+// beyond writing its JSON text (and ErrantRecordReporter, which the
+// runtime handles): a storage sink's JsonFormat writes values and never
+// reads keys, which then cost no decoding either.
 type RawJSONSink interface {
 	AcceptsRawJSON() bool
 }

@@ -36,9 +36,9 @@ func (s *rawSink) Version() string           { return "test" }
 func (s *rawSink) NewTask() plugins.SinkTask { return &rawSinkTask{} }
 
 type rawLine struct {
-	offset int64
-	raw    bool
-	line   string
+	offset      int64
+	rawKey, raw bool
+	key, line   string
 }
 
 var rawLines sync.Map // connector name -> *rawLog
@@ -77,12 +77,17 @@ func (t *rawSinkTask) Put(_ context.Context, recs []plugins.Record) error {
 			t.tctx.ErrantRecordReporter()(r, fmt.Errorf("offset %d refused", r.Offset))
 			continue
 		}
+		_, rawKey := r.Key.(plugins.RawJSON)
 		_, raw := r.Value.(plugins.RawJSON)
+		k, err := t.format.FromConnect(r.Topic, r.KeySchema, r.Key)
+		if err != nil {
+			return err
+		}
 		b, err := t.format.FromConnect(r.Topic, r.ValueSchema, r.Value)
 		if err != nil {
 			return err
 		}
-		t.log.lines = append(t.log.lines, rawLine{r.Offset, raw, string(b)})
+		t.log.lines = append(t.log.lines, rawLine{r.Offset, rawKey, raw, string(k), string(b)})
 	}
 	return nil
 }
@@ -99,8 +104,8 @@ func init() {
 }
 
 // TestSinkRawJSONPassThrough: with the JsonConverter and no transforms, a
-// task that accepts RawJSON gets canonical payloads as their text, which
-// is what the decoded values encode to; with a transform in the chain (a
+// task that accepts RawJSON gets canonical keys and values as their
+// text, which is what the decoded ones encode to; with a transform in the chain (a
 // Filter whose predicate never matches), or when the task declines, it
 // gets decoded values, and the lines are the same. Errant records reach
 // the DLQ with the bytes they were read from either way.
@@ -118,7 +123,7 @@ func TestSinkRawJSONPassThrough(t *testing.T) {
 	}
 	s := plugins.StructSchema("r", plugins.Field{Name: "id", Schema: plugins.Int64Schema},
 		plugins.Field{Name: "text", Schema: plugins.OptionalStringSchema}, plugins.Field{Name: "x", Schema: plugins.Float64Schema})
-	conv := jsonconv.NewJSONConverter()
+	conv := jsonconv.NewJSONConverter() // writes keys and values as the worker's converters read them
 	const n = 30
 	var recs []*kgo.Record
 	for i := range n {
@@ -133,13 +138,18 @@ func TestSinkRawJSONPassThrough(t *testing.T) {
 		if i == 8 { // not as converters write it: decoded
 			v = []byte(strings.Replace(string(v), `"payload":{"id":8,`, `"payload":{ "id":8,`, 1))
 		}
-		recs = append(recs, &kgo.Record{Topic: in, Value: v})
+		k, err := conv.FromConnect(in, plugins.StringSchema, fmt.Sprintf("k%d", i))
+		if err != nil {
+			t.Fatal(err)
+		}
+		recs = append(recs, &kgo.Record{Topic: in, Key: k, Value: v})
 	}
 	if err := cl.ProduceSync(context.Background(), recs...).FirstErr(); err != nil {
 		t.Fatal(err)
 	}
 	base := map[string]any{"connector.class": "io.weir.test.RawJSONSink", "topics": in,
-		"value.converter": "org.apache.kafka.connect.json.JsonConverter", "errors.tolerance": "all"}
+		"key.converter": "org.apache.kafka.connect.json.JsonConverter", "value.converter": "org.apache.kafka.connect.json.JsonConverter",
+		"errors.tolerance": "all"}
 	conns := map[string]map[string]any{
 		"raw":       {},
 		"declined":  {"accept.raw": "false"},
@@ -180,9 +190,12 @@ func TestSinkRawJSONPassThrough(t *testing.T) {
 		if want := l.offset != 0 && l.offset != 8; l.raw != want {
 			t.Errorf("record %d: RawJSON %v, want %v", l.offset, l.raw, want)
 		}
+		if want := l.offset != 0; l.rawKey != want {
+			t.Errorf("record %d: RawJSON key %v, want %v", l.offset, l.rawKey, want)
+		}
 		for _, other := range []string{"declined", "transform"} {
 			o := got[other][i]
-			if o.raw || o.offset != l.offset || o.line != l.line {
+			if o.raw || o.rawKey || o.offset != l.offset || o.line != l.line || o.key != l.key {
 				t.Errorf("record %d: %s got %+v, raw got %+v", l.offset, other, o, l)
 			}
 		}
@@ -196,8 +209,8 @@ func TestSinkRawJSONPassThrough(t *testing.T) {
 			t.Fatalf("%s: DLQ has %d records", name, len(dl))
 		}
 		for _, r := range dl {
-			if want := recs[r.Offset*5+2].Value; string(r.Value) != string(want) {
-				t.Errorf("%s: DLQ record %s, want %s", name, r.Value, want)
+			if want := recs[r.Offset*5+2]; string(r.Value) != string(want.Value) || string(r.Key) != string(want.Key) {
+				t.Errorf("%s: DLQ record %s=%s, want %s=%s", name, r.Key, r.Value, want.Key, want.Value)
 			}
 		}
 	}

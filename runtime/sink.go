@@ -37,13 +37,14 @@ type sinkTask struct {
 
 	conv  *converters
 	chain *transformChain
-	// rawJSON, when set, gives the task values it takes as JSON text
-	// (plugins.RawJSONSink) without decoding them; see rawJSONConverter.
-	rawJSON plugins.RawJSONConverter
-	eh      *errorHandler
-	cl      *kgo.Client
-	lbl     []string
-	maxPoll int
+	// rawKey and rawJSON, when set, give the task keys and values it
+	// takes as JSON text (plugins.RawJSONSink) without decoding them;
+	// see rawJSONConverters.
+	rawKey, rawJSON plugins.RawJSONConverter
+	eh              *errorHandler
+	cl              *kgo.Client
+	lbl             []string
+	maxPoll         int
 
 	// Metric children resolved once per run (no per-poll label lookups).
 	mRead, mSent prometheus.Counter
@@ -186,7 +187,7 @@ func (s *sinkTask) run(ctx context.Context) (err error) {
 	if err := s.task.Start(sinkCtx{s}, plugins.Config(s.cfg)); err != nil {
 		return fmt.Errorf("start sink task: %w", err)
 	}
-	s.rawJSON = s.rawJSONConverter()
+	s.rawKey, s.rawJSON = s.rawJSONConverters()
 	defer func() {
 		if serr := s.task.Stop(); serr != nil && err == nil {
 			err = fmt.Errorf("stop sink task: %w", serr)
@@ -397,6 +398,12 @@ func (s *sinkTask) convert(ctx context.Context, r *kgo.Record, rec *plugins.Reco
 	*rec = plugins.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Headers: headersFromKafka(r.Headers)}
 	er.rec = rec
 	if err := s.eh.execute(ctx, stageKeyConverter, s.conv.keyClass, er, func() (err error) {
+		if s.rawKey != nil {
+			if schema, raw, ok := s.rawKey.ToConnectRawJSON(r.Topic, r.Key); ok {
+				rec.KeySchema, rec.Key = schema, raw
+				return nil
+			}
+		}
 		rec.KeySchema, rec.Key, err = s.conv.key.ToConnect(r.Topic, r.Key)
 		return err
 	}); err != nil {
@@ -430,19 +437,21 @@ func (s *sinkTask) convert(ctx context.Context, r *kgo.Record, rec *plugins.Reco
 	return out, nil
 }
 
-// rawJSONConverter is the value converter as a RawJSONConverter when
-// record values may reach the task as their JSON text: the task takes
-// them (asked once, after Start: a storage sink knows its format then),
-// and no transform or predicate would see them (they read the value; a
-// chain of only predicates is none). The ErrantRecordReporter writes
-// such a value with the same converter, which takes its own RawJSON.
-func (s *sinkTask) rawJSONConverter() plugins.RawJSONConverter {
+// rawJSONConverters are the key and value converters as
+// RawJSONConverters when keys and values may reach the task as their JSON
+// text: the task takes them (asked once, after Start: a storage sink
+// knows its format then), and no transform or predicate would see them
+// (they read the record; predicates run only inside the chain). The
+// ErrantRecordReporter writes such a key or value with the converter it
+// came from, which takes its own RawJSON.
+func (s *sinkTask) rawJSONConverters() (key, value plugins.RawJSONConverter) {
 	rs, ok := s.task.(plugins.RawJSONSink)
 	if !ok || (s.chain != nil && s.chain.c != nil && s.chain.c.Len() > 0) || !rs.AcceptsRawJSON() {
-		return nil
+		return nil, nil
 	}
-	rc, _ := s.conv.value.(plugins.RawJSONConverter)
-	return rc
+	key, _ = s.conv.key.(plugins.RawJSONConverter)
+	value, _ = s.conv.value.(plugins.RawJSONConverter)
+	return key, value
 }
 
 // commitLocked asks the task what is durable and commits it. only, when

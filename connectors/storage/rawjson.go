@@ -3,8 +3,9 @@ package storage
 import "github.com/weirlog/weir/plugins"
 
 // AcceptsRawJSON implements plugins.RawJSONSink: the runtime may hand Put
-// a value as its JSON text (plugins.RawJSON) when nothing the task does
-// with a record reads the value but the writing of that text. That holds
+// a key or value as its JSON text (plugins.RawJSON) when nothing the task
+// does with a record reads the value but the writing of that text (the
+// task never reads keys). That holds
 // for JsonFormat (its writer puts the text on its line) with a
 // partitioner that names directories without the value (DefaultPartitioner,
 // or time-based with the Record or Wallclock extractor) and with
