@@ -131,6 +131,19 @@ type SinkTaskContext interface {
 	// ErrantRecordReporter sends a record that failed to the dead letter
 	// queue per errors.tolerance; nil when no DLQ is configured.
 	ErrantRecordReporter() func(rec *Record, err error)
+	// Offset resets the consumer position of assigned partitions, as
+	// Kafka Connect's SinkTaskContext.offset: a task that recovers its
+	// position from the external system (a storage sink reading its
+	// files), or that lost data it had taken (a file that failed), moves
+	// the partition to where its records must come again from. The
+	// runtime records the reset and applies it after the current call
+	// (Put, Open, PreCommit) returns, before the next records are
+	// delivered; records of those partitions fetched but not delivered
+	// yet are discarded, and a partition not assigned to the task is
+	// ignored (logged). The offset reaches the consumer group only
+	// through the normal commit path: the runtime's current offset of
+	// the partition becomes the reset one, and PreCommit decides.
+	Offset(offsets map[TopicPartition]int64)
 }
 
 // TopicPartition names one partition.

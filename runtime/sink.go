@@ -58,6 +58,11 @@ type sinkTask struct {
 	closed   bool
 	commitRq chan struct{}
 
+	// resets are the offsets the task asked for with Offset, not applied
+	// yet (resetMu: a task may ask from any goroutine).
+	resetMu sync.Mutex
+	resets  map[plugins.TopicPartition]int64
+
 	// retrying is set while Put fails with retriable errors, so the
 	// status shows the cause once and clears it once (task goroutine only).
 	retrying bool
@@ -108,6 +113,57 @@ func (c sinkCtx) ErrantRecordReporter() func(rec *plugins.Record, err error) {
 			c.s.log.Error("errant record reported", "err", ferr)
 		}
 	}
+}
+
+func (c sinkCtx) Offset(offsets map[plugins.TopicPartition]int64) {
+	c.s.resetMu.Lock()
+	defer c.s.resetMu.Unlock()
+	if c.s.resets == nil {
+		c.s.resets = map[plugins.TopicPartition]int64{}
+	}
+	maps.Copy(c.s.resets, offsets)
+}
+
+// applyResetsLocked moves the partitions the task reset (Offset) to their
+// new offsets, as Kafka's WorkerSinkTask.rewind: it runs on the task's
+// goroutine between plugin calls, never in a rebalance callback (kgo
+// wants SetOffsets from the polling goroutine), with mu held so no
+// revocation of those partitions runs meanwhile. SetOffsets drops what kgo
+// buffered of them; the records of the poll in hand are the caller's to
+// drop: it returns the partitions moved. The current offset becomes the
+// reset one, so the next commit goes through PreCommit with it, as Kafka
+// does; nothing is committed here.
+func (s *sinkTask) applyResetsLocked() map[plugins.TopicPartition]bool {
+	s.resetMu.Lock()
+	pending := s.resets
+	s.resets = nil
+	s.resetMu.Unlock()
+	if len(pending) == 0 {
+		return nil
+	}
+	moved := map[plugins.TopicPartition]bool{}
+	set := map[string]map[int32]kgo.EpochOffset{}
+	for tp, o := range pending {
+		if !s.assigned[tp] {
+			s.log.Info("ignoring an offset reset of a partition not assigned to the task", "topic", tp.Topic, "partition", tp.Partition, "offset", o)
+			continue
+		}
+		if o < 0 {
+			s.log.Warn("ignoring a negative offset reset", "topic", tp.Topic, "partition", tp.Partition, "offset", o)
+			continue
+		}
+		if set[tp.Topic] == nil {
+			set[tp.Topic] = map[int32]kgo.EpochOffset{}
+		}
+		set[tp.Topic][tp.Partition] = kgo.EpochOffset{Epoch: -1, Offset: o}
+		s.current[tp] = o
+		moved[tp] = true
+		s.log.Info("sink task reset the offset of a partition", "topic", tp.Topic, "partition", tp.Partition, "offset", o)
+	}
+	if len(set) > 0 {
+		s.cl.SetOffsets(set)
+	}
+	return moved
 }
 
 func toKgo(tps []plugins.TopicPartition) map[string][]int32 {
@@ -235,6 +291,11 @@ func (s *sinkTask) run(ctx context.Context) (err error) {
 		if !ok {
 			break
 		}
+		// A reset asked for by PreCommit, or by Open in a rebalance
+		// callback, is applied before the next poll.
+		s.mu.Lock()
+		s.applyResetsLocked()
+		s.mu.Unlock()
 		pctx, cancel := context.WithTimeout(ctx, 500*time.Millisecond)
 		fs := s.cl.PollRecords(pctx, s.maxPoll)
 		cancel()
@@ -341,24 +402,35 @@ func (s *sinkTask) deliver(ctx context.Context, fs kgo.Fetches) error {
 		return fatal
 	}
 	backoff := initialBackof
+	// moved are the partitions the task reset since this poll: their
+	// records here are from the old position and are never delivered.
+	moved := map[plugins.TopicPartition]bool{}
 	for {
 		s.mu.Lock()
 		if s.closed {
 			s.mu.Unlock()
 			return nil
 		}
-		// Drop records of partitions revoked while we converted.
+		// A reset asked for while we converted (Open of an assignment
+		// on kgo's goroutine) is applied before this Put.
+		maps.Copy(moved, s.applyResetsLocked())
+		// Drop records of partitions revoked while we converted, and of
+		// those reset.
 		kept, keptFrom := batch[:0], from[:0]
 		for i, r := range batch {
-			if s.assigned[from[i]] {
+			if s.assigned[from[i]] && !moved[from[i]] {
 				kept, keptFrom = append(kept, r), append(keptFrom, from[i])
 			}
 		}
 		batch, from = kept, keptFrom
 		err := s.task.Put(ctx, batch)
+		// A reset asked for by this Put is applied before the next
+		// records: the redelivery of this batch after a retriable error
+		// leaves the partition's records out.
+		maps.Copy(moved, s.applyResetsLocked())
 		if err == nil {
 			for tp, o := range next {
-				if s.assigned[tp] {
+				if s.assigned[tp] && !moved[tp] {
 					s.current[tp] = o
 				}
 			}
@@ -559,8 +631,12 @@ func (s *sinkTask) dropLocked(tps []plugins.TopicPartition) {
 	if err := s.task.Close(tps); err != nil {
 		s.log.Warn("sink task Close", "err", err)
 	}
+	// A reset not applied yet was of the ownership that ends here.
+	s.resetMu.Lock()
 	for _, tp := range tps {
 		delete(s.assigned, tp)
 		delete(s.current, tp)
+		delete(s.resets, tp)
 	}
+	s.resetMu.Unlock()
 }

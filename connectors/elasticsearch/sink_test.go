@@ -41,10 +41,11 @@ func (t *SinkTask) toDoc(rec *plugins.Record) (*doc, error) {
 	return d, nil
 }
 
-func (*fakeCtx) Assignment() []plugins.TopicPartition { return nil }
-func (*fakeCtx) Pause(...plugins.TopicPartition)      {}
-func (*fakeCtx) Resume(...plugins.TopicPartition)     {}
-func (*fakeCtx) RequestCommit()                       {}
+func (*fakeCtx) Assignment() []plugins.TopicPartition    { return nil }
+func (*fakeCtx) Pause(...plugins.TopicPartition)         {}
+func (*fakeCtx) Resume(...plugins.TopicPartition)        {}
+func (*fakeCtx) RequestCommit()                          {}
+func (*fakeCtx) Offset(map[plugins.TopicPartition]int64) {}
 func (c *fakeCtx) ErrantRecordReporter() func(*plugins.Record, error) {
 	if !c.dlq {
 		return nil

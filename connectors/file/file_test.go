@@ -201,6 +201,7 @@ func (sinkCtx) Assignment() []plugins.TopicPartition                       { ret
 func (sinkCtx) Pause(...plugins.TopicPartition)                            {}
 func (sinkCtx) Resume(...plugins.TopicPartition)                           {}
 func (sinkCtx) RequestCommit()                                             {}
+func (sinkCtx) Offset(map[plugins.TopicPartition]int64)                    {}
 func (sinkCtx) ErrantRecordReporter() func(rec *plugins.Record, err error) { return nil }
 
 func TestSinkAppendsAndFlushesOnPreCommit(t *testing.T) {

@@ -19,10 +19,11 @@ type sinkCtx struct {
 	dlq    bool
 }
 
-func (c *sinkCtx) Assignment() []plugins.TopicPartition { return nil }
-func (c *sinkCtx) Pause(...plugins.TopicPartition)      {}
-func (c *sinkCtx) Resume(...plugins.TopicPartition)     {}
-func (c *sinkCtx) RequestCommit()                       {}
+func (c *sinkCtx) Assignment() []plugins.TopicPartition    { return nil }
+func (c *sinkCtx) Pause(...plugins.TopicPartition)         {}
+func (c *sinkCtx) Resume(...plugins.TopicPartition)        {}
+func (c *sinkCtx) RequestCommit()                          {}
+func (c *sinkCtx) Offset(map[plugins.TopicPartition]int64) {}
 func (c *sinkCtx) ErrantRecordReporter() func(*plugins.Record, error) {
 	if !c.dlq {
 		return nil

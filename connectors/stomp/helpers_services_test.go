@@ -168,10 +168,11 @@ type sinkCtx struct {
 	errant func(*plugins.Record, error)
 }
 
-func (sinkCtx) Assignment() []plugins.TopicPartition { return nil }
-func (sinkCtx) Pause(...plugins.TopicPartition)      {}
-func (sinkCtx) Resume(...plugins.TopicPartition)     {}
-func (sinkCtx) RequestCommit()                       {}
+func (sinkCtx) Assignment() []plugins.TopicPartition    { return nil }
+func (sinkCtx) Pause(...plugins.TopicPartition)         {}
+func (sinkCtx) Resume(...plugins.TopicPartition)        {}
+func (sinkCtx) RequestCommit()                          {}
+func (sinkCtx) Offset(map[plugins.TopicPartition]int64) {}
 func (c sinkCtx) ErrantRecordReporter() func(*plugins.Record, error) {
 	return c.errant
 }

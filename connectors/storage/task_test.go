@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"sort"
 	"strings"
 	"sync"
@@ -74,7 +75,17 @@ func (m *memStore) WriteMarker(ctx context.Context, p string, data []byte) error
 func (m *memStore) Recover(context.Context, string, plugins.TopicPartition) error { return nil }
 func (m *memStore) Close() error                                                  { return nil }
 
-type fakeCtx struct{ commits atomic.Int32 }
+type fakeCtx struct {
+	commits atomic.Int32
+	mu      sync.Mutex
+	resets  []map[plugins.TopicPartition]int64 // every Offset call, in order
+}
+
+func (c *fakeCtx) Offset(offs map[plugins.TopicPartition]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.resets = append(c.resets, maps.Clone(offs))
+}
 
 func (*fakeCtx) Assignment() []plugins.TopicPartition               { return nil }
 func (*fakeCtx) Pause(...plugins.TopicPartition)                    {}

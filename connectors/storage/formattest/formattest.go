@@ -68,10 +68,11 @@ type dlqCtx struct {
 	errs []error
 }
 
-func (*dlqCtx) Assignment() []plugins.TopicPartition { return nil }
-func (*dlqCtx) Pause(...plugins.TopicPartition)      {}
-func (*dlqCtx) Resume(...plugins.TopicPartition)     {}
-func (*dlqCtx) RequestCommit()                       {}
+func (*dlqCtx) Assignment() []plugins.TopicPartition    { return nil }
+func (*dlqCtx) Pause(...plugins.TopicPartition)         {}
+func (*dlqCtx) Resume(...plugins.TopicPartition)        {}
+func (*dlqCtx) RequestCommit()                          {}
+func (*dlqCtx) Offset(map[plugins.TopicPartition]int64) {}
 func (c *dlqCtx) ErrantRecordReporter() func(*plugins.Record, error) {
 	return func(_ *plugins.Record, err error) {
 		c.mu.Lock()

@@ -21,6 +21,7 @@ func (TaskCtx) Assignment() []plugins.TopicPartition               { return nil 
 func (TaskCtx) Pause(...plugins.TopicPartition)                    {}
 func (TaskCtx) Resume(...plugins.TopicPartition)                   {}
 func (TaskCtx) RequestCommit()                                     {}
+func (TaskCtx) Offset(map[plugins.TopicPartition]int64)            {}
 func (TaskCtx) ErrantRecordReporter() func(*plugins.Record, error) { return nil }
 
 // TaskBench is the writer core alone next to the raw write: a sink's
