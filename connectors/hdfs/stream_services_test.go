@@ -45,8 +45,13 @@ func bigRecords(from, to int) ([]plugins.Record, []byte) {
 
 func streamTask(t *testing.T, dir string, flush, part int) *storage.Task {
 	t.Helper()
+	return streamTaskCtx(t, dir, flush, part, storagetest.TaskCtx{})
+}
+
+func streamTaskCtx(t *testing.T, dir string, flush, part int, tctx plugins.SinkTaskContext) *storage.Task {
+	t.Helper()
 	task := &storage.Task{NewBackend: hdfssink.NewBackendForTest}
-	if err := task.Start(storagetest.TaskCtx{}, plugins.Config{
+	if err := task.Start(tctx, plugins.Config{
 		"hdfs.url": nameNode(), "topics.dir": dir, "flush.size": fmt.Sprint(flush),
 		"hdfs.part.size": fmt.Sprint(part), "format.class": "io.confluent.connect.hdfs3.json.JsonFormat",
 	}); err != nil {
@@ -137,9 +142,11 @@ func TestHdfsStreamedFileMemory(t *testing.T) {
 
 // TestHdfsLostTempFileRestartsFile: the temp file of a streamed file
 // removed under the writer (its parts lost, as when the write pipeline
-// breaks) fails the task with storage.ErrRestartFile, not retriably;
-// PreCommit never passed the file's start, and the task started again from
-// the committed offsets writes every record once.
+// breaks: storage.ErrRestartFile) does not fail the task: it drops the
+// file, resets the partition to the file's start (Offset) and writes it
+// again from there, driven as the runtime does (a reset moves the
+// position before the next Put). PreCommit never passes the file's start,
+// and every record is in the files once.
 func TestHdfsLostTempFileRestartsFile(t *testing.T) {
 	cl := client(t)
 	const part = 256 << 10
@@ -147,11 +154,24 @@ func TestHdfsLostTempFileRestartsFile(t *testing.T) {
 	dir := fmt.Sprintf("streamtest/lost-%d", time.Now().UnixNano())
 	t.Cleanup(func() { cl.RemoveAll("/" + dir) })
 	ctx := context.Background()
-	task := streamTask(t, dir, flush, part)
-	committed := int64(0)
-	var failed error
-	for from := 0; from < 2*flush && failed == nil; from += 100 {
-		if from == flush+800 {
+	rc := &storagetest.ResetCtx{}
+	task := streamTaskCtx(t, dir, flush, part, rc)
+	defer task.Stop()
+	pos, removed := 0, false
+	var rewinds []int
+	take := func() {
+		for tp, o := range rc.Take() {
+			if tp != stp {
+				t.Errorf("reset of %v, want only %v", tp, stp)
+			}
+			pos = int(o)
+		}
+	}
+	for step := 0; pos < 2*flush; step++ {
+		if step > 200 {
+			t.Fatalf("no progress at %d", pos)
+		}
+		if pos == flush+800 && !removed {
 			// The second file streams by now: take its temp file away.
 			tmp, err := files(cl, "/"+dir+"/+tmp")
 			if err != nil || len(tmp) != 1 {
@@ -160,33 +180,29 @@ func TestHdfsLostTempFileRestartsFile(t *testing.T) {
 			if err := cl.Remove(tmp[0].path); err != nil {
 				t.Fatal(err)
 			}
+			removed = true
 		}
-		rs, _ := bigRecords(from, from+100)
-		if failed = task.Put(ctx, rs); failed != nil {
-			break
-		}
-		safe, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{stp: int64(from + 100)})
-		if failed = err; err == nil {
-			committed = safe[stp]
-		}
-	}
-	var re *plugins.Retriable
-	if failed == nil || errors.As(failed, &re) || !errors.Is(failed, storage.ErrRestartFile) {
-		t.Fatalf("writing on after the temp file was removed: %v; want a non-retriable storage.ErrRestartFile", failed)
-	}
-	t.Logf("the task failed with: %v", failed)
-	if committed != flush {
-		t.Errorf("committed offset %d, want %d: the start of the lost file", committed, flush)
-	}
-	task.Close([]plugins.TopicPartition{stp})
-	task.Stop()
-	task = streamTask(t, dir, flush, part)
-	defer task.Stop()
-	for from := int(committed); from < 2*flush; from += 100 {
-		rs, _ := bigRecords(from, from+100)
+		rs, _ := bigRecords(pos, pos+100)
 		if err := task.Put(ctx, rs); err != nil {
-			t.Fatal(err)
+			t.Fatalf("Put at %d: %v", pos, err)
 		}
+		before := pos
+		pos += 100
+		take()
+		safe, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{stp: int64(pos)})
+		if err != nil {
+			t.Fatalf("PreCommit at %d: %v", pos, err)
+		}
+		take()
+		if pos <= before {
+			rewinds = append(rewinds, pos)
+		}
+		if safe[stp] > flush && pos < 2*flush {
+			t.Errorf("PreCommit returned %d at position %d: past the start of the lost file", safe[stp], pos)
+		}
+	}
+	if fmt.Sprint(rewinds) != fmt.Sprint([]int{flush}) {
+		t.Errorf("rewinds %v, want one to %d: the start of the lost file", rewinds, flush)
 	}
 	if _, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{stp: 2 * flush}); err != nil {
 		t.Fatal(err)

@@ -70,9 +70,12 @@
 // behind Put while the next fills). Where names carry the end offset
 // (HDFS), the upload begins under a provisional name and is named when it
 // completes (NamedAtEnd). A store that lost a file's parts
-// (ErrRestartFile) fails the task: the file's first records are no longer
-// in memory, and the committed offsets, which never pass an open file,
-// bring them again to the restarted task.
+// (ErrRestartFile) restarts the file's Kafka partition in the running
+// task: the file's first records are no longer in memory, so its open
+// files are dropped (uploads aborted), the partition is reset to the
+// file's start (SinkTaskContext.Offset, as Confluent's sinks rewind) and
+// recovered from storage as a fresh assignment, which skips what is
+// stored; PreCommit never passes the file's start meanwhile.
 //
 // Idle close: with rotate.interval.ms set, a file that received no record
 // for rotate.interval.ms of wall time is committed (storage-common #275);

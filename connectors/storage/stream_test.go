@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"hash"
 	"runtime"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -277,12 +278,24 @@ func TestPartUploadsBehindPut(t *testing.T) {
 }
 
 // TestLostFileRestartsFromCommittedOffsets: a streamed file whose parts the
-// store lost (ErrRestartFile: an HDFS pipeline that broke half way) fails
-// the task, not retriably, since its first records are no longer in
-// memory; PreCommit never passed the file's start, its upload is aborted
-// at Close, and the task that starts again from the committed offsets
-// writes every record once: the files hold records 0..n-1 exactly.
+// store lost (ErrRestartFile: an HDFS pipeline that broke half way) cannot
+// be retried, since its first records are no longer in memory. The task
+// does not fail: it drops the partition's open files (the upload is
+// aborted), asks the runtime (Offset) to bring the partition again from
+// the file's start, and recovers from storage as a fresh assignment does.
+// PreCommit never passes the file's start, and the files hold records
+// 0..n-1 exactly once. The loop below drives the task as the runtime
+// does: a reset asked for during Put or PreCommit moves the position
+// before the next Put, and records of the old position are not delivered.
 func TestLostFileRestartsFromCommittedOffsets(t *testing.T) {
+	// The loss shows at the next Put, or at PreCommit when the part's
+	// upload ended before it (then the runtime's current offset is past
+	// the lost file, and PreCommit must not pass its start).
+	t.Run("Put", func(t *testing.T) { testLostFile(t, false) })
+	t.Run("PreCommit", func(t *testing.T) { testLostFile(t, true) })
+}
+
+func testLostFile(t *testing.T, inPreCommit bool) {
 	const part = 64 << 10
 	const flush = 1000
 	st := &streamStore{memStore: newMem(), part: part, streamed: map[string][sha256.Size]byte{}}
@@ -304,53 +317,76 @@ func TestLostFileRestartsFromCommittedOffsets(t *testing.T) {
 		}
 		return fmt.Sprintf("%x", h.Sum(nil))
 	}
-	cur := map[plugins.TopicPartition]int64{}
-	committed := int64(0)
 	task := newTaskNaming(t, store, cfg(), true)
+	fc := task.tctx.(*fakeCtx)
+	// reset applies what the task asked for with Offset, as the runtime.
+	reset := func(pos *int) {
+		fc.mu.Lock()
+		defer fc.mu.Unlock()
+		for _, r := range fc.resets {
+			for tp, o := range r {
+				if tp != tp0 {
+					t.Errorf("reset of %v, want only %v", tp, tp0)
+				}
+				*pos = int(o)
+			}
+		}
+		fc.resets = nil
+	}
 	task.Open([]plugins.TopicPartition{tp0})
 	// The first file lands; the second loses its parts half way.
-	var failed error
-	for from := 0; from < 2*flush && failed == nil; from += 100 {
-		if from == flush+300 {
+	var rewinds []int
+	pos := 0
+	for step := 0; pos < 2*flush; step++ {
+		if step > 1000 {
+			t.Fatalf("no progress at %d", pos)
+		}
+		if pos == flush+300 && len(rewinds) == 0 {
 			st.mu.Lock()
 			st.loseParts = 1
 			st.mu.Unlock()
 		}
-		if err := task.Put(ctx, mk(from, from+100)); err != nil {
-			failed = err
-			break
+		size := 100
+		st.mu.Lock()
+		armed := st.loseParts > 0
+		st.mu.Unlock()
+		if inPreCommit && armed {
+			size = 1 // until the part that is lost leaves: nothing settles it but PreCommit
 		}
-		cur[tp0] = int64(from + 100)
-		safe, err := task.PreCommit(ctx, cur)
+		if err := task.Put(ctx, mk(pos, pos+size)); err != nil {
+			t.Fatalf("Put at %d: %v", pos, err)
+		}
+		st.mu.Lock()
+		lostNow := armed && st.loseParts == 0
+		st.mu.Unlock()
+		if inPreCommit && lostNow {
+			time.Sleep(20 * time.Millisecond) // the lost part's upload ends
+		} else if inPreCommit && armed {
+			pos += size
+			continue
+		}
+		before := pos
+		pos += size
+		reset(&pos)
+		safe, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: int64(pos)})
 		if err != nil {
-			failed = err
-			break
+			t.Fatalf("PreCommit at %d: %v", pos, err)
 		}
-		committed = safe[tp0]
+		reset(&pos)
+		if pos <= before {
+			rewinds = append(rewinds, pos)
+		}
+		// The second file is stored only when full: until then nothing
+		// past its start is durable.
+		if safe[tp0] > flush && pos < 2*flush {
+			t.Errorf("PreCommit returned %d at position %d: past the lost file", safe[tp0], pos)
+		}
 	}
-	var re *plugins.Retriable
-	if failed == nil || errors.As(failed, &re) || !errors.Is(failed, ErrRestartFile) {
-		t.Fatalf("Put/PreCommit after the lost parts: %v; want a non-retriable ErrRestartFile", failed)
+	if !slices.Equal(rewinds, []int{flush}) {
+		t.Errorf("rewinds %v, want one to %d: the start of the lost file", rewinds, flush)
 	}
-	if committed != flush {
-		t.Errorf("committed offset %d, want %d: the start of the lost file", committed, flush)
-	}
-	// The runtime closes the partitions of a failed task and stops it.
-	task.Close([]plugins.TopicPartition{tp0})
-	task.Stop()
 	if st.aborted != 1 {
 		t.Errorf("%d uploads aborted, want the lost one", st.aborted)
-	}
-	if got := names(st.memStore); len(got) != 1 {
-		t.Errorf("files after the loss %v, want only the first", got)
-	}
-	// The restarted task: from the committed offsets to the end.
-	task = newTaskNaming(t, store, cfg(), true)
-	task.Open([]plugins.TopicPartition{tp0})
-	for from := int(committed); from < 2*flush; from += 100 {
-		if err := task.Put(ctx, mk(from, from+100)); err != nil {
-			t.Fatal(err)
-		}
 	}
 	if _, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 2 * flush}); err != nil {
 		t.Fatal(err)

@@ -57,6 +57,11 @@ type pstate struct {
 	marker    *cleanMarker     // left by a clean stop, checked at the first record
 	next      int64            // offset after the last record taken; -1 none yet
 	open      map[string]*openFile
+	// rewinding: the task asked the runtime (Offset) to bring the
+	// partition again from rewindTo, after a file of it was lost; until
+	// a record of it comes again, PreCommit passes no offset beyond it.
+	rewinding bool
+	rewindTo  int64
 	// bufHint is the most the buffer of the partition's last file held
 	// (the whole file, or a part when streamed): the next file's buffer
 	// is grown to it at once rather than by doubling from nothing.
@@ -180,6 +185,13 @@ func (t *Task) wallDue(f *openFile, now time.Time) bool {
 func (t *Task) Open(tps []plugins.TopicPartition) error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	t.openLocked(tps)
+	return nil
+}
+
+// openLocked starts tps afresh: their position is recovered from storage
+// at their next record.
+func (t *Task) openLocked(tps []plugins.TopicPartition) {
 	// A partition assigned again without a Close in between: its file in
 	// flight lands before the next recovery lists storage.
 	t.dropFlight(tps)
@@ -190,7 +202,68 @@ func (t *Task) Open(tps []plugins.TopicPartition) error {
 		t.parts[tp] = &pstate{next: -1, open: map[string]*openFile{}}
 		delete(t.clean, tp)
 	}
-	return nil
+}
+
+// lostFile tags ErrRestartFile with the partition whose file was lost.
+type lostFile struct {
+	tp  plugins.TopicPartition
+	err error
+}
+
+func (e *lostFile) Error() string { return e.err.Error() }
+func (e *lostFile) Unwrap() error { return e.err }
+
+// lost tags err with tp when it says a file of tp was lost (the first tag,
+// nearest the file, wins).
+func lost(tp plugins.TopicPartition, err error) error {
+	var lf *lostFile
+	if err == nil || !errors.Is(err, ErrRestartFile) || errors.As(err, &lf) {
+		return err
+	}
+	return &lostFile{tp: tp, err: err}
+}
+
+// restartLost handles a file of tp whose streamed parts the store lost
+// (ErrRestartFile): its first records are no longer in memory, so the
+// partition starts again as a fresh assignment does: its open files are
+// dropped (their uploads aborted), its files in flight land or are
+// dropped, and the runtime is asked (Offset) to bring its records again
+// from the start of the oldest file not stored; recovery from storage
+// then skips what is stored, so each record is written once. It reports
+// false when tp has no file that could be the lost one.
+func (t *Task) restartLost(err error) (plugins.TopicPartition, bool) {
+	var lf *lostFile
+	if !errors.As(err, &lf) {
+		return plugins.TopicPartition{}, false
+	}
+	tp := lf.tp
+	ps := t.parts[tp]
+	if ps == nil {
+		return tp, false
+	}
+	from, found := int64(0), false
+	low := func(o int64) {
+		if !found || o < from {
+			from, found = o, true
+		}
+	}
+	for _, f := range ps.open {
+		low(f.start)
+	}
+	for _, fl := range t.flights {
+		if fl.tp == tp {
+			low(fl.f.start)
+		}
+	}
+	if !found {
+		return tp, false
+	}
+	t.log.Warn("a file's streamed parts were lost; writing the partition again from the file's start", "topic", tp.Topic, "partition", tp.Partition, "offset", from, "err", err)
+	t.openLocked([]plugins.TopicPartition{tp})
+	ps = t.parts[tp]
+	ps.rewinding, ps.rewindTo = true, from
+	t.tctx.Offset(map[plugins.TopicPartition]int64{tp: from})
+	return tp, true
 }
 
 func (t *Task) ctxTimeout(ctx context.Context) (context.Context, context.CancelFunc) {
@@ -258,7 +331,8 @@ func retriable(err error) error {
 	}
 	var re *plugins.Retriable
 	// A streamed file whose parts are lost cannot be retried: its first
-	// records are gone from memory (ErrRestartFile).
+	// records are gone from memory (ErrRestartFile); Put and PreCommit
+	// restart its partition (restartLost).
 	if errors.As(err, &re) || errors.Is(err, ErrRestartFile) {
 		return err
 	}
@@ -275,16 +349,40 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 	if len(recs) > 0 {
 		t.dirty = true
 	}
+	// A lost file restarts its partition (restartLost); the rest of the
+	// batch goes on, without that partition's records: they come again
+	// from the offset it was reset to.
+	var skip map[plugins.TopicPartition]bool
+	for {
+		i, err := t.put(ctx, recs, skip)
+		tp, ok := t.restartLost(err)
+		if !ok || skip[tp] {
+			return err
+		}
+		if skip == nil {
+			skip = map[plugins.TopicPartition]bool{}
+		}
+		skip[tp] = true
+		recs = recs[i:]
+	}
+}
+
+// put is Put from recs[0], leaving out the partitions in skip; it returns
+// the index of the record it failed at.
+func (t *Task) put(ctx context.Context, recs []plugins.Record, skip map[plugins.TopicPartition]bool) (int, error) {
 	if err := t.flightFailed(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	if err := t.commitDue(ctx); err != nil {
-		return err
+		return 0, err
 	}
 	s := t.b.Settings
 	for i := range recs {
 		rec := &recs[i]
 		tp := plugins.TopicPartition{Topic: rec.Topic, Partition: rec.Partition}
+		if skip[tp] {
+			continue
+		}
 		ps := t.parts[tp]
 		if ps == nil {
 			ps = &pstate{next: -1, open: map[string]*openFile{}}
@@ -292,9 +390,10 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		}
 		if !ps.recovered {
 			if err := t.recover(ctx, tp, ps); err != nil {
-				return retriable(err)
+				return i, retriable(err)
 			}
 		}
+		ps.rewinding = false // the records come from the reset offset now
 		if ps.marker != nil {
 			if rec.Offset != ps.marker.Offset {
 				// The group's offsets were moved while stopped: they win.
@@ -313,7 +412,7 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		}
 		if rec.Value == nil {
 			if err := t.errant(rec, errors.New("null value (behavior.on.null.values=fail)")); err != nil {
-				return err
+				return i, err
 			}
 			ps.next = rec.Offset + 1
 			continue
@@ -321,7 +420,7 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		enc, err := s.Partitioner.Encode(rec)
 		if err != nil {
 			if err := t.errant(rec, err); err != nil {
-				return err
+				return i, err
 			}
 			ps.next = rec.Offset + 1
 			continue
@@ -335,7 +434,7 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		if f != nil && s.RotateInterval > 0 && rt.Sub(f.base) >= s.RotateInterval {
 			f.due = true
 			if err := t.commit(ctx, tp, ps, f, true); err != nil {
-				return err
+				return i, err
 			}
 			f = nil
 		}
@@ -349,14 +448,14 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		if f != nil && s.SchemaRolls(f.schema, rec.ValueSchema) {
 			f.due = true
 			if err := t.commit(ctx, tp, ps, f, true); err != nil {
-				return err
+				return i, err
 			}
 			f = nil
 		}
 		if f != nil {
 			if w, err = s.Project(f.schema, rec); err != nil {
 				if err := t.errant(rec, err); err != nil {
-					return err
+					return i, err
 				}
 				ps.next = rec.Offset + 1
 				continue
@@ -364,7 +463,7 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 			if SchemaChanged(f.w, w) {
 				f.due = true
 				if err := t.commit(ctx, tp, ps, f, true); err != nil {
-					return err
+					return i, err
 				}
 				f, w = nil, rec
 			}
@@ -383,7 +482,7 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 				delete(ps.open, enc)
 			}
 			if err := t.errant(rec, err); err != nil {
-				return err
+				return i, err
 			}
 			ps.next = rec.Offset + 1
 			continue
@@ -393,16 +492,16 @@ func (t *Task) Put(ctx context.Context, recs []plugins.Record) error {
 		f.lastAppend = time.Now()
 		ps.next = rec.Offset + 1
 		if err := t.streamPart(ctx, tp, f); err != nil {
-			return err
+			return i, err
 		}
 		if f.n >= s.FlushSize {
 			f.due = true
 			if err := t.commit(ctx, tp, ps, f, true); err != nil {
-				return err
+				return i, err
 			}
 		}
 	}
-	return nil
+	return len(recs), nil
 }
 
 // errant hands a record that cannot be written to the dead letter queue,
@@ -428,7 +527,7 @@ func (t *Task) commitDue(ctx context.Context) error {
 				continue
 			}
 			if err := t.settlePart(ctx, f, false); err != nil {
-				return err
+				return lost(tp, err)
 			}
 			if f.partDue {
 				if err := t.streamPart(ctx, tp, f); err != nil {
@@ -451,7 +550,8 @@ func (t *Task) filePath(tp plugins.TopicPartition, f *openFile) string {
 // one part in flight at a time, so its parts go in order; the part's
 // bytes stay until the store took them, and a failure is retried with
 // the same bytes (settlePart).
-func (t *Task) streamPart(ctx context.Context, tp plugins.TopicPartition, f *openFile) error {
+func (t *Task) streamPart(ctx context.Context, tp plugins.TopicPartition, f *openFile) (err error) {
+	defer func() { err = lost(tp, err) }()
 	st, ok := t.b.Store.(Streamer)
 	if !ok || f.buf.Len() < st.PartSize() {
 		return nil
@@ -564,7 +664,8 @@ func waitPart(f *openFile) {
 // commit makes f durable; on failure it stays open and due. behind lets
 // the upload run in the background while Put goes on with the next
 // records (see flight): Put's own rotations use it, PreCommit does not.
-func (t *Task) commit(ctx context.Context, tp plugins.TopicPartition, ps *pstate, f *openFile, behind bool) error {
+func (t *Task) commit(ctx context.Context, tp plugins.TopicPartition, ps *pstate, f *openFile, behind bool) (err error) {
+	defer func() { err = lost(tp, err) }()
 	if f.w != nil {
 		if err := f.w.Close(); err != nil {
 			return fmt.Errorf("%s: finish file: %w", t.b.Name, err)
@@ -733,7 +834,7 @@ func (t *Task) settleFlights(ctx context.Context, match func(*flight) bool) erro
 			fl.path, fl.err = t.store(cctx, fl.tp, fl.f)
 			cancel()
 			if fl.err != nil {
-				firstErr = fl.err
+				firstErr = lost(fl.tp, fl.err)
 				kept = append(kept, fl)
 				continue
 			}
@@ -763,6 +864,23 @@ func (t *Task) flightFailed(ctx context.Context) error {
 func (t *Task) PreCommit(ctx context.Context, cur map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
+	// A lost file restarts its partition (restartLost), and PreCommit
+	// goes on with the others.
+	var done map[plugins.TopicPartition]bool
+	for {
+		out, err := t.preCommit(ctx, cur)
+		tp, ok := t.restartLost(err)
+		if !ok || done[tp] {
+			return out, err
+		}
+		if done == nil {
+			done = map[plugins.TopicPartition]bool{}
+		}
+		done[tp] = true
+	}
+}
+
+func (t *Task) preCommit(ctx context.Context, cur map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
 	if err := t.settleFlights(ctx, nil); err != nil {
 		return nil, err
 	}
@@ -792,6 +910,10 @@ func (t *Task) PreCommit(ctx context.Context, cur map[plugins.TopicPartition]int
 		if ps := t.parts[tp]; ps != nil {
 			for _, f := range ps.open {
 				safe = min(safe, f.start)
+			}
+			if ps.rewinding {
+				// Asked to come again from there: cur may not know yet.
+				safe = min(safe, ps.rewindTo)
 			}
 		}
 		out[tp] = safe

@@ -3,7 +3,9 @@ package storagetest
 import (
 	"context"
 	"fmt"
+	"maps"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -75,4 +77,31 @@ func TaskBench(b *testing.B, newBackend func(plugins.Config) (*storage.Backend, 
 	mb := float64(bytes) / 1e6
 	b.ReportMetric(mb/el.Seconds(), "MB/s")
 	b.Logf("task alone: %.1f MB of files in %s = %.1f MB/s", mb, el, mb/el.Seconds())
+}
+
+// ResetCtx is a TaskCtx that keeps the offsets the task resets (Offset),
+// for a test that drives the task as the runtime does: Take them after
+// Put and PreCommit, and go on from there.
+type ResetCtx struct {
+	TaskCtx
+	mu     sync.Mutex
+	resets map[plugins.TopicPartition]int64
+}
+
+func (c *ResetCtx) Offset(offs map[plugins.TopicPartition]int64) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.resets == nil {
+		c.resets = map[plugins.TopicPartition]int64{}
+	}
+	maps.Copy(c.resets, offs)
+}
+
+// Take returns the resets asked for since the last Take.
+func (c *ResetCtx) Take() map[plugins.TopicPartition]int64 {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	r := c.resets
+	c.resets = nil
+	return r
 }
