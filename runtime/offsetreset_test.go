@@ -51,11 +51,11 @@ type rewindLog struct {
 var rewindLogs sync.Map // connector name -> *rewindLog
 
 type rewindSinkTask struct {
-	tctx     plugins.SinkTaskContext
-	at, to   int64
-	log      *rewindLog
-	topic    string
-	assigned []plugins.TopicPartition
+	tctx   plugins.SinkTaskContext
+	at, to int64
+	log    *rewindLog
+	topic  string
+	openTo int64
 }
 
 func (t *rewindSinkTask) Start(tctx plugins.SinkTaskContext, cfg plugins.Config) error {
@@ -65,6 +65,12 @@ func (t *rewindSinkTask) Start(tctx plugins.SinkTaskContext, cfg plugins.Config)
 	}
 	if _, err := fmt.Sscan(cfg["rewind.to"], &t.to); err != nil {
 		return err
+	}
+	t.openTo = -1
+	if v := cfg["open.to"]; v != "" {
+		if _, err := fmt.Sscan(v, &t.openTo); err != nil {
+			return err
+		}
 	}
 	v, _ := rewindLogs.LoadOrStore(cfg["name"], &rewindLog{other: map[int32][]int64{}, curAtReset: -1})
 	t.log = v.(*rewindLog)
@@ -99,9 +105,16 @@ func (t *rewindSinkTask) Put(_ context.Context, recs []plugins.Record) error {
 	return nil
 }
 
-func (t *rewindSinkTask) Open(tps []plugins.TopicPartition) error { return nil }
-func (t *rewindSinkTask) Close([]plugins.TopicPartition) error    { return nil }
-func (t *rewindSinkTask) Stop() error                             { return nil }
+// Open with "open.to" set resets partition 0 there at once, as a sink
+// that recovers its position from the external system does.
+func (t *rewindSinkTask) Open(tps []plugins.TopicPartition) error {
+	if t.openTo >= 0 {
+		t.tctx.Offset(map[plugins.TopicPartition]int64{{Topic: t.topic, Partition: 0}: t.openTo})
+	}
+	return nil
+}
+func (t *rewindSinkTask) Close([]plugins.TopicPartition) error { return nil }
+func (t *rewindSinkTask) Stop() error                          { return nil }
 func (t *rewindSinkTask) PreCommit(_ context.Context, cur map[plugins.TopicPartition]int64) (map[plugins.TopicPartition]int64, error) {
 	t.log.mu.Lock()
 	defer t.log.mu.Unlock()
@@ -213,5 +226,62 @@ func TestSinkOffsetRewind(t *testing.T) {
 	}
 	if st := connectorStatus(t, w.url, name); len(st.Tasks) != 1 || st.Tasks[0].State != "RUNNING" {
 		t.Errorf("status %+v, want one running task", st)
+	}
+}
+
+// TestSinkOffsetResetInOpen: a reset asked for in Open (a rebalance
+// callback) is applied before the partition's first records are
+// delivered: partition 0 starts at the reset offset, partition 1 at the
+// committed (none: the start).
+func TestSinkOffsetResetInOpen(t *testing.T) {
+	c := startCluster(t)
+	w := c.startWorker(t, nil)
+	in := c.topic("reset-open-in")
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.addr), kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx := context.Background()
+	if _, err := kadm.NewClient(cl).CreateTopic(ctx, 2, 1, nil, in); err != nil {
+		t.Fatal(err)
+	}
+	const n = 40
+	var recs []*kgo.Record
+	for p := range int32(2) {
+		for i := range n {
+			recs = append(recs, &kgo.Record{Topic: in, Partition: p, Value: fmt.Appendf(nil, "%d-%d", p, i)})
+		}
+	}
+	if err := cl.ProduceSync(ctx, recs...).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
+	const name = "reset-open"
+	rewindLogs.Delete(name)
+	expectCode(t, call(t, "PUT", w.url+"/connectors/"+name+"/config", map[string]any{
+		"connector.class": "io.weir.test.RewindSink", "topics": in,
+		"rewind.at": "-1", "rewind.to": "0", "open.to": "30",
+		"key.converter":   "org.apache.kafka.connect.converters.ByteArrayConverter",
+		"value.converter": "org.apache.kafka.connect.converters.ByteArrayConverter",
+	}), http.StatusCreated, "create "+name)
+	var l *rewindLog
+	eventually(t, 30*time.Second, "the records", func() (bool, string) {
+		v, ok := rewindLogs.Load(name)
+		if !ok {
+			return false, "no task"
+		}
+		l = v.(*rewindLog)
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		return len(l.before) >= n-30 && len(l.other[1]) >= n, fmt.Sprintf("partition 0 %d, partition 1 %d", len(l.before), len(l.other[1]))
+	})
+	time.Sleep(time.Second)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if !slices.Equal(l.before, seq(30, n)) {
+		t.Errorf("partition 0 %v, want 30..%d once each", l.before, n-1)
+	}
+	if !slices.Equal(l.other[1], seq(0, n)) {
+		t.Errorf("partition 1 %v, want 0..%d once each", l.other[1], n-1)
 	}
 }
