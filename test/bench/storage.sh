@@ -43,7 +43,8 @@
 # each round (a row over the raw limit of the same round) are printed,
 # then the medians of the rows and their ratios.
 #   bash test/bench/storage.sh        (WEIR_BENCH_RECORDS=200000 by default;
-#                                      WEIR_BENCH_ROUNDS=3 rounds)
+#                                      WEIR_BENCH_ROUNDS=3 rounds;
+#                                      WEIR_BENCH_TASKS=4: tasks.max, 1 by default)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 bash test/services/all.sh start >/dev/null
