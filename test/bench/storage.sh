@@ -44,8 +44,17 @@
 # then the medians of the rows and their ratios.
 #   bash test/bench/storage.sh        (WEIR_BENCH_RECORDS=200000 by default;
 #                                      WEIR_BENCH_ROUNDS=3 rounds;
-#                                      WEIR_BENCH_TASKS=4: tasks.max, 1 by default)
+#                                      WEIR_BENCH_TASKS: tasks.max; unset, the
+#                                      rows run with 1 (Confluent's default)
+#                                      and then with 4, one task a partition)
 set -euo pipefail
+if [ -z "${WEIR_BENCH_TASKS:-}" ]; then
+  for n in 1 4; do
+    echo "== storage sinks with tasks.max=$n"
+    WEIR_BENCH_TASKS=$n bash "$0"
+  done
+  exit 0
+fi
 cd "$(dirname "$0")/../.."
 bash test/services/all.sh start >/dev/null
 make -s build
