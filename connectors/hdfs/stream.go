@@ -17,10 +17,7 @@ import (
 // holds about two parts in memory, not the whole file; it is renamed to
 // its final name (which carries the end offset) when it completes, so
 // nothing appears under the final name before then.
-var (
-	_ storage.Streamer   = (*store)(nil)
-	_ storage.NamedAtEnd = (*upload)(nil)
-)
+var _ storage.Streamer = (*store)(nil)
 
 func (s *store) PartSize() int { return s.partSize }
 
@@ -142,15 +139,10 @@ func (u *upload) Part(ctx context.Context, data []byte) error {
 	})
 }
 
-// Complete is not used: the core names an HDFS file at its end.
-func (u *upload) Complete(context.Context, []byte, int64) error {
-	return errors.New("HDFS sink: a streamed file is completed with its final name (CompleteAs)")
-}
-
-// CompleteAs writes last, closes the temp file (waiting for every
+// Complete writes last, closes the temp file (waiting for every
 // DataNode's acknowledgement; ErrReplicating is retried) and renames it to
 // p. A failed rename is retried alone.
-func (u *upload) CompleteAs(ctx context.Context, p string, last []byte, _ int64) error {
+func (u *upload) Complete(ctx context.Context, p string, last []byte, _ int64) error {
 	if !u.written {
 		if err := u.op(ctx, "finish temp file", func(w *hdfs.FileWriter) error {
 			if err := writePackets(w, last); err != nil {

@@ -296,7 +296,8 @@ func (u *upload) Part(ctx context.Context, data []byte) error {
 	return nil
 }
 
-func (u *upload) Complete(ctx context.Context, last []byte, end int64) error {
+// Complete's p is the key Begin named: S3 names files by their start.
+func (u *upload) Complete(ctx context.Context, _ string, last []byte, end int64) error {
 	if len(last) > 0 && !u.lastSent {
 		if err := u.Part(ctx, last); err != nil {
 			return err

@@ -68,8 +68,8 @@
 // a Streamer (S3, HDFS), which takes a file in parts of PartSize while it
 // is written: an open file then holds about two parts (one uploading
 // behind Put while the next fills). Where names carry the end offset
-// (HDFS), the upload begins under a provisional name and is named when it
-// completes (NamedAtEnd). A store that lost a file's parts
+// (HDFS), the upload begins under a provisional name and gets its final
+// name when it completes (Upload.Complete). A store that lost a file's parts
 // (ErrRestartFile) restarts the file's Kafka partition in the running
 // task: the file's first records are no longer in memory, so its open
 // files are dropped (uploads aborted), the partition is reset to the

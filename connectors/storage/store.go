@@ -49,18 +49,9 @@ type Streamer interface {
 	// Begin starts file p; nothing of it is visible before Complete. With
 	// Naming.WithEnd the name carries the end offset, unknown until the
 	// file closes: p is then provisional (named with the end of the
-	// records so far), only good for where the parts go meanwhile, and the
-	// Upload must be a NamedAtEnd, which the core completes with the final
-	// name.
+	// records so far), only good for where the parts go meanwhile:
+	// Complete gets the final name.
 	Begin(ctx context.Context, p string) (Upload, error)
-}
-
-// NamedAtEnd is an Upload whose file is named when it completes
-// (Naming.WithEnd, HDFS): CompleteAs is Complete that makes the whole
-// file visible at once under p, the name with the end offset. The core
-// calls it instead of Complete, with the same p on a retry.
-type NamedAtEnd interface {
-	CompleteAs(ctx context.Context, p string, last []byte, end int64) error
 }
 
 // ErrRestartFile is what an Upload's Part or Complete wraps when the parts
@@ -78,9 +69,11 @@ type Upload interface {
 	// returns; after an error the same part may be given again.
 	Part(ctx context.Context, data []byte) error
 	// Complete stores last (the rest of the file, maybe empty) and makes
-	// the whole file visible at once; end is its last offset. After an
-	// error it may be called again with the same arguments.
-	Complete(ctx context.Context, last []byte, end int64) error
+	// the whole file visible at once under p, its final name: Begin's,
+	// unless names carry the end offset (Naming.WithEnd); end is its last
+	// offset. After an error it may be called again with the same
+	// arguments.
+	Complete(ctx context.Context, p string, last []byte, end int64) error
 	// Abort drops the parts (best effort: Recover of the next writer
 	// removes what an Abort or a crash left).
 	Abort(ctx context.Context) error

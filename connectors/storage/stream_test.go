@@ -3,7 +3,6 @@ package storage
 import (
 	"context"
 	"crypto/sha256"
-	"errors"
 	"fmt"
 	"hash"
 	"runtime"
@@ -57,13 +56,9 @@ func (s endStore) Begin(ctx context.Context, p string) (Upload, error) {
 
 type endUpload struct{ *memUpload }
 
-func (u endUpload) Complete(context.Context, []byte, int64) error {
-	return errors.New("a file named at its end is completed with CompleteAs")
-}
-
-func (u endUpload) CompleteAs(ctx context.Context, p string, last []byte, end int64) error {
+func (u endUpload) Complete(ctx context.Context, p string, last []byte, end int64) error {
 	u.p = p
-	return u.memUpload.Complete(ctx, last, end)
+	return u.memUpload.Complete(ctx, p, last, end)
 }
 
 type memUpload struct {
@@ -94,7 +89,8 @@ func (u *memUpload) Part(_ context.Context, data []byte) error {
 	return nil
 }
 
-func (u *memUpload) Complete(ctx context.Context, last []byte, end int64) error {
+// Complete stores the file under Begin's name, as S3 does.
+func (u *memUpload) Complete(ctx context.Context, _ string, last []byte, end int64) error {
 	u.s.mu.Lock()
 	u.h.Write(last)
 	var sum [sha256.Size]byte

@@ -571,10 +571,6 @@ func (t *Task) streamPart(ctx context.Context, tp plugins.TopicPartition, f *ope
 		if err != nil {
 			return retriable(fmt.Errorf("%s: start upload of %s: %w", t.b.Name, f.path, err))
 		}
-		if _, named := up.(NamedAtEnd); t.b.Naming.WithEnd && !named {
-			_ = up.Abort(cctx)
-			return fmt.Errorf("%s: file names carry the end offset but the store's upload cannot be named at its end (NamedAtEnd)", t.b.Name)
-		}
 		f.up = up
 	}
 	pf := &partFlight{buf: f.buf, done: make(chan struct{})}
@@ -730,18 +726,12 @@ func (t *Task) store(ctx context.Context, tp plugins.TopicPartition, f *openFile
 	var err error
 	if f.up != nil {
 		p = f.path
-		na, named := f.up.(NamedAtEnd)
-		named = named && t.b.Naming.WithEnd
-		if named {
+		if t.b.Naming.WithEnd {
 			// Its end is known now: the final name (f.path was provisional).
 			p = t.filePath(tp, f)
 		}
 		if err = t.finishPart(ctx, f); err == nil {
-			if named {
-				err = na.CompleteAs(ctx, p, f.buf.Bytes(), f.end)
-			} else {
-				err = f.up.Complete(ctx, f.buf.Bytes(), f.end)
-			}
+			err = f.up.Complete(ctx, p, f.buf.Bytes(), f.end)
 		}
 	} else {
 		p = t.filePath(tp, f)
