@@ -295,18 +295,26 @@ func (c *JSONConverter) scanArray(items *plugins.Schema, b []byte, depth int) (i
 		if !ok {
 			return 0, false
 		}
-		if i += n; i >= len(b) {
-			return 0, false
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case ']':
-			return i + 1, true
-		default:
-			return 0, false
+		var done bool
+		if i, done, ok = afterElement(b, i+n, ']'); !ok || done {
+			return i, ok
 		}
 	}
+}
+
+// afterElement reads what follows an array element or a map entry ending
+// at b[i]: a comma (i moves past it) or close (i moves past it, done).
+func afterElement(b []byte, i int, close byte) (next int, done, ok bool) {
+	if i >= len(b) {
+		return 0, false, false
+	}
+	switch b[i] {
+	case ',':
+		return i + 1, false, true
+	case close:
+		return i + 1, true, true
+	}
+	return 0, false, false
 }
 
 // scanMap takes {"k":v,...} with keys in ascending order, none repeated
@@ -338,16 +346,9 @@ func (c *JSONConverter) scanMap(vs *plugins.Schema, b []byte, depth int) (int, b
 		if n, ok = c.scanRaw(vs, b[i:], depth+1); !ok {
 			return 0, false
 		}
-		if i += n; i >= len(b) {
-			return 0, false
-		}
-		switch b[i] {
-		case ',':
-			i++
-		case '}':
-			return i + 1, true
-		default:
-			return 0, false
+		var done bool
+		if i, done, ok = afterElement(b, i+n, '}'); !ok || done {
+			return i, ok
 		}
 	}
 }
