@@ -286,6 +286,14 @@ type Broker struct {
 
 	lock *os.File // the data directory's flock, released last by Close
 
+	// startMu orders Start before Close: Start holds it throughout, so a
+	// Close that comes meanwhile (a test's cleanup after another node
+	// failed to start) waits for Start to return, then finds ln, ctl and
+	// groups as Start left them, instead of reading them while Start
+	// writes them and closing the logs under it. Addr and Healthy read
+	// ln and ctl under it too.
+	startMu   sync.Mutex
+	closing   bool // Close was called: Start refuses; guarded by startMu
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -349,6 +357,13 @@ func New(cfg Config, logger *slog.Logger) (*Broker, error) {
 // served. A fresh single node leaves the offsets topic and the groups to
 // the first client that needs them (wantGroups).
 func (b *Broker) Start(ctx context.Context) error {
+	b.startMu.Lock()
+	defer b.startMu.Unlock()
+	if b.closing || b.ctx.Err() != nil {
+		// Close came first (or a failed Start closed the broker): the
+		// logs are closed, nothing may start.
+		return errors.New("broker: start after close")
+	}
 	start := time.Now()
 	ln, err := net.Listen("tcp", b.cfg.KafkaAddr)
 	if err != nil {
@@ -390,7 +405,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	b.ctl = ctl
 	if err := ctl.WaitReady(ctx); err != nil {
-		b.Close()
+		b.close()
 		return fmt.Errorf("broker: %w", err)
 	}
 	// Replaying the metadata log only rebuilt State; now make the logs
@@ -414,7 +429,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	}
 	if cur, ok := ctl.State().Brokers[self.NodeID]; !ok || cur.Host != self.Host || cur.Port != self.Port || cur.Fenced || !sameRack(cur.Rack, self.Rack) {
 		if _, err := ctl.Propose(ctx, &cluster.Command{Op: cluster.OpRegisterBroker, Broker: &self}); err != nil {
-			b.Close()
+			b.close()
 			return fmt.Errorf("broker: register: %w", err)
 		}
 	}
@@ -432,7 +447,7 @@ func (b *Broker) Start(ctx context.Context) error {
 	if !b.lazyGroups.Load() {
 		groupsStart := time.Now()
 		if err := b.loadGroups(ctx); err != nil {
-			b.Close()
+			b.close()
 			return fmt.Errorf("broker: %w", err)
 		}
 		groupsLoad = time.Since(groupsStart)
@@ -506,6 +521,8 @@ func (b *Broker) wantGroups() {
 
 // Addr is the listener's address (useful with port 0).
 func (b *Broker) Addr() string {
+	b.startMu.Lock()
+	defer b.startMu.Unlock()
 	if b.ln == nil {
 		return ""
 	}
@@ -514,10 +531,13 @@ func (b *Broker) Addr() string {
 
 // ClusterID is the cluster's ID (empty before Start).
 func (b *Broker) ClusterID() string {
-	if b.ctl == nil {
+	b.startMu.Lock()
+	ctl := b.ctl
+	b.startMu.Unlock()
+	if ctl == nil {
 		return ""
 	}
-	return b.ctl.State().ClusterID
+	return ctl.State().ClusterID
 }
 
 // Gatherer exposes the broker's metrics for a /metrics handler.
@@ -526,7 +546,10 @@ func (b *Broker) Gatherer() prometheus.Gatherer { return b.gatherer }
 // Healthy reports whether the broker is serving: listening and with a
 // metadata leader.
 func (b *Broker) Healthy() error {
-	if b.ln == nil || b.ctl == nil {
+	b.startMu.Lock()
+	started := b.ln != nil && b.ctl != nil
+	b.startMu.Unlock()
+	if !started {
 		return errors.New("not started")
 	}
 	if b.ctx.Err() != nil {
@@ -578,6 +601,16 @@ func (b *Broker) onStorageError(dir, op string, err error) {
 // Close stops listening, closes every connection, and closes the group
 // coordinator, the metadata controller and the logs, in that order.
 func (b *Broker) Close() error {
+	// Wait for a Start under way; none begins after this. The lock is not
+	// held while closing, so Addr and Healthy answer meanwhile.
+	b.startMu.Lock()
+	b.closing = true
+	b.startMu.Unlock()
+	return b.close()
+}
+
+// close is Close without waiting for Start: what a failing Start calls.
+func (b *Broker) close() error {
 	b.closeOnce.Do(func() {
 		if b.ctl != nil && b.ctl.Multi() && b.ln != nil {
 			// Controlled shutdown: the controller moves this broker's
