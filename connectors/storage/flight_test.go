@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -201,7 +202,8 @@ func twoPartitionsPut(t *testing.T, cfg plugins.Config) (*Task, *slowStore, func
 var tp1 = plugins.TopicPartition{Topic: "t", Partition: 1}
 
 // Files of different partitions upload side by side; a second file of
-// the same encoded partition waits for the first.
+// the same encoded partition is stored only after the first, while Put
+// goes on.
 func TestFlightsOfPartitionsOverlap(t *testing.T) {
 	task, st, release := twoPartitionsPut(t, plugins.Config{"flush.size": "2"})
 	ctx := context.Background()
@@ -214,25 +216,123 @@ func TestFlightsOfPartitionsOverlap(t *testing.T) {
 			t.Fatalf("uploads started: %v; want both partitions' files at once", got)
 		}
 	}
-	// Partition 0's next file waits for its first.
-	put := make(chan error, 1)
-	go func() { put <- task.Put(ctx, recs(2, 4, nil)) }()
+	// Partition 0's next file is full: Put returns, its upload waits.
+	if err := task.Put(ctx, recs(2, 4, nil)); err != nil {
+		t.Fatal(err)
+	}
 	select {
-	case err := <-put:
-		t.Fatalf("Put returned (%v) while partition 0's earlier file was still in flight", err)
 	case p := <-st.started:
 		t.Fatalf("upload of %s started before partition 0's earlier file was stored", p)
 	case <-time.After(100 * time.Millisecond):
 	}
 	release()
-	if err := <-put; err != nil {
-		t.Fatal(err)
+	select {
+	case p := <-st.started:
+		if p != "topics/t/partition=0/t+0+0000000002+0000000003.json" {
+			t.Fatalf("third upload %s", p)
+		}
+	case <-time.After(2 * time.Second):
+		t.Fatal("partition 0's second file was not stored after its first")
 	}
-	if _, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 4, tp1: 2}); err != nil {
-		t.Fatal(err)
+	safe, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 4, tp1: 2})
+	if err != nil || safe[tp0] != 4 || safe[tp1] != 2 {
+		t.Fatalf("PreCommit = %v, %v; want 4 and 2", safe, err)
 	}
 	if n := len(names(st.memStore)); n != 3 {
 		t.Fatalf("files %v, want 3", names(st.memStore))
+	}
+}
+
+// orderStore records the order of the files it stored and fails the
+// Commits of the paths in fail (each once per entry).
+type orderStore struct {
+	*memStore
+	mu     sync.Mutex
+	fail   map[string]int
+	stored []string
+	gate   chan struct{} // nil: no wait; closed to let Commits through
+}
+
+func (s *orderStore) Commit(ctx context.Context, p string, data []byte, end int64) error {
+	if s.gate != nil {
+		<-s.gate
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.fail[p] > 0 {
+		s.fail[p]--
+		return errDown
+	}
+	s.stored = append(s.stored, p)
+	return s.memStore.Commit(ctx, p, data, end)
+}
+
+func (s *orderStore) order() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.stored)
+}
+
+// A file whose earlier file failed behind Put is not stored before it:
+// settling stores the earlier one again, then the later one, so storage
+// never shows a file with a gap before it (recovery would skip the gap).
+func TestChainedFlightWaitsForFailedEarlierFile(t *testing.T) {
+	const (
+		f0 = "topics/t/partition=0/t+0+0000000000+0000000001.json"
+		f1 = "topics/t/partition=0/t+0+0000000002+0000000003.json"
+	)
+	st := &orderStore{memStore: newMem(), fail: map[string]int{f0: 1}, gate: make(chan struct{})}
+	task := behindTask(t, st, plugins.Config{"flush.size": "2"})
+	defer task.Stop()
+	ctx := context.Background()
+	task.Open([]plugins.TopicPartition{tp0})
+	// Both files go in flight before either upload ends.
+	if err := task.Put(ctx, recs(0, 4, nil)); err != nil {
+		t.Fatal(err)
+	}
+	close(st.gate)
+	task.mu.Lock()
+	for _, fl := range task.flights {
+		<-fl.done
+	}
+	task.mu.Unlock()
+	if got := st.order(); len(got) != 0 {
+		t.Fatalf("stored %v behind Put; the later file must wait for the failed earlier one", got)
+	}
+	safe, err := task.PreCommit(ctx, map[plugins.TopicPartition]int64{tp0: 4})
+	if err != nil || safe[tp0] != 4 {
+		t.Fatalf("PreCommit = %v, %v; want 4", safe, err)
+	}
+	if got := st.order(); !slices.Equal(got, []string{f0, f1}) {
+		t.Fatalf("stored %v, want %v in that order", got, []string{f0, f1})
+	}
+}
+
+// A file dropped because its upload keeps failing (the partition given
+// up) takes the later files of its encoded partition with it: stored,
+// they would hide the dropped records from the next owner's recovery.
+func TestDroppedFlightTakesLaterFiles(t *testing.T) {
+	const f0 = "topics/t/partition=0/t+0+0000000000+0000000001.json"
+	st := &orderStore{memStore: newMem(), fail: map[string]int{f0: 1 << 20}, gate: make(chan struct{})}
+	task := behindTask(t, st, plugins.Config{"flush.size": "2"})
+	defer task.Stop()
+	ctx := context.Background()
+	task.Open([]plugins.TopicPartition{tp0})
+	if err := task.Put(ctx, recs(0, 6, nil)); err != nil {
+		t.Fatal(err)
+	}
+	close(st.gate)
+	if err := task.Close([]plugins.TopicPartition{tp0}); err != nil {
+		t.Fatal(err)
+	}
+	if got := st.order(); len(got) != 0 {
+		t.Fatalf("stored %v after partition 0's first file was dropped", got)
+	}
+	task.mu.Lock()
+	n := len(task.flights)
+	task.mu.Unlock()
+	if n != 0 {
+		t.Fatalf("%d flights left after Close", n)
 	}
 }
 

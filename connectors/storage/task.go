@@ -685,10 +685,12 @@ func (t *Task) commit(ctx context.Context, tp plugins.TopicPartition, ps *pstate
 			return err
 		}
 	} else {
-		// An encoded partition's files become visible in offset order:
-		// its earlier file first; and at most maxFlights at once.
-		err := t.settleFlights(ctx, func(fl *flight) bool { return fl.tp == tp && fl.f.enc == f.enc })
-		if err == nil && len(t.flights) >= maxFlights {
+		// At most maxFlights at once; an encoded partition's files
+		// become visible in offset order: one whose earlier file is in
+		// flight is stored after it, on its own goroutine, so Put goes
+		// on (see flight).
+		var err error
+		if len(t.flights) >= maxFlights {
 			oldest := t.flights[0]
 			err = t.settleFlights(ctx, func(fl *flight) bool { return fl == oldest })
 		}
@@ -698,12 +700,25 @@ func (t *Task) commit(ctx context.Context, tp plugins.TopicPartition, ps *pstate
 		}
 		delete(ps.open, f.enc)
 		fl := &flight{tp: tp, ps: ps, f: f, done: make(chan struct{})}
+		for _, o := range t.flights {
+			if o.tp == tp && o.f.enc == f.enc {
+				fl.after = o // the latest such
+			}
+		}
 		t.flights = append(t.flights, fl)
 		go func() {
 			defer close(fl.done)
+			if fl.after != nil {
+				if <-fl.after.done; fl.after.bgFailed {
+					// Settling retries the earlier file, then this one.
+					fl.bgFailed, fl.err = true, retriable(fmt.Errorf("%s: the partition's earlier file is not stored yet", t.b.Name))
+					return
+				}
+			}
 			cctx, cancel := t.ctxTimeout(context.Background())
 			defer cancel()
 			fl.path, fl.err = t.store(cctx, tp, f)
+			fl.bgFailed = fl.err != nil
 		}()
 		return nil
 	}
@@ -789,22 +804,32 @@ func (t *Task) putBuf(b *bytes.Buffer) {
 
 // maxFlights bounds the files stored behind Put at once (memory: that
 // many finished files, or their last parts when streamed).
-const maxFlights = 4
+const maxFlights = 8
 
 // flight is a file whose upload runs behind Put, so converting and
 // encoding the next records overlaps the uploads (the sink was idle
 // during every PUT), and the files of different partitions upload side
-// by side. An encoded partition has at most one file in flight, so its
-// files become visible in offset order, which recovery relies on. Its
-// records are not yet durable: PreCommit, Close and Stop settle flights
-// first, so offsets never pass them.
+// by side. An encoded partition's files become visible in offset order,
+// which recovery relies on (it resumes after the newest file stored): a
+// flight whose encoded partition already has one in flight (after) is
+// stored only once that one is, and not at all when it failed; Put goes
+// on meanwhile (with one file in flight per partition and Put waiting
+// for it, the task sat idle half the time, and the uploads came in
+// bursts of one file per partition). Its records are not yet durable:
+// PreCommit, Close and Stop settle flights first, so offsets never pass
+// them.
 type flight struct {
-	tp   plugins.TopicPartition
-	ps   *pstate
-	f    *openFile
-	done chan struct{}
-	path string
-	err  error // set before done closes
+	tp    plugins.TopicPartition
+	ps    *pstate
+	f     *openFile
+	after *flight // the same encoded partition's earlier file in flight
+	done  chan struct{}
+	path  string
+	err   error // set before done closes; a retry in settleFlights replaces it
+	// bgFailed says the flight's own goroutine did not store the file;
+	// set before done closes and never again, so a later flight may
+	// read it while settleFlights retries this one.
+	bgFailed bool
 }
 
 // settleFlights waits for the flights match selects (nil: all), oldest
@@ -958,17 +983,26 @@ func (t *Task) dropFlight(tps []plugins.TopicPartition) {
 		if t.settleFlights(ctx, ours) == nil {
 			return
 		}
-		// The oldest of ours failed again: drop it and go on.
-		for i, fl := range t.flights {
-			if ours(fl) {
-				t.log.Warn("dropping a file whose upload failed; its records come again", "topic", fl.tp.Topic, "partition", fl.tp.Partition, "err", fl.err)
-				if fl.f.up != nil {
-					waitPart(fl.f)
-					_ = fl.f.up.Abort(ctx)
-				}
-				t.flights = slices.Delete(t.flights, i, i+1)
-				break
+		// The oldest of ours failed again: drop it, and the later files
+		// of its encoded partition (stored, they would hide the gap from
+		// recovery), and go on.
+		for _, fl := range t.flights {
+			if !ours(fl) {
+				continue
 			}
+			t.log.Warn("dropping a file whose upload failed; its records come again", "topic", fl.tp.Topic, "partition", fl.tp.Partition, "err", fl.err)
+			t.flights = slices.DeleteFunc(t.flights, func(o *flight) bool {
+				if o != fl && (o.tp != fl.tp || o.f.enc != fl.f.enc) {
+					return false
+				}
+				<-o.done
+				if o.f.up != nil {
+					waitPart(o.f)
+					_ = o.f.up.Abort(ctx)
+				}
+				return true
+			})
+			break
 		}
 	}
 }
