@@ -7,8 +7,8 @@
 #                fault scenarios (test-cluster-core)
 #   make test-connectors   every connector against its real system, through the
 #                acceptance kit (connectors/conformance)
-#   make test-long   the issue-sized runs make test leaves out (storage sinks'
-#                kit with 200,000 records, kill -9 rounds included; ~15 min)
+#   make test-long   the issue-sized runs make test leaves out (e.g. the
+#                Elasticsearch sink's 200,000-record kill -9 run; ~15 min)
 #   make test-cluster   replication under faults: 3-node clusters, kill -9, SIGSTOP,
 #                network partitions, a Jepsen-style checker (test/cluster; root)
 #   make image   the container image weir:<version> and weir:latest (Dockerfile;
@@ -80,8 +80,7 @@ test-connectors: services-up build
 	WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 20m ./connectors/...
 
 # The long variants of the connector tests (WEIR_TEST_LONG=1: e.g. the
-# Elasticsearch sink's 200,000-record kill -9 run, the storage sinks' kit
-# with 200,000 records); RUN narrows them. Then 25 kill -9 rounds of the
+# Elasticsearch sink's 200,000-record kill -9 run); RUN narrows them. Then 25 kill -9 rounds of the
 # replicated cluster (test/cluster).
 test-long: services-up build
 	WEIR_TEST_LONG=1 WEIR_BIN=$(CURDIR)/$(BIN) $(GO) test -tags services -count=1 -timeout 30m ./connectors/... $(if $(RUN),-run '$(RUN)')

@@ -7,8 +7,11 @@
 # and their ratios to the raw limit.
 #
 # What is measured (connectors/storage/storagetest, conformance.Throughput):
-# - end to end: WEIR_BENCH_RECORDS (200,000, rounded up to whole files of
-#   every partition; about 210 MB of Kafka keys and values) records over
+# - end to end: WEIR_BENCH_RECORDS (1,000,000, rounded up to whole files of
+#   every partition; about 1.1 GB of Kafka keys and values: the fixed
+#   costs of a row, connector start, group join, the first files filling
+#   and the last ones uploading, are then a few percent of it, as they are
+#   of the raw passes; see storagetest.BenchRecords) records over
 #   4 partitions into one weir serve (broker and Connect worker in one
 #   process), one task. MB/s of the records' Kafka keys and values.
 #   The clock stops when the stream's last file is listed in the store:
@@ -42,7 +45,7 @@
 # Rounds run one after another, each row once per round; the ratios of
 # each round (a row over the raw limit of the same round) are printed,
 # then the medians of the rows and their ratios.
-#   bash test/bench/storage.sh        (WEIR_BENCH_RECORDS=200000 by default;
+#   bash test/bench/storage.sh        (WEIR_BENCH_RECORDS=1000000 by default;
 #                                      WEIR_BENCH_ROUNDS=3 rounds;
 #                                      WEIR_BENCH_TASKS: tasks.max; unset, the
 #                                      rows run with 1 (Confluent's default)
