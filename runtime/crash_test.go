@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -18,6 +17,8 @@ import (
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirlog/weir/internal/testutil"
 )
 
 // Crash tests run workers as separate processes (runtime/internal/workermain)
@@ -55,16 +56,6 @@ func TestMain(m *testing.M) {
 	os.Exit(code)
 }
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 type proc struct {
 	cmd    *exec.Cmd
 	addr   string
@@ -98,7 +89,7 @@ func (c *testCluster) startProc(t *testing.T, addr string, extra ...string) *pro
 		return c.startProcAt(t, addr, true, extra...)
 	}
 	for range 3 {
-		if p := c.startProcAt(t, freeAddr(t), false, extra...); p != nil {
+		if p := c.startProcAt(t, testutil.FreePort(t), false, extra...); p != nil {
 			return p
 		}
 	}
@@ -214,7 +205,7 @@ spec:
   class: FileStreamSink
   config: {topics: %[1]s, file: %[3]s, value.converter: org.apache.kafka.connect.storage.StringConverter}
 `, topic, count, out), 0o644)
-	addr := freeAddr(t)
+	addr := testutil.FreePort(t)
 	p := c.startProc(t, addr, "-connectors", defs)
 	eventually(t, 60*time.Second, "the stream to be under way", func() (bool, string) {
 		n := topicEnd(t, c.addr, topic)

@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirlog/weir/internal/testutil"
 )
 
 // TestSinkRestartAfterKill9HonoursSessionOverride: after kill -9 a sink's
@@ -49,7 +51,7 @@ spec:
 			t.Fatal(err)
 		}
 	}
-	addr := freeAddr(t)
+	addr := testutil.FreePort(t)
 	const session = "45s"
 	p := c.startProc(t, addr, "-connectors", defs, "-session-timeout", session)
 	produce(0, 10)

@@ -15,23 +15,9 @@ import (
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-)
 
-// freePorts returns n distinct free loopback addresses: all are held open
-// until every one is picked, so none is handed out twice.
-func freePorts(t *testing.T, n int) []string {
-	t.Helper()
-	var out []string
-	for range n {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ln.Close()
-		out = append(out, ln.Addr().String())
-	}
-	return out
-}
+	"github.com/weirlog/weir/internal/testutil"
+)
 
 // Three `weir serve` processes form one cluster from --controller-voters;
 // Metadata lists the three brokers with their advertised addresses, a
@@ -48,9 +34,8 @@ func TestClusterOfThreeProcesses(t *testing.T) {
 	kafka := make([]string, 3)
 	raft := make([]string, 3)
 	var voters []string
-	ports := freePorts(t, 6)
 	for i := range kafka {
-		kafka[i], raft[i] = ports[2*i], ports[2*i+1]
+		kafka[i], raft[i] = testutil.FreePort(t), testutil.FreePort(t)
 		voters = append(voters, fmt.Sprintf("%d@%s", i+1, raft[i]))
 	}
 	procs := make([]*exec.Cmd, 3)

@@ -3,7 +3,6 @@ package conformance
 import (
 	"bytes"
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -13,6 +12,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weirlog/weir/internal/testutil"
 )
 
 // The kit runs the real binary, `weir serve`, as a child process: kill -9
@@ -105,19 +106,9 @@ type node struct {
 	readyPath string
 }
 
-func freePort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("pick a free port: %v", err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 func newNode(t testing.TB, cwd, name string, args ...string) *node {
 	n := &node{t: t, name: name, cwd: cwd, dataDir: filepath.Join(cwd, "data-"+name),
-		kafka: freePort(t), http: freePort(t), args: args, logPath: filepath.Join(cwd, name+".log")}
+		kafka: testutil.FreePort(t), http: testutil.FreePort(t), args: args, logPath: filepath.Join(cwd, name+".log")}
 	t.Cleanup(func() {
 		n.kill()
 		if t.Failed() {

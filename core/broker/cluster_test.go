@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"net"
 	"path/filepath"
 	"sync"
 	"testing"
@@ -19,17 +18,8 @@ import (
 	"github.com/weirlog/weir/core/cluster"
 	wlog "github.com/weirlog/weir/core/log"
 	"github.com/weirlog/weir/core/record"
+	"github.com/weirlog/weir/internal/testutil"
 )
-
-func freeRaftAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // startCluster starts nVoters voters and nBrokers non-voter brokers in
 // this process, each with its own data directory and ports.
@@ -47,7 +37,7 @@ func startClusterConfigs(t *testing.T, nVoters, nBrokers int) ([]*broker.Broker,
 	addrs := make([]string, total)
 	var voters []cluster.Voter
 	for i := range addrs {
-		addrs[i] = freeRaftAddr(t)
+		addrs[i] = testutil.FreePort(t)
 		if i < nVoters {
 			voters = append(voters, cluster.Voter{NodeID: int32(i + 1), Addr: addrs[i]})
 		}

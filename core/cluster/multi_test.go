@@ -3,21 +3,12 @@ package cluster
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"testing"
 	"time"
-)
 
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+	"github.com/weirlog/weir/internal/testutil"
+)
 
 type testNode struct {
 	id   int32
@@ -32,7 +23,7 @@ func openCluster(t *testing.T, nVoters, nBrokers int) []*testNode {
 	var nodes []*testNode
 	var voters []Voter
 	for i := 1; i <= nVoters+nBrokers; i++ {
-		n := &testNode{id: int32(i), addr: freeAddr(t)}
+		n := &testNode{id: int32(i), addr: testutil.FreePort(t)}
 		nodes = append(nodes, n)
 		if i <= nVoters {
 			voters = append(voters, Voter{NodeID: n.id, Addr: n.addr})

@@ -24,6 +24,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 
+	"github.com/weirlog/weir/internal/testutil"
 	"github.com/weirlog/weir/test/compat/harness"
 )
 
@@ -157,7 +158,7 @@ func (c *Cluster) newNode(id int32) *Node {
 		n.namespace = c.Net.NodeNS(int(id))
 		n.KafkaAddr, n.RaftAddr, n.HTTPAddr = ip+":9092", ip+":9093", ip+":8083"
 	} else {
-		n.KafkaAddr, n.RaftAddr, n.HTTPAddr = harness.FreePort(c.t), harness.FreePort(c.t), harness.FreePort(c.t)
+		n.KafkaAddr, n.RaftAddr, n.HTTPAddr = testutil.FreePort(c.t), testutil.FreePort(c.t), testutil.FreePort(c.t)
 	}
 	return n
 }

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/weirlog/weir/internal/testutil"
 	"github.com/weirlog/weir/test/compat/harness"
 )
 
@@ -22,7 +23,7 @@ func TestSecondServeOnSameDataDirExits(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, first.Bin, "serve", "--data-dir", first.DataDir,
-		"--kafka-addr", harness.FreePort(t), "--http-addr", harness.FreePort(t))
+		"--kafka-addr", testutil.FreePort(t), "--http-addr", testutil.FreePort(t))
 	var out bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &out
 	start := time.Now()

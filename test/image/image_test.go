@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"strings"
@@ -14,6 +13,8 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirlog/weir/internal/testutil"
 )
 
 func imageName() string {
@@ -21,16 +22,6 @@ func imageName() string {
 		return s
 	}
 	return "weir:latest"
-}
-
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
 }
 
 func docker(t *testing.T, args ...string) string {
@@ -77,8 +68,8 @@ func TestImageServesKafkaWithHostNetwork(t *testing.T) {
 		t.Errorf("healthcheck %q", got)
 	}
 
-	kafka := fmt.Sprintf("127.0.0.1:%d", freePort(t))
-	httpAddr := fmt.Sprintf("127.0.0.1:%d", freePort(t))
+	kafka := testutil.FreePort(t)
+	httpAddr := testutil.FreePort(t)
 	name := fmt.Sprintf("weir-image-test-%d", time.Now().UnixNano())
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", "-v", name).Run() })
 

@@ -27,6 +27,7 @@ import (
 	"github.com/weirlog/weir/connectors/file"
 	_ "github.com/weirlog/weir/connectors/jdbc"
 	_ "github.com/weirlog/weir/connectors/stomp"
+	"github.com/weirlog/weir/internal/testutil"
 )
 
 // Option adjusts what Start starts.
@@ -341,7 +342,7 @@ func startNodes(ctx context.Context, dir string, o options, logger *slog.Logger)
 			OffsetsTopicPartitions: 3,
 		}
 		if o.nodes > 1 {
-			addr, err := freeAddr()
+			addr, err := testutil.FreeAddr()
 			if err != nil {
 				return nil, fmt.Errorf("raft address: %w", err)
 			}
@@ -399,17 +400,6 @@ func closeAll(nodes []*broker.Broker) {
 			b.Close()
 		}
 	}
-}
-
-// freeAddr is a free 127.0.0.1 port for a raft listener, which the
-// broker binds itself.
-func freeAddr() (string, error) {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer ln.Close()
-	return ln.Addr().String(), nil
 }
 
 // errConnectStopped is why a Connect start ended when Close came first: not

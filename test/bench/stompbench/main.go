@@ -21,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -34,6 +33,8 @@ import (
 	"github.com/go-stomp/stomp/v3/frame"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
+
+	"github.com/weirlog/weir/internal/testutil"
 )
 
 var (
@@ -295,25 +296,16 @@ type weir struct {
 	logPath string
 }
 
-func freeAddr() (string, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return "", err
-	}
-	defer l.Close()
-	return l.Addr().String(), nil
-}
-
 func startWeir() (*weir, error) {
 	dir, err := os.MkdirTemp("", "weir-stomp-bench-")
 	if err != nil {
 		return nil, err
 	}
 	w := &weir{dir: dir, exited: make(chan struct{}), logPath: filepath.Join(dir, "weir.log")}
-	if w.kafka, err = freeAddr(); err != nil {
+	if w.kafka, err = testutil.FreeAddr(); err != nil {
 		return nil, err
 	}
-	if w.http, err = freeAddr(); err != nil {
+	if w.http, err = testutil.FreeAddr(); err != nil {
 		return nil, err
 	}
 	lf, err := os.Create(w.logPath)

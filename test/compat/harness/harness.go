@@ -33,8 +33,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	mrand "math/rand/v2"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -49,6 +47,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirlog/weir/core/broker/brokertest"
+	"github.com/weirlog/weir/internal/testutil"
 )
 
 // EnvBroker names the environment variable holding the address of an
@@ -165,48 +164,6 @@ func RemoveBinary() {
 	}
 }
 
-// handedOut holds every port FreePort returned in this process. The port
-// is free when FreePort returns, but nobody binds it until a subprocess
-// starts, so a later call could find it still free and hand it out again:
-// nine draws from 12,000 ports repeat one with a chance of 0.3%, so a
-// dozen 3-node clusters in one CI run did so in a few runs of a hundred.
-// A node that cannot bind exits during startup while the others wait for
-// a quorum, which is how TestClusterFileStreamSurvivesKill failed in CI
-// within 5 s. A port of a killed node must not go to another either: the
-// node restarts on it.
-var handedOut struct {
-	sync.Mutex
-	ports map[int]bool
-}
-
-// FreePort returns a loopback address with a currently free TCP port below
-// Linux's ephemeral range (32768+): a broker restarted on the same port
-// must not find it taken by some client's outgoing connection. It never
-// returns the same port twice in one process.
-func FreePort(t testing.TB) string {
-	t.Helper()
-	handedOut.Lock()
-	defer handedOut.Unlock()
-	if handedOut.ports == nil {
-		handedOut.ports = map[int]bool{}
-	}
-	for range 200 {
-		port := 20000 + mrand.IntN(12000)
-		if handedOut.ports[port] {
-			continue
-		}
-		addr := fmt.Sprintf("127.0.0.1:%d", port)
-		l, err := net.Listen("tcp", addr)
-		if err == nil {
-			l.Close()
-			handedOut.ports[port] = true
-			return addr
-		}
-	}
-	t.Fatalf("no free port found in 20000-31999")
-	return ""
-}
-
 // Proc is a `weir serve` subprocess. Its addresses and data directory stay
 // fixed across Kill/Start so that a restarted broker is the same broker.
 type Proc struct {
@@ -248,8 +205,8 @@ func StartWeir(t testing.TB, dataDir string, args ...string) *Proc {
 		t:         t,
 		Bin:       WeirBinary(t),
 		DataDir:   dataDir,
-		KafkaAddr: FreePort(t),
-		HTTPAddr:  FreePort(t),
+		KafkaAddr: testutil.FreePort(t),
+		HTTPAddr:  testutil.FreePort(t),
 		LogPath:   filepath.Join(base, "weir.log"),
 		Dir:       base,
 		Args:      args,
