@@ -9,7 +9,6 @@ import (
 	"fmt"
 	"os"
 	"reflect"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -22,6 +21,7 @@ import (
 	"github.com/elastic/go-elasticsearch/v8/esutil"
 
 	"github.com/weirlog/weir/connectors/conformance"
+	"github.com/weirlog/weir/internal/testutil"
 	"github.com/weirlog/weir/plugins"
 )
 
@@ -207,7 +207,7 @@ func BenchmarkElasticsearchSinkKit(b *testing.B) {
 		direct, sink, ratios = append(direct, d), append(sink, s), append(ratios, s/d)
 		versioned = append(versioned, versionedRun("BulkIndexer+version"))
 	}
-	ratio, s, d, v := median(ratios), median(sink), median(direct), median(versioned)
+	ratio, s, d, v := testutil.Median(ratios), testutil.Median(sink), testutil.Median(direct), testutil.Median(versioned)
 	// On stdout: go test keeps only a benchmark log's first lines.
 	fmt.Printf("BenchmarkElasticsearchSinkKit: ratio sink/direct %.2f (median of rounds %.2f; target >= 0.8): ElasticsearchSink %.0f docs/s, %.1f MB/s (runs %.0f); BulkIndexer (the limit) %.0f docs/s, %.1f MB/s (runs %.0f); BulkIndexer with external versions %.0f docs/s (runs %.0f); medians\n",
 		ratio, ratios, s, s*mbPerDoc, sink, d, d*mbPerDoc, direct, v, versioned)
@@ -215,15 +215,6 @@ func BenchmarkElasticsearchSinkKit(b *testing.B) {
 	b.ReportMetric(s*mbPerDoc, "MB/s")
 	b.ReportMetric(d, "direct-docs/s")
 	b.ReportMetric(ratio, "ratio")
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }
 
 // benchMapping is the mapping the sink creates from benchValue (strings:

@@ -1,5 +1,5 @@
 // Package testutil holds the small helpers that tests, test harnesses and
-// benchmark programs used to copy: a free loopback port. It
+// benchmark programs used to copy: a free loopback port and a median. It
 // imports nothing but the standard library, not even testing, so any
 // package in the module can use it without an import cycle and a program
 // using it links no test-only code.
@@ -8,8 +8,10 @@ package testutil
 import (
 	"errors"
 	"fmt"
+	"math"
 	mrand "math/rand/v2"
 	"net"
+	"slices"
 	"sync"
 )
 
@@ -67,4 +69,18 @@ func FreePort(t TB) string {
 		t.Fatalf("%v", err)
 	}
 	return addr
+}
+
+// Median is the median of xs (the mean of the middle two when their number
+// is even), NaN if xs is empty. xs is not reordered.
+func Median(xs []float64) float64 {
+	if len(xs) == 0 {
+		return math.NaN()
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	if len(s)%2 == 1 {
+		return s[len(s)/2]
+	}
+	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

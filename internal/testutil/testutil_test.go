@@ -1,6 +1,7 @@
 package testutil
 
 import (
+	"math"
 	"net"
 	"sync"
 	"testing"
@@ -31,5 +32,29 @@ func TestFreePortNeverRepeats(t *testing.T) {
 		if port < 20000 || port >= 32000 {
 			t.Fatalf("port %d outside 20000-31999", port)
 		}
+	}
+}
+
+func TestMedian(t *testing.T) {
+	for _, tc := range []struct {
+		in   []float64
+		want float64
+	}{
+		{[]float64{3}, 3},
+		{[]float64{5, 1, 3}, 3},
+		{[]float64{4, 1, 3, 2}, 2.5},
+	} {
+		in := append([]float64(nil), tc.in...)
+		if got := Median(in); got != tc.want {
+			t.Errorf("Median(%v) = %v, want %v", tc.in, got, tc.want)
+		}
+		for i := range in {
+			if in[i] != tc.in[i] {
+				t.Fatalf("Median reordered its argument: %v", in)
+			}
+		}
+	}
+	if !math.IsNaN(Median(nil)) {
+		t.Error("Median(nil) is not NaN")
 	}
 }

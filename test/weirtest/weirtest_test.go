@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	goruntime "runtime"
-	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -18,6 +17,7 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 
 	"github.com/weirlog/weir/core/broker"
+	"github.com/weirlog/weir/internal/testutil"
 	"github.com/weirlog/weir/test/weirtest"
 )
 
@@ -235,9 +235,11 @@ func benchStart(b *testing.B, opts ...weirtest.Option) {
 }
 
 func medianMS(ds []time.Duration) float64 {
-	s := slices.Clone(ds)
-	slices.Sort(s)
-	return float64(s[len(s)/2].Microseconds()) / 1000
+	ms := make([]float64, len(ds))
+	for i, d := range ds {
+		ms[i] = float64(d.Microseconds()) / 1000
+	}
+	return testutil.Median(ms)
 }
 
 func runtimeGoexit() { goruntime.Goexit() }

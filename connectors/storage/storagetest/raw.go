@@ -3,10 +3,11 @@ package storagetest
 import (
 	"context"
 	"encoding/json"
-	"slices"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/weirlog/weir/internal/testutil"
 )
 
 // RawFiles is how many files a raw row writes per round (about 200 MB,
@@ -84,20 +85,8 @@ func RawBench(b *testing.B, body []byte, write func(ctx context.Context, name in
 			par = append(par, rate(run(RawFiles, BenchParts)))
 		}
 	}
-	ms, mp := median(seq), median(par)
+	ms, mp := testutil.Median(seq), testutil.Median(par)
 	b.ReportMetric(max(ms, mp), "MB/s")
 	b.Logf("raw: %d files of %.2f MB, medians of %d: one at a time %.1f MB/s %.1f, %d at a time %.1f MB/s %.1f",
 		RawFiles, float64(len(body))/1e6, RawReps, ms, seq, BenchParts, mp, par)
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	if len(s) == 0 {
-		return 0
-	}
-	if len(s)%2 == 1 {
-		return s[len(s)/2]
-	}
-	return (s[len(s)/2-1] + s[len(s)/2]) / 2
 }

@@ -27,7 +27,6 @@ import (
 	"os"
 	"runtime"
 	"runtime/pprof"
-	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -36,6 +35,7 @@ import (
 	"github.com/jackc/pgx/v5"
 	"github.com/weirlog/weir/connectors/jdbc"
 	"github.com/weirlog/weir/core/gctune"
+	"github.com/weirlog/weir/internal/testutil"
 	"github.com/weirlog/weir/plugins"
 	"github.com/weirlog/weir/plugins/converters/jsonconv"
 )
@@ -246,10 +246,10 @@ func run(url string, n, batch, rounds int, jsonOut string, sinkToo bool) error {
 			}
 		}
 	}
-	res.CopyToRowsS, res.BulkRowsS, res.XminRowsS = median(copyToR), median(bulk), median(xmin)
-	res.BulkRatio, res.XminRatio = median(bulkVs), median(xminVs)
+	res.CopyToRowsS, res.BulkRowsS, res.XminRowsS = testutil.Median(copyToR), testutil.Median(bulk), testutil.Median(xmin)
+	res.BulkRatio, res.XminRatio = testutil.Median(bulkVs), testutil.Median(xminVs)
 	if convert {
-		res.BulkJSONRowsS, res.BulkJSONRatio = median(conv), median(convVs)
+		res.BulkJSONRowsS, res.BulkJSONRatio = testutil.Median(conv), testutil.Median(convVs)
 	}
 
 	// The physical limit of writing: COPY FROM STDIN of the same rows,
@@ -293,7 +293,7 @@ func run(url string, n, batch, rounds int, jsonOut string, sinkToo bool) error {
 		conn.Exec(ctx, "DROP TABLE "+schema+"."+tbl+", "+schema+fmt.Sprintf(".sunk%d", r))
 	}
 	if sinkToo {
-		res.CopyFromRowsS, res.SinkRowsS, res.SinkRatio = median(copyFrom), median(sink), median(sinkVs)
+		res.CopyFromRowsS, res.SinkRowsS, res.SinkRatio = testutil.Median(copyFrom), testutil.Median(sink), testutil.Median(sinkVs)
 	}
 
 	mb := func(rowsS float64) float64 { return rowsS * float64(copyBytes) / float64(n) / 1e6 }
@@ -470,10 +470,4 @@ func sinkRate(url, schema, topic string, n, batch int, pid func() int) (float64,
 		server = (s1 - s0) / float64(n-1) * 1e9
 	}
 	return float64(n-1) / el, (cpuSelf() - c0) / float64(n-1) * 1e9, server, nil
-}
-
-func median(xs []float64) float64 {
-	s := slices.Clone(xs)
-	slices.Sort(s)
-	return s[len(s)/2]
 }
