@@ -12,6 +12,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -185,12 +186,20 @@ func BenchmarkHdfsPreloadedSinkKit(b *testing.B) {
 // writing the same 5 MB files (the JSON lines of 5000 such records) into
 // the same MiniDFSCluster, straight from memory (storagetest.RawBench:
 // one and four at a time, the faster counts).
+//
+// Every file gets a new name under a directory of this run (removed at
+// the end): a run's files never collide with another run's, and no
+// delete of the last pass's file sits inside the timed writes.
 func BenchmarkHdfsRawWriteKit(b *testing.B) {
 	cl := client(b)
-	cl.MkdirAll("/bench", 0o755)
-	storagetest.RawBench(b, storagetest.RawBody(), func(_ context.Context, i int, body []byte) error {
-		p := fmt.Sprintf("/bench/raw-%d", i)
-		cl.Remove(p)
+	dir := fmt.Sprintf("/bench/raw-%d-%d", os.Getpid(), time.Now().UnixNano())
+	if err := cl.MkdirAll(dir, 0o755); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { cl.RemoveAll(dir) })
+	var n atomic.Int64
+	storagetest.RawBench(b, storagetest.RawBody(), func(_ context.Context, _ int, body []byte) error {
+		p := fmt.Sprintf("%s/%d", dir, n.Add(1))
 		w, err := cl.Create(p)
 		if err != nil {
 			return err
