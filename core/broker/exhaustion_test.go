@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -50,8 +51,14 @@ func openFDs(t *testing.T) uint64 {
 
 func outOfFDsChild(t *testing.T) {
 	b := brokertest.Start(t)
-	cl := client(t, b)
-	createTopic(t, cl, "warmup", 1, nil) // the client's connections are open
+	// kgo sends Produce on a connection of its own: it is dialed here,
+	// before the limit leaves no descriptor to dial with, and kept open
+	// past the run (the idle timeout would close it).
+	cl := client(t, b, kgo.ConnIdleTimeout(15*time.Minute))
+	createTopic(t, cl, "warmup", 1, nil)
+	if err := cl.ProduceSync(ctxT(t), &kgo.Record{Topic: "warmup", Value: []byte("v")}).FirstErr(); err != nil {
+		t.Fatal(err)
+	}
 	var saved syscall.Rlimit
 	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
 		t.Fatal(err)
@@ -82,46 +89,67 @@ func outOfFDsChild(t *testing.T) {
 
 	offline := func() int { return len(offlinePartitions(t, cl, "starved")) }
 	ps := offlinePartitions(t, cl, "starved")
-	n := len(ps)
-	if n == 0 {
+	if len(ps) == 0 {
 		t.Fatal("Metadata reports no partition of the starved topic as unavailable")
 	}
-	t.Logf("%d partitions reported KAFKA_STORAGE_ERROR", n)
-	p := ps[0]
+	t.Logf("%d partitions reported KAFKA_STORAGE_ERROR", len(ps))
 	// Produce and ListOffsets say the same as Metadata: a retriable
 	// KAFKA_STORAGE_ERROR (franz-go gives up on UNKNOWN_TOPIC_OR_PARTITION
-	// after a few tries).
-	preq := kmsg.NewPtrProduceRequest()
-	preq.Acks, preq.TimeoutMillis = 1, 5000
-	pt := kmsg.NewProduceRequestTopic()
-	pt.Topic = "starved"
-	pp := kmsg.NewProduceRequestTopicPartition()
-	pp.Partition = p
-	pt.Partitions = append(pt.Partitions, pp)
-	preq.Topics = append(preq.Topics, pt)
-	presp, err := preq.RequestWith(ctxT(t), cl)
-	if err != nil {
-		t.Fatalf("Produce: %v", err)
+	// after a few tries). The broker retries the partitions in the
+	// background, and a descriptor freed by a failed open may let one
+	// open between Metadata and the call: an answer other than
+	// KAFKA_STORAGE_ERROR counts only for a partition Metadata still
+	// reports unavailable after it, and otherwise the check moves to a
+	// partition that is.
+	check := func(call string, ask func(p int32) error) {
+		t.Helper()
+		for {
+			ps := offlinePartitions(t, cl, "starved")
+			if len(ps) == 0 {
+				t.Fatalf("%s: every partition opened before one could be asked", call)
+			}
+			p := ps[len(ps)-1]
+			err := ask(p)
+			if errors.Is(err, kerr.KafkaStorageError) {
+				return
+			}
+			if slices.Contains(offlinePartitions(t, cl, "starved"), p) {
+				t.Fatalf("%s of unopened partition %d answered %v, want KAFKA_STORAGE_ERROR", call, p, err)
+			}
+			t.Logf("%s: partition %d opened meanwhile (answered %v); asking another", call, p, err)
+		}
 	}
-	if c := presp.Topics[0].Partitions[0].ErrorCode; c != kerr.KafkaStorageError.Code {
-		t.Fatalf("Produce to unopened partition %d answered %v, want KAFKA_STORAGE_ERROR", p, kerr.ErrorForCode(c))
-	}
-	lreq := kmsg.NewPtrListOffsetsRequest()
-	lt := kmsg.NewListOffsetsRequestTopic()
-	lt.Topic = "starved"
-	lp := kmsg.NewListOffsetsRequestTopicPartition()
-	lp.Partition, lp.Timestamp = p, -1
-	lt.Partitions = append(lt.Partitions, lp)
-	lreq.Topics = append(lreq.Topics, lt)
-	// kgo shards ListOffsets by leader and hands a partition's error
-	// back as the request's.
-	lresp, err := lreq.RequestWith(ctxT(t), cl)
-	if err == nil {
-		err = kerr.ErrorForCode(lresp.Topics[0].Partitions[0].ErrorCode)
-	}
-	if !errors.Is(err, kerr.KafkaStorageError) {
-		t.Fatalf("ListOffsets of unopened partition %d answered %v, want KAFKA_STORAGE_ERROR", p, err)
-	}
+	check("Produce", func(p int32) error {
+		preq := kmsg.NewPtrProduceRequest()
+		preq.Acks, preq.TimeoutMillis = 1, 5000
+		pt := kmsg.NewProduceRequestTopic()
+		pt.Topic = "starved"
+		pp := kmsg.NewProduceRequestTopicPartition()
+		pp.Partition = p
+		pt.Partitions = append(pt.Partitions, pp)
+		preq.Topics = append(preq.Topics, pt)
+		presp, err := preq.RequestWith(ctxT(t), cl)
+		if err != nil {
+			t.Fatalf("Produce: %v", err)
+		}
+		return kerr.ErrorForCode(presp.Topics[0].Partitions[0].ErrorCode)
+	})
+	check("ListOffsets", func(p int32) error {
+		lreq := kmsg.NewPtrListOffsetsRequest()
+		lt := kmsg.NewListOffsetsRequestTopic()
+		lt.Topic = "starved"
+		lp := kmsg.NewListOffsetsRequestTopicPartition()
+		lp.Partition, lp.Timestamp = p, -1
+		lt.Partitions = append(lt.Partitions, lp)
+		lreq.Topics = append(lreq.Topics, lt)
+		// kgo shards ListOffsets by leader and hands a partition's error
+		// back as the request's.
+		lresp, err := lreq.RequestWith(ctxT(t), cl)
+		if err == nil {
+			err = kerr.ErrorForCode(lresp.Topics[0].Partitions[0].ErrorCode)
+		}
+		return err
+	})
 
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &saved); err != nil {
 		t.Fatal(err)
