@@ -3,11 +3,8 @@
 package hdfs_test
 
 import (
-	"context"
 	"encoding/json"
-	"fmt"
 	"os/exec"
-	"sync"
 	"testing"
 
 	"github.com/weirlog/weir/connectors/conformance"
@@ -62,11 +59,17 @@ func TestAvroParquetReadByPython(t *testing.T) {
 
 // parquetHarness is the kit harness writing Parquet: records with a
 // Connect schema (the JSON converter with schemas), read back with
-// parquet-go.
+// parquet-go (its Kit's Parse: the kit's checks of order and of files
+// written again hold for Parquet files as for JSON lines).
 type parquetHarness struct {
 	*harness
-	mu   sync.Mutex
-	seen map[string][]plugins.Record // path + tag → records
+}
+
+func newParquetHarness(tb testing.TB, pad string, extra map[string]string) *parquetHarness {
+	return &parquetHarness{&harness{
+		Kit: storagetest.Kit{Pad: pad, Parse: formattest.ParquetRecords, IDOf: formattest.BenchID},
+		cl:  client(tb), extra: extra,
+	}}
 }
 
 func (h *parquetHarness) Config(s *conformance.Stream) map[string]string {
@@ -79,47 +82,19 @@ func (h *parquetHarness) Config(s *conformance.Stream) map[string]string {
 func (h *parquetHarness) Record(i int) plugins.Record   { return formattest.BenchRecord(i, h.Pad) }
 func (*parquetHarness) ID(r plugins.Record) (int, bool) { return formattest.BenchID(r) }
 
-func (h *parquetHarness) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Record, error) {
-	fl, err := h.Files(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.seen == nil {
-		h.seen = map[string][]plugins.Record{}
-	}
-	var out []plugins.Record
-	for _, f := range fl {
-		recs, ok := h.seen[f.Path+f.Tag]
-		if !ok {
-			b, err := h.cl.ReadFile(f.Path)
-			if err != nil {
-				return nil, err
-			}
-			if recs, err = formattest.ParquetRecords(b); err != nil {
-				return nil, fmt.Errorf("%s: %w", f.Path, err)
-			}
-			h.seen[f.Path+f.Tag] = recs
-		}
-		out = append(out, recs...)
-	}
-	return out, nil
-}
-
 // BenchmarkHdfsParquetSinkKit is the live Parquet throughput row of make
 // bench: 1 KiB records with a schema (JSON with schemas in Kafka) end to
 // end through weir serve (storagetest.Throughput,
 // storagetest.BenchConfig) into snappy Parquet files in MiniDFSCluster;
 // BenchmarkHdfsRawWriteKit is its physical limit too.
 func BenchmarkHdfsParquetSinkKit(b *testing.B) {
-	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: storagetest.BenchConfig()}}
+	h := newParquetHarness(b, padding, storagetest.BenchConfig())
 	storagetest.Throughput(b, h, h.Class()+" (Parquet)", false)
 }
 
 // BenchmarkHdfsParquetPreloadedSinkKit is the same with the records in
 // the topic before the connector starts.
 func BenchmarkHdfsParquetPreloadedSinkKit(b *testing.B) {
-	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: storagetest.BenchConfig()}}
+	h := newParquetHarness(b, padding, storagetest.BenchConfig())
 	storagetest.Throughput(b, h, h.Class()+" (Parquet, preloaded)", true)
 }

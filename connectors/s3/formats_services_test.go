@@ -4,9 +4,8 @@ package s3_test
 
 import (
 	"context"
-	"fmt"
-	"sync"
 	"testing"
+	"time"
 
 	"github.com/weirlog/weir/connectors/conformance"
 	s3sink "github.com/weirlog/weir/connectors/s3"
@@ -43,11 +42,17 @@ func TestAvroParquetReadByPython(t *testing.T) {
 
 // parquetHarness is the kit harness writing Parquet: records with a
 // Connect schema (the JSON converter with schemas), read back with
-// parquet-go.
+// parquet-go (its Kit's Parse: the kit's checks of order and of files
+// written again hold for Parquet objects as for JSON lines).
 type parquetHarness struct {
 	*harness
-	mu   sync.Mutex
-	seen map[string][]plugins.Record // object key + tag → records
+}
+
+func newParquetHarness(tb testing.TB, pad string, extra map[string]string) *parquetHarness {
+	return &parquetHarness{&harness{
+		Kit: storagetest.Kit{Pad: pad, Parse: formattest.ParquetRecords, IDOf: formattest.BenchID},
+		cl:  client(tb), extra: extra,
+	}}
 }
 
 func (h *parquetHarness) Config(s *conformance.Stream) map[string]string {
@@ -59,32 +64,15 @@ func (h *parquetHarness) Config(s *conformance.Stream) map[string]string {
 
 func (h *parquetHarness) Record(i int) plugins.Record   { return formattest.BenchRecord(i, h.Pad) }
 func (*parquetHarness) ID(r plugins.Record) (int, bool) { return formattest.BenchID(r) }
-func (h *parquetHarness) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Record, error) {
-	objs, err := h.Files(ctx, s)
-	if err != nil {
-		return nil, err
-	}
-	h.mu.Lock()
-	defer h.mu.Unlock()
-	if h.seen == nil {
-		h.seen = map[string][]plugins.Record{}
-	}
-	var out []plugins.Record
-	for _, o := range objs {
-		recs, ok := h.seen[o.Path+o.Tag]
-		if !ok {
-			b, err := getObject(ctx, h.cl, o.Path)
-			if err != nil {
-				return nil, err
-			}
-			if recs, err = formattest.ParquetRecords(b); err != nil {
-				return nil, fmt.Errorf("%s: %w", o.Path, err)
-			}
-			h.seen[o.Path+o.Tag] = recs
-		}
-		out = append(out, recs...)
-	}
-	return out, nil
+
+// TestS3SinkKitParquet is the whole acceptance kit, kill -9 rounds
+// included, with the sink writing Parquet objects: exactly once across
+// every object read back, records in offset order within each.
+func TestS3SinkKitParquet(t *testing.T) {
+	h := newParquetHarness(t, "", nil)
+	n, wait := storagetest.KitRecords()
+	conformance.Run(t, h, conformance.Options{Records: n, Timeout: wait, Outage: 3 * time.Second, Partitions: 4})
+	h.Check(t, "Parquet objects")
 }
 
 // BenchmarkS3ParquetSinkKit is the live Parquet throughput row of make
@@ -93,13 +81,13 @@ func (h *parquetHarness) Read(ctx context.Context, s *conformance.Stream) ([]plu
 // storagetest.BenchConfig) into snappy Parquet objects in versitygw;
 // BenchmarkS3RawUploadKit is its physical limit too.
 func BenchmarkS3ParquetSinkKit(b *testing.B) {
-	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: storagetest.BenchConfig()}}
+	h := newParquetHarness(b, padding, storagetest.BenchConfig())
 	storagetest.Throughput(b, h, h.Class()+" (Parquet)", false)
 }
 
 // BenchmarkS3ParquetPreloadedSinkKit is the same with the records in the
 // topic before the connector starts.
 func BenchmarkS3ParquetPreloadedSinkKit(b *testing.B) {
-	h := &parquetHarness{harness: &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(b), extra: storagetest.BenchConfig()}}
+	h := newParquetHarness(b, padding, storagetest.BenchConfig())
 	storagetest.Throughput(b, h, h.Class()+" (Parquet, preloaded)", true)
 }
