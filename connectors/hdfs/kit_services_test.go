@@ -121,6 +121,12 @@ func (h *harness) Files(_ context.Context, s *conformance.Stream) ([]storagetest
 	return out, nil
 }
 
+// RemoveFiles deletes the stream's directory (a throughput row's, once
+// checked).
+func (h *harness) RemoveFiles(_ context.Context, s *conformance.Stream) error {
+	return h.cl.RemoveAll("/" + topicsDir(s))
+}
+
 // Read parses every JSON line of the stream's files
 // (storagetest.Kit.ReadFiles).
 func (h *harness) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Record, error) {

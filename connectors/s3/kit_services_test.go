@@ -103,6 +103,21 @@ func (h *harness) Files(ctx context.Context, s *conformance.Stream) ([]storagete
 	return files, nil
 }
 
+// RemoveFiles deletes the stream's objects (a throughput row's, once
+// checked).
+func (h *harness) RemoveFiles(ctx context.Context, s *conformance.Stream) error {
+	objs, err := listObjects(ctx, h.cl, topicsDir(s)+"/")
+	if err != nil {
+		return err
+	}
+	for _, o := range objs {
+		if _, err := h.cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(kitBucket), Key: aws.String(o.key)}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // Read lists the stream's objects and parses every JSON line
 // (storagetest.Kit.ReadFiles).
 func (h *harness) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Record, error) {
