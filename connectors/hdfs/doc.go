@@ -31,12 +31,12 @@
 //
 //	json.JsonFormat        .json
 //	string.StringFormat    .txt
-//	avro.AvroFormat        .avro; avro.codec: null, deflate, snappy (no zstandard)
+//	avro.AvroFormat        .avro; avro.codec: null, deflate, snappy, zstandard
 //	parquet.ParquetFormat  .parquet; parquet.codec: snappy (the default), gzip, zstd, none
 //	                       (unlike the S3 sink's, the name does not carry the codec: Confluent's HDFS sinks name them so)
 //
 // Avro and Parquet need a Connect schema (a converter with schemas); a
 // record without one is an errant record (DLQ by errors.tolerance), and a
-// schema change starts a new file. Not supported yet: avro.codec zstandard, bzip2 and
+// schema change starts a new file. Not supported yet: avro.codec bzip2 and
 // xz, Kerberos, Hive integration.
 package hdfs

@@ -32,13 +32,13 @@
 //	format.class (io.confluent.connect.s3.format.…)  extension                   codec key
 //	json.JsonFormat                                  .json, .json.gz             s3.compression.type=gzip
 //	bytearray.ByteArrayFormat                        format.bytearray.extension  -
-//	avro.AvroFormat                                  .avro                       avro.codec: null, deflate, snappy (no zstandard)
+//	avro.AvroFormat                                  .avro                       avro.codec: null, deflate, snappy, zstandard
 //	parquet.ParquetFormat                            .snappy.parquet, .gz.parquet, .zstd.parquet, .parquet
 //	                                                                             parquet.codec: snappy (default), gzip, zstd, none
 //
 // Avro and Parquet need a Connect schema (a converter with schemas); a
 // record without one is an errant record (DLQ by errors.tolerance), and a
-// schema change starts a new object. Not supported yet: avro.codec zstandard, bzip2
+// schema change starts a new object. Not supported yet: avro.codec bzip2
 // and xz, s3.ssea.name values other than
 // AES256 and aws:kms without a key id.
 package s3

@@ -86,8 +86,9 @@
 // JSONFormat (one bare value per line, optional gzip), ByteArrayFormat,
 // StringFormat, AvroFormat (object container files written by
 // github.com/linkedin/goavro/v2's OCFWriter, records gathered into 64 KiB
-// blocks; codecs null, deflate, snappy: goavro has no zstandard, so
-// avro.codec zstandard is refused at config time; goavro was chosen over
+// blocks; codecs null, deflate, snappy, and zstandard, which goavro's
+// OCFWriter lacks: that container is put together from goavro-encoded
+// header and blocks, compressed by klauspost/compress; goavro was chosen over
 // hamba/avro because hamba's reflect2 calls methods by name, which keeps
 // every exported method in the binary: 16 MB of image, issue 15) and
 // ParquetFormat (github.com/parquet-go/parquet-go;

@@ -1,11 +1,13 @@
 package storage
 
 import (
+	"crypto/rand"
 	"fmt"
 	"io"
 	"strings"
 	"sync"
 
+	"github.com/klauspost/compress/zstd"
 	"github.com/linkedin/goavro/v2"
 
 	"github.com/weirlog/weir/plugins"
@@ -15,27 +17,29 @@ import (
 const AvroCodecConfig = "avro.codec"
 
 var avroCodecKey = plugins.ConfigKey{Name: AvroCodecConfig, Type: plugins.ConfigString, Default: "null", Importance: plugins.Low,
-	Validator: plugins.ValidatorFunc("[null, deflate, snappy]", func(name string, v any) error {
+	Validator: plugins.ValidatorFunc("[null, deflate, snappy, zstandard]", func(_ string, v any) error {
 		s, _ := v.(string)
-		if err := avroCodecSupported(s); err != nil {
-			return err
-		}
-		return plugins.OneOfIgnoreCase(avroCodecs...).Validate(name, v)
+		_, err := avroCodecName(s)
+		return err
 	}),
 	Recommended: avroCodecs,
-	Documentation: "AvroFormat: the codec of the file blocks: null, deflate or snappy. zstandard, bzip2 and xz are not supported: " +
-		"goavro, which writes the Avro container, has none of them (for smaller files use deflate, or the Parquet format with parquet.codec zstd)"}
+	Documentation: "AvroFormat: the codec of the file blocks: null, deflate, snappy or zstandard (zstd is taken for zstandard). " +
+		"bzip2 and xz are not supported"}
 
-var avroCodecs = []string{goavro.CompressionNullLabel, goavro.CompressionDeflateLabel, goavro.CompressionSnappyLabel}
+// avroZstandard is Avro's name of the zstd codec, written to the header.
+const avroZstandard = "zstandard"
 
-// avroCodecSupported says why zstandard, a codec Avro knows, is refused.
-func avroCodecSupported(name string) error {
-	switch strings.ToLower(name) {
-	case "zstandard", "zstd":
-		return fmt.Errorf("avro codec %q is not supported: goavro, which writes the Avro container, has no zstandard; "+
-			"use snappy or deflate (or the Parquet format, whose parquet.codec has zstd)", name)
+var avroCodecs = []string{goavro.CompressionNullLabel, goavro.CompressionDeflateLabel, goavro.CompressionSnappyLabel, avroZstandard}
+
+// avroCodecName is the codec's name as Avro writes it in the header.
+func avroCodecName(name string) (string, error) {
+	switch n := strings.ToLower(name); n {
+	case goavro.CompressionNullLabel, goavro.CompressionDeflateLabel, goavro.CompressionSnappyLabel, avroZstandard:
+		return n, nil
+	case "zstd":
+		return avroZstandard, nil
 	}
-	return nil
+	return "", fmt.Errorf("avro codec %q is not supported: use null, deflate, snappy or zstandard", name)
 }
 
 // avroBlockSize is the encoded size at which a block is closed; Avro
@@ -49,16 +53,13 @@ const avroBlockSize = 64 << 10
 //
 // goavro writes the container (its OCFWriter); records are gathered here
 // into blocks of about avroBlockSize, because the OCFWriter makes a block
-// of every Append.
+// of every Append. goavro's OCFWriter has no zstandard: with that codec
+// the container is put together here (zstdContainer), every byte of it
+// still encoded by goavro.
 func AvroFormat(p *plugins.ParsedConfig, _ bool) (Format, error) {
-	name := strings.ToLower(p.String(AvroCodecConfig))
-	switch name {
-	case goavro.CompressionNullLabel, goavro.CompressionDeflateLabel, goavro.CompressionSnappyLabel:
-	default:
-		if err := avroCodecSupported(name); err != nil {
-			return nil, fmt.Errorf("%s: %w", AvroCodecConfig, err)
-		}
-		return nil, fmt.Errorf("%s %q is not supported (null, deflate, snappy)", AvroCodecConfig, name)
+	name, err := avroCodecName(p.String(AvroCodecConfig))
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", AvroCodecConfig, err)
 	}
 	return &avroFormat{codec: name}, nil
 }
@@ -98,10 +99,11 @@ type avroWriter struct {
 	schema  *plugins.Schema // of the file; nil before the first record
 	c       *avroCompiled
 	ocf     *goavro.OCFWriter
-	pending []any  // datums of the open block
-	size    int    // their encoded bytes
-	scratch []byte // a datum encoded to check it
-	err     error  // a failed write to w: the file is broken
+	zc      *zstdContainer // instead of ocf for zstandard
+	pending []any          // datums of the open block
+	size    int            // their encoded bytes
+	scratch []byte         // a datum encoded to check it
+	err     error          // a failed write to w: the file is broken
 }
 
 // SameSchema: a record without a schema fits anywhere, so that it fails
@@ -137,15 +139,24 @@ func (a *avroWriter) Write(rec *plugins.Record) error {
 		return fmt.Errorf("avro format: encode: %w", err)
 	}
 	a.scratch = b
-	if a.ocf == nil {
-		ocf, err := goavro.NewOCFWriter(goavro.OCFConfig{W: a.w, Codec: c.codec, CompressionName: a.f.codec})
+	if a.schema == nil {
+		var err error
+		if a.f.codec == avroZstandard {
+			a.zc, err = newZstdContainer(a.w, c.codec)
+		} else {
+			a.ocf, err = goavro.NewOCFWriter(goavro.OCFConfig{W: a.w, Codec: c.codec, CompressionName: a.f.codec})
+		}
 		if err != nil {
 			a.err = fmt.Errorf("avro format: start the file: %w", err)
 			return a.err
 		}
-		a.ocf, a.schema, a.c = ocf, rec.ValueSchema, c
+		a.schema, a.c = rec.ValueSchema, c
 	}
-	a.pending = append(a.pending, v)
+	if a.zc != nil {
+		a.zc.add(b)
+	} else {
+		a.pending = append(a.pending, v)
+	}
 	a.size += len(b)
 	if a.size >= avroBlockSize {
 		return a.flush()
@@ -155,6 +166,14 @@ func (a *avroWriter) Write(rec *plugins.Record) error {
 
 // flush writes the pending datums as one block.
 func (a *avroWriter) flush() error {
+	if a.zc != nil {
+		a.size = 0
+		if err := a.zc.flush(); err != nil {
+			a.err = fmt.Errorf("avro format: write a block: %w", err)
+			return a.err
+		}
+		return nil
+	}
 	if len(a.pending) == 0 {
 		return nil
 	}
@@ -169,7 +188,7 @@ func (a *avroWriter) flush() error {
 }
 
 func (a *avroWriter) Close() error {
-	if a.ocf == nil {
+	if a.schema == nil {
 		return nil
 	}
 	err := a.err
@@ -222,3 +241,74 @@ func (c *schemaCache[T]) get(s *plugins.Schema, build func() (T, error)) (T, err
 }
 
 func sameSchema(a, b *plugins.Schema) bool { return a == b || a.Equal(b) }
+
+// zstdContainer writes an Avro object container file with the zstandard
+// codec, which goavro's OCFWriter lacks. The header is a datum of the
+// spec's org.apache.avro.file.Header schema and each block's count and
+// size are Avro longs, all encoded by goavro; the block's datums arrive
+// encoded (the writer encodes each record once, to check it) and are
+// compressed together by klauspost/compress's zstd into one frame, as
+// Avro Java's ZstandardCodec compresses a block.
+type zstdContainer struct {
+	w     io.Writer
+	sync  []byte
+	count int64
+	block []byte // the open block's encoded datums
+	out   []byte // the last block as written
+}
+
+// avroHeader is the container header's schema, from the Avro
+// specification ("Object Container Files").
+var avroHeader = mustCodec(`{"type":"record","name":"org.apache.avro.file.Header","fields":[` +
+	`{"name":"magic","type":{"type":"fixed","name":"Magic","size":4}},` +
+	`{"name":"meta","type":{"type":"map","values":"bytes"}},` +
+	`{"name":"sync","type":{"type":"fixed","name":"Sync","size":16}}]}`)
+
+var avroLong = mustCodec(`"long"`)
+
+// zstdEncoder is shared: EncodeAll may run concurrently. Level 3, Avro
+// Java's default for zstandard, is klauspost's SpeedDefault.
+var zstdEncoder, _ = zstd.NewWriter(nil, zstd.WithEncoderLevel(zstd.SpeedDefault), zstd.WithEncoderConcurrency(1))
+
+func mustCodec(schema string) *goavro.Codec {
+	c, err := goavro.NewCodec(schema)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+func newZstdContainer(w io.Writer, c *goavro.Codec) (*zstdContainer, error) {
+	z := &zstdContainer{w: w, sync: make([]byte, 16)}
+	_, _ = rand.Read(z.sync) // crypto/rand never fails
+	h, err := avroHeader.BinaryFromNative(nil, map[string]any{
+		"magic": []byte("Obj\x01"),
+		"meta":  map[string]any{"avro.schema": []byte(c.Schema()), "avro.codec": []byte(avroZstandard)},
+		"sync":  z.sync,
+	})
+	if err != nil {
+		return nil, err
+	}
+	_, err = w.Write(h)
+	return z, err
+}
+
+// add appends one encoded datum to the open block.
+func (z *zstdContainer) add(datum []byte) {
+	z.block = append(z.block, datum...)
+	z.count++
+}
+
+// flush writes the open block, if it has datums.
+func (z *zstdContainer) flush() error {
+	if z.count == 0 {
+		return nil
+	}
+	data := zstdEncoder.EncodeAll(z.block, nil)
+	b, _ := avroLong.BinaryFromNative(z.out[:0], z.count) // an int64 always encodes
+	b, _ = avroLong.BinaryFromNative(b, int64(len(data)))
+	b = append(append(b, data...), z.sync...)
+	z.out, z.block, z.count = b, z.block[:0], 0
+	_, err := z.w.Write(b)
+	return err
+}

@@ -54,6 +54,7 @@ var Cases = []Case{
 	{"avro-null", avroClass, "avro.codec", "null", ".avro", "null"},
 	{"avro-deflate", avroClass, "avro.codec", "deflate", ".avro", "deflate"},
 	{"avro-snappy", avroClass, "avro.codec", "snappy", ".avro", "snappy"},
+	{"avro-zstandard", avroClass, "avro.codec", "zstandard", ".avro", "zstandard"},
 	{"parquet-none", parquetClass, "parquet.codec", "none", ".parquet", "UNCOMPRESSED"},
 	{"parquet-snappy", parquetClass, "parquet.codec", "snappy", ".snappy.parquet", "SNAPPY"},
 	{"parquet-gzip", parquetClass, "parquet.codec", "gzip", ".gz.parquet", "GZIP"},
