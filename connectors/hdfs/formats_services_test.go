@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"os/exec"
 	"testing"
+	"time"
 
 	"github.com/weirlog/weir/connectors/conformance"
 	"github.com/weirlog/weir/connectors/hdfs"
@@ -81,6 +82,17 @@ func (h *parquetHarness) Config(s *conformance.Stream) map[string]string {
 
 func (h *parquetHarness) Record(i int) plugins.Record   { return formattest.BenchRecord(i, h.Pad) }
 func (*parquetHarness) ID(r plugins.Record) (int, bool) { return formattest.BenchID(r) }
+
+// TestHdfsSinkKitParquet is the whole acceptance kit, kill -9 rounds and
+// the frozen NameNode included, with the sink writing Parquet files:
+// exactly once across every file read back, records in offset order
+// within each.
+func TestHdfsSinkKitParquet(t *testing.T) {
+	h := newParquetHarness(t, "", nil)
+	n, wait := storagetest.KitRecords()
+	conformance.Run(t, h, conformance.Options{Records: n, Timeout: wait, Outage: 8 * time.Second, Partitions: 4})
+	h.Check(t, "Parquet files")
+}
 
 // BenchmarkHdfsParquetSinkKit is the live Parquet throughput row of make
 // bench: 1 KiB records with a schema (JSON with schemas in Kafka) end to
