@@ -255,6 +255,10 @@ func runServe(ctx context.Context, o *serveOptions, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Connectors log through slog.Default (a plugin is handed no logger,
+	// as Connect's get log4j's): they get --log-level and --log-format too,
+	// not the log package's own lines in the middle of weir's.
+	slog.SetDefault(logger)
 	logger.Info("garbage collector", "setting", gctune.Apply())
 	voters, err := cluster.ParseVoters(o.controllerVoters)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"log/slog"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -43,6 +44,7 @@ spec:
 	}
 	saved := serveConnect
 	defer func() { serveConnect = saved }()
+	defer slog.SetDefault(slog.Default())
 	serveConnect.connectorsDir = defs
 
 	ctx, cancel := context.WithCancel(context.Background())
@@ -76,6 +78,11 @@ spec:
 		t.Fatalf("startup line %q", line)
 	}
 	base := "http://" + m[1]
+	// Connectors log through slog.Default: it is serve's logger, at
+	// --log-level warn.
+	if slog.Default().Enabled(ctx, slog.LevelInfo) || !slog.Default().Enabled(ctx, slog.LevelWarn) {
+		t.Error("slog.Default is not serve's --log-level warn logger: connectors' logs bypass it")
+	}
 
 	var body []byte
 	for deadline := time.Now().Add(20 * time.Second); ; {
