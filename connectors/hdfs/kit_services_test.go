@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"os"
 	"path"
+	"path/filepath"
 	"sort"
 	"strconv"
 	"strings"
@@ -68,6 +69,10 @@ type harness struct {
 	storagetest.Kit
 	cl    *hdfs.Client
 	extra map[string]string
+	// restartNN makes the kit's outage a NameNode restart (stopped at
+	// Down, started again from its fsimage and edit log at Up) instead of
+	// the frozen process.
+	restartNN bool
 }
 
 func (*harness) Class() string { return "io.confluent.connect.hdfs3.Hdfs3SinkConnector" }
@@ -138,17 +143,61 @@ func (h *harness) Read(ctx context.Context, s *conformance.Stream) ([]plugins.Re
 }
 
 // Down freezes the MiniDFSCluster (NameNode and DataNode, one JVM) with
-// SIGSTOP; Up thaws it. A restart would lose the data: MiniDFSCluster
-// formats on every start.
-func (*harness) Down(context.Context, *conformance.Stream) error { return signalHDFS(syscall.SIGSTOP) }
-func (*harness) Up(context.Context, *conformance.Stream) error   { return signalHDFS(syscall.SIGCONT) }
+// SIGSTOP, or with restartNN stops its NameNode; Up thaws it, or starts
+// the NameNode again (a restart of the process would lose the data:
+// MiniDFSCluster formats on every start).
+func (h *harness) Down(ctx context.Context, _ *conformance.Stream) error {
+	if h.restartNN {
+		return controlHDFS(ctx, "namenode-stop")
+	}
+	return signalHDFS(syscall.SIGSTOP)
+}
+
+func (h *harness) Up(ctx context.Context, _ *conformance.Stream) error {
+	if h.restartNN {
+		return controlHDFS(ctx, "namenode-start")
+	}
+	return signalHDFS(syscall.SIGCONT)
+}
+
+func servicesDir() string {
+	if dir := os.Getenv("WEIR_SERVICES_DIR"); dir != "" {
+		return dir
+	}
+	return "/tmp/weir-services"
+}
+
+// controlHDFS has the MiniDFSCluster process (test/services/hdfs) carry
+// out cmd, namenode-stop or namenode-start, and waits for it to say it did.
+func controlHDFS(ctx context.Context, cmd string) error {
+	base := filepath.Join(servicesDir(), "hdfs", "ready.control")
+	os.Remove(base + ".done")
+	if err := os.WriteFile(base+".tmp", []byte(cmd+"\n"), 0o644); err != nil {
+		return err
+	}
+	if err := os.Rename(base+".tmp", base); err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, 2*time.Minute)
+	defer cancel()
+	for {
+		b, err := os.ReadFile(base + ".done")
+		if err == nil {
+			if r := strings.TrimSpace(string(b)); r != "ok "+cmd {
+				return fmt.Errorf("MiniDFSCluster %s: %s", cmd, r)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("MiniDFSCluster did not carry out %s (is test/services/hdfs.sh's MiniHdfs current?): %w", cmd, ctx.Err())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
 
 func signalHDFS(sig syscall.Signal) error {
-	dir := os.Getenv("WEIR_SERVICES_DIR")
-	if dir == "" {
-		dir = "/tmp/weir-services"
-	}
-	b, err := os.ReadFile(dir + "/hdfs.pid")
+	b, err := os.ReadFile(servicesDir() + "/hdfs.pid")
 	if err != nil {
 		return err
 	}
@@ -222,10 +271,11 @@ func BenchmarkHdfsRawWriteKit(b *testing.B) {
 
 // TestHdfsSinkKitStreamed is the kit with every file streamed: 1 KiB
 // records, flush.size 300, hdfs.part.size 64 KiB (about five parts a
-// file), so kill -9 leaves temp files half written and the outage stalls
-// writes in the middle of files.
+// file), so kill -9 leaves temp files half written, and the outage is a
+// NameNode restart in the middle of files: stopped for 8 s, then started
+// again from its fsimage and edit log while the DataNode stays up.
 func TestHdfsSinkKitStreamed(t *testing.T) {
-	h := &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(t), extra: map[string]string{"hdfs.part.size": "65536"}}
+	h := &harness{Kit: storagetest.Kit{Pad: padding}, cl: client(t), extra: map[string]string{"hdfs.part.size": "65536"}, restartNN: true}
 	n, wait := storagetest.KitRecords()
 	conformance.Run(t, h, conformance.Options{Records: n, Timeout: wait, Outage: 8 * time.Second, Partitions: 4})
 	h.Check(t, "files")
