@@ -31,7 +31,10 @@ const (
 // Command is one state-machine input; it is JSON in the raft log, so fields
 // may be added but never renamed.
 type Command struct {
-	Op         Op                `json:"op"`
+	Op Op `json:"op"`
+	// ID identifies the proposal across its retries (dedup.go); Propose
+	// sets it.
+	ID         string            `json:"id,omitempty"`
 	ClusterID  string            `json:"cluster_id,omitempty"`
 	Broker     *Broker           `json:"broker,omitempty"`
 	Topic      string            `json:"topic,omitempty"`
@@ -61,6 +64,9 @@ type Command struct {
 type Result struct {
 	Err             *kerr.Error
 	FirstProducerID int64 // OpAllocProducerIDs
+	// AppliedAt is set when the command had been applied already (a
+	// retried proposal, dedup.go): the index of that first application.
+	AppliedAt uint64
 }
 
 // apply computes the next state; it never mutates s. It must be

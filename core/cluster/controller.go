@@ -329,8 +329,14 @@ func (c *Controller) Propose(ctx context.Context, cmd *Command) (Result, error) 
 }
 
 // applyOrForward applies cmd on the leader, locally or through forward,
-// and waits until this node has applied it.
+// and waits until this node has applied it. The retries inside carry one
+// proposal ID, so cmd is applied at most once (dedup.go).
 func (c *Controller) applyOrForward(ctx context.Context, cmd *Command) (uint64, Result, error) {
+	if cmd.ID == "" {
+		cp := *cmd // the caller's command stays as it was: reusing it is a new proposal
+		cp.ID = newCommandID()
+		cmd = &cp
+	}
 	if !c.multi || c.raft.State() == raft.Leader {
 		idx, res, err := c.applyLocal(cmd, timeoutOf(ctx))
 		if err == nil || !c.multi || !errors.Is(err, ErrNotLeader) {
@@ -373,6 +379,9 @@ func (c *Controller) applyLocal(cmd *Command, timeout time.Duration) (uint64, Re
 	}
 	switch r := f.Response().(type) {
 	case Result:
+		if r.AppliedAt != 0 {
+			return r.AppliedAt, r, nil // a retry: the state it made is the first application's
+		}
 		return f.Index(), r, nil
 	case error:
 		return f.Index(), Result{}, r

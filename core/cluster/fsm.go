@@ -70,6 +70,11 @@ func (f *fsm) Apply(l *raft.Log) (out any) {
 		}
 	}()
 	prev := f.state.Load()
+	if res, ok := prev.appliedResult(c.ID); ok {
+		// A retry of a proposal whose first attempt committed after all.
+		f.logger.Info("metadata command applied already: its first result is returned", "index", l.Index, "op", c.Op, "topic", c.Topic, "id", c.ID)
+		return res
+	}
 	next, res := apply(prev, c)
 	if res.Err != nil {
 		f.rejected.WithLabelValues(string(c.Op), res.Err.Message).Inc()
@@ -82,6 +87,7 @@ func (f *fsm) Apply(l *raft.Log) (out any) {
 	}
 	if next != prev {
 		next.Index = l.Index
+		next.remember(c.ID, l.Index, res)
 		f.state.Store(next)
 		if f.onChange != nil {
 			f.onChange(prev, next, c)

@@ -56,6 +56,9 @@ type State struct {
 	// Index is the raft index of the last applied command (not persisted
 	// in snapshots as state: restored from the snapshot's index).
 	Index uint64 `json:"index"`
+	// Recent are the last state-changing commands' IDs and results, so
+	// that a retried proposal is not applied twice (dedup.go).
+	Recent []Applied `json:"recent,omitempty"`
 
 	byID map[UUID]string
 }
