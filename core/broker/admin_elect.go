@@ -25,6 +25,7 @@ import (
 //   what only the others held is lost), else ELIGIBLE_LEADERS_NOT_AVAILABLE.
 // * Null topics means every partition; as Kafka does, the partitions that
 //   need no election are then left out of the response.
+// * The metadata is read as the metadata leader has it (a read barrier).
 // * The call returns once this broker serves the new leadership.
 
 func init() { register(kmsg.ElectLeaders, 0, 2, handleElectLeaders) }
@@ -46,6 +47,10 @@ func handleElectLeaders(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
 		defer cancel()
 	}
+	// The partitions to elect and the "led by its preferred replica
+	// already" answers come from the leader's metadata, not a lagging copy
+	// (a reorder that another broker just applied).
+	b.readBarrier(ctx)
 	all := req.Topics == nil
 	topics := req.Topics
 	if all {

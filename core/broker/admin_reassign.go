@@ -28,6 +28,8 @@ import (
 // * A single node has one broker: only a target of [itself] is valid.
 // * ListPartitionReassignments lists the ones in progress (null topics:
 //   all) with their replicas, adding and removing replicas.
+// * Both read the metadata as the metadata leader has it (a read barrier),
+//   as Kafka's active controller answers them.
 
 func init() {
 	register(kmsg.AlterPartitionAssignments, 0, 1, handleAlterPartitionReassignments)
@@ -45,6 +47,10 @@ func handleAlterPartitionReassignments(b *Broker, rc *reqCtx, kreq kmsg.Request)
 		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
 		defer cancel()
 	}
+	// Validate against the leader's metadata, not a lagging copy of it
+	// (a cancel of a reassignment that just started, a target checked
+	// against brokers that just registered).
+	b.readBarrier(ctx)
 	for _, rt := range req.Topics {
 		out := kmsg.NewAlterPartitionAssignmentsResponseTopic()
 		out.Topic = rt.Topic
@@ -105,9 +111,18 @@ func (b *Broker) reassign(ctx context.Context, topic string, part int32, replica
 	return nil, ""
 }
 
-func handleListPartitionReassignments(b *Broker, _ *reqCtx, kreq kmsg.Request) kmsg.Response {
+func handleListPartitionReassignments(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.ListPartitionReassignmentsRequest)
 	resp := req.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
+	ctx := rc.ctx
+	if req.TimeoutMillis > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
+		defer cancel()
+	}
+	// As Kafka's controller answers it: a reassignment that completed is
+	// not listed by a broker whose copy of the metadata lags.
+	b.readBarrier(ctx)
 	st := b.ctl.State()
 	add := func(t *cluster.Topic, part int32, out *kmsg.ListPartitionReassignmentsResponseTopic) {
 		if part < 0 || int(part) >= len(t.Partitions) || !t.Partitions[part].Reassigning() {
@@ -198,4 +213,15 @@ func checkThrottledReplicas(v string) error {
 		}
 	}
 	return nil
+}
+
+// readBarrier waits until this broker has applied the metadata the leader
+// had applied (cluster's ReadBarrier). If it cannot (no leader within the
+// request's time, a leader that does not know the barrier), the local copy
+// is read as it is: a proposal made from it is still checked by the
+// state machine.
+func (b *Broker) readBarrier(ctx context.Context) {
+	if err := b.ctl.ReadBarrier(ctx); err != nil && b.ctx.Err() == nil {
+		b.warnLimited("metadata read barrier; reading this broker's copy of the metadata as it is", "err", err)
+	}
 }

@@ -466,6 +466,28 @@ func (c *Controller) LeaderID() int32 {
 	return int32(n)
 }
 
+// ReadBarrier returns once this node has applied the metadata the leader
+// had applied when asked (a read index), so that State() read after it is
+// no older than the leader's. Kafka serves its controller reads
+// (ListPartitionReassignments, the checks of ElectLeaders and
+// AlterPartitionReassignments) at the active controller; a follower's
+// copy may lag the leader's by a heartbeat or, around an election, more,
+// and a client that saw a change in one broker's Metadata must not see it
+// undone by the broker it asks next. A single node returns at once.
+func (c *Controller) ReadBarrier(ctx context.Context) error {
+	if !c.multi {
+		return nil
+	}
+	resp, err := c.forward(ctx, &rpcRequest{Kind: rpcReadIndex})
+	if err != nil {
+		return fmt.Errorf("metadata read barrier: %w", err)
+	}
+	if resp.Error != "" {
+		return fmt.Errorf("metadata read barrier: %s", resp.Error)
+	}
+	return c.waitApplied(ctx, resp.Index)
+}
+
 // State returns the current immutable metadata.
 func (c *Controller) State() *State { return c.fsm.state.Load() }
 

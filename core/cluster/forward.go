@@ -34,6 +34,9 @@ const (
 	rpcPropose   rpcKind = "propose"
 	rpcHeartbeat rpcKind = "heartbeat"
 	rpcJoin      rpcKind = "join"
+	// rpcReadIndex asks the leader for the index it has applied, once it
+	// verified that it still leads (ReadBarrier).
+	rpcReadIndex rpcKind = "read_index"
 )
 
 type rpcRequest struct {
@@ -240,6 +243,12 @@ func (c *Controller) handleRPC(req *rpcRequest) rpcResponse {
 		return out
 	case rpcHeartbeat:
 		return c.heartbeat(req.NodeID)
+	case rpcReadIndex:
+		if err := c.raft.VerifyLeader().Error(); err != nil {
+			addr, _ := c.raft.LeaderWithID()
+			return rpcResponse{NotLeader: true, Leader: string(addr)}
+		}
+		return rpcResponse{Index: c.fsm.applied.Load()}
 	case rpcJoin:
 		if err := c.addNonvoter(req.NodeID, req.RaftAddr); err != nil {
 			return rpcResponse{Error: err.Error()}

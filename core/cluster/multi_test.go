@@ -20,6 +20,12 @@ type testNode struct {
 // memory, and waits until every node is ready.
 func openCluster(t *testing.T, nVoters, nBrokers int) []*testNode {
 	t.Helper()
+	return openClusterHooked(t, nVoters, nBrokers, nil)
+}
+
+// openClusterHooked is openCluster with OnChange hooks by node ID.
+func openClusterHooked(t *testing.T, nVoters, nBrokers int, onChange map[int32]func(prev, next *State, c *Command)) []*testNode {
+	t.Helper()
 	var nodes []*testNode
 	var voters []Voter
 	for i := 1; i <= nVoters+nBrokers; i++ {
@@ -31,7 +37,8 @@ func openCluster(t *testing.T, nVoters, nBrokers int) []*testNode {
 	}
 	errc := make(chan error, len(nodes))
 	for _, n := range nodes {
-		c, err := Open(Config{NodeID: n.id, RaftAddr: n.addr, Voters: voters, HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: 600 * time.Millisecond})
+		c, err := Open(Config{NodeID: n.id, RaftAddr: n.addr, Voters: voters, HeartbeatInterval: 100 * time.Millisecond, SessionTimeout: 600 * time.Millisecond,
+			OnChange: onChange[n.id]})
 		if err != nil {
 			t.Fatal(err)
 		}
