@@ -3,7 +3,6 @@ package broker
 import (
 	"context"
 	"fmt"
-	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -41,12 +40,8 @@ func handleElectLeaders(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response 
 		resp.ErrorCode = kerr.InvalidRequest.Code
 		return resp
 	}
-	ctx := rc.ctx
-	if req.TimeoutMillis > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-		defer cancel()
-	}
+	ctx, cancel := requestContext(rc, req.TimeoutMillis)
+	defer cancel()
 	// The partitions to elect and the "led by its preferred replica
 	// already" answers come from the leader's metadata, not a lagging copy
 	// (a reorder that another broker just applied).

@@ -41,12 +41,8 @@ func handleAlterPartitionReassignments(b *Broker, rc *reqCtx, kreq kmsg.Request)
 	resp := req.ResponseKind().(*kmsg.AlterPartitionAssignmentsResponse)
 	allowRF := req.Version < 1 || req.AllowReplicationFactorChange
 	resp.AllowReplicationFactorChange = allowRF
-	ctx := rc.ctx
-	if req.TimeoutMillis > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-		defer cancel()
-	}
+	ctx, cancel := requestContext(rc, req.TimeoutMillis)
+	defer cancel()
 	// Validate against the leader's metadata, not a lagging copy of it
 	// (a cancel of a reassignment that just started, a target checked
 	// against brokers that just registered).
@@ -114,12 +110,8 @@ func (b *Broker) reassign(ctx context.Context, topic string, part int32, replica
 func handleListPartitionReassignments(b *Broker, rc *reqCtx, kreq kmsg.Request) kmsg.Response {
 	req := kreq.(*kmsg.ListPartitionReassignmentsRequest)
 	resp := req.ResponseKind().(*kmsg.ListPartitionReassignmentsResponse)
-	ctx := rc.ctx
-	if req.TimeoutMillis > 0 {
-		var cancel context.CancelFunc
-		ctx, cancel = context.WithTimeout(ctx, time.Duration(req.TimeoutMillis)*time.Millisecond)
-		defer cancel()
-	}
+	ctx, cancel := requestContext(rc, req.TimeoutMillis)
+	defer cancel()
 	// As Kafka's controller answers it: a reassignment that completed is
 	// not listed by a broker whose copy of the metadata lags.
 	b.readBarrier(ctx)
@@ -224,4 +216,13 @@ func (b *Broker) readBarrier(ctx context.Context) {
 	if err := b.ctl.ReadBarrier(ctx); err != nil && b.ctx.Err() == nil {
 		b.warnLimited("metadata read barrier; reading this broker's copy of the metadata as it is", "err", err)
 	}
+}
+
+// requestContext is the request's context, bounded by its TimeoutMillis
+// when that is positive (the admin requests that carry one).
+func requestContext(rc *reqCtx, timeoutMillis int32) (context.Context, context.CancelFunc) {
+	if timeoutMillis > 0 {
+		return context.WithTimeout(rc.ctx, time.Duration(timeoutMillis)*time.Millisecond)
+	}
+	return rc.ctx, func() {}
 }
