@@ -98,12 +98,10 @@ type avroWriter struct {
 	w       io.Writer
 	schema  *plugins.Schema // of the file; nil before the first record
 	c       *avroCompiled
-	ocf     *goavro.OCFWriter
-	zc      *zstdContainer // instead of ocf for zstandard
-	pending []any          // datums of the open block
-	size    int            // their encoded bytes
-	scratch []byte         // a datum encoded to check it
-	err     error          // a failed write to w: the file is broken
+	blocks  avroBlocks // the container; nil before the first record
+	size    int        // encoded bytes of the open block
+	scratch []byte     // a datum encoded to check it
+	err     error      // a failed write to w: the file is broken
 }
 
 // SameSchema: a record without a schema fits anywhere, so that it fails
@@ -141,22 +139,13 @@ func (a *avroWriter) Write(rec *plugins.Record) error {
 	a.scratch = b
 	if a.schema == nil {
 		var err error
-		if a.f.codec == avroZstandard {
-			a.zc, err = newZstdContainer(a.w, c.codec)
-		} else {
-			a.ocf, err = goavro.NewOCFWriter(goavro.OCFConfig{W: a.w, Codec: c.codec, CompressionName: a.f.codec})
-		}
-		if err != nil {
+		if a.blocks, err = newAvroBlocks(a.w, c.codec, a.f.codec); err != nil {
 			a.err = fmt.Errorf("avro format: start the file: %w", err)
 			return a.err
 		}
 		a.schema, a.c = rec.ValueSchema, c
 	}
-	if a.zc != nil {
-		a.zc.add(b)
-	} else {
-		a.pending = append(a.pending, v)
-	}
+	a.blocks.add(v, b)
 	a.size += len(b)
 	if a.size >= avroBlockSize {
 		return a.flush()
@@ -164,27 +153,54 @@ func (a *avroWriter) Write(rec *plugins.Record) error {
 	return nil
 }
 
-// flush writes the pending datums as one block.
+// flush writes the open block.
 func (a *avroWriter) flush() error {
-	if a.zc != nil {
-		a.size = 0
-		if err := a.zc.flush(); err != nil {
-			a.err = fmt.Errorf("avro format: write a block: %w", err)
-			return a.err
-		}
-		return nil
-	}
-	if len(a.pending) == 0 {
-		return nil
-	}
-	err := a.ocf.Append(a.pending)
-	clear(a.pending) // let the values go
-	a.pending, a.size = a.pending[:0], 0
-	if err != nil {
+	a.size = 0
+	if err := a.blocks.flush(); err != nil {
 		a.err = fmt.Errorf("avro format: write a block: %w", err)
 		return a.err
 	}
 	return nil
+}
+
+// avroBlocks is the container of one file: add takes a record's datum
+// (native, and as the writer encoded it to check it) into the open
+// block; flush writes the block, if it has datums.
+type avroBlocks interface {
+	add(native any, encoded []byte)
+	flush() error
+}
+
+// newAvroBlocks starts a file (its header) for the codec: goavro's
+// OCFWriter, or zstdContainer for the zstandard it lacks.
+func newAvroBlocks(w io.Writer, c *goavro.Codec, codec string) (avroBlocks, error) {
+	if codec == avroZstandard {
+		return newZstdContainer(w, c)
+	}
+	ocf, err := goavro.NewOCFWriter(goavro.OCFConfig{W: w, Codec: c, CompressionName: codec})
+	if err != nil {
+		return nil, err
+	}
+	return &ocfBlocks{w: ocf}, nil
+}
+
+// ocfBlocks gathers native datums for goavro's OCFWriter, which makes a
+// block of every Append (and encodes them itself).
+type ocfBlocks struct {
+	w       *goavro.OCFWriter
+	pending []any
+}
+
+func (o *ocfBlocks) add(native any, _ []byte) { o.pending = append(o.pending, native) }
+
+func (o *ocfBlocks) flush() error {
+	if len(o.pending) == 0 {
+		return nil
+	}
+	err := o.w.Append(o.pending)
+	clear(o.pending) // let the values go
+	o.pending = o.pending[:0]
+	return err
 }
 
 func (a *avroWriter) Close() error {
@@ -294,7 +310,7 @@ func newZstdContainer(w io.Writer, c *goavro.Codec) (*zstdContainer, error) {
 }
 
 // add appends one encoded datum to the open block.
-func (z *zstdContainer) add(datum []byte) {
+func (z *zstdContainer) add(_ any, datum []byte) {
 	z.block = append(z.block, datum...)
 	z.count++
 }
