@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/weirlog/weir/internal/testutil"
 )
 
 func esURL() string {
@@ -247,10 +249,7 @@ func (p *esProxy) Up() error {
 
 // esPID is the Elasticsearch JVM's pid, from test/services' PID file.
 func esPID() (int, error) {
-	dir := os.Getenv("WEIR_SERVICES_DIR")
-	if dir == "" {
-		dir = "/tmp/weir-services"
-	}
+	dir := testutil.ServicesDir()
 	b, err := os.ReadFile(filepath.Join(dir, "elasticsearch.pid"))
 	if err != nil {
 		return 0, fmt.Errorf("Elasticsearch PID file (test/services/elasticsearch.sh): %w", err)

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/weirlog/weir/connectors/conformance"
+	"github.com/weirlog/weir/internal/testutil"
 	"github.com/weirlog/weir/plugins"
 	"github.com/weirlog/weir/test/compat/harness"
 )
@@ -34,10 +35,7 @@ import (
 // outage and its kit indices (named after the kit's fixed topics)
 // deleted.
 func TestMain(m *testing.M) {
-	dir := os.Getenv("WEIR_SERVICES_DIR")
-	if dir == "" {
-		dir = "/tmp/weir-services"
-	}
+	dir := testutil.ServicesDir()
 	lock, err := os.OpenFile(filepath.Join(dir, "elasticsearch.tests.lock"), os.O_CREATE|os.O_RDWR, 0o666)
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "lock of the test Elasticsearch: %v\n", err)

@@ -23,6 +23,7 @@ import (
 	"github.com/weirlog/weir/connectors/conformance"
 	hdfssink "github.com/weirlog/weir/connectors/hdfs"
 	"github.com/weirlog/weir/connectors/storage/storagetest"
+	"github.com/weirlog/weir/internal/testutil"
 	"github.com/weirlog/weir/plugins"
 )
 
@@ -160,17 +161,10 @@ func (h *harness) Up(ctx context.Context, _ *conformance.Stream) error {
 	return signalHDFS(syscall.SIGCONT)
 }
 
-func servicesDir() string {
-	if dir := os.Getenv("WEIR_SERVICES_DIR"); dir != "" {
-		return dir
-	}
-	return "/tmp/weir-services"
-}
-
 // controlHDFS has the MiniDFSCluster process (test/services/hdfs) carry
 // out cmd, namenode-stop or namenode-start, and waits for it to say it did.
 func controlHDFS(ctx context.Context, cmd string) error {
-	base := filepath.Join(servicesDir(), "hdfs", "ready.control")
+	base := filepath.Join(testutil.ServicesDir(), "hdfs", "ready.control")
 	os.Remove(base + ".done")
 	if err := os.WriteFile(base+".tmp", []byte(cmd+"\n"), 0o644); err != nil {
 		return err
@@ -197,7 +191,7 @@ func controlHDFS(ctx context.Context, cmd string) error {
 }
 
 func signalHDFS(sig syscall.Signal) error {
-	b, err := os.ReadFile(servicesDir() + "/hdfs.pid")
+	b, err := os.ReadFile(testutil.ServicesDir() + "/hdfs.pid")
 	if err != nil {
 		return err
 	}

@@ -1,5 +1,6 @@
 // Package testutil holds the small helpers that tests, test harnesses and
-// benchmark programs used to copy: a free loopback port and a median. It
+// benchmark programs used to copy: a free loopback port, a median and
+// where test/services keeps its state. It
 // imports nothing but the standard library, not even testing, so any
 // package in the module can use it without an import cycle and a program
 // using it links no test-only code.
@@ -11,6 +12,7 @@ import (
 	"math"
 	mrand "math/rand/v2"
 	"net"
+	"os"
 	"slices"
 	"sync"
 )
@@ -83,4 +85,13 @@ func Median(xs []float64) float64 {
 		return s[len(s)/2]
 	}
 	return (s[len(s)/2-1] + s[len(s)/2]) / 2
+}
+
+// ServicesDir is where test/services keeps its PID files and data
+// (WEIR_SERVICES_DIR, /tmp/weir-services by default, as lib.sh has it).
+func ServicesDir() string {
+	if dir := os.Getenv("WEIR_SERVICES_DIR"); dir != "" {
+		return dir
+	}
+	return "/tmp/weir-services"
 }
