@@ -10,8 +10,11 @@ import (
 	"github.com/weirlog/weir/internal/testutil"
 )
 
-// RawFiles is how many files a raw row writes per round (about 200 MB,
-// as much as the sink rows move).
+// RawFiles is how many files a raw row writes per pass (about 200 MB).
+// With the warm-up and RawReps passes of each mode a row stores about
+// 1.4 GB of new files, as much as a sink row (BenchRecords) does: write
+// gives every file a name of its own, so the store keeps taking new
+// space, as it does under the sink.
 const RawFiles = 40
 
 // RawBody is one file of the JSON throughput rows as the sink writes it:
