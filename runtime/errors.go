@@ -98,8 +98,14 @@ func (h *errorHandler) retry(ctx context.Context, fn func() error) error {
 	backoff := initialBackof
 	for {
 		err := fn()
+		if err == nil || h.cc.retryTimeout == 0 {
+			return err
+		}
+		// Declared past the nil check: errors.As's target escapes, and
+		// this runs for every record's key, value and transforms (an
+		// allocation per call was 2% of an S3 sink's CPU).
 		var re *plugins.Retriable
-		if err == nil || !errors.As(err, &re) || h.cc.retryTimeout == 0 {
+		if !errors.As(err, &re) {
 			return err
 		}
 		if h.cc.retryTimeout > 0 && time.Now().Add(backoff).After(deadline) {

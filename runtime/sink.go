@@ -26,6 +26,7 @@ import (
 // retriable Put error redelivers the same batch after a backoff without
 // fetching more.
 type sinkTask struct {
+	errant  errantRecord // convert's, for the record being converted
 	w       *Worker
 	id      taskID
 	rt      *runTask
@@ -466,7 +467,11 @@ func (s *sinkTask) deliver(ctx context.Context, fs kgo.Fetches) error {
 // convert turns a log record into a Connect record, built in *rec (nil:
 // dropped by a transform).
 func (s *sinkTask) convert(ctx context.Context, r *kgo.Record, rec *plugins.Record) (*plugins.Record, error) {
-	er := &errantRecord{topic: r.Topic, partition: r.Partition, offset: r.Offset, key: r.Key, value: r.Value, headers: r.Headers}
+	// The task's one errantRecord, filled again for each record: the
+	// error handler reads it only while this call runs, and an allocation
+	// per record was 2% of an S3 sink's CPU.
+	er := &s.errant
+	*er = errantRecord{topic: r.Topic, partition: r.Partition, offset: r.Offset, key: r.Key, value: r.Value, headers: r.Headers}
 	*rec = plugins.Record{Topic: r.Topic, Partition: r.Partition, Offset: r.Offset, Timestamp: r.Timestamp, Headers: headersFromKafka(r.Headers)}
 	er.rec = rec
 	if err := s.eh.execute(ctx, stageKeyConverter, s.conv.keyClass, er, func() (err error) {
