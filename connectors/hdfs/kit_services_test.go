@@ -13,7 +13,6 @@ import (
 	"sort"
 	"strconv"
 	"strings"
-	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -246,9 +245,8 @@ func BenchmarkHdfsRawWriteKit(b *testing.B) {
 		b.Fatal(err)
 	}
 	b.Cleanup(func() { cl.RemoveAll(dir) })
-	var n atomic.Int64
-	storagetest.RawBench(b, storagetest.RawBody(), func(_ context.Context, _ int, body []byte) error {
-		p := fmt.Sprintf("%s/%d", dir, n.Add(1))
+	storagetest.RawBench(b, storagetest.RawBody(), func(_ context.Context, name int, body []byte) error {
+		p := fmt.Sprintf("%s/%d", dir, name)
 		w, err := cl.Create(p)
 		if err != nil {
 			return err

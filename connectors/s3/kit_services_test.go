@@ -9,7 +9,6 @@ import (
 	"os"
 	"os/exec"
 	"sort"
-	"sync/atomic"
 	"testing"
 	"time"
 
@@ -107,12 +106,17 @@ func (h *harness) Files(ctx context.Context, s *conformance.Stream) ([]storagete
 // RemoveFiles deletes the stream's objects (a throughput row's, once
 // checked).
 func (h *harness) RemoveFiles(ctx context.Context, s *conformance.Stream) error {
-	objs, err := listObjects(ctx, h.cl, topicsDir(s)+"/")
+	return deleteObjects(ctx, h.cl, topicsDir(s)+"/")
+}
+
+// deleteObjects deletes the objects under prefix.
+func deleteObjects(ctx context.Context, cl *s3.Client, prefix string) error {
+	objs, err := listObjects(ctx, cl, prefix)
 	if err != nil {
 		return err
 	}
 	for _, o := range objs {
-		if _, err := h.cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(kitBucket), Key: aws.String(o.key)}); err != nil {
+		if _, err := cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(kitBucket), Key: aws.String(o.key)}); err != nil {
 			return err
 		}
 	}
@@ -223,21 +227,13 @@ func BenchmarkS3RawUploadKit(b *testing.B) {
 	cl := client(b)
 	prefix := fmt.Sprintf("bench/raw-%d-%d/", os.Getpid(), time.Now().UnixNano())
 	b.Cleanup(func() {
-		ctx := context.Background()
-		objs, err := listObjects(ctx, cl, prefix)
-		if err != nil {
+		if err := deleteObjects(context.Background(), cl, prefix); err != nil {
 			b.Error(err)
 		}
-		for _, o := range objs {
-			if _, err := cl.DeleteObject(ctx, &s3.DeleteObjectInput{Bucket: aws.String(kitBucket), Key: aws.String(o.key)}); err != nil {
-				b.Error(err)
-			}
-		}
 	})
-	var n atomic.Int64
-	storagetest.RawBench(b, storagetest.RawBody(), func(ctx context.Context, _ int, body []byte) error {
+	storagetest.RawBench(b, storagetest.RawBody(), func(ctx context.Context, name int, body []byte) error {
 		_, err := cl.PutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(kitBucket),
-			Key: aws.String(fmt.Sprintf("%s%d", prefix, n.Add(1))), Body: bytes.NewReader(body)})
+			Key: aws.String(fmt.Sprintf("%s%d", prefix, name)), Body: bytes.NewReader(body)})
 		return err
 	})
 }

@@ -40,11 +40,7 @@
 #   time and 4 at a time (the task stores up to 4 files at once): after a
 #   warm-up, 3 passes of each, alternating; the faster mode's median is
 #   the limit. Every file is new (a name of its own), deleted when the
-#   row ends, as the sink's are: S3's raw row used to overwrite the same
-#   40 keys, so versitygw wrote into page cache just freed and never took
-#   new memory, which on a VM that hands freed memory back to its host
-#   costs a fault per page (perf: the copy into the page cache was 5% of
-#   the raw row's samples and 28% of the sink row's).
+#   row ends, as the sink's are (BenchmarkS3RawUploadKit says why).
 # Parquet files are smaller than the JSON they come from (snappy); their
 # ratio is still taken against the same raw limit, of Kafka bytes.
 # Rounds run one after another, each row once per round; the ratios of

@@ -12,9 +12,9 @@ import (
 
 // RawFiles is how many files a raw row writes per pass (about 200 MB).
 // With the warm-up and RawReps passes of each mode a row stores about
-// 1.4 GB of new files, as much as a sink row (BenchRecords) does: write
-// gives every file a name of its own, so the store keeps taking new
-// space, as it does under the sink.
+// 1.4 GB of new files, as much as a sink row (BenchRecords) does: every
+// file of a row gets a name of its own (RawBench), so the store keeps
+// taking new space, as it does under the sink.
 const RawFiles = 40
 
 // RawBody is one file of the JSON throughput rows as the sink writes it:
@@ -41,7 +41,9 @@ func RawBody() []byte {
 const RawReps = 3
 
 // RawBench is the physical limit of a store next to the sink's rows:
-// RawFiles files of body written by write (name is the file's number),
+// RawFiles files of body written by write (name is the file's number
+// in the row, never given twice: a store that rewrote the same files
+// would reuse the memory they had just freed, which the sink never does),
 // straight from memory, once one at a time and once BenchParts at a
 // time (the sink's task stores up to that many files at once, one per
 // partition). A warm-up pass (BenchParts files, not counted) comes first
@@ -51,13 +53,15 @@ const RawReps = 3
 // concurrency beats by construction.
 func RawBench(b *testing.B, body []byte, write func(ctx context.Context, name int, body []byte) error) {
 	ctx := context.Background()
+	named := 0 // the files named so far in the row
 	run := func(files, conc int) time.Duration {
 		start := time.Now()
 		var wg sync.WaitGroup
 		errs := make(chan error, files)
 		next := make(chan int, files)
-		for i := range files {
-			next <- i
+		for range files {
+			next <- named
+			named++
 		}
 		close(next)
 		for range conc {
